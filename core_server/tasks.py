@@ -1,0 +1,218 @@
+"""What the service asks of an engine, and what an engine reports back.
+
+This module is the seam between the layers: the gRPC service builds these plain
+objects from requests, the scheduler hands them to an engine, and the engine
+answers with events and results. It imports neither grpc nor torch.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RGBAImage:
+    """Raw RGBA8, rows top-down, no padding: len(data) == width * height * 4."""
+
+    width: int
+    height: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Mask:
+    """One byte per pixel: 0 keeps the pixel, 255 regenerates it, values between blend."""
+
+    width: int
+    height: int
+    data: bytes
+
+
+class Seamless(enum.Enum):
+    NONE = "none"
+    X = "x"
+    Y = "y"
+    BOTH = "both"
+
+
+class StopAt(enum.Enum):
+    NONE = "none"
+    SENTENCE = "sentence"
+    PARAGRAPH = "paragraph"
+
+
+# Zero / empty fields mean "the engine's default" throughout, as in the proto.
+
+
+@dataclass(frozen=True)
+class InpaintTask:
+    image: RGBAImage
+    mask: Mask | None  # None: the whole image
+    prompt: str = ""
+    negative_prompt: str = ""
+    strength: float = 0.0
+    steps: int = 0
+    guidance: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExpandTask:
+    image: RGBAImage
+    left: int = 0
+    top: int = 0
+    right: int = 0
+    bottom: int = 0
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int = 0
+    guidance: float = 0.0
+    feather: int = 0
+
+
+@dataclass(frozen=True)
+class TextureTask:
+    width: int
+    height: int
+    prompt: str = ""
+    negative_prompt: str = ""
+    seamless: Seamless = Seamless.NONE
+    image: RGBAImage | None = None
+    mask: Mask | None = None
+    steps: int = 0
+    guidance: float = 0.0
+    strength: float = 0.0
+
+
+@dataclass(frozen=True)
+class VariantsTask:
+    image: RGBAImage
+    mask: Mask | None = None
+    strength: float = 0.0
+    style_prompt: str = ""
+    negative_prompt: str = ""
+    steps: int = 0
+    guidance: float = 0.0
+
+
+@dataclass(frozen=True)
+class ContinueTextTask:
+    before: str
+    after: str = ""
+    max_new_tokens: int = 0
+    temperature: float = 0.0
+    top_p: float = 0.0
+    stop: tuple[str, ...] = ()
+    stop_at: StopAt = StopAt.NONE
+
+
+@dataclass(frozen=True)
+class RewriteTextTask:
+    selection: str
+    instruction: str = ""
+    max_new_tokens: int = 0
+    temperature: float = 0.0
+    top_p: float = 0.0
+
+
+ImageTask = InpaintTask | ExpandTask | TextureTask | VariantsTask
+TextTask = ContinueTextTask | RewriteTextTask
+Task = ImageTask | TextTask
+
+TASK_NAMES: dict[type, str] = {
+    InpaintTask: "inpaint",
+    ExpandTask: "expand",
+    TextureTask: "texture",
+    VariantsTask: "variants",
+    ContinueTextTask: "continue_text",
+    RewriteTextTask: "rewrite_text",
+}
+
+
+def task_kind(task: Task) -> str:
+    """'image' or 'text': which kind of model serves this task."""
+    return "text" if isinstance(task, ContinueTextTask | RewriteTextTask) else "image"
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One denoising step (image) or one token (text) is done."""
+
+    step: int
+    total: int
+    previews: tuple[RGBAImage, ...] = ()  # one small image per candidate, when asked for
+
+
+@dataclass(frozen=True)
+class TextDeltaEvent:
+    index: int
+    text: str
+
+
+EngineEvent = StepEvent | TextDeltaEvent
+Emit = Callable[[EngineEvent], None]
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Final candidates, in request order; exactly one of the two lists is filled."""
+
+    images: tuple[RGBAImage, ...] = ()
+    texts: tuple[str, ...] = ()
+
+
+class Cancelled(Exception):
+    """Raised inside an engine when its job's CancelToken was set."""
+
+
+@dataclass
+class CancelToken:
+    """Set from any thread; engines call check() once per step or token."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+class EngineError(Exception):
+    """A request an engine cannot serve (wrong model kind, unsupported size...); the message is for people."""
+
+
+class Engine(Protocol):
+    """A loaded model that serves tasks of one kind ('image' or 'text')."""
+
+    kind: str
+    device: str
+    dtype: str
+    memory_bytes: int
+
+    def run(
+        self,
+        task: Task,
+        seeds: Sequence[int],
+        *,
+        previews: bool,
+        emit: Emit,
+        cancel: CancelToken,
+    ) -> GenerationResult:
+        """Make len(seeds) candidates, candidate i from seeds[i], batched where possible.
+
+        Calls emit() after every step / token and cancel.check() at least as often.
+        Raises Cancelled or EngineError; never returns partial results.
+        """
+        ...
