@@ -1,0 +1,38 @@
+# make demo   install, then run the daemon on the tiny profile end to end
+# make test   install, build the host root (real Krita/GIMP/Blender/LibreOffice), run every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST_ROOT ?= $(or $(COCREATE_HOST_ROOT),/var/cache/cocreate/hostroot)
+
+.PHONY: install demo test lint proto host-root bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install_torch.sh
+	$(PYTHON) -m venv $(VENV)
+	scripts/install_torch.sh $(BIN)/pip
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+demo: install
+	$(BIN)/cocreate demo
+
+# The real-host tests need the Debian 13 root; building it needs root (debootstrap).
+host-root:
+	@if [ "$$(id -u)" = 0 ]; then tests/hosts/make-root "$(HOST_ROOT)"; \
+	else echo "not root: skipping the host root build; real-host tests will skip"; fi
+
+test: install host-root
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+proto: install
+	$(BIN)/python scripts/gen_proto.py
+
+bench: install
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/transfer.py

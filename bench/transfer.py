@@ -1,0 +1,110 @@
+"""Image round trips through gRPC: the plugins' pure-Python stack (grpclib) vs grpcio.
+
+    python bench/transfer.py [--repeat 7]
+
+An echo server with the daemon's message limits runs in a child process on a Unix
+socket; each client sends an RGBA image and receives it back. Both clients are
+measured side by side in one run, alternating, and the median is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import grpclib.client
+from cocreate_client.pb import cocreate_pb2 as client_pb
+
+from core_server.config import MAX_MESSAGE_BYTES
+from core_server.pb import cocreate_pb2 as pb
+
+METHOD = "/bench.Echo/Echo"
+MESSAGE_OPTIONS = [  # as the daemon sets them
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+SIZES = (512, 2048)
+
+
+async def serve(path: str) -> None:
+    server = grpc.aio.server(options=MESSAGE_OPTIONS)
+
+    async def echo(image: pb.Image, context: grpc.aio.ServicerContext) -> pb.Image:
+        return image
+
+    handler = grpc.unary_unary_rpc_method_handler(echo, pb.Image.FromString, pb.Image.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),))
+    server.add_insecure_port(f"unix:{path}")
+    await server.start()
+    print("ready", flush=True)
+    await server.wait_for_termination()
+
+
+def grpcio_round_trips(path: str, image: pb.Image, repeat: int) -> list[float]:
+    with grpc.insecure_channel(f"unix:{path}", options=MESSAGE_OPTIONS) as channel:
+        echo = channel.unary_unary(METHOD, pb.Image.SerializeToString, pb.Image.FromString)
+        echo(image)  # connect and warm up
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            reply = echo(image)
+            times.append(time.perf_counter() - start)
+            assert len(reply.rgba) == len(image.rgba)
+        return times
+
+
+async def grpclib_round_trips(path: str, image: client_pb.Image, repeat: int) -> list[float]:
+    channel = grpclib.client.Channel(path=path)
+    echo = grpclib.client.UnaryUnaryMethod(channel, METHOD, client_pb.Image, client_pb.Image)
+    try:
+        await echo(image)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            reply = await echo(image)
+            times.append(time.perf_counter() - start)
+            assert len(reply.rgba) == len(image.rgba)
+        return times
+    finally:
+        channel.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve))
+        return
+    path = str(Path(tempfile.mkdtemp()) / "echo.sock")
+    server = subprocess.Popen([sys.executable, __file__, "--serve", path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        print(f"{'image':>12} {'MiB':>6} {'grpcio ms':>10} {'pure-Python ms':>15} {'ratio':>6}")
+        for side in SIZES:
+            rgba = os.urandom(side * side * 4)
+            grpcio_times: list[float] = []
+            grpclib_times: list[float] = []
+            for _ in range(2):  # alternate so drifting machine load hits both alike
+                grpcio_times += grpcio_round_trips(path, pb.Image(width=side, height=side, rgba=rgba), args.repeat)
+                grpclib_times += asyncio.run(
+                    grpclib_round_trips(path, client_pb.Image(width=side, height=side, rgba=rgba), args.repeat)
+                )
+            a, b = statistics.median(grpcio_times) * 1e3, statistics.median(grpclib_times) * 1e3
+            print(f"{side:>5}²RGBA8 {len(rgba) / 2**20:>6.1f} {a:>10.1f} {b:>15.1f} {b / a:>6.2f}")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""`cocreate`: run the daemon, and talk to it as any plugin would.
+
+Every verb but `serve` and the local `models add|pull|default` goes through the
+plugin client (plugins/common), so the CLI sees exactly what a host sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+
+console = Console(stderr=True)
+
+ENVIRONMENT = """environment:
+  COCREATE_HOME        where models, sessions and the tiny profile live (default: the user data dir)
+  COCREATE_ENDPOINT    the daemon to talk to: unix:/path or HOST:PORT (default: the user's socket)
+  COCREATE_TOKEN       the token for a TCP daemon (or COCREATE_TOKEN_FILE: a file holding it)
+  COCREATE_DEVICE      cpu or cuda (default: cuda when available)
+  COCREATE_DTYPE       float32, float16 or bfloat16 (default: float16 on CUDA, float32 on CPU)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except CliError as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 1
+
+
+class CliError(Exception):
+    """A failure the user can fix; printed without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cocreate",
+        description="A local daemon for AI co-creation in Krita, GIMP, Blender and LibreOffice.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cocreate {__version__}")
+    verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--endpoint", help="the daemon: unix:/path or HOST:PORT (default: $COCREATE_ENDPOINT or the user socket)"
+    )
+    common.add_argument("--token-file", type=Path, help="file holding the token of a TCP daemon")
+
+    serve = verbs.add_parser("serve", help="run the daemon (Unix socket by default)")
+    serve.add_argument("--token-file", type=Path, help="file holding the token TCP clients must send")
+    serve.add_argument("--socket", type=Path, help="Unix socket path (default: the per-user runtime socket)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="serve TCP instead; requires a token")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate for TLS on --listen")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key for TLS on --listen")
+    serve.add_argument("--max-memory", type=float, metavar="GIB", help="unload least-recently-used models past this")
+    serve.add_argument("--max-queue", type=int, default=64, help="jobs waiting at most (default 64)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(run=_serve)
+
+    from . import cli_client  # the verbs that talk to a running daemon
+
+    cli_client.add_verbs(verbs, common)
+    return parser
+
+
+def read_token(token_file: Path | None) -> str | None:
+    """--token-file, else $COCREATE_TOKEN, else the file named by $COCREATE_TOKEN_FILE."""
+    if token_file is None and os.environ.get("COCREATE_TOKEN"):
+        return os.environ["COCREATE_TOKEN"]
+    token_file = token_file or (
+        Path(os.environ["COCREATE_TOKEN_FILE"]) if os.environ.get("COCREATE_TOKEN_FILE") else None
+    )
+    if token_file is None:
+        return None
+    try:
+        token = token_file.read_text().strip()
+    except OSError as error:
+        raise CliError(f"cannot read the token file {token_file}: {error.strerror}") from None
+    if not token:
+        raise CliError(f"the token file {token_file} is empty")
+    return token
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .service.server import ConfigError, ServeOptions, serve
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = ServeOptions(
+        socket=args.socket,
+        listen=args.listen,
+        token=read_token(args.token_file),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
+        max_queue=args.max_queue,
+    )
+    try:
+        asyncio.run(serve(options, on_ready=lambda line: print(line, flush=True)))
+    except ConfigError as error:
+        raise CliError(str(error)) from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

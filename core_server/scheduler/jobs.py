@@ -1,0 +1,63 @@
+"""A generation job as the scheduler sees it, and what it reports to the service."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..tasks import CancelToken, EngineEvent, GenerationResult, Task
+
+
+@dataclass(frozen=True)
+class QueuedAt:
+    """The job's place in the queue changed (0 = running)."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: GenerationResult
+
+
+@dataclass(frozen=True)
+class WasCancelled:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: BaseException
+
+
+JobEvent = QueuedAt | EngineEvent | Finished | WasCancelled | Failed
+TERMINAL = (Finished, WasCancelled, Failed)
+
+
+@dataclass
+class Job:
+    """One Generate call: the task, who asked, which model, and a channel back to the caller.
+
+    Engines run on worker threads; `publish` is safe to call from any thread and
+    hands the event to the asyncio loop that owns the caller.
+    """
+
+    id: str
+    client: str
+    task: Task
+    seeds: tuple[int, ...]
+    model: str  # catalog name
+    model_entry: Any  # the catalog's entry, handed to the loader untouched
+    previews: bool
+    loop: asyncio.AbstractEventLoop
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    submitted: float = field(default_factory=time.monotonic)
+    _events: asyncio.Queue[JobEvent] = field(default_factory=asyncio.Queue)
+
+    def publish(self, event: JobEvent) -> None:
+        self.loop.call_soon_threadsafe(self._events.put_nowait, event)
+
+    async def next_event(self) -> JobEvent:
+        return await self._events.get()

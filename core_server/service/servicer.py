@@ -1,0 +1,261 @@
+"""The Cocreate gRPC service: validate, hand work to the scheduler and the store, translate back.
+
+Blocking work (SQLite, PNG encoding, model files) runs in threads; the event loop
+only moves messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+
+from .. import __version__, tasks
+from ..models.catalog import ModelCatalog
+from ..pb import cocreate_pb2 as pb
+from ..pb import cocreate_pb2_grpc as pb_grpc
+from ..scheduler.jobs import Failed, Finished, Job, QueuedAt, WasCancelled
+from ..scheduler.scheduler import Scheduler
+from ..sessions.store import SessionStore
+from . import convert, validate
+from .errors import InvalidArgument, streaming, unary
+
+EXPORT_CHUNK = 1 << 20
+MAX_THUMBNAIL = 256
+
+
+class CocreateServicer(pb_grpc.CocreateServicer):
+    def __init__(self, store: SessionStore, catalog: ModelCatalog, scheduler: Scheduler, device: str) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.scheduler = scheduler
+        self.device = device
+
+    # ------------------------------------------------------------ generation
+
+    @streaming
+    async def Generate(
+        self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.GenerateEvent]:
+        spec = validate.generate_spec(request, random_seed=secrets.randbelow(2**48))
+        entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
+        turn = await asyncio.to_thread(
+            self.store.start_turn,
+            spec.session_id,
+            spec.parent_turn_id,
+            tasks.TASK_NAMES[type(spec.task)],
+            {**convert.task_params(spec.task), "candidates": len(spec.seeds), "exploration": spec.exploration},
+            list(spec.seeds),
+            entry.name,
+            entry.sha256,
+        )
+        job = Job(
+            id=uuid.uuid4().hex,
+            client=spec.client or context.peer(),
+            task=spec.task,
+            seeds=spec.seeds,
+            model=entry.name,
+            model_entry=entry,
+            previews=spec.previews,
+            loop=asyncio.get_running_loop(),
+        )
+        try:
+            position = self.scheduler.submit(job)
+        except Exception:
+            await asyncio.to_thread(self.store.finish_turn, turn.id, "failed")
+            raise
+        settled = False  # the turn's final status is written (or being written)
+        try:
+            yield pb.GenerateEvent(
+                accepted=pb.Accepted(
+                    job_id=job.id, turn_id=turn.id, queue_position=position, seeds=spec.seeds, model=entry.name
+                )
+            )
+            while True:
+                event = await job.next_event()
+                if isinstance(event, tasks.StepEvent):
+                    yield convert.progress_to_pb(event)
+                elif isinstance(event, tasks.TextDeltaEvent):
+                    yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
+                elif isinstance(event, QueuedAt):
+                    yield pb.GenerateEvent(queued=pb.Queued(queue_position=event.position))
+                elif isinstance(event, Finished):
+                    settled = True
+                    result = event.result
+                    # Stored before the client hears of them: an acknowledged candidate survives a crash.
+                    stored = await asyncio.to_thread(
+                        self.store.finish_turn, turn.id, "completed", images=result.images, texts=result.texts
+                    )
+                    for candidate, content in zip(stored, result.images or result.texts, strict=True):
+                        yield convert.candidate_to_pb(candidate, content)
+                    yield _done(turn.id, pb.JOB_COMPLETED, job)
+                    return
+                elif isinstance(event, WasCancelled):
+                    settled = True
+                    await asyncio.to_thread(self.store.finish_turn, turn.id, "cancelled")
+                    yield _done(turn.id, pb.JOB_CANCELLED, job)
+                    return
+                elif isinstance(event, Failed):
+                    settled = True
+                    await asyncio.to_thread(self.store.finish_turn, turn.id, "failed")
+                    raise event.error
+        finally:
+            if not settled:  # the caller went away (cancelled call, deadline, dropped connection)
+                self.scheduler.cancel(job.id)
+                self.store.finish_turn(turn.id, "cancelled")
+
+    @unary
+    async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:
+        job_id = validate.check_id("job_id", request.job_id)
+        was_running = self.scheduler.cancel(job_id)
+        if was_running is None:
+            raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
+        return pb.CancelResponse(was_running=was_running)
+
+    # ------------------------------------------------------------ sessions
+
+    @unary
+    async def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        for field in ("host", "document_id", "document_name"):
+            value = getattr(request, field)
+            if len(value) > 1000:
+                raise InvalidArgument(field, f"has {len(value)} characters; the limit is 1000")
+        if not request.host:
+            raise InvalidArgument("host", "name the program asking (krita, gimp, blender, libreoffice, cli...)")
+        session = await asyncio.to_thread(
+            self.store.create_session, request.host, request.document_id, request.document_name
+        )
+        return convert.session_to_pb(session)
+
+    @unary
+    async def GetSession(self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext) -> pb.SessionDetail:
+        session_id = validate.check_id("session_id", request.session_id)
+        size = request.thumbnail_size
+        if size > MAX_THUMBNAIL:
+            raise InvalidArgument("thumbnail_size", f"must be at most {MAX_THUMBNAIL}, got {size}")
+        return await asyncio.to_thread(self._session_detail, session_id, size)
+
+    def _session_detail(self, session_id: str, thumbnail_size: int) -> pb.SessionDetail:
+        session, turns = self.store.session_detail(session_id)
+        thumbnails = {}
+        if thumbnail_size:
+            for turn in turns:
+                for candidate in turn.candidates:
+                    if candidate.kind == "image":
+                        thumbnails[candidate.id] = self.store.thumbnail(candidate, thumbnail_size)
+        return pb.SessionDetail(
+            session=convert.session_to_pb(session), turns=[convert.turn_to_pb(t, thumbnails) for t in turns]
+        )
+
+    @unary
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSessionsResponse:
+        limit = request.limit or 100
+        if limit > 10_000:
+            raise InvalidArgument("limit", f"must be at most 10000, got {limit}")
+        sessions = await asyncio.to_thread(
+            self.store.list_sessions, request.host or None, request.document_id or None, limit
+        )
+        return pb.ListSessionsResponse(sessions=[convert.session_to_pb(s) for s in sessions])
+
+    @unary
+    async def ForkSession(self, request: pb.ForkSessionRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        session_id = validate.check_id("session_id", request.session_id)
+        turn_id = validate.check_id("turn_id", request.turn_id)
+        return convert.session_to_pb(await asyncio.to_thread(self.store.fork, session_id, turn_id))
+
+    @streaming
+    async def ExportSession(
+        self, request: pb.ExportSessionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.FileChunk]:
+        session_id = validate.check_id("session_id", request.session_id)
+        buffer = io.BytesIO()
+        await asyncio.to_thread(self.store.export_zip, session_id, buffer)
+        data = buffer.getbuffer()
+        for start in range(0, len(data), EXPORT_CHUNK):
+            yield pb.FileChunk(data=bytes(data[start : start + EXPORT_CHUNK]))
+
+    @unary
+    async def GetCandidate(
+        self, request: pb.GetCandidateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CandidateContent:
+        candidate_id = validate.check_id("candidate_id", request.candidate_id)
+        candidate, content = await asyncio.to_thread(self.store.get_candidate, candidate_id)
+        reply = pb.CandidateContent(info=convert.candidate_info_to_pb(candidate))
+        if isinstance(content, str):
+            reply.text = content
+        else:
+            reply.image.CopyFrom(convert.image_to_pb(content))
+        return reply
+
+    @unary
+    async def Feedback(self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext) -> pb.FeedbackResponse:
+        candidate_id = validate.check_id("candidate_id", request.candidate_id)
+        decision = convert.DECISION_FROM_PB.get(request.decision)
+        if decision is None:
+            raise InvalidArgument("decision", "must be ACCEPTED, REJECTED or EDITED")
+        final_image = final_text = None
+        if request.HasField("final_image"):
+            final_image = validate.rgba_image("final_image", request.final_image)
+        elif request.HasField("final_text"):
+            final_text = validate.text_field("final_text", request.final_text)
+        if decision == "edited" and final_image is None and final_text is None:
+            raise InvalidArgument("final", "EDITED needs the edited result (final_image or final_text)")
+        note = validate.text_field("note", request.note, limit=10_000)
+        feedback = await asyncio.to_thread(
+            self.store.add_feedback, candidate_id, decision, final_image=final_image, final_text=final_text, note=note
+        )
+        return pb.FeedbackResponse(feedback_id=feedback.id)
+
+    # ------------------------------------------------------------ models
+
+    @unary
+    async def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(models=await asyncio.to_thread(self._models))
+
+    def _models(self) -> list[pb.ModelInfo]:
+        residents = {r.name: r for r in self.scheduler.residency.residents()}
+        infos = []
+        for entry in self.catalog.list():
+            resident = residents.get(entry.name)
+            infos.append(
+                pb.ModelInfo(
+                    name=entry.name,
+                    kind=entry.kind,
+                    source=entry.source,
+                    loaded=resident is not None,
+                    device=resident.device if resident else self.device,
+                    dtype=resident.dtype if resident else "",
+                    memory_bytes=resident.memory_bytes if resident else 0,
+                    is_default=entry.is_default,
+                )
+            )
+        return infos
+
+    @unary
+    async def ModelStatus(
+        self, request: pb.ModelStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModelStatusResponse:
+        models = await asyncio.to_thread(self._models)
+        running = self.scheduler.running_job_ids()
+        return pb.ModelStatusResponse(
+            loaded=[m for m in models if m.loaded],
+            device=self.device,
+            queue_length=self.scheduler.queue_length(),
+            running_job_id=running[0] if running else "",
+            memory_budget_bytes=self.scheduler.residency.budget or 0,
+            version=__version__,
+        )
+
+
+def _done(turn_id: str, status: int, job: Job) -> pb.GenerateEvent:
+    elapsed_ms = int((time.monotonic() - job.submitted) * 1000)
+    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=elapsed_ms))

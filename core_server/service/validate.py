@@ -1,0 +1,278 @@
+"""Turn a GenerateRequest into a domain task, refusing anything the engines should never see.
+
+Every check raises InvalidArgument naming the field, so a person can fix the request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .. import config, tasks
+from ..pb import cocreate_pb2 as pb
+from .errors import InvalidArgument
+
+ID = re.compile(r"[0-9a-f]{32}")
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_SEED = 2**63 - 1
+TEXTURE_DEFAULT_SIDE = 512
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    session_id: str
+    parent_turn_id: str | None
+    model: str  # "" = the default for the task's kind
+    task: tasks.Task
+    seeds: tuple[int, ...]
+    previews: bool
+    exploration: float | None
+    client: str
+
+
+def check_id(field: str, value: str) -> str:
+    if not ID.fullmatch(value):
+        shown = value if len(value) <= 64 else value[:64] + "…"
+        raise InvalidArgument(field, f"{shown!r} is not an id (32 lowercase hex characters)")
+    return value
+
+
+def check_model_name(field: str, value: str) -> str:
+    if value and not MODEL_NAME.fullmatch(value):
+        raise InvalidArgument(field, "a model name is letters, digits, '.', '_' and '-' (at most 64), never a path")
+    return value
+
+
+def generate_spec(request: pb.GenerateRequest, random_seed: int) -> GenerateSpec:
+    """Validate every field; `random_seed` is used when the request names no seed."""
+    check_id("session_id", request.session_id)
+    parent = check_id("parent_turn_id", request.parent_turn_id) if request.parent_turn_id else None
+    check_model_name("model", request.model)
+    n = request.candidates
+    if not 1 <= n <= config.MAX_CANDIDATES:
+        raise InvalidArgument("candidates", f"must be 1 to {config.MAX_CANDIDATES}, got {n}")
+    base = request.seed if request.HasField("seed") else random_seed
+    if base + n - 1 > MAX_SEED:
+        raise InvalidArgument("seed", f"must be at most {MAX_SEED - n + 1} (each candidate uses seed + index)")
+    exploration = None
+    if request.HasField("exploration"):
+        exploration = _fraction("exploration", request.exploration, allow_zero=True)
+    if len(request.client) > 200:
+        raise InvalidArgument("client", "at most 200 characters")
+    which = request.WhichOneof("task")
+    if which is None:
+        raise InvalidArgument("task", "set one of inpaint, expand, texture, variants, continue_text, rewrite_text")
+    task = _TASKS[which](getattr(request, which))
+    return GenerateSpec(
+        session_id=request.session_id,
+        parent_turn_id=parent,
+        model=request.model,
+        task=task,
+        seeds=tuple(base + i for i in range(n)),
+        previews=request.previews,
+        exploration=exploration,
+        client=request.client,
+    )
+
+
+# ---------------------------------------------------------------- fields
+
+
+def rgba_image(field: str, image: pb.Image) -> tasks.RGBAImage:
+    _size(field, image.width, image.height)
+    expected = image.width * image.height * 4
+    if len(image.rgba) != expected:
+        raise InvalidArgument(
+            f"{field}.rgba",
+            f"has {len(image.rgba)} bytes; {image.width}×{image.height} RGBA8 needs width × height × 4 = {expected}",
+        )
+    return tasks.RGBAImage(image.width, image.height, image.rgba)
+
+
+def _mask(field: str, mask: pb.Mask, image: tasks.RGBAImage | None) -> tasks.Mask:
+    _size(field, mask.width, mask.height)
+    if image is not None and (mask.width, mask.height) != (image.width, image.height):
+        raise InvalidArgument(
+            field, f"is {mask.width}×{mask.height} but the image is {image.width}×{image.height}; they must match"
+        )
+    expected = mask.width * mask.height
+    if len(mask.alpha) != expected:
+        raise InvalidArgument(f"{field}.alpha", f"has {len(mask.alpha)} bytes; one byte per pixel needs {expected}")
+    return tasks.Mask(mask.width, mask.height, mask.alpha)
+
+
+def _size(field: str, width: int, height: int) -> None:
+    if not (1 <= width <= config.MAX_SIDE and 1 <= height <= config.MAX_SIDE):
+        raise InvalidArgument(field, f"is {width}×{height}; each side must be 1 to {config.MAX_SIDE} pixels")
+
+
+def text_field(field: str, value: str, limit: int = config.MAX_TEXT_CHARS) -> str:
+    if len(value) > limit:
+        raise InvalidArgument(field, f"has {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def _prompt(field: str, value: str) -> str:
+    return text_field(field, value, config.MAX_PROMPT_CHARS)
+
+
+def _fraction(field: str, value: float, *, allow_zero: bool = True) -> float:
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (math.isfinite(value) and low_ok and value <= 1):
+        raise InvalidArgument(field, f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _bounded(field: str, value: float, high: float) -> float:
+    if not (math.isfinite(value) and 0 <= value <= high):
+        raise InvalidArgument(field, f"must be between 0 and {high} (0 = default), got {value}")
+    return value
+
+
+def _steps(value: int) -> int:
+    if value > config.MAX_STEPS:
+        raise InvalidArgument("steps", f"must be at most {config.MAX_STEPS}, got {value}")
+    return value
+
+
+def _guidance(value: float) -> float:
+    return _bounded("guidance", value, 50.0)
+
+
+def _tokens(value: int) -> int:
+    if value > config.MAX_NEW_TOKENS:
+        raise InvalidArgument("max_new_tokens", f"must be at most {config.MAX_NEW_TOKENS}, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def _inpaint(t: pb.InpaintTask) -> tasks.InpaintTask:
+    image = rgba_image("inpaint.image", t.image)
+    return tasks.InpaintTask(
+        image=image,
+        mask=_mask("inpaint.mask", t.mask, image) if t.HasField("mask") else None,
+        prompt=_prompt("inpaint.prompt", t.prompt),
+        negative_prompt=_prompt("inpaint.negative_prompt", t.negative_prompt),
+        strength=_fraction("inpaint.strength", t.strength),
+        steps=_steps(t.steps),
+        guidance=_guidance(t.guidance),
+    )
+
+
+def _expand(t: pb.ExpandTask) -> tasks.ExpandTask:
+    image = rgba_image("expand.image", t.image)
+    if t.left + t.top + t.right + t.bottom == 0:
+        raise InvalidArgument("expand", "add pixels on at least one side (left, top, right or bottom)")
+    width, height = image.width + t.left + t.right, image.height + t.top + t.bottom
+    if width > config.MAX_SIDE or height > config.MAX_SIDE:
+        raise InvalidArgument("expand", f"the grown image would be {width}×{height}; the limit is {config.MAX_SIDE}")
+    if t.feather > 512:
+        raise InvalidArgument("expand.feather", f"must be at most 512 pixels, got {t.feather}")
+    return tasks.ExpandTask(
+        image=image,
+        left=t.left,
+        top=t.top,
+        right=t.right,
+        bottom=t.bottom,
+        prompt=_prompt("expand.prompt", t.prompt),
+        negative_prompt=_prompt("expand.negative_prompt", t.negative_prompt),
+        steps=_steps(t.steps),
+        guidance=_guidance(t.guidance),
+        feather=t.feather,
+    )
+
+
+_SEAMLESS = {
+    pb.SEAMLESS_NONE: tasks.Seamless.NONE,
+    pb.SEAMLESS_X: tasks.Seamless.X,
+    pb.SEAMLESS_Y: tasks.Seamless.Y,
+    pb.SEAMLESS_BOTH: tasks.Seamless.BOTH,
+}
+
+
+def _texture(t: pb.TextureTask) -> tasks.TextureTask:
+    image = rgba_image("texture.image", t.image) if t.HasField("image") else None
+    if t.HasField("mask") and image is None:
+        raise InvalidArgument("texture.mask", "a mask needs the image it belongs to (texture.image)")
+    width = t.width or (image.width if image else TEXTURE_DEFAULT_SIDE)
+    height = t.height or (image.height if image else TEXTURE_DEFAULT_SIDE)
+    _size("texture", width, height)
+    if image is not None and (width, height) != (image.width, image.height):
+        raise InvalidArgument("texture", f"width × height {width}×{height} must match the image to repair")
+    if t.seamless not in _SEAMLESS:
+        raise InvalidArgument("texture.seamless", f"unknown value {t.seamless}")
+    return tasks.TextureTask(
+        width=width,
+        height=height,
+        prompt=_prompt("texture.prompt", t.prompt),
+        negative_prompt=_prompt("texture.negative_prompt", t.negative_prompt),
+        seamless=_SEAMLESS[t.seamless],
+        image=image,
+        mask=_mask("texture.mask", t.mask, image) if t.HasField("mask") else None,
+        steps=_steps(t.steps),
+        guidance=_guidance(t.guidance),
+        strength=_fraction("texture.strength", t.strength),
+    )
+
+
+def _variants(t: pb.VariantsTask) -> tasks.VariantsTask:
+    image = rgba_image("variants.image", t.image)
+    return tasks.VariantsTask(
+        image=image,
+        mask=_mask("variants.mask", t.mask, image) if t.HasField("mask") else None,
+        strength=_fraction("variants.strength", t.strength),
+        style_prompt=_prompt("variants.style_prompt", t.style_prompt),
+        negative_prompt=_prompt("variants.negative_prompt", t.negative_prompt),
+        steps=_steps(t.steps),
+        guidance=_guidance(t.guidance),
+    )
+
+
+_STOP_AT = {
+    pb.STOP_AT_NONE: tasks.StopAt.NONE,
+    pb.STOP_AT_SENTENCE: tasks.StopAt.SENTENCE,
+    pb.STOP_AT_PARAGRAPH: tasks.StopAt.PARAGRAPH,
+}
+
+
+def _continue_text(t: pb.ContinueTextTask) -> tasks.ContinueTextTask:
+    if not t.before and not t.after:
+        raise InvalidArgument("continue_text.before", "there is no text to continue")
+    if len(t.stop) > 16 or any(not s or len(s) > 100 for s in t.stop):
+        raise InvalidArgument("continue_text.stop", "at most 16 stop strings of 1 to 100 characters")
+    if t.stop_at not in _STOP_AT:
+        raise InvalidArgument("continue_text.stop_at", f"unknown value {t.stop_at}")
+    return tasks.ContinueTextTask(
+        before=text_field("continue_text.before", t.before, config.MAX_TEXT_CHARS),
+        after=text_field("continue_text.after", t.after, config.MAX_TEXT_CHARS),
+        max_new_tokens=_tokens(t.max_new_tokens),
+        temperature=_bounded("continue_text.temperature", t.temperature, 5.0),
+        top_p=_fraction("continue_text.top_p", t.top_p),
+        stop=tuple(t.stop),
+        stop_at=_STOP_AT[t.stop_at],
+    )
+
+
+def _rewrite_text(t: pb.RewriteTextTask) -> tasks.RewriteTextTask:
+    if not t.selection.strip():
+        raise InvalidArgument("rewrite_text.selection", "there is no text to rewrite")
+    return tasks.RewriteTextTask(
+        selection=text_field("rewrite_text.selection", t.selection, config.MAX_TEXT_CHARS // 10),
+        instruction=_prompt("rewrite_text.instruction", t.instruction),
+        max_new_tokens=_tokens(t.max_new_tokens),
+        temperature=_bounded("rewrite_text.temperature", t.temperature, 5.0),
+        top_p=_fraction("rewrite_text.top_p", t.top_p),
+    )
+
+
+_TASKS = {
+    "inpaint": _inpaint,
+    "expand": _expand,
+    "texture": _texture,
+    "variants": _variants,
+    "continue_text": _continue_text,
+    "rewrite_text": _rewrite_text,
+}

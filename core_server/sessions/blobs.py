@@ -1,0 +1,87 @@
+"""Content-addressed files: root/<sha[:2]>/<sha>.<png|txt>, each written atomically.
+
+A name is the sha256 of the file's bytes, computed here; nothing a client sends
+ever becomes a path. A file appears under its final name only once its bytes are
+on disk, so a row that names it never points at half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from core_server.sessions.images import decode_png, encode_png
+from core_server.sessions.model import Kind
+from core_server.tasks import RGBAImage
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SUFFIX = {"image": ".png", "text": ".txt"}
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str, kind: Kind) -> Path:
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        return self.root / sha256[:2] / (sha256 + _SUFFIX[kind])
+
+    def put_image(self, image: RGBAImage) -> str:
+        return self._put(encode_png(image), "image")
+
+    def put_text(self, text: str) -> str:
+        return self._put(text.encode("utf-8"), "text")
+
+    def read_bytes(self, sha256: str, kind: Kind) -> bytes:
+        return self.path(sha256, kind).read_bytes()
+
+    def read_image(self, sha256: str) -> RGBAImage:
+        return decode_png(self.read_bytes(sha256, "image"))
+
+    def read_text(self, sha256: str) -> str:
+        return self.read_bytes(sha256, "text").decode("utf-8")
+
+    def _put(self, data: bytes, kind: Kind) -> str:
+        sha256 = hashlib.sha256(data).hexdigest()
+        path = self.path(sha256, kind)
+        if not path.exists():  # identical content is stored once
+            _make_dir(path.parent)
+            _write_atomic(path, data)
+        return sha256
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    _fsync_dir(path.parent)  # the new directory's entry must survive a crash too
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":  # Windows cannot open a directory; NTFS journals the rename itself
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,45 @@
+"""RGBAImage <-> PNG bytes, and thumbnails: the only PIL in sessions."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from core_server.tasks import RGBAImage
+
+
+def encode_png(image: RGBAImage) -> bytes:
+    """PNG bytes that depend on the pixels only, so equal images hash equal."""
+    buf = io.BytesIO()
+    _to_pil(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def decode_png(data: bytes) -> RGBAImage:
+    with Image.open(io.BytesIO(data)) as img:
+        return _from_pil(img.convert("RGBA"))
+
+
+def shrink_to_fit(image: RGBAImage, size: int) -> RGBAImage:
+    """The image scaled so its longest side is at most `size`, aspect kept, never enlarged."""
+    if size < 1:
+        raise ValueError(f"thumbnail size must be at least 1, got {size}")
+    img = _to_pil(image)
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return _from_pil(img)
+
+
+def _to_pil(image: RGBAImage) -> Image.Image:
+    if image.width < 1 or image.height < 1:
+        raise ValueError(f"image must be at least 1x1, got {image.width}x{image.height}")
+    if len(image.data) != image.width * image.height * 4:
+        raise ValueError(
+            f"a {image.width}x{image.height} RGBA image needs {image.width * image.height * 4} bytes, "
+            f"got {len(image.data)}"
+        )
+    return Image.frombytes("RGBA", (image.width, image.height), image.data)
+
+
+def _from_pil(img: Image.Image) -> RGBAImage:
+    return RGBAImage(img.width, img.height, img.tobytes())

@@ -1,0 +1,513 @@
+"""SessionStore: sessions, turns, candidates and feedback in SQLite, their files in blobs/.
+
+The only module with SQL. The service calls it from worker threads
+(asyncio.to_thread), so one connection is shared under a lock. WAL with
+synchronous=FULL: once a method returns, its write survives a crash. Blobs are
+on disk before any row names them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from core_server.sessions.blobs import BlobStore
+from core_server.sessions.export import write_zip
+from core_server.sessions.images import shrink_to_fit
+from core_server.sessions.model import DECISIONS, FINISHED, Candidate, Decision, Feedback, Session, Turn
+from core_server.tasks import RGBAImage
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+# Each script takes the schema from version i to i + 1 (PRAGMA user_version). Append; never edit.
+_MIGRATIONS = (
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        document_name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        forked_from_turn_id TEXT REFERENCES turns (id)
+    );
+    CREATE INDEX sessions_by_time ON sessions (created_ms);
+    CREATE INDEX sessions_by_document ON sessions (host, document_id, created_ms);
+    CREATE TABLE turns (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (id),
+        parent_id TEXT REFERENCES turns (id),
+        task TEXT NOT NULL,
+        params_json TEXT NOT NULL,
+        seeds_json TEXT NOT NULL,
+        model TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        finished_ms INTEGER
+    );
+    CREATE INDEX turns_by_session ON turns (session_id, created_ms);
+    CREATE TABLE candidates (
+        id TEXT PRIMARY KEY,
+        turn_id TEXT NOT NULL REFERENCES turns (id),
+        idx INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        UNIQUE (turn_id, idx)
+    );
+    CREATE TABLE feedback (
+        id TEXT PRIMARY KEY,
+        candidate_id TEXT NOT NULL REFERENCES candidates (id),
+        decision TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        final_kind TEXT,
+        final_sha256 TEXT
+    );
+    CREATE INDEX feedback_by_candidate ON feedback (candidate_id, created_ms);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_SESSION = """
+    SELECT s.id, s.host, s.document_id, s.document_name, s.created_ms,
+           (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) AS turn_count,
+           s.forked_from_turn_id
+    FROM sessions s"""
+_TURN = """
+    SELECT id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,
+           status, created_ms, finished_ms
+    FROM turns"""
+_CANDIDATE = "SELECT c.id, c.turn_id, c.idx, c.seed, c.kind, c.sha256, c.width, c.height, c.text FROM candidates c"
+_FEEDBACK = """
+    SELECT f.id, f.candidate_id, f.decision, f.created_ms, f.note, f.final_kind, f.final_sha256
+    FROM feedback f"""
+
+
+class NotFound(LookupError):
+    def __init__(self, kind: str, id: str) -> None:
+        super().__init__(f"no {kind} '{id}'")
+        self.kind = kind
+        self.id = id
+
+
+class InvalidReference(ValueError):
+    """An id that exists but cannot be used here: a turn of another session, a turn no longer running."""
+
+
+def is_valid_id(s: object) -> bool:
+    """True for the ids this store makes (uuid4 hex: 32 lowercase hex digits), false for anything else."""
+    return isinstance(s, str) and _ID.fullmatch(s) is not None
+
+
+class SessionStore:
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self._blobs = BlobStore(root / "blobs")
+        self._lock = threading.Lock()
+        self._db = _connect(root / "sessions.db")
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------ sessions
+
+    def create_session(self, host: str, document_id: str, document_name: str) -> Session:
+        session = Session(_new_id(), host, document_id, document_name, _now_ms())
+        with self._tx(write=True) as db:
+            db.execute(
+                "INSERT INTO sessions (id, host, document_id, document_name, created_ms) VALUES (?, ?, ?, ?, ?)",
+                (session.id, host, document_id, document_name, session.created_ms),
+            )
+        return session
+
+    def get_session(self, session_id: str) -> Session:
+        with self._tx() as db:
+            return _get_session(db, session_id)
+
+    def list_sessions(self, host: str | None = None, document_id: str | None = None, limit: int = 100) -> list[Session]:
+        """Newest first; a filter left as None matches every session."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        with self._tx() as db:
+            rows = db.execute(
+                _SESSION + " WHERE (:host IS NULL OR s.host = :host)"
+                " AND (:document_id IS NULL OR s.document_id = :document_id)"
+                " ORDER BY s.created_ms DESC, s.rowid DESC LIMIT :limit",
+                {"host": host, "document_id": document_id, "limit": limit},
+            ).fetchall()
+        return [Session(**row) for row in rows]
+
+    def session_detail(self, session_id: str) -> tuple[Session, list[Turn]]:
+        """The session and its turns, oldest first, each with its candidates and their feedback."""
+        with self._tx() as db:
+            return _get_session(db, session_id), _session_turns(db, session_id)
+
+    def fork(self, session_id: str, turn_id: str) -> Session:
+        """A new session for the same document holding copies of the turns from the root to `turn_id`.
+
+        Copies get new ids and share the original blobs; their times are the originals'.
+        """
+        with self._tx(write=True) as db:
+            source = _get_session(db, session_id)
+            turns = {turn.id: turn for turn in _session_turns(db, session_id)}
+            if turn_id not in turns:
+                _check_turn_in_session(db, turn_id, session_id)  # raises: unknown, or another session's
+            path = [turns[turn_id]]
+            while path[-1].parent_id is not None:
+                path.append(turns[path[-1].parent_id])
+            path.reverse()
+            running = [turn.id for turn in path if turn.status == "running"]
+            if running:
+                raise InvalidReference(f"turn '{running[0]}' is still running; fork once it has finished")
+
+            fork = Session(
+                _new_id(), source.host, source.document_id, source.document_name, _now_ms(), len(path), turn_id
+            )
+            db.execute(
+                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, forked_from_turn_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (fork.id, fork.host, fork.document_id, fork.document_name, fork.created_ms, turn_id),
+            )
+            for turn in _copy_path(path, fork.id):
+                _insert_turn(db, turn)
+                _insert_candidates(db, turn.candidates)
+                for candidate in turn.candidates:
+                    for feedback in candidate.feedback:
+                        _insert_feedback(db, feedback)
+        return fork
+
+    def export_zip(self, session_id: str, out: BinaryIO) -> None:
+        """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*."""
+        session, turns = self.session_detail(session_id)
+        write_zip(session, turns, self._blobs, out)
+
+    # ------------------------------------------------------------ turns
+
+    def start_turn(
+        self,
+        session_id: str,
+        parent_turn_id: str | None,
+        task: str,
+        params: dict[str, Any],
+        seeds: Sequence[int],
+        model: str,
+        model_sha256: str,
+    ) -> Turn:
+        if not all(0 <= seed < 1 << 64 for seed in seeds):
+            raise ValueError(f"seeds must be unsigned 64-bit integers, got {list(seeds)}")
+        params_json = json.dumps(params, sort_keys=True)
+        turn = Turn(
+            id=_new_id(),
+            session_id=session_id,
+            parent_id=parent_turn_id,
+            task=task,
+            params=json.loads(params_json),  # what a later read returns: JSON types only
+            seeds=tuple(seeds),
+            model=model,
+            model_sha256=model_sha256,
+            status="running",
+            created_ms=_now_ms(),
+        )
+        with self._tx(write=True) as db:
+            _get_session(db, session_id)
+            if parent_turn_id is not None:
+                _check_turn_in_session(db, parent_turn_id, session_id)
+            _insert_turn(db, turn)
+        return turn
+
+    def finish_turn(
+        self,
+        turn_id: str,
+        status: str,
+        images: Sequence[RGBAImage] = (),
+        texts: Sequence[str] = (),
+    ) -> list[Candidate]:
+        """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it."""
+        if status not in FINISHED:
+            raise ValueError(f"a turn finishes as one of {sorted(FINISHED)}, not {status!r}")
+        with self._tx() as db:
+            turn = _get_turn(db, turn_id)
+        if turn.status != "running":
+            raise InvalidReference(f"turn '{turn_id}' is already {turn.status}")
+        if len(images) + len(texts) > len(turn.seeds):
+            raise ValueError(f"turn '{turn_id}' has {len(turn.seeds)} seeds but {len(images) + len(texts)} candidates")
+
+        # Files first: a committed row must never name a file that is not on disk.
+        made = [("image", self._blobs.put_image(im), im.width, im.height, "") for im in images]
+        made += [("text", self._blobs.put_text(text), 0, 0, text) for text in texts]
+        candidates = [
+            Candidate(_new_id(), turn_id, i, turn.seeds[i], kind, sha256, width, height, text)
+            for i, (kind, sha256, width, height, text) in enumerate(made)
+        ]
+        with self._tx(write=True) as db:
+            ended = db.execute(
+                "UPDATE turns SET status = ?, finished_ms = ? WHERE id = ? AND status = 'running'",
+                (status, _now_ms(), turn_id),
+            ).rowcount
+            if not ended:  # another thread finished it since we looked
+                raise InvalidReference(f"turn '{turn_id}' is no longer running")
+            _insert_candidates(db, candidates)
+        return candidates
+
+    def mark_interrupted(self) -> int:
+        """At start-up: turns still 'running' were cut off by a crash; say so. Returns how many."""
+        with self._tx(write=True) as db:
+            return db.execute("UPDATE turns SET status = 'interrupted' WHERE status = 'running'").rowcount
+
+    # ------------------------------------------------------------ candidates
+
+    def get_candidate(self, candidate_id: str) -> tuple[Candidate, RGBAImage | str]:
+        with self._tx() as db:
+            row = db.execute(_CANDIDATE + " WHERE c.id = ?", (candidate_id,)).fetchone()
+            if row is None:
+                raise NotFound("candidate", candidate_id)
+            feedback = db.execute(
+                _FEEDBACK + " WHERE f.candidate_id = ? ORDER BY f.created_ms, f.rowid", (candidate_id,)
+            ).fetchall()
+        candidate = _candidate(row, tuple(Feedback(**f) for f in feedback))
+        if candidate.kind == "image":
+            return candidate, self._blobs.read_image(candidate.sha256)
+        return candidate, self._blobs.read_text(candidate.sha256)
+
+    def thumbnail(self, candidate: Candidate, size: int) -> RGBAImage:
+        """The candidate's image with its longest side at most `size` pixels."""
+        if candidate.kind != "image":
+            raise ValueError(f"candidate '{candidate.id}' is {candidate.kind}; only images have thumbnails")
+        return shrink_to_fit(self._blobs.read_image(candidate.sha256), size)
+
+    def add_feedback(
+        self,
+        candidate_id: str,
+        decision: Decision,
+        final_image: RGBAImage | None = None,
+        final_text: str | None = None,
+        note: str = "",
+    ) -> Feedback:
+        """Record what the person did with a candidate, and the artifact as they left it, if sent."""
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {sorted(DECISIONS)}, not {decision!r}")
+        if final_image is not None and final_text is not None:
+            raise ValueError("send a final image or a final text, not both")
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM candidates WHERE id = ?", (candidate_id,)).fetchone() is None:
+                raise NotFound("candidate", candidate_id)
+        feedback = Feedback(_new_id(), candidate_id, decision, _now_ms(), note)
+        if final_image is not None:
+            feedback = replace(feedback, final_kind="image", final_sha256=self._blobs.put_image(final_image))
+        elif final_text is not None:
+            feedback = replace(feedback, final_kind="text", final_sha256=self._blobs.put_text(final_text))
+        with self._tx(write=True) as db:
+            _insert_feedback(db, feedback)
+        return feedback
+
+    # ------------------------------------------------------------ health
+
+    def integrity_check(self) -> str:
+        """SQLite's own verdict on the file: 'ok', or the problems it found, one a line."""
+        with self._tx() as db:
+            return "\n".join(row[0] for row in db.execute("PRAGMA integrity_check"))
+
+    @contextlib.contextmanager
+    def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction on the shared connection. Writers take SQLite's write lock up front
+        (IMMEDIATE), so they wait for it rather than fail half way."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield self._db
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves instead of sqlite3's implicit ones.
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise RuntimeError(f"SQLite cannot use WAL for {path} (got {mode!r}); keep it on a local disk")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        _migrate(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{path} has schema version {version}, but this cocreate knows only up to {SCHEMA_VERSION}; update cocreate"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        # One transaction per step: a crash leaves the database at the old version or the new one.
+        db.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[target - 1]}; PRAGMA user_version = {target}; COMMIT;")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# SQLite integers are signed 64-bit and seeds are uint64: store their two's complement.
+def _to_i64(seed: int) -> int:
+    return seed - (1 << 64) if seed >= 1 << 63 else seed
+
+
+def _to_u64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def _get_session(db: sqlite3.Connection, session_id: str) -> Session:
+    row = db.execute(_SESSION + " WHERE s.id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise NotFound("session", session_id)
+    return Session(**row)
+
+
+def _get_turn(db: sqlite3.Connection, turn_id: str) -> Turn:
+    row = db.execute(_TURN + " WHERE id = ?", (turn_id,)).fetchone()
+    if row is None:
+        raise NotFound("turn", turn_id)
+    return _turn(row, ())
+
+
+def _check_turn_in_session(db: sqlite3.Connection, turn_id: str, session_id: str) -> None:
+    owner = _get_turn(db, turn_id).session_id
+    if owner != session_id:
+        raise InvalidReference(f"turn '{turn_id}' belongs to session '{owner}', not '{session_id}'")
+
+
+def _session_turns(db: sqlite3.Connection, session_id: str) -> list[Turn]:
+    turn_rows = db.execute(_TURN + " WHERE session_id = ? ORDER BY created_ms, rowid", (session_id,)).fetchall()
+    candidate_rows = db.execute(
+        _CANDIDATE + " JOIN turns t ON t.id = c.turn_id WHERE t.session_id = ? ORDER BY c.idx", (session_id,)
+    ).fetchall()
+    feedback_rows = db.execute(
+        _FEEDBACK + " JOIN candidates c ON c.id = f.candidate_id JOIN turns t ON t.id = c.turn_id"
+        " WHERE t.session_id = ? ORDER BY f.created_ms, f.rowid",
+        (session_id,),
+    ).fetchall()
+
+    feedback: dict[str, list[Feedback]] = {}
+    for row in feedback_rows:
+        feedback.setdefault(row["candidate_id"], []).append(Feedback(**row))
+    candidates: dict[str, list[Candidate]] = {}
+    for row in candidate_rows:
+        candidates.setdefault(row["turn_id"], []).append(_candidate(row, tuple(feedback.get(row["id"], ()))))
+    return [_turn(row, tuple(candidates.get(row["id"], ()))) for row in turn_rows]
+
+
+def _copy_path(path: Sequence[Turn], session_id: str) -> list[Turn]:
+    """Copies of `path` (root first) in `session_id`, with new ids throughout and parents remapped."""
+    new_ids: dict[str, str] = {}
+    copies = []
+    for turn in path:
+        new_ids[turn.id] = turn_id = _new_id()
+        candidates = []
+        for candidate in turn.candidates:
+            candidate_id = _new_id()
+            feedback = tuple(replace(f, id=_new_id(), candidate_id=candidate_id) for f in candidate.feedback)
+            candidates.append(replace(candidate, id=candidate_id, turn_id=turn_id, feedback=feedback))
+        parent_id = None if turn.parent_id is None else new_ids[turn.parent_id]
+        copies.append(
+            replace(turn, id=turn_id, session_id=session_id, parent_id=parent_id, candidates=tuple(candidates))
+        )
+    return copies
+
+
+def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
+    db.execute(
+        "INSERT INTO turns (id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,"
+        " status, created_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            turn.id,
+            turn.session_id,
+            turn.parent_id,
+            turn.task,
+            json.dumps(turn.params, sort_keys=True),
+            json.dumps(turn.seeds),
+            turn.model,
+            turn.model_sha256,
+            turn.status,
+            turn.created_ms,
+            turn.finished_ms,
+        ),
+    )
+
+
+def _insert_candidates(db: sqlite3.Connection, candidates: Sequence[Candidate]) -> None:
+    db.executemany(
+        "INSERT INTO candidates (id, turn_id, idx, seed, kind, sha256, width, height, text)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(c.id, c.turn_id, c.index, _to_i64(c.seed), c.kind, c.sha256, c.width, c.height, c.text) for c in candidates],
+    )
+
+
+def _insert_feedback(db: sqlite3.Connection, f: Feedback) -> None:
+    db.execute(
+        "INSERT INTO feedback (id, candidate_id, decision, created_ms, note, final_kind, final_sha256)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (f.id, f.candidate_id, f.decision, f.created_ms, f.note, f.final_kind, f.final_sha256),
+    )
+
+
+def _turn(row: sqlite3.Row, candidates: tuple[Candidate, ...]) -> Turn:
+    return Turn(
+        id=row["id"],
+        session_id=row["session_id"],
+        parent_id=row["parent_id"],
+        task=row["task"],
+        params=json.loads(row["params_json"]),
+        seeds=tuple(json.loads(row["seeds_json"])),
+        model=row["model"],
+        model_sha256=row["model_sha256"],
+        status=row["status"],
+        created_ms=row["created_ms"],
+        finished_ms=row["finished_ms"],
+        candidates=candidates,
+    )
+
+
+def _candidate(row: sqlite3.Row, feedback: tuple[Feedback, ...]) -> Candidate:
+    return Candidate(
+        id=row["id"],
+        turn_id=row["turn_id"],
+        index=row["idx"],
+        seed=_to_u64(row["seed"]),
+        kind=row["kind"],
+        sha256=row["sha256"],
+        width=row["width"],
+        height=row["height"],
+        text=row["text"],
+        feedback=feedback,
+    )
