@@ -216,3 +216,7 @@ class Engine(Protocol):
         Raises Cancelled or EngineError; never returns partial results.
         """
         ...
+
+    def close(self) -> None:
+        """Drop the weights (and free device memory) so the registry can unload this model."""
+        ...

@@ -66,7 +66,9 @@ def main() -> int:
             for fresh in sorted(out.iterdir()):
                 current = target / fresh.name
                 old = current.read_text().splitlines() if current.exists() else []
-                diff = list(difflib.unified_diff(old, fresh.read_text().splitlines(), str(current), "fresh", lineterm=""))
+                diff = list(
+                    difflib.unified_diff(old, fresh.read_text().splitlines(), str(current), "fresh", lineterm="")
+                )
                 if diff:
                     stale.append(str(current.relative_to(ROOT)))
             shutil.rmtree(out.parent)

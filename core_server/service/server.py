@@ -16,7 +16,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .. import config
-from ..engines import default_device, load_engine
+from ..engines import load_engine
+from ..engines.devices import choose_device
 from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2, cocreate_pb2_grpc
 from ..scheduler.residency import Residency
@@ -62,7 +63,7 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=options.max_queue)
     server = grpc.aio.server(interceptors=[TokenAuth(options.token)] if options.token else [], options=MESSAGE_OPTIONS)
     cocreate_pb2_grpc.add_CocreateServicer_to_server(
-        CocreateServicer(store, catalog, scheduler, default_device()), server
+        CocreateServicer(store, catalog, scheduler, str(choose_device())), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import secrets
 import time
 import uuid
@@ -25,6 +26,7 @@ from ..sessions.store import SessionStore
 from . import convert, validate
 from .errors import InvalidArgument, streaming, unary
 
+log = logging.getLogger(__name__)
 EXPORT_CHUNK = 1 << 20
 MAX_THUMBNAIL = 256
 
@@ -107,7 +109,10 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         finally:
             if not settled:  # the caller went away (cancelled call, deadline, dropped connection)
                 self.scheduler.cancel(job.id)
-                self.store.finish_turn(turn.id, "cancelled")
+                try:  # synchronously: this task is being cancelled and may not await again
+                    self.store.finish_turn(turn.id, "cancelled")
+                except ValueError:
+                    log.warning("turn %s was already finished when its caller left", turn.id)
 
     @unary
     async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:

@@ -1,0 +1,117 @@
+"""The image engine: one Stable Diffusion inpaint pipeline serving inpaint, expand, texture and variants."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import StableDiffusionInpaintPipeline
+from diffusers.utils import is_accelerate_available
+from diffusers.utils import logging as diffusers_logging
+from transformers.utils import logging as transformers_logging
+
+from core_server.engines import expand, inpaint, texture, variants
+from core_server.engines.devices import choose_device, choose_dtype, dtype_name, memory_bytes
+from core_server.engines.paint import PaintJob, paint
+from core_server.engines.pixels import rgba_image
+from core_server.tasks import (
+    TASK_NAMES,
+    CancelToken,
+    Emit,
+    EngineError,
+    ExpandTask,
+    GenerationResult,
+    InpaintTask,
+    Task,
+    TextureTask,
+    VariantsTask,
+)
+
+PAINT_JOBS: dict[type, Callable[[Any], PaintJob]] = {
+    InpaintTask: inpaint.paint_job,
+    ExpandTask: expand.paint_job,
+    TextureTask: texture.paint_job,
+    VariantsTask: variants.paint_job,
+}
+
+
+class ImageEngine:
+    """Serves the four image tasks from one set of weights (UNet with 9 or 4 input channels, VAE, CLIP)."""
+
+    kind = "image"
+
+    def __init__(self, pipe: StableDiffusionInpaintPipeline) -> None:
+        if pipe.unet.config.in_channels not in (4, 9):
+            raise EngineError(
+                f"This UNet takes {pipe.unet.config.in_channels} input channels; cocreate runs Stable Diffusion "
+                "UNets with 9 (inpainting) or 4 (plain) channels."
+            )
+        if pipe.vae.config.latent_channels != 4:
+            raise EngineError(f"This VAE has {pipe.vae.config.latent_channels} latent channels; cocreate needs 4.")
+        pipe.set_progress_bar_config(disable=True)
+        self.device = pipe.unet.device.type
+        self.dtype = dtype_name(pipe.unet.dtype)
+        self.memory_bytes = memory_bytes(pipe.unet, pipe.vae, pipe.text_encoder)
+        self._pipe: StableDiffusionInpaintPipeline | None = pipe
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path, config: Path | None = None) -> ImageEngine:
+        """From a diffusers folder, or from one .safetensors checkpoint plus the local folder `config`
+        that describes its pipeline."""
+        device = choose_device()
+        options: dict[str, Any] = {
+            "dtype": choose_dtype(device),
+            "local_files_only": True,
+            "safety_checker": None,
+            "feature_extractor": None,
+            "requires_safety_checker": False,
+            # What diffusers picks anyway, said out loud so it does not warn about it on every load.
+            "low_cpu_mem_usage": is_accelerate_available(),
+        }
+        diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
+        try:
+            if path.is_file():
+                if config is None:
+                    raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
+                pipe = StableDiffusionInpaintPipeline.from_single_file(str(path), config=str(config), **options)
+            else:
+                pipe = StableDiffusionInpaintPipeline.from_pretrained(path, use_safetensors=True, **options)
+        except (OSError, ValueError) as error:
+            raise EngineError(f"Could not load the image model at {path}: {error}") from error
+        return cls(pipe.to(device))
+
+    def run(
+        self,
+        task: Task,
+        seeds: Sequence[int],
+        *,
+        previews: bool,
+        emit: Emit,
+        cancel: CancelToken,
+    ) -> GenerationResult:
+        to_job = PAINT_JOBS.get(type(task))
+        if to_job is None:
+            name = TASK_NAMES.get(type(task), type(task).__name__)
+            raise EngineError(f"An image model cannot run {name}; pick a text model.")
+        if not seeds:
+            raise EngineError("Ask for at least one candidate.")
+        cancel.check()
+        job = to_job(task)
+        with self._lock:
+            if self._pipe is None:
+                raise EngineError("This model was unloaded; load it again to use it.")
+            canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel)
+        return GenerationResult(images=tuple(rgba_image(canvas) for canvas in canvases))
+
+    def close(self) -> None:
+        with self._lock:
+            self._pipe = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

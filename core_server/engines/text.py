@@ -1,0 +1,149 @@
+"""The text engine: a causal language model serving continue_text and rewrite_text."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
+
+from core_server.engines.continue_text import continue_prompt, fim_token_ids
+from core_server.engines.devices import choose_device, choose_dtype, dtype_name, memory_bytes
+from core_server.engines.rewrite_text import rewrite_prompt
+from core_server.engines.sampling import SamplingParams, sample
+from core_server.engines.stopping import StopRules
+from core_server.tasks import (
+    TASK_NAMES,
+    CancelToken,
+    ContinueTextTask,
+    Emit,
+    EngineError,
+    GenerationResult,
+    RewriteTextTask,
+    Task,
+)
+
+DEFAULT_MAX_NEW_TOKENS = 64
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_TOP_P = 0.95
+
+
+class TextEngine:
+    """Serves continue_text and rewrite_text from one causal LM and its tokenizer."""
+
+    kind = "text"
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.device = model.device.type
+        self.dtype = dtype_name(model.dtype)
+        self.memory_bytes = memory_bytes(model)
+        self.window = _context_window(model, tokenizer)
+        self._model: PreTrainedModel | None = model
+        self._tokenizer = tokenizer
+        self._fim = fim_token_ids(tokenizer)
+        eos = model.generation_config.eos_token_id
+        self._eos = frozenset({*(eos if isinstance(eos, list) else [eos]), tokenizer.eos_token_id} - {None})
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path) -> TextEngine:
+        device = choose_device()
+        transformers_logging.disable_progress_bar()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+            model = AutoModelForCausalLM.from_pretrained(
+                path,
+                dtype=choose_dtype(device),
+                local_files_only=True,
+                use_safetensors=True,
+                trust_remote_code=False,
+            )
+        except (OSError, ValueError) as error:
+            raise EngineError(f"Could not load the text model at {path}: {error}") from error
+        return cls(model.to(device).eval(), tokenizer)
+
+    def run(
+        self,
+        task: Task,
+        seeds: Sequence[int],
+        *,
+        previews: bool,
+        emit: Emit,
+        cancel: CancelToken,
+    ) -> GenerationResult:
+        if not seeds:
+            raise EngineError("Ask for at least one candidate.")
+        if isinstance(task, ContinueTextTask):
+            prompt, max_new_tokens = self._continue_prompt(task)
+            stop = StopRules(task.stop, task.stop_at)
+        elif isinstance(task, RewriteTextTask):
+            prompt, max_new_tokens = self._rewrite_prompt(task)
+            stop = StopRules()
+        else:
+            name = TASK_NAMES.get(type(task), type(task).__name__)
+            raise EngineError(f"A text model cannot run {name}; pick an image model.")
+        params = SamplingParams(
+            max_new_tokens=max_new_tokens,
+            temperature=task.temperature or DEFAULT_TEMPERATURE,
+            top_p=task.top_p or DEFAULT_TOP_P,
+            stop=stop,
+        )
+        with self._lock:
+            if self._model is None:
+                raise EngineError("This model was unloaded; load it again to use it.")
+            texts = sample(
+                self._model,
+                self._tokenizer,
+                prompt,
+                seeds,
+                params,
+                eos_token_ids=self._eos,
+                emit=emit,
+                cancel=cancel,
+            )
+        return GenerationResult(texts=tuple(texts))
+
+    def close(self) -> None:
+        with self._lock:
+            self._model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _continue_prompt(self, task: ContinueTextTask) -> tuple[list[int], int]:
+        max_new_tokens = task.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        if max_new_tokens >= self.window:
+            raise EngineError(
+                f"max_new_tokens {max_new_tokens} leaves no room for the text in this model's "
+                f"{self.window}-token window; ask for fewer."
+            )
+        room = self.window - max_new_tokens
+        return continue_prompt(self._tokenizer, task, room=room, fim=self._fim), max_new_tokens
+
+    def _rewrite_prompt(self, task: RewriteTextTask) -> tuple[list[int], int]:
+        prompt = rewrite_prompt(self._tokenizer, task)
+        room = self.window - len(prompt)
+        # By default leave room for a rewrite twice as long as the selection, as far as the window allows.
+        selection = len(self._tokenizer(task.selection, add_special_tokens=False, verbose=False).input_ids)
+        max_new_tokens = task.max_new_tokens or min(room, max(DEFAULT_MAX_NEW_TOKENS, 2 * selection))
+        if not 0 < max_new_tokens <= room:
+            raise EngineError(
+                f"The selection and instruction take {len(prompt)} tokens, which leaves no room for a rewrite of "
+                f"{task.max_new_tokens or 'any'} tokens in this model's {self.window}-token window. Select less text."
+            )
+        return prompt, max_new_tokens
+
+
+def _context_window(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """How many tokens the model attends to: its position limit, else the tokenizer's stated maximum."""
+    window = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+    if window:
+        return int(window)
+    # Tokenizers without a limit report a huge sentinel.
+    if tokenizer.model_max_length < 10_000_000:
+        return int(tokenizer.model_max_length)
+    raise EngineError("This model states no context length (max_position_embeddings); cocreate cannot trim for it.")

@@ -1,0 +1,381 @@
+"""The models cocreate knows: their names, kinds and weights, and the default model per kind.
+
+Kept in models_dir()/models.json. Reading the catalog needs no torch: the tiny profile is built (with
+torch) only on first use, when its folders are missing. Only pull() touches the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from core_server.config import models_dir as default_models_dir
+from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models
+from core_server.tasks import EngineError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+KINDS = ("image", "text")
+A_MODEL = {"image": "an image model", "text": "a text model"}
+TINY_MODELS = {TINY_IMAGE: "image", TINY_TEXT: "text"}
+# Pickle-based weight files can run code when loaded; cocreate loads safetensors only.
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
+# What pull() downloads: weights as safetensors, configs, tokenizer files and chat templates.
+PULL_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
+# A Stable Diffusion 1.x/2.x pipeline: one UNet, one VAE, one CLIP text encoder.
+PIPELINE_COMPONENTS = {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}
+CLI_FIX = "Add one with `cocreate models add NAME PATH` or `cocreate models pull REPO`."
+
+
+class UnknownModel(LookupError):
+    """No model of that name (or no default) in the catalog."""
+
+
+class CatalogError(ValueError):
+    """A model cannot be added or changed as asked: bad name, bad path, unsupported weights."""
+
+
+class PullError(RuntimeError):
+    """Downloading from the Hugging Face Hub failed: no network, unknown or gated repository."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: str  # 'image' | 'text'
+    source: str  # 'tiny' | 'local' | 'pulled'
+    path: Path  # a diffusers or transformers folder, or one .safetensors image checkpoint
+    sha256: str  # of the weights: the *.safetensors files in path order (a single file: its usual sha256)
+    is_default: bool = False
+    config: Path | None = None  # single-file checkpoints: the local diffusers folder describing the pipeline
+
+
+class ModelCatalog:
+    """Thread- and process-safe: every change is a locked read-modify-write with an atomic file replace."""
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        self.models_dir = models_dir or default_models_dir()
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        self._file = self.models_dir / "models.json"
+        self._lock = threading.RLock()
+        self._file_lock = FileLock(self.models_dir / "models.json.lock")
+        self._tiny_ready = False
+
+    def list(self) -> list[ModelEntry]:
+        with self._editing() as data:
+            return sorted(
+                (self._entry(data, name) for name in data["models"]), key=lambda entry: (entry.kind, entry.name)
+            )
+
+    def resolve(self, name: str, kind: str) -> ModelEntry:
+        """The model called `name` ("" = the default for `kind`), with its sha256 brought up to date."""
+        with self._editing() as data:
+            name = name or data["defaults"].get(kind, "")
+            record = data["models"].get(name)
+            if record is None:
+                known = ", ".join(sorted(n for n, r in data["models"].items() if r["kind"] == kind)) or "none"
+                raise UnknownModel(f"No {kind} model called {name!r}; known {kind} models: {known}. {CLI_FIX}")
+            if record["kind"] != kind:
+                raise EngineError(f"{name} is {A_MODEL[record['kind']]}, but this task needs {A_MODEL[kind]}.")
+            self._refresh_sha256(record)
+            return self._entry(data, name)
+
+    def add(self, name: str, path: str | Path, *, config: str | Path | None = None) -> ModelEntry:
+        """Register a local model in place (nothing is copied).
+
+        `path` is a diffusers folder (model_index.json), a transformers folder (config.json) or one
+        .safetensors image checkpoint. A checkpoint needs the config files of the pipeline it belongs to:
+        `config` (a local diffusers folder) or its base model's configs in the Hugging Face cache.
+        """
+        _check_name(name)
+        path = Path(path).expanduser().resolve()
+        kind = _inspect(path)
+        config_dir = _single_file_config(path, config) if path.is_file() else None
+        with self._editing() as data:
+            if name in data["models"]:
+                raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
+            data["models"][name] = self._record(kind, "local", path, config_dir)
+            return self._entry(data, name)
+
+    def remove(self, name: str) -> None:
+        """Forget a model; a pulled model's files are deleted too (cocreate downloaded them)."""
+        if name in TINY_MODELS:
+            raise CatalogError(f"{name} is built in and cannot be removed.")
+        with self._editing() as data:
+            record = data["models"].pop(name, None)
+            if record is None:
+                raise UnknownModel(f"No model called {name!r}.")
+            if data["defaults"].get(record["kind"]) == name:
+                data["defaults"][record["kind"]] = next(n for n, k in TINY_MODELS.items() if k == record["kind"])
+            if record["source"] == "pulled":
+                shutil.rmtree(self._full_path(record["path"]), ignore_errors=True)
+
+    def set_default(self, kind: str, name: str) -> None:
+        if kind not in KINDS:
+            raise CatalogError(f"Kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+        with self._editing() as data:
+            record = data["models"].get(name)
+            if record is None:
+                raise UnknownModel(f"No model called {name!r}. {CLI_FIX}")
+            if record["kind"] != kind:
+                raise EngineError(f"{name} is {A_MODEL[record['kind']]}; it cannot be the default {kind} model.")
+            data["defaults"][kind] = name
+
+    def pull(self, repo: str, name: str | None = None) -> ModelEntry:
+        """Download `repo` from the Hugging Face Hub (safetensors, configs, tokenizer files only) and add it.
+
+        The only network access in cocreate, and only when asked. HF_ENDPOINT and HF_TOKEN are honoured.
+        """
+        # Imported here: only this explicit call needs the Hub client.
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+        name = name or repo.rstrip("/").rsplit("/", 1)[-1]
+        _check_name(name)
+        with self._editing() as data:
+            if name in data["models"]:
+                raise CatalogError(f"There is already a model called {name}; pick another name.")
+        pulled = self.models_dir / "pulled"
+        target = pulled / name
+        # A failed pull leaves its partial download here, and the next try resumes it.
+        staging = pulled / f".partial-{name}"
+        # Read at call time: huggingface_hub reads HF_ENDPOINT once, at import.
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        try:
+            snapshot_download(repo, local_dir=staging, allow_patterns=PULL_PATTERNS, endpoint=endpoint)
+        except HFValidationError as error:
+            raise CatalogError(f"{repo!r} is not a Hugging Face repository id (like 'org/name'): {error}") from error
+        except GatedRepoError as error:
+            raise PullError(f"{repo} is gated: accept its terms on the Hub, set HF_TOKEN and pull again.") from error
+        except RepositoryNotFoundError as error:
+            raise PullError(f"{repo} was not found on {endpoint} (or it is private); check the name.") from error
+        except OSError as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise PullError(
+                f"Could not download {repo} from {endpoint} ({reason}). Check the network connection "
+                "(or HF_ENDPOINT), or add a model folder you already have with `cocreate models add NAME PATH`."
+            ) from error
+        try:
+            kind = _inspect(staging)
+        except CatalogError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+        with self._editing() as data:
+            data["models"][name] = self._record(kind, "pulled", target, None)
+            return self._entry(data, name)
+
+    # ------------------------------------------------------------ storage
+
+    @contextlib.contextmanager
+    def _editing(self) -> Iterator[dict[str, Any]]:
+        """The catalog's data, locked against other threads and processes; written back if changed."""
+        with self._lock, self._file_lock:
+            data = self._read()
+            before = json.dumps(data, sort_keys=True)
+            if not self._tiny_ready:
+                self._register_tiny(data)
+            yield data
+            if json.dumps(data, sort_keys=True) != before:
+                self._write(data)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {}
+        data.setdefault("models", {})
+        data.setdefault("defaults", {})
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        # Readers see the old file or the new one, never half of either.
+        staging = self._file.with_name(f".{self._file.name}.{os.getpid()}.{threading.get_ident()}")
+        staging.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(staging, self._file)
+
+    def _register_tiny(self, data: dict[str, Any]) -> None:
+        for name, folder in ensure_tiny_models(self.models_dir).items():
+            record = data["models"].get(name)
+            if record is None or self._full_path(record["path"]) != folder:
+                data["models"][name] = self._record(TINY_MODELS[name], "tiny", folder, None)
+        for kind in KINDS:
+            if data["defaults"].get(kind) not in data["models"]:
+                data["defaults"][kind] = next(n for n, k in TINY_MODELS.items() if k == kind)
+        self._tiny_ready = True
+
+    def _record(self, kind: str, source: str, path: Path, config: Path | None) -> dict[str, Any]:
+        record = {
+            "kind": kind,
+            "source": source,
+            "path": self._stored_path(path),
+            "config": str(config) if config else None,
+            "sha256": "",
+            "weights": [],
+        }
+        self._refresh_sha256(record)
+        return record
+
+    def _entry(self, data: dict[str, Any], name: str) -> ModelEntry:
+        record = data["models"][name]
+        return ModelEntry(
+            name=name,
+            kind=record["kind"],
+            source=record["source"],
+            path=self._full_path(record["path"]),
+            sha256=record["sha256"],
+            is_default=data["defaults"].get(record["kind"]) == name,
+            config=Path(record["config"]) if record["config"] else None,
+        )
+
+    def _refresh_sha256(self, record: dict[str, Any]) -> None:
+        """Rehash the weights only when a file's size or mtime changed since the last hash."""
+        files = _weight_files(self._full_path(record["path"]))
+        stamp = []
+        for file in files:
+            stat = file.stat()
+            stamp.append([str(file), stat.st_size, stat.st_mtime_ns])
+        if stamp != record["weights"]:
+            record["sha256"] = _sha256(files)
+            record["weights"] = stamp
+
+    def _stored_path(self, path: Path) -> str:
+        # Models inside models_dir are stored relative to it, so the whole folder can move.
+        return path.relative_to(self.models_dir).as_posix() if path.is_relative_to(self.models_dir) else str(path)
+
+    def _full_path(self, stored: str) -> Path:
+        return self.models_dir / stored
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise CatalogError(
+            f"{name!r} is not a model name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit (a name, never a path)."
+        )
+
+
+def _inspect(path: Path) -> str:
+    """The kind of model at `path` ('image' or 'text'); CatalogError if cocreate cannot run it."""
+    if not path.exists():
+        raise CatalogError(f"{path} does not exist.")
+    if path.is_file():
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise CatalogError(_pickle_refusal(path))
+        if path.suffix.lower() != ".safetensors":
+            raise CatalogError(
+                f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder "
+                "or one .safetensors checkpoint."
+            )
+        return "image"
+    if (path / "model_index.json").is_file():
+        kind = "image"
+        _check_pipeline(path)
+    elif (path / "config.json").is_file():
+        kind = "text"
+        _check_causal_lm(path)
+    else:
+        raise CatalogError(
+            f"{path} is neither a diffusers folder (model_index.json) nor a transformers folder (config.json)."
+        )
+    for folder in sorted({file.parent for file in path.rglob("*") if file.suffix.lower() in PICKLE_SUFFIXES}):
+        if not any(folder.glob("*.safetensors")):
+            raise CatalogError(_pickle_refusal(folder))
+    if not _weight_files(path):
+        raise CatalogError(f"{path} holds no .safetensors weights.")
+    return kind
+
+
+def _pickle_refusal(path: Path) -> str:
+    return (
+        f"{path} has its weights in a pickle format (.bin/.ckpt/.pt), which can run code when loaded; "
+        "cocreate loads safetensors only. Use a .safetensors version of the model."
+    )
+
+
+def _check_pipeline(path: Path) -> None:
+    index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+    components = {key for key, value in index.items() if not key.startswith("_") and isinstance(value, list)}
+    if not components >= PIPELINE_COMPONENTS or {"text_encoder_2", "transformer"} & components:
+        raise CatalogError(
+            f"{path.name} is a {index.get('_class_name', 'diffusers')} model; cocreate runs Stable Diffusion "
+            "1.x/2.x pipelines (unet, vae, one CLIP text_encoder, tokenizer, scheduler)."
+        )
+
+
+def _check_causal_lm(path: Path) -> None:
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    architectures = config.get("architectures") or []
+    if not any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in architectures):
+        raise CatalogError(
+            f"{path.name} is not a causal language model (config.json architectures: {architectures or 'none'})."
+        )
+    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+        raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
+
+
+def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
+    """The local diffusers folder that describes a single-file checkpoint's pipeline."""
+    if config is not None:
+        folder = Path(config).expanduser().resolve()
+        if not (folder / "model_index.json").is_file():
+            raise CatalogError(f"{folder} is not a diffusers folder (no model_index.json) for {checkpoint.name}.")
+        return folder
+    # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's
+    # configs from the Hub even with local_files_only, so look them up in the local cache ourselves.
+    from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint
+    from huggingface_hub import snapshot_download
+
+    try:
+        repo = fetch_diffusers_config(load_single_file_checkpoint(str(checkpoint), local_files_only=True))[
+            "pretrained_model_name_or_path"
+        ]
+    except (OSError, ValueError, KeyError) as error:
+        raise CatalogError(f"{checkpoint.name} is no Stable Diffusion checkpoint diffusers knows: {error}") from error
+    try:
+        return Path(snapshot_download(repo, local_files_only=True, allow_patterns=["*.json", "*.txt"]))
+    except OSError as error:
+        raise CatalogError(
+            f"{checkpoint.name} is a single-file checkpoint of the {repo} kind; building its pipeline needs that "
+            "model's config files, which are not on this machine. Download them once "
+            f"(`hf download {repo} --include '*.json' '*.txt'`) and add the checkpoint again, or pass a local "
+            "diffusers folder of the same kind as config."
+        ) from error
+
+
+# ---------------------------------------------------------------- weights
+
+
+def _weight_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = [file for file in path.rglob("*.safetensors") if not _hidden(file, path)]
+    return sorted(files, key=lambda file: file.relative_to(path).as_posix())
+
+
+def _hidden(file: Path, root: Path) -> bool:
+    # pulled models keep huggingface_hub's download metadata in .cache/
+    return any(part.startswith(".") for part in file.relative_to(root).parts)
+
+
+def _sha256(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        with file.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

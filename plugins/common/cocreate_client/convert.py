@@ -1,0 +1,64 @@
+"""The only translation between protobuf messages and this package's plain types."""
+
+from __future__ import annotations
+
+from .events import Accepted, CandidateReady, Done, Event, Progress, Queued, TextDelta
+from .pb import cocreate_pb2 as pb
+from .pixels import Image, Mask
+
+
+def image_to_pb(image: Image) -> pb.Image:
+    return pb.Image(width=image.width, height=image.height, rgba=bytes(image.rgba))
+
+
+def mask_to_pb(mask: Mask) -> pb.Mask:
+    return pb.Mask(width=mask.width, height=mask.height, alpha=bytes(mask.alpha))
+
+
+def image_from_pb(message: pb.Image) -> Image:
+    return Image(message.width, message.height, message.rgba)
+
+
+def candidate_from_pb(message: pb.Candidate) -> CandidateReady:
+    content = message.WhichOneof("content")
+    return CandidateReady(
+        index=message.index,
+        candidate_id=message.candidate_id,
+        seed=message.seed,
+        image=image_from_pb(message.image) if content == "image" else None,
+        text=message.text if content == "text" else None,
+        sha256=message.sha256,
+    )
+
+
+def candidate_content_from_pb(message: pb.CandidateContent) -> CandidateReady:
+    info, content = message.info, message.WhichOneof("content")
+    return CandidateReady(
+        index=info.index,
+        candidate_id=info.id,
+        seed=info.seed,
+        image=image_from_pb(message.image) if content == "image" else None,
+        text=message.text if content == "text" else None,
+        sha256=info.sha256,
+    )
+
+
+def event_from_pb(message: pb.GenerateEvent) -> Event | None:
+    """None for an event kind this client does not know yet (a newer daemon)."""
+    kind = message.WhichOneof("event")
+    if kind == "accepted":
+        a = message.accepted
+        return Accepted(a.job_id, a.turn_id, a.queue_position, list(a.seeds), a.model)
+    if kind == "queued":
+        return Queued(message.queued.queue_position)
+    if kind == "progress":
+        p = message.progress
+        return Progress(p.step, p.total, [image_from_pb(i) for i in p.previews])
+    if kind == "text_delta":
+        return TextDelta(message.text_delta.index, message.text_delta.text)
+    if kind == "candidate":
+        return candidate_from_pb(message.candidate)
+    if kind == "done":
+        d = message.done
+        return Done(d.turn_id, cancelled=d.status == pb.JOB_CANCELLED, elapsed_ms=d.elapsed_ms)
+    return None

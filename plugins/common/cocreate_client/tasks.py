@@ -1,0 +1,255 @@
+"""One builder per task, so host glue can make a GenerateRequest without knowing protobuf.
+
+Every builder takes the session and the shared options as keywords; zero or empty values mean
+"the daemon's default", as the proto says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from .convert import image_to_pb, mask_to_pb
+from .pb import cocreate_pb2 as pb
+from .pixels import Image, Mask
+
+GenerateRequest = pb.GenerateRequest
+Seamless = Literal["none", "x", "y", "both"]
+StopAt = Literal["none", "sentence", "paragraph"]
+
+_SEAMLESS = {"none": pb.SEAMLESS_NONE, "x": pb.SEAMLESS_X, "y": pb.SEAMLESS_Y, "both": pb.SEAMLESS_BOTH}
+_STOP_AT = {"none": pb.STOP_AT_NONE, "sentence": pb.STOP_AT_SENTENCE, "paragraph": pb.STOP_AT_PARAGRAPH}
+
+
+def _request(
+    task: str,
+    message: object,
+    *,
+    session_id: str,
+    parent_turn_id: str,
+    candidates: int,
+    seed: int | None,
+    previews: bool,
+    model: str,
+    exploration: float | None,
+) -> pb.GenerateRequest:
+    return pb.GenerateRequest(
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        model=model,
+        candidates=candidates,
+        previews=previews,
+        seed=seed,
+        exploration=exploration,
+        **{task: message},
+    )
+
+
+def _choice(name: str, table: dict[str, int], value: str) -> int:
+    if value not in table:
+        raise ValueError(f"{name} must be one of {', '.join(table)}, not {value!r}")
+    return table[value]
+
+
+def inpaint(
+    image: Image,
+    *,
+    session_id: str,
+    prompt: str = "",
+    mask: Mask | None = None,
+    negative_prompt: str = "",
+    strength: float = 0.0,
+    steps: int = 0,
+    guidance: float = 0.0,
+    candidates: int = 1,
+    seed: int | None = None,
+    previews: bool = False,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """Regenerate `image` where `mask` is set (all of it without a mask)."""
+    task = pb.InpaintTask(
+        image=image_to_pb(image),
+        mask=mask_to_pb(mask) if mask else None,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        strength=strength,
+        steps=steps,
+        guidance=guidance,
+    )
+    return _request(
+        "inpaint", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
+        seed=seed, previews=previews, model=model, exploration=exploration,
+    )
+
+
+def expand(
+    image: Image,
+    *,
+    session_id: str,
+    left: int = 0,
+    top: int = 0,
+    right: int = 0,
+    bottom: int = 0,
+    prompt: str = "",
+    negative_prompt: str = "",
+    steps: int = 0,
+    guidance: float = 0.0,
+    feather: int = 0,
+    candidates: int = 1,
+    seed: int | None = None,
+    previews: bool = False,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """Grow the canvas by the given pixels per side and fill the new area."""
+    task = pb.ExpandTask(
+        image=image_to_pb(image),
+        left=left,
+        top=top,
+        right=right,
+        bottom=bottom,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        steps=steps,
+        guidance=guidance,
+        feather=feather,
+    )
+    return _request(
+        "expand", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
+        seed=seed, previews=previews, model=model, exploration=exploration,
+    )
+
+
+def texture(
+    prompt: str,
+    *,
+    session_id: str,
+    width: int = 0,
+    height: int = 0,
+    seamless: Seamless = "none",
+    image: Image | None = None,
+    mask: Mask | None = None,
+    negative_prompt: str = "",
+    steps: int = 0,
+    guidance: float = 0.0,
+    strength: float = 0.0,
+    candidates: int = 1,
+    seed: int | None = None,
+    previews: bool = False,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """A texture from a prompt, optionally tiling; with `image` (and `mask`), repair that texture."""
+    task = pb.TextureTask(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        width=width,
+        height=height,
+        seamless=_choice("seamless", _SEAMLESS, seamless),
+        image=image_to_pb(image) if image else None,
+        mask=mask_to_pb(mask) if mask else None,
+        steps=steps,
+        guidance=guidance,
+        strength=strength,
+    )
+    return _request(
+        "texture", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
+        seed=seed, previews=previews, model=model, exploration=exploration,
+    )
+
+
+def variants(
+    image: Image,
+    *,
+    session_id: str,
+    style_prompt: str = "",
+    mask: Mask | None = None,
+    strength: float = 0.0,
+    negative_prompt: str = "",
+    steps: int = 0,
+    guidance: float = 0.0,
+    candidates: int = 1,
+    seed: int | None = None,
+    previews: bool = False,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """Style variants of `image`, or of its masked part."""
+    task = pb.VariantsTask(
+        image=image_to_pb(image),
+        mask=mask_to_pb(mask) if mask else None,
+        strength=strength,
+        style_prompt=style_prompt,
+        negative_prompt=negative_prompt,
+        steps=steps,
+        guidance=guidance,
+    )
+    return _request(
+        "variants", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
+        seed=seed, previews=previews, model=model, exploration=exploration,
+    )
+
+
+def continue_text(
+    before: str,
+    *,
+    session_id: str,
+    after: str = "",
+    max_new_tokens: int = 0,
+    temperature: float = 0.0,
+    top_p: float = 0.0,
+    stop: Iterable[str] = (),
+    stop_at: StopAt = "none",
+    candidates: int = 1,
+    seed: int | None = None,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """Continue writing at the cursor; `before`/`after` are the text on either side of it."""
+    task = pb.ContinueTextTask(
+        before=before,
+        after=after,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=list(stop),
+        stop_at=_choice("stop_at", _STOP_AT, stop_at),
+    )
+    return _request(
+        "continue_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
+        seed=seed, previews=False, model=model, exploration=exploration,
+    )
+
+
+def rewrite_text(
+    selection: str,
+    instruction: str,
+    *,
+    session_id: str,
+    max_new_tokens: int = 0,
+    temperature: float = 0.0,
+    top_p: float = 0.0,
+    candidates: int = 1,
+    seed: int | None = None,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """Rewrite `selection` following `instruction` ("shorter", "more formal", ...)."""
+    task = pb.RewriteTextTask(
+        selection=selection,
+        instruction=instruction,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+    )
+    return _request(
+        "rewrite_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
+        seed=seed, previews=False, model=model, exploration=exploration,
+    )

@@ -1,0 +1,56 @@
+"""The bundled client in a real host Python (Debian 13's python3, 3.13) against a daemon on this machine.
+
+Needs the host root (tests/hosts/make-root) and root rights for tests/hosts/in-root; skips otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.hosts.client_check import problems
+from tests.support.daemon import running_daemon
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
+TOKEN = "host-check-token"
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (HOST_ROOT / ".complete").exists(),
+        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
+    ),
+    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
+]
+
+
+@pytest.fixture
+def bundle_dir() -> Path:
+    """A fresh bundle under the repo's ignored build/ (in-root binds it at /project)."""
+    folder = REPO / "build" / "host-tests" / "client"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    subprocess.run([sys.executable, str(REPO / "scripts" / "bundle_client.py"), str(folder)], check=True)
+    shutil.copy(HERE / "client_check.py", folder / "client_check.py")
+    return folder
+
+
+def test_bundle_in_host_python(bundle_dir: Path, tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "home", listen="127.0.0.1:0", token=TOKEN) as daemon:
+        run = subprocess.run(
+            [str(HERE / "in-root"), "-d", str(bundle_dir), "--", "python3", "/project/client_check.py",
+             daemon.endpoint, TOKEN],
+            capture_output=True, text=True, timeout=600,
+        )
+    verdict_file = bundle_dir / "verdict.json"
+    assert verdict_file.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
+    verdict = json.loads(verdict_file.read_text())
+    assert verdict["python"].startswith("3.13"), verdict["python"]
+    assert problems(verdict) == []

@@ -1,0 +1,102 @@
+"""scripts/bundle_client.py: a pure-Python folder that works offline once cached, in every Python 3.10–3.13."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hosts.client_check import problems
+from tests.support.daemon import Daemon, running_daemon
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "bundle_client.py"
+CHECK = REPO / "tests" / "hosts" / "client_check.py"
+TOKEN = "bundle-check-token"
+
+
+def bundle(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(out)], env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Path:
+    """One bundle for the module, in the repo's ignored build/ folder."""
+    out = REPO / "build" / "test-bundle"
+    shutil.rmtree(out, ignore_errors=True)
+    bundle(out)
+    return out
+
+
+def test_bundle_is_pure_python_and_pinned(bundled: Path) -> None:
+    package = bundled / "cocreate_client"
+    vendor = package / "_vendor"
+    assert (package / "client.py").exists() and (package / "pb" / "cocreate_grpc.py").exists()
+    assert not list(package.rglob("__pycache__"))
+    compiled = [p for p in vendor.rglob("*") if p.suffix in {".so", ".pyd", ".dylib", ".dll"}]
+    assert compiled == []
+    found = dict(p.name.removesuffix(".dist-info").split("-") for p in vendor.glob("*.dist-info"))
+    assert found == {"grpclib": "0.4.9", "protobuf": "7.36.2", "h2": "4.4.1", "hpack": "4.2.0",
+                     "hyperframe": "6.1.0", "multidict": "7.1.0", "typing_extensions": "4.16.0"}
+    for dist in vendor.glob("*.dist-info"):
+        assert "Tag: py3-none-any" in (dist / "WHEEL").read_text(), dist.name
+
+
+def test_bundle_works_offline_from_the_cache(bundled: Path, tmp_path: Path) -> None:
+    # An index that cannot answer: any download attempt fails, so success means the cache served.
+    result = bundle(tmp_path / "out", PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_NO_INDEX="1")
+    assert "downloading" not in result.stdout
+    assert (tmp_path / "out" / "cocreate_client" / "_vendor" / "grpclib").is_dir()
+
+
+def test_bundle_replaces_only_its_folder(bundled: Path, tmp_path: Path) -> None:
+    (tmp_path / "plugin.py").write_text("# the plugin's own file\n")
+    stale = tmp_path / "cocreate_client" / "stale.py"
+    stale.parent.mkdir()
+    stale.write_text("")
+    bundle(tmp_path)
+    assert (tmp_path / "plugin.py").exists() and not stale.exists()
+
+
+@pytest.fixture(scope="module")
+def tcp_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with running_daemon(tmp_path_factory.mktemp("home"), listen="127.0.0.1:0", token=TOKEN) as d:
+        yield d
+
+
+def _interpreter(version: str) -> str:
+    """pythonX.Y on PATH, else one that pyenv installed (its shims only run the selected version)."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    installed = sorted(pyenv.glob(f"versions/{version}.*/bin/python{version}"))
+    candidates = [shutil.which(f"python{version}"), *map(str, installed)]
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    for python in filter(None, candidates):
+        if subprocess.run([python, "-c", probe], capture_output=True, text=True).stdout.strip() == version:
+            return python
+    pytest.skip(f"no python{version} here")
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.11", "3.12", "3.13"])
+def test_bundle_in_each_python(bundled: Path, tcp_daemon: Daemon, tmp_path: Path, version: str) -> None:
+    """The bundle alone (no site-packages: -S) runs the whole check in a plain interpreter of each version."""
+    python = _interpreter(version)
+    folder = tmp_path / "bundle"
+    shutil.copytree(bundled, folder)
+    shutil.copy(CHECK, folder / "client_check.py")
+    run = subprocess.run(
+        [python, "-S", str(folder / "client_check.py"), tcp_daemon.endpoint, TOKEN],
+        capture_output=True, text=True, timeout=600,
+    )
+    verdict_file = folder / "verdict.json"
+    assert verdict_file.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
+    verdict = json.loads(verdict_file.read_text())
+    assert verdict["python"].startswith(version)
+    assert problems(verdict) == []
