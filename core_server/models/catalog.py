@@ -87,6 +87,9 @@ class ModelCatalog:
                 raise UnknownModel(f"No {kind} model called {name!r}; known {kind} models: {known}. {CLI_FIX}")
             if record["kind"] != kind:
                 raise EngineError(f"{name} is {A_MODEL[record['kind']]}, but this task needs {A_MODEL[kind]}.")
+            path = self._full_path(record["path"])
+            if not path.exists():
+                raise EngineError(f"The files of {name} are gone from {path}; add the model again or remove it.")
             self._refresh_sha256(record)
             return self._entry(data, name)
 
@@ -183,9 +186,13 @@ class ModelCatalog:
         """The catalog's data, locked against other threads and processes; written back if changed."""
         with self._lock, self._file_lock:
             data = self._read()
-            before = json.dumps(data, sort_keys=True)
             if not self._tiny_ready:
+                # The first read builds and registers the tiny profile, saved even if the caller then fails.
+                unregistered = json.dumps(data, sort_keys=True)
                 self._register_tiny(data)
+                if json.dumps(data, sort_keys=True) != unregistered:
+                    self._write(data)
+            before = json.dumps(data, sort_keys=True)
             yield data
             if json.dumps(data, sort_keys=True) != before:
                 self._write(data)

@@ -20,7 +20,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 from h2.exceptions import ProtocolError
 
-from .convert import candidate_content_from_pb, event_from_pb, image_to_pb
+from .convert import candidate_content_from_pb, event_from_pb, image_fields
 from .endpoint import default_endpoint, parse_endpoint, resolve_token, tls_context
 from .errors import DaemonUnavailable, RequestError
 from .events import CandidateReady, Event
@@ -170,7 +170,7 @@ class Client:
         request = pb.FeedbackRequest(
             candidate_id=candidate_id,
             decision=_DECISIONS[decision],
-            final_image=image_to_pb(final_image) if final_image else None,
+            final_image=image_fields(final_image) if final_image else None,
             final_text=final_text,
             note=note,
         )

@@ -6,13 +6,16 @@ from .events import Accepted, CandidateReady, Done, Event, Progress, Queued, Tex
 from .pb import cocreate_pb2 as pb
 from .pixels import Image, Mask
 
+# Requests take pixels as dicts: protobuf builds nested messages from a dict in place, while a
+# ready-made pb.Image passed to a parent's constructor is copied again (0.3 s per 64 MiB with upb).
 
-def image_to_pb(image: Image) -> pb.Image:
-    return pb.Image(width=image.width, height=image.height, rgba=bytes(image.rgba))
+
+def image_fields(image: Image) -> dict[str, object]:
+    return {"width": image.width, "height": image.height, "rgba": bytes(image.rgba)}
 
 
-def mask_to_pb(mask: Mask) -> pb.Mask:
-    return pb.Mask(width=mask.width, height=mask.height, alpha=bytes(mask.alpha))
+def mask_fields(mask: Mask) -> dict[str, object]:
+    return {"width": mask.width, "height": mask.height, "alpha": bytes(mask.alpha)}
 
 
 def image_from_pb(message: pb.Image) -> Image:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from .convert import image_to_pb, mask_to_pb
+from .convert import image_fields, mask_fields
 from .pb import cocreate_pb2 as pb
 from .pixels import Image, Mask
 
-GenerateRequest = pb.GenerateRequest
 Seamless = Literal["none", "x", "y", "both"]
 StopAt = Literal["none", "sentence", "paragraph"]
 
@@ -23,7 +22,7 @@ _STOP_AT = {"none": pb.STOP_AT_NONE, "sentence": pb.STOP_AT_SENTENCE, "paragraph
 
 def _request(
     task: str,
-    message: object,
+    task_fields: dict[str, object],
     *,
     session_id: str,
     parent_turn_id: str,
@@ -41,7 +40,7 @@ def _request(
         previews=previews,
         seed=seed,
         exploration=exploration,
-        **{task: message},
+        **{task: task_fields},
     )
 
 
@@ -69,9 +68,9 @@ def inpaint(
     exploration: float | None = None,
 ) -> pb.GenerateRequest:
     """Regenerate `image` where `mask` is set (all of it without a mask)."""
-    task = pb.InpaintTask(
-        image=image_to_pb(image),
-        mask=mask_to_pb(mask) if mask else None,
+    task = dict(
+        image=image_fields(image),
+        mask=mask_fields(mask) if mask else None,
         prompt=prompt,
         negative_prompt=negative_prompt,
         strength=strength,
@@ -105,8 +104,8 @@ def expand(
     exploration: float | None = None,
 ) -> pb.GenerateRequest:
     """Grow the canvas by the given pixels per side and fill the new area."""
-    task = pb.ExpandTask(
-        image=image_to_pb(image),
+    task = dict(
+        image=image_fields(image),
         left=left,
         top=top,
         right=right,
@@ -144,14 +143,14 @@ def texture(
     exploration: float | None = None,
 ) -> pb.GenerateRequest:
     """A texture from a prompt, optionally tiling; with `image` (and `mask`), repair that texture."""
-    task = pb.TextureTask(
+    task = dict(
         prompt=prompt,
         negative_prompt=negative_prompt,
         width=width,
         height=height,
         seamless=_choice("seamless", _SEAMLESS, seamless),
-        image=image_to_pb(image) if image else None,
-        mask=mask_to_pb(mask) if mask else None,
+        image=image_fields(image) if image else None,
+        mask=mask_fields(mask) if mask else None,
         steps=steps,
         guidance=guidance,
         strength=strength,
@@ -180,9 +179,9 @@ def variants(
     exploration: float | None = None,
 ) -> pb.GenerateRequest:
     """Style variants of `image`, or of its masked part."""
-    task = pb.VariantsTask(
-        image=image_to_pb(image),
-        mask=mask_to_pb(mask) if mask else None,
+    task = dict(
+        image=image_fields(image),
+        mask=mask_fields(mask) if mask else None,
         strength=strength,
         style_prompt=style_prompt,
         negative_prompt=negative_prompt,
@@ -212,7 +211,7 @@ def continue_text(
     exploration: float | None = None,
 ) -> pb.GenerateRequest:
     """Continue writing at the cursor; `before`/`after` are the text on either side of it."""
-    task = pb.ContinueTextTask(
+    task = dict(
         before=before,
         after=after,
         max_new_tokens=max_new_tokens,
@@ -242,7 +241,7 @@ def rewrite_text(
     exploration: float | None = None,
 ) -> pb.GenerateRequest:
     """Rewrite `selection` following `instruction` ("shorter", "more formal", ...)."""
-    task = pb.RewriteTextTask(
+    task = dict(
         selection=selection,
         instruction=instruction,
         max_new_tokens=max_new_tokens,
