@@ -35,7 +35,8 @@ def continue_prompt(
     prefix-suffix-middle with at most a quarter of the room; otherwise the model sees `before` alone.
     """
     lead = leading_special_ids(tokenizer)
-    if fim is None or not task.after:
+    # The three markers need room too; in a nearly full window the text before the cursor matters most.
+    if fim is None or not task.after or room <= len(lead) + 3:
         before = _last_tokens(tokenizer, task.before, room - len(lead))
         if lead or before:
             return lead + before

@@ -106,7 +106,13 @@ class ImageEngine:
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
-            canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel)
+            try:
+                canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel)
+            except torch.OutOfMemoryError as error:
+                torch.cuda.empty_cache()
+                raise EngineError(
+                    f"Out of GPU memory for {len(seeds)} candidates; ask for fewer, or for a smaller region."
+                ) from error
         return GenerationResult(images=tuple(rgba_image(canvas) for canvas in canvases))
 
     def close(self) -> None:

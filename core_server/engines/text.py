@@ -45,8 +45,10 @@ class TextEngine:
         self._model: PreTrainedModel | None = model
         self._tokenizer = tokenizer
         self._fim = fim_token_ids(tokenizer)
+        # Chat models often end a turn with a token of their own besides EOS; any of them ends a candidate.
         eos = model.generation_config.eos_token_id
-        self._eos = frozenset({*(eos if isinstance(eos, list) else [eos]), tokenizer.eos_token_id} - {None})
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        self._eos = frozenset(token for token in (*eos_ids, tokenizer.eos_token_id) if token is not None)
         self._lock = threading.Lock()
 
     @classmethod
@@ -92,19 +94,28 @@ class TextEngine:
             top_p=task.top_p or DEFAULT_TOP_P,
             stop=stop,
         )
+        if params.temperature < 0 or not 0 < params.top_p <= 1:
+            raise EngineError(f"temperature must be > 0 and top_p in (0, 1], not {task.temperature} and {task.top_p}.")
         with self._lock:
             if self._model is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
-            texts = sample(
-                self._model,
-                self._tokenizer,
-                prompt,
-                seeds,
-                params,
-                eos_token_ids=self._eos,
-                emit=emit,
-                cancel=cancel,
-            )
+            try:
+                texts = sample(
+                    self._model,
+                    self._tokenizer,
+                    prompt,
+                    seeds,
+                    params,
+                    eos_token_ids=self._eos,
+                    emit=emit,
+                    cancel=cancel,
+                )
+            except torch.OutOfMemoryError as error:
+                torch.cuda.empty_cache()
+                raise EngineError(
+                    f"Out of GPU memory for {len(seeds)} candidates of {len(prompt)} + {max_new_tokens} tokens; "
+                    "ask for fewer candidates or tokens."
+                ) from error
         return GenerationResult(texts=tuple(texts))
 
     def close(self) -> None:

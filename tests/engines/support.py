@@ -5,8 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 
-from core_server.tasks import CancelToken, EngineEvent, Mask, RGBAImage, StepEvent, TextDeltaEvent
+from core_server.engines import load_engine
+from core_server.engines.devices import DEVICE_ENV, DTYPE_ENV
+from core_server.models import ModelEntry
+from core_server.tasks import CancelToken, Engine, EngineEvent, Mask, RGBAImage, StepEvent, TextDeltaEvent
+
+
+def load_on_cpu(entry: ModelEntry) -> Engine:
+    """Load in float32 on the CPU whatever the machine has, so results are the same everywhere."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DEVICE_ENV, "cpu")
+        patch.setenv(DTYPE_ENV, "float32")
+        return load_engine(entry)
 
 
 def random_image(width: int, height: int, seed: int = 0, *, alpha: bool = False) -> RGBAImage:

@@ -197,3 +197,20 @@ def test_models_json_is_replaced_atomically(fresh: ModelCatalog, text_folder: Pa
     before = os.stat(fresh.models_dir / "models.json").st_ino
     fresh.add("writer", text_folder)
     assert os.stat(fresh.models_dir / "models.json").st_ino != before  # a new file, renamed over the old
+
+
+def test_a_failing_first_read_still_registers_the_tiny_profile(catalog: ModelCatalog, tmp_path: Path) -> None:
+    shutil.copytree(catalog.models_dir, tmp_path / "models")
+    (tmp_path / "models" / "models.json").unlink()
+    fresh = ModelCatalog(tmp_path / "models")
+    with pytest.raises(UnknownModel):
+        fresh.resolve("nope", "image")
+    assert {entry.name for entry in fresh.list()} == {"tiny-image", "tiny-text"}
+    assert "tiny-image" in json.loads((tmp_path / "models" / "models.json").read_text())["models"]
+
+
+def test_a_model_whose_files_are_gone_says_so(fresh: ModelCatalog, text_folder: Path) -> None:
+    fresh.add("writer", text_folder)
+    shutil.rmtree(text_folder)
+    with pytest.raises(EngineError, match="gone"):
+        fresh.resolve("writer", "text")

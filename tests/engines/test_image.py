@@ -14,7 +14,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from torch import nn
 
-from core_server.engines import load_engine
+from core_server.engines import image as image_module
 from core_server.engines.image import ImageEngine
 from core_server.engines.paint import working_size
 from core_server.models import ModelCatalog
@@ -34,7 +34,7 @@ from core_server.tasks import (
     TextureTask,
     VariantsTask,
 )
-from tests.engines.support import Recorder, disc_mask, mask_pixels, pixels, random_image
+from tests.engines.support import Recorder, disc_mask, load_on_cpu, mask_pixels, pixels, random_image
 
 STEPS = 4
 
@@ -125,7 +125,7 @@ def test_a_plain_4_channel_unet_inpaints_too(catalog: ModelCatalog, tmp_path: Pa
     plain = UNet2DConditionModel.from_config({**UNet2DConditionModel.load_config(folder / "unet"), "in_channels": 4})
     shutil.rmtree(folder / "unet")
     plain.save_pretrained(folder / "unet")
-    engine = load_engine(catalog.add("plain-sd", folder))
+    engine = load_on_cpu(catalog.add("plain-sd", folder))
     try:
         image, mask = random_image(64, 64, seed=7), disc_mask(64, 64, 20, 40, 12)
         result = run(engine, InpaintTask(image, mask, steps=STEPS), seeds=(1, 2))
@@ -343,7 +343,7 @@ def test_cancel_from_another_thread(image_engine: Engine) -> None:
 
 
 def test_closed_engine_refuses_work(catalog: ModelCatalog) -> None:
-    engine = load_engine(catalog.resolve("", "image"))
+    engine = load_on_cpu(catalog.resolve("", "image"))
     engine.close()
     with pytest.raises(EngineError, match="unloaded"):
         run(engine, InpaintTask(random_image(32, 32), None, steps=STEPS))
@@ -358,3 +358,12 @@ def test_tiny_inpaint_is_fast(image_engine: Engine) -> None:
         timings.append(time.perf_counter() - start)
     print(f"tiny inpaint 64x64, 3 candidates, 4 steps: best {min(timings):.3f} s")
     assert min(timings) < 2.0  # about 0.15 s on an idle 2-core CPU; generous for busy machines
+
+
+def test_running_out_of_gpu_memory_is_an_engine_error(image_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(image_module, "paint", out_of_memory)
+    with pytest.raises(EngineError, match="Out of GPU memory for 3 candidates"):
+        run(image_engine, InpaintTask(random_image(32, 32), None), seeds=(1, 2, 3))

@@ -6,9 +6,11 @@ import time
 from collections.abc import Sequence
 
 import pytest
+import torch
 from tokenizers import Tokenizer, models
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from core_server.engines import text as text_module
 from core_server.engines.continue_text import continue_prompt, fim_token_ids
 from core_server.engines.rewrite_text import rewrite_prompt
 from core_server.engines.sampling import CandidateText, IncrementalDecoder
@@ -152,6 +154,12 @@ def test_a_very_long_before_is_trimmed_keeping_its_end(text_engine: TextEngine, 
     assert time.perf_counter() - start < 10
 
 
+def test_an_empty_document_starts_from_the_start_token(text_engine: Engine, tokenizer) -> None:
+    assert continue_prompt(tokenizer, ContinueTextTask(""), room=100, fim=None) == [tokenizer.eos_token_id]
+    result, _ = run(text_engine, ContinueTextTask("", max_new_tokens=8))
+    assert len(result.texts) == 1
+
+
 def test_fill_in_the_middle_only_where_the_tokenizer_has_it(tokenizer: PreTrainedTokenizerBase) -> None:
     fim = fim_token_ids(tokenizer)
     assert fim is not None  # the tiny tokenizer has <|fim_prefix|> <|fim_suffix|> <|fim_middle|>
@@ -203,6 +211,7 @@ def test_cancel_stops_within_a_token_and_the_engine_goes_on(text_engine: Engine)
         (ContinueTextTask("Once", max_new_tokens=256), "leaves no room"),
         (RewriteTextTask("word " * 400), "Select less text"),
         (InpaintTask(random_image(8, 8), None), "cannot run inpaint"),
+        (ContinueTextTask("Once", top_p=1.5), "top_p in"),
     ],
 )
 def test_requests_the_model_cannot_serve_say_why(text_engine: Engine, task: Task, message: str) -> None:
@@ -218,3 +227,12 @@ def test_tiny_text_is_fast(text_engine: Engine) -> None:
         timings.append(time.perf_counter() - start)
     print(f"tiny text, 3 candidates x 32 tokens: best {min(timings):.3f} s")
     assert min(timings) < 2.0
+
+
+def test_running_out_of_gpu_memory_is_an_engine_error(text_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(text_module, "sample", out_of_memory)
+    with pytest.raises(EngineError, match="Out of GPU memory for 2 candidates"):
+        run(text_engine, ContinueTextTask("Once"), seeds=(1, 2))
