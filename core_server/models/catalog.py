@@ -131,7 +131,7 @@ class ModelCatalog:
             if record is None:
                 raise UnknownModel(f"No model called {name!r}. {CLI_FIX}")
             if record["kind"] != kind:
-                raise EngineError(f"{name} is {A_MODEL[record['kind']]}; it cannot be the default {kind} model.")
+                raise CatalogError(f"{name} is {A_MODEL[record['kind']]}; it cannot be the default {kind} model.")
             data["defaults"][kind] = name
 
     def pull(self, repo: str, name: str | None = None) -> ModelEntry:

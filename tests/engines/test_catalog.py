@@ -75,7 +75,7 @@ def test_add_a_folder_then_make_it_the_default(fresh: ModelCatalog, text_folder:
     fresh.set_default("text", "my-writer")
     assert fresh.resolve("", "text").name == "my-writer"
     assert ModelCatalog(fresh.models_dir).resolve("", "text").name == "my-writer"  # persisted
-    with pytest.raises(EngineError):
+    with pytest.raises(CatalogError, match="cannot be the default image model"):
         fresh.set_default("image", "my-writer")
 
     fresh.remove("my-writer")

@@ -43,17 +43,29 @@ def run(endpoint: str, token: str, verdict: dict[str, object]) -> None:
         verdict["session"] = bool(session.id)
 
         side = 64
-        image = pixels.Image(side, side, bytes((x * 4, y * 4, 128, 255)[c] for y in range(side)
-                                               for x in range(side) for c in range(4)))
+        image = pixels.Image(
+            side, side, bytes((x * 4, y * 4, 128, 255)[c] for y in range(side) for x in range(side) for c in range(4))
+        )
         selection = bytes(255 if 16 <= x < 48 and 16 <= y < 48 else 0 for y in range(side) for x in range(side))
-        request = tasks.inpaint(image, session_id=session.id, prompt="a red square", candidates=2, seed=7,
-                                mask=pixels.selection_to_mask(selection, side, side), previews=True)
+        request = tasks.inpaint(
+            image,
+            session_id=session.id,
+            prompt="a red square",
+            candidates=2,
+            seed=7,
+            mask=pixels.selection_to_mask(selection, side, side),
+            previews=True,
+        )
         job = client.generate(request)
         result = job.wait(300)
         events = [type(e).__name__ for e in job.poll()]
         kept = all(
-            c.image is not None and all(c.image.rgba[i * 4 : i * 4 + 4] == image.rgba[i * 4 : i * 4 + 4]
-                                        for i in range(side * side) if selection[i] == 0)
+            c.image is not None
+            and all(
+                c.image.rgba[i * 4 : i * 4 + 4] == image.rgba[i * 4 : i * 4 + 4]
+                for i in range(side * side)
+                if selection[i] == 0
+            )
             for c in result.candidates
         )
         verdict["inpaint"] = {

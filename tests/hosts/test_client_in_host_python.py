@@ -45,9 +45,19 @@ def bundle_dir() -> Path:
 def test_bundle_in_host_python(bundle_dir: Path, tmp_path: Path) -> None:
     with running_daemon(tmp_path / "home", listen="127.0.0.1:0", token=TOKEN) as daemon:
         run = subprocess.run(
-            [str(HERE / "in-root"), "-d", str(bundle_dir), "--", "python3", "/project/client_check.py",
-             daemon.endpoint, TOKEN],
-            capture_output=True, text=True, timeout=600,
+            [
+                str(HERE / "in-root"),
+                "-d",
+                str(bundle_dir),
+                "--",
+                "python3",
+                "/project/client_check.py",
+                daemon.endpoint,
+                TOKEN,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     verdict_file = bundle_dir / "verdict.json"
     assert verdict_file.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"

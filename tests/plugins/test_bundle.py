@@ -44,8 +44,15 @@ def test_bundle_is_pure_python_and_pinned(bundled: Path) -> None:
     compiled = [p for p in vendor.rglob("*") if p.suffix in {".so", ".pyd", ".dylib", ".dll"}]
     assert compiled == []
     found = dict(p.name.removesuffix(".dist-info").split("-") for p in vendor.glob("*.dist-info"))
-    assert found == {"grpclib": "0.4.9", "protobuf": "7.36.2", "h2": "4.4.1", "hpack": "4.2.0",
-                     "hyperframe": "6.1.0", "multidict": "7.1.0", "typing_extensions": "4.16.0"}
+    assert found == {
+        "grpclib": "0.4.9",
+        "protobuf": "7.36.2",
+        "h2": "4.4.1",
+        "hpack": "4.2.0",
+        "hyperframe": "6.1.0",
+        "multidict": "7.1.0",
+        "typing_extensions": "4.16.0",
+    }
     for dist in vendor.glob("*.dist-info"):
         assert "Tag: py3-none-any" in (dist / "WHEEL").read_text(), dist.name
 
@@ -93,7 +100,9 @@ def test_bundle_in_each_python(bundled: Path, tcp_daemon: Daemon, tmp_path: Path
     shutil.copy(CHECK, folder / "client_check.py")
     run = subprocess.run(
         [python, "-S", str(folder / "client_check.py"), tcp_daemon.endpoint, TOKEN],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     verdict_file = folder / "verdict.json"
     assert verdict_file.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"

@@ -111,8 +111,9 @@ def test_inpaint_three_candidates(client: CocreateClient, session_id: str) -> No
     image, mask = gradient(64), square(64, 16, 48)
     woken: list[tuple[Event, bool]] = []
     job = client.generate(
-        tasks.inpaint(image, mask=mask, session_id=session_id, prompt="a red apple", candidates=3, seed=7,
-                      steps=4, previews=True),
+        tasks.inpaint(
+            image, mask=mask, session_id=session_id, prompt="a red apple", candidates=3, seed=7, steps=4, previews=True
+        ),
         on_event=lambda e: woken.append((e, threading.current_thread() is threading.main_thread())),
     )
     result = job.wait(120)

@@ -47,8 +47,13 @@ ACCEPTED = Accepted("job-1", "turn-1", 0, [5])
 
 
 def test_events_are_gathered(loop: BackgroundLoop) -> None:
-    events = script(ACCEPTED, TextDelta(0, "Once"), TextDelta(0, " more"), CandidateReady(0, "c1", 5, text="Once more"),
-                    Done("turn-1", False))
+    events = script(
+        ACCEPTED,
+        TextDelta(0, "Once"),
+        TextDelta(0, " more"),
+        CandidateReady(0, "c1", 5, text="Once more"),
+        Done("turn-1", False),
+    )
     job = start(loop, events)
     result = job.wait(5)
     assert result.ok and result.job_id == "job-1" and result.turn_id == "turn-1"

@@ -11,8 +11,19 @@ MASK = Mask(2, 2, b"\x00\xff\xff\x00")
 
 
 def test_inpaint() -> None:
-    request = tasks.inpaint(IMAGE, mask=MASK, session_id="s", prompt="apple", strength=0.5, candidates=3, seed=7,
-                            previews=True, parent_turn_id="t", model="m", exploration=0.2)
+    request = tasks.inpaint(
+        IMAGE,
+        mask=MASK,
+        session_id="s",
+        prompt="apple",
+        strength=0.5,
+        candidates=3,
+        seed=7,
+        previews=True,
+        parent_turn_id="t",
+        model="m",
+        exploration=0.2,
+    )
     assert request.WhichOneof("task") == "inpaint"
     assert (request.session_id, request.parent_turn_id, request.model) == ("s", "t", "m")
     assert (request.candidates, request.seed, request.previews) == (3, 7, True)
@@ -51,8 +62,9 @@ def test_variants() -> None:
 
 
 def test_text_tasks() -> None:
-    request = tasks.continue_text("Once", session_id="s", after="end.", max_new_tokens=9, stop=["\n"],
-                                  stop_at="sentence")
+    request = tasks.continue_text(
+        "Once", session_id="s", after="end.", max_new_tokens=9, stop=["\n"], stop_at="sentence"
+    )
     task = request.continue_text
     assert (task.before, task.after, task.max_new_tokens, list(task.stop)) == ("Once", "end.", 9, ["\n"])
     assert task.stop_at == pb.STOP_AT_SENTENCE
