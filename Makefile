@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 	$(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(BIN)/pip
 	$(BIN)/pip install -e '.[test]'
+	# the plugins ship the client with pure-Python wheels: fetched now, so tests and builds run offline
+	$(BIN)/python -m core_server.packaging.bundle build/client
 	touch $@
 
 demo: install

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from .packaging import HOSTS
+
 out = Console()
 
 
@@ -41,6 +43,15 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     default.add_argument("kind", choices=["image", "text"])
     default.add_argument("name")
     default.set_defaults(run=_models_default)
+
+    plugins = verbs.add_parser("plugins", help="build and install the host plugins").add_subparsers(metavar="VERB")
+    build = plugins.add_parser("build", help="make the installable plugin (zip, .oxt) for a host")
+    build.add_argument("host", choices=HOSTS)
+    build.add_argument("--out", type=Path, default=Path("dist"), help="folder for the artefact (default: dist)")
+    build.set_defaults(run=_plugins_build)
+    install = plugins.add_parser("install", help="install the plugin where the host finds it")
+    install.add_argument("host", choices=HOSTS)
+    install.set_defaults(run=_plugins_install)
 
     sessions = verbs.add_parser("sessions", help="co-creation sessions and their history").add_subparsers(
         metavar="VERB"
@@ -181,6 +192,30 @@ def _sessions_export(args: argparse.Namespace) -> int:
     with connect(args) as client:
         size = client.export_session(args.session_id, args.file)
     out.print(f"wrote {args.file} ({size / 1024:.0f} KiB)")
+    return 0
+
+
+def _plugins_build(args: argparse.Namespace) -> int:
+    from .cli import CliError
+    from .packaging import PackagingError, host_module
+
+    try:
+        artefact = host_module(args.host).build(args.out)
+    except PackagingError as error:
+        raise CliError(str(error)) from None
+    out.print(f"built the {args.host} plugin: {artefact}")
+    return 0
+
+
+def _plugins_install(args: argparse.Namespace) -> int:
+    from .cli import CliError
+    from .packaging import PackagingError, host_module
+
+    try:
+        place = host_module(args.host).install()
+    except PackagingError as error:
+        raise CliError(str(error)) from None
+    out.print(f"installed the {args.host} plugin into {place}")
     return 0
 
 

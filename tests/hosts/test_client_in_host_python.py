@@ -37,7 +37,7 @@ def bundle_dir() -> Path:
     folder = REPO / "build" / "host-tests" / "client"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    subprocess.run([sys.executable, str(REPO / "scripts" / "bundle_client.py"), str(folder)], check=True)
+    subprocess.run([sys.executable, "-m", "core_server.packaging.bundle", str(folder)], check=True, cwd=REPO)
     shutil.copy(HERE / "client_check.py", folder / "client_check.py")
     return folder
 

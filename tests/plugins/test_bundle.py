@@ -1,4 +1,4 @@
-"""scripts/bundle_client.py: a pure-Python folder that works offline once cached, in every Python 3.10–3.13."""
+"""core_server/packaging/bundle.py: a pure-Python folder that works offline once cached, in every Python 3.10–3.13."""
 
 from __future__ import annotations
 
@@ -16,14 +16,18 @@ from tests.hosts.client_check import problems
 from tests.support.daemon import Daemon, running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "bundle_client.py"
 CHECK = REPO / "tests" / "hosts" / "client_check.py"
 TOKEN = "bundle-check-token"
 
 
 def bundle(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), str(out)], env={**os.environ, **env}, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "core_server.packaging.bundle", str(out)],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 

@@ -1,6 +1,6 @@
 """Gather cocreate_client and its pure-Python dependencies into a folder a plugin ships.
 
-    python scripts/bundle_client.py OUT_DIR [--wheels DIR]
+    python -m core_server.packaging.bundle OUT_DIR [--wheels DIR]
 
 writes OUT_DIR/cocreate_client/ with the dependencies unpacked in OUT_DIR/cocreate_client/_vendor/
 (cocreate_client puts that folder first on sys.path when it is there). Only OUT_DIR/cocreate_client
@@ -20,7 +20,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # a checkout: plugins/ sits beside core_server/
 SOURCE = ROOT / "plugins" / "common" / "cocreate_client"
 GENERATED = SOURCE / "pb" / "cocreate_pb2.py"
 
@@ -59,8 +59,22 @@ def wheel(name: str, cache: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         print(f"downloading {name}=={version}")
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
-             "--platform", "any", "--python-version", "3.13", "--dest", str(cache), f"{name}=={version}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--no-deps",
+                "--platform",
+                "any",
+                "--python-version",
+                "3.13",
+                "--dest",
+                str(cache),
+                f"{name}=={version}",
+            ],
             check=True,
         )
         if not path.exists():
