@@ -116,6 +116,7 @@ class ImageEngine:
         return GenerationResult(images=tuple(rgba_image(canvas) for canvas in canvases))
 
     def close(self) -> None:
+        """Drop the weights; waits for a running job to end first."""
         with self._lock:
             self._pipe = None
         gc.collect()

@@ -119,6 +119,7 @@ class TextEngine:
         return GenerationResult(texts=tuple(texts))
 
     def close(self) -> None:
+        """Drop the weights; waits for a running job to end first."""
         with self._lock:
             self._model = None
         gc.collect()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,9 @@ In the morning the city wakes slowly. Shops open, buses hum, and the bakery smel
 Texture, light and shadow give a picture depth. Brick, stone, wood, moss, rust and marble.
 """
 
+# Seeding uses torch's process-wide generator, so builds in one process take turns.
+_BUILD_LOCK = threading.Lock()
+
 
 def ensure_tiny_models(models_dir: Path) -> dict[str, Path]:
     """Build the tiny models under models_dir/tiny/ unless they exist; return {name: folder}.
@@ -59,7 +63,8 @@ def ensure_tiny_models(models_dir: Path) -> dict[str, Path]:
 def _build_atomically(build: Callable[[Path], None], folder: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        build(staging)
+        with _BUILD_LOCK:
+            build(staging)
         os.rename(staging, folder)
     except OSError:
         if not folder.is_dir():

@@ -214,3 +214,19 @@ def test_a_model_whose_files_are_gone_says_so(fresh: ModelCatalog, text_folder: 
     shutil.rmtree(text_folder)
     with pytest.raises(EngineError, match="gone"):
         fresh.resolve("writer", "text")
+
+
+def test_racing_first_builds_agree(catalog: ModelCatalog, tmp_path: Path) -> None:
+    results: list[dict[str, Path]] = []
+    threads = [threading.Thread(target=lambda: results.append(ensure_tiny_models(tmp_path))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 2 and results[0] == results[1]
+    assert not [p for p in results[0]["tiny-image"].parent.iterdir() if p.name.startswith(".")]
+    rebuilt = ModelCatalog(tmp_path)
+    for name, kind in (("tiny-image", "image"), ("tiny-text", "text")):
+        # Seeded weights: the same files as the session's build, so the same hash.
+        assert rebuilt.resolve(name, kind).sha256 == catalog.resolve(name, kind).sha256
