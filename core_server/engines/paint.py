@@ -18,7 +18,7 @@ from diffusers import StableDiffusionInpaintPipeline
 from PIL import Image
 
 from core_server.engines.pixels import bounding_box, composite, over_backdrop, resize
-from core_server.engines.preview import latent_previews
+from core_server.engines.preview import PreviewFrame
 from core_server.engines.seamless import seamless_tiling
 from core_server.tasks import CancelToken, Emit, EngineError, Seamless, StepEvent
 
@@ -83,7 +83,8 @@ def paint(
     soft = resize(region_mask, work_width, work_height, resample=Image.Resampling.BILINEAR, **wrap)
 
     # 4. Denoise all candidates in one batch
-    generated = _denoise(pipe, job, pixels, soft > 0, seeds, previews=previews, emit=emit, cancel=cancel)
+    frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom)) if previews else None
+    generated = _denoise(pipe, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel)
 
     # 5. Back to the region's size and into the canvas
     canvases = []
@@ -123,7 +124,7 @@ def _denoise(
     regenerate: np.ndarray,
     seeds: Sequence[int],
     *,
-    previews: bool,
+    frame: PreviewFrame | None,
     emit: Emit,
     cancel: CancelToken,
 ) -> np.ndarray:
@@ -140,7 +141,7 @@ def _denoise(
     def on_step_end(pipe: StableDiffusionInpaintPipeline, step: int, timestep: int, tensors: dict) -> dict:
         # Raising Cancelled here leaves the pipeline before its VAE decode; the next call starts afresh.
         cancel.check()
-        shown = latent_previews(tensors["latents"]) if previews else ()
+        shown = frame.render(tensors["latents"]) if frame else ()
         emit(StepEvent(step + 1, pipe.num_timesteps, shown))
         return {}
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
+from PIL import Image as PILImage
 from torch import nn
 
 from core_server.engines import image as image_module
@@ -280,9 +281,30 @@ def test_previews_come_with_every_step(image_engine: Engine) -> None:
     for event in steps:
         assert len(event.previews) == 3
         for preview in event.previews:
-            assert max(preview.width, preview.height) <= 64
+            assert (preview.width, preview.height) == (64, 64), "the whole result frame"
             assert len(preview.data) == preview.width * preview.height * 4
     assert steps[0].previews != steps[-1].previews
+
+
+def test_previews_cover_the_frame_and_keep_the_unmasked_picture(image_engine: Engine) -> None:
+    """A host lays the preview over the document: outside the mask it shows the document, downscaled."""
+    recorder = Recorder()
+    image = random_image(512, 384)
+    mask = np.zeros((384, 512), np.uint8)
+    mask[100:200, 300:400] = 255
+    image_engine.run(
+        InpaintTask(image, Mask(512, 384, mask.tobytes()), steps=STEPS),
+        (1,),
+        previews=True,
+        emit=recorder,
+        cancel=CancelToken(),
+    )
+    preview = recorder.steps[-1].previews[0]
+    assert (preview.width, preview.height) == (256, 192)
+    shown = pixels(preview).astype(int)
+    expected = np.asarray(PILImage.fromarray(pixels(image)).resize((256, 192), PILImage.Resampling.BILINEAR))
+    assert np.array_equal(shown[:40, :100], expected[:40, :100]), "far from the mask: the document itself"
+    assert not np.array_equal(shown[55:95, 155:195], expected[55:95, 155:195]), "inside: the painting"
 
 
 def test_no_previews_unless_asked(image_engine: Engine) -> None:
