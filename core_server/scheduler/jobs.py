@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..tasks import CancelToken, EngineEvent, GenerationResult, Task
+from ..tasks import CancelToken, EngineEvent, GenerationResult, StepEvent, Task
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,25 @@ class Job:
     loop: asyncio.AbstractEventLoop
     cancel_token: CancelToken = field(default_factory=CancelToken)
     submitted: float = field(default_factory=time.monotonic)
-    _events: asyncio.Queue[JobEvent] = field(default_factory=asyncio.Queue)
+    _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)
+    _unsent_step: StepEvent | None = None  # the newest step the caller has not taken yet
 
     def publish(self, event: JobEvent) -> None:
-        self.loop.call_soon_threadsafe(self._events.put_nowait, event)
+        self.loop.call_soon_threadsafe(self._deliver, event)
 
     async def next_event(self) -> JobEvent:
-        return await self._events.get()
+        event = await self._events.get()
+        if event is None:  # the place in line of the newest step
+            event, self._unsent_step = self._unsent_step, None
+            assert event is not None
+        return event
+
+    def _deliver(self, event: JobEvent) -> None:
+        # Steps coalesce: a slow reader gets the newest progress and preview, and the daemon
+        # holds at most one unsent step per job instead of buffering every preview.
+        if isinstance(event, StepEvent):
+            if self._unsent_step is None:
+                self._events.put_nowait(None)
+            self._unsent_step = event
+        else:
+            self._events.put_nowait(event)

@@ -11,6 +11,7 @@ import grpc
 
 from ..scheduler.scheduler import QueueFull
 from ..tasks import EngineError
+from .decoding import Undecodable
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 def unary(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, Undecodable):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not valid protobuf: {request.problem}"
+            )
         try:
             return await method(self, request, context)
         except Exception as error:
@@ -64,6 +69,10 @@ def unary(method: F) -> F:
 def streaming(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        if isinstance(request, Undecodable):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not valid protobuf: {request.problem}"
+            )
         try:
             async for item in method(self, request, context):
                 yield item

@@ -24,6 +24,7 @@ from ..scheduler.residency import Residency
 from ..scheduler.scheduler import Scheduler
 from ..sessions.store import SessionStore
 from .auth import TokenAuth
+from .decoding import DecodeGuard
 from .servicer import CocreateServicer
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         log.warning("%d turn(s) were interrupted by the last shutdown and are marked so", interrupted)
     catalog = ModelCatalog(config.models_dir())
     scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=options.max_queue)
-    server = grpc.aio.server(interceptors=[TokenAuth(options.token)] if options.token else [], options=MESSAGE_OPTIONS)
+    interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(options.token)] if options.token else []
+    server = grpc.aio.server(interceptors=[*interceptors, DecodeGuard(SERVICE_NAME)], options=MESSAGE_OPTIONS)
     cocreate_pb2_grpc.add_CocreateServicer_to_server(
         CocreateServicer(store, catalog, scheduler, str(choose_device())), server
     )

@@ -176,6 +176,24 @@ def test_a_message_past_the_limit_is_refused(daemon: object) -> None:
         assert_status(lambda: stub.Generate(request, timeout=60), grpc.StatusCode.RESOURCE_EXHAUSTED, "")
 
 
+def test_bodies_that_are_not_protobuf_are_invalid_arguments(daemon: object) -> None:
+    with channel_for(daemon) as channel:  # type: ignore[arg-type]
+        raw = {"serializer": lambda b: b, "deserializer": lambda b: b}
+        generate = channel.unary_stream(
+            "/cocreate.v1.Cocreate/Generate",
+            request_serializer=raw["serializer"],
+            response_deserializer=raw["deserializer"],
+        )
+        get_session = channel.unary_unary(
+            "/cocreate.v1.Cocreate/GetSession",
+            request_serializer=raw["serializer"],
+            response_deserializer=raw["deserializer"],
+        )
+        for body in (b"\xff\xff\xff\xff\x0f garbage", b"\x0a\x02\xff\xfe"):  # corrupt wire format; bad UTF-8
+            assert_status(lambda body=body: generate(body, timeout=10), INVALID, "not valid protobuf")
+            assert_status(lambda body=body: get_session(body, timeout=10), INVALID, "not valid protobuf")
+
+
 def test_still_serving_after_all_that(daemon: object) -> None:
     with channel_for(daemon) as channel:  # type: ignore[arg-type]
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="cocreate.v1.Cocreate"))

@@ -35,3 +35,23 @@ def test_remove_keeps_the_rest() -> None:
     assert [j.id for j in queue.in_service_order()] == ["b1"]
     assert len(queue) == 1
     loop.close()
+
+
+def test_steps_coalesce_for_a_slow_reader() -> None:
+    from core_server.scheduler.jobs import Finished
+    from core_server.tasks import GenerationResult, StepEvent, TextDeltaEvent
+
+    async def scenario() -> list[object]:
+        j = job("j", "a", asyncio.get_running_loop())
+        for step in range(1, 101):
+            j.publish(StepEvent(step, 100))
+            if step == 50:
+                j.publish(TextDeltaEvent(0, "x"))
+        j.publish(Finished(GenerationResult()))
+        await asyncio.sleep(0)  # let the deliveries run, as a busy loop would
+        return [await j.next_event() for _ in range(3)]
+
+    first, delta, last = asyncio.run(scenario())
+    assert first == StepEvent(100, 100), "the reader gets the newest step, not 100 buffered ones"
+    assert delta == TextDeltaEvent(0, "x")
+    assert isinstance(last, Finished)
