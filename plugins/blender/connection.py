@@ -1,0 +1,55 @@
+"""The daemon connection: one client per address, one session per .blend, reached off the main thread.
+
+Connecting, opening a session and building a request (which copies the pixels) can take a moment,
+or long when no daemon answers; they run on one worker thread so Blender's UI never waits. All of
+this object's state is touched on that thread only, so it needs no lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from .cocreate_client import CocreateClient, Job
+from .cocreate_client.pb import cocreate_pb2 as pb
+
+BuildRequest = Callable[[str], pb.GenerateRequest]  # session id → the request
+
+
+class Connection:
+    def __init__(self) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cocreate-connect")
+        self._client: CocreateClient | None = None
+        self._address: tuple[str, str] = ("", "")
+        self._sessions: dict[tuple[str, str], str] = {}
+
+    def start(self, endpoint: str, token_file: str, document: tuple[str, str], build: BuildRequest) -> Future[Job]:
+        """Connect (empty endpoint/token file: the client's defaults), open the session, send the request.
+
+        `document` is the .blend's (id, name); the future gives the running Job or the error.
+        """
+        return self._worker.submit(self._start, endpoint, token_file, document, build)
+
+    def _start(self, endpoint: str, token_file: str, document: tuple[str, str], build: BuildRequest) -> Job:
+        client = self._client_for(endpoint, token_file)
+        key = (endpoint, document[0])
+        if key not in self._sessions:
+            self._sessions[key] = client.create_session("blender", *document).id
+        return client.generate(build(self._sessions[key]))
+
+    def _client_for(self, endpoint: str, token_file: str) -> CocreateClient:
+        if self._client is None or self._address != (endpoint, token_file):
+            if self._client is not None:
+                self._client.close()
+            token = Path(token_file).expanduser().read_text().strip() if token_file else None
+            self._client = CocreateClient(endpoint or None, token=token)
+            self._address = (endpoint, token_file)
+        return self._client
+
+    def close(self) -> None:
+        """Cancel what still runs and end both threads (the worker's and the client's)."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,202 @@
+"""The only module that reads or changes Blender data: images, mesh UVs, materials.
+
+Everything above it speaks cocreate_client's Image and Mask (RGBA8, rows top-down); Blender's float
+pixels with rows bottom-up stay in here. Each function is plain and synchronous, so the job pump, the
+operators and the tests (real Blender and the bpy wheel) all call the same code.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import bpy
+
+from .cocreate_client import pixels
+from .cocreate_client.pixels import Image, Mask
+from .uv_mask import UVFaces, faces_to_mask
+
+
+class DocumentError(Exception):
+    """Blender data that cannot serve the request; the message tells the artist what to do."""
+
+
+# ---------------------------------------------------------------- images
+
+
+def read_image(image: bpy.types.Image) -> Image:
+    """The image's pixels as RGBA8, rows top-down; 1- and 3-channel images get an opaque alpha."""
+    width, height = image.size
+    channels = image.channels
+    if width < 1 or height < 1 or channels not in (1, 3, 4):
+        raise DocumentError(f"The image {image.name!r} has no pixels Blender can read (is its file missing?).")
+    values = array("f", bytes(4 * width * height * channels))
+    image.pixels.foreach_get(values)
+    data = pixels.floats_to_rgba8(values)
+    if channels != 4:
+        rgba = bytearray(b"\xff" * (width * height * 4))
+        for channel in range(3):
+            rgba[channel::4] = data[min(channel, channels - 1) :: channels]
+        data = bytes(rgba)
+    return Image(width, height, pixels.flip_rows(data, width * 4))
+
+
+def alpha_mask(image: Image) -> Mask:
+    """Regenerate where the texture is transparent: mask = 255 - alpha."""
+    return Mask(image.width, image.height, image.rgba[3::4].translate(bytes(range(255, -1, -1))))
+
+
+def painted_mask(mask_image: bpy.types.Image, width: int, height: int) -> Mask:
+    """A painted mask (white = regenerate) from its red channel; it must match the texture's size."""
+    if tuple(mask_image.size) != (width, height):
+        raise DocumentError(
+            f"The mask {mask_image.name!r} is {mask_image.size[0]}×{mask_image.size[1]} but the texture is "
+            f"{width}×{height}; paint the mask at the texture's size."
+        )
+    painted = read_image(mask_image)
+    return Mask(width, height, painted.rgba[0::4])
+
+
+def new_image(name: str, picture: Image) -> bpy.types.Image:
+    """A new image holding `picture`, packed into the .blend so it survives saving and undo."""
+    image = bpy.data.images.new(name, picture.width, picture.height, alpha=True)
+    write_pixels(image, picture)
+    image.pack()
+    return image
+
+
+def write_pixels(image: bpy.types.Image, picture: Image) -> None:
+    if tuple(image.size) != (picture.width, picture.height):
+        image.scale(picture.width, picture.height)
+    image.pixels.foreach_set(pixels.to_float_bottom_up(picture))
+    image.update()
+
+
+def scratch_image(name: str, picture: Image) -> bpy.types.Image:
+    """An unpacked image to show work in progress in, made or reused; remove it with `remove_image`."""
+    image = bpy.data.images.get(name)
+    if image is None:
+        image = bpy.data.images.new(name, picture.width, picture.height, alpha=True)
+    write_pixels(image, picture)
+    return image
+
+
+def find_image(name: str) -> bpy.types.Image | None:
+    return bpy.data.images.get(name)
+
+
+def remove_image(name: str) -> None:
+    image = bpy.data.images.get(name)
+    if image is not None:
+        bpy.data.images.remove(image)
+
+
+def image_names() -> set[str]:
+    return {image.name for image in bpy.data.images}
+
+
+def show_image(image: bpy.types.Image, *, instead_of: str | None = None) -> None:
+    """Show `image` in every Image Editor (only those showing `instead_of`, when given)."""
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            for space in area.spaces:
+                if space.type == "IMAGE_EDITOR" and (
+                    instead_of is None or (space.image is not None and space.image.name == instead_of)
+                ):
+                    space.image = image
+
+
+# ---------------------------------------------------------------- meshes
+
+
+def uv_faces(obj: bpy.types.Object | None) -> UVFaces:
+    """The active UV map's faces of a mesh object, with the selection made in Edit Mode."""
+    if obj is None or obj.type != "MESH":
+        raise DocumentError("Make a mesh the active object: its selected faces give the region to repair.")
+    if obj.mode == "EDIT":
+        obj.update_from_editmode()  # Edit Mode keeps its own copy; bring its selection and UVs over
+    mesh = obj.data
+    uv_layer = mesh.uv_layers.active
+    if uv_layer is None:
+        raise DocumentError(f"{obj.name!r} has no UV map; unwrap it first (U in Edit Mode).")
+    loop_count, face_count = len(mesh.loops), len(mesh.polygons)
+    loop_vertex = array("i", bytes(4 * loop_count))
+    mesh.loops.foreach_get("vertex_index", loop_vertex)
+    loop_uv = array("f", bytes(8 * loop_count))
+    uv_layer.data.foreach_get("uv", loop_uv)
+    starts, totals = array("i", bytes(4 * face_count)), array("i", bytes(4 * face_count))
+    mesh.polygons.foreach_get("loop_start", starts)
+    mesh.polygons.foreach_get("loop_total", totals)
+    selected = [False] * face_count
+    mesh.polygons.foreach_get("select", selected)
+    loops = [range(start, start + total) for start, total in zip(starts, totals)]
+    return UVFaces(
+        vertices=[[loop_vertex[i] for i in face] for face in loops],
+        uvs=[[(loop_uv[2 * i], loop_uv[2 * i + 1]) for i in face] for face in loops],
+        selected=selected,
+    )
+
+
+def selected_faces_mask(
+    obj: bpy.types.Object | None, width: int, height: int, *, whole_islands: bool, margin: int
+) -> Mask:
+    """The selected faces' UV islands (or just the faces) rasterised at the texture's size."""
+    faces = uv_faces(obj)
+    if not any(faces.selected):
+        raise DocumentError(f"No face of {obj.name!r} is selected; select the faces to repair in Edit Mode.")
+    return Mask(width, height, faces_to_mask(faces, width, height, whole_islands=whole_islands, margin=margin))
+
+
+# ---------------------------------------------------------------- materials
+
+
+def apply_to_material(obj: bpy.types.Object | None, image: bpy.types.Image) -> bpy.types.Material:
+    """Make `image`, packed, the Base Color texture of the Principled BSDF in the object's active material.
+
+    A missing material, node tree, Principled BSDF or Image Texture node is created; an Image
+    Texture already feeding Base Color gets the new image, so the rest of the material stays as it was.
+    """
+    if obj is None or not hasattr(obj.data, "materials"):
+        raise DocumentError("Make an object that can hold materials (a mesh, say) the active object.")
+    material = obj.active_material
+    if material is None:
+        material = bpy.data.materials.new(f"{obj.name} texture")
+        if obj.material_slots:
+            obj.active_material = material
+        else:
+            obj.data.materials.append(material)
+    if bpy.app.version < (5, 0, 0):
+        material.use_nodes = True  # always on from Blender 5, where the switch is deprecated
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    bsdf = next((node for node in nodes if node.type == "BSDF_PRINCIPLED"), None)
+    if bsdf is None:
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        output = next((n for n in nodes if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+        if output is None:
+            output = nodes.new("ShaderNodeOutputMaterial")
+            output.location = (bsdf.location.x + 300, bsdf.location.y)
+        links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
+    base_color = bsdf.inputs["Base Color"]
+    feeding = base_color.links[0].from_node if base_color.is_linked else None
+    texture = feeding if feeding is not None and feeding.type == "TEX_IMAGE" else None
+    if texture is None:
+        texture = nodes.new("ShaderNodeTexImage")
+        texture.location = (bsdf.location.x - 300, bsdf.location.y)
+        links.new(texture.outputs["Color"], base_color)
+    if image.packed_file is None:
+        image.pack()
+    texture.image = image
+    nodes.active = texture  # the texture Blender shows and paints on
+    return material
+
+
+def base_color_image(obj: bpy.types.Object | None) -> bpy.types.Image | None:
+    """The image feeding the active material's Base Color, if any (what the Shader Editor panels act on)."""
+    material = obj.active_material if obj is not None else None
+    if material is None or material.node_tree is None:
+        return None
+    for node in material.node_tree.nodes:
+        if node.type == "BSDF_PRINCIPLED" and node.inputs["Base Color"].is_linked:
+            source = node.inputs["Base Color"].links[0].from_node
+            if source.type == "TEX_IMAGE":
+                return source.image
+    return None

@@ -1,0 +1,6 @@
+"""The GIMP 3 side of cocreate: expand the canvas, fill a selection, style variants.
+
+Pure modules (geometry, masks, plans, apply) import nothing from GIMP, so tests drive them outside it;
+document.py is the only module reading or changing an image, dialog.py the only one with widgets,
+pump.py the only one running GLib's main loop.
+"""
