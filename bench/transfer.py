@@ -23,13 +23,13 @@ import grpc
 import grpclib.client
 from cocreate_client.pb import cocreate_pb2 as client_pb
 
-from core_server.config import MAX_MESSAGE_BYTES
+from core_server.config import DEFAULT_LIMITS
 from core_server.pb import cocreate_pb2 as pb
 
 METHOD = "/bench.Echo/Echo"
 MESSAGE_OPTIONS = [  # as the daemon sets them
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", DEFAULT_LIMITS.max_message_bytes),
+    ("grpc.max_send_message_length", DEFAULT_LIMITS.max_message_bytes),
 ]
 SIZES = (512, 2048)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__
+from . import __version__, config
 
 console = Console(stderr=True)
 
@@ -69,7 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate for TLS on --listen")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for TLS on --listen")
     serve.add_argument("--max-memory", type=float, metavar="GIB", help="unload least-recently-used models past this")
-    serve.add_argument("--max-queue", type=int, default=64, help="jobs waiting at most (default 64)")
+    defaults = config.DEFAULT_LIMITS
+    limit_flags = {
+        "--max-queue": ("max_queue", "jobs waiting; more get RESOURCE_EXHAUSTED"),
+        "--max-side": ("max_side", "pixels on either side of an image (sets the message limit too)"),
+        "--max-candidates": ("max_candidates", "candidates per request"),
+        "--max-steps": ("max_steps", "denoising steps per request"),
+        "--max-new-tokens": ("max_new_tokens", "tokens per text candidate"),
+        "--max-text-chars": ("max_text_chars", "characters of text in a request"),
+    }
+    for flag, (name, what) in limit_flags.items():
+        default = getattr(defaults, name)
+        serve.add_argument(
+            flag, type=_positive, default=default, dest=name, metavar="N", help=f"{what} (default {default})"
+        )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
 
@@ -77,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_client.add_verbs(verbs, common)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def read_token(token_file: Path | None) -> str | None:
@@ -108,7 +128,14 @@ def _serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
-        max_queue=args.max_queue,
+        limits=config.Limits(
+            max_side=args.max_side,
+            max_candidates=args.max_candidates,
+            max_steps=args.max_steps,
+            max_new_tokens=args.max_new_tokens,
+            max_text_chars=args.max_text_chars,
+            max_queue=args.max_queue,
+        ),
     )
     try:
         asyncio.run(serve(options, on_ready=lambda line: print(line, flush=True)))

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
-# Largest side of any image, and so the largest message: an 8192² RGBA image,
-# its 8192² mask and room for the other fields.
-MAX_SIDE = 8192
-MAX_MESSAGE_BYTES = MAX_SIDE * MAX_SIDE * 5 + 8 * 1024 * 1024
-MAX_CANDIDATES = 16
-MAX_STEPS = 200
-MAX_NEW_TOKENS = 2048
-MAX_TEXT_CHARS = 1_000_000  # a long novel; larger text is refused, not trimmed silently
-MAX_PROMPT_CHARS = 10_000
-MAX_QUEUE = 64
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for; `cocreate serve --max-…` changes them, ModelStatus reports them."""
+
+    max_side: int = 8192  # pixels, either side of any image
+    max_candidates: int = 16
+    max_steps: int = 200
+    max_new_tokens: int = 2048
+    max_text_chars: int = 1_000_000  # a long novel; larger text is refused, not trimmed silently
+    max_prompt_chars: int = 10_000
+    max_queue: int = 64  # jobs waiting; beyond it RESOURCE_EXHAUSTED
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest message: a max_side² RGBA image, its mask, and room for the other fields."""
+        return self.max_side * self.max_side * 5 + 8 * 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def data_dir() -> Path:

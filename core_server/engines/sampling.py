@@ -1,7 +1,7 @@
 """The token loop behind both text tasks: N candidates of one prompt, sampled as one batch over a KV cache.
 
-Kept deliberately plain (no generate()): prefill, then one forward per token for all rows, each row
-drawing from its own generator. A prefix cache would slot in at the prefill step.
+Kept deliberately plain (no generate()): prefill (through the prefix cache), then one forward per
+token for all rows, each row drawing from its own generator.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from core_server.engines.prefix_cache import PrefixCache, next_token_logits
 from core_server.engines.stopping import StopRules
 from core_server.tasks import CancelToken, Emit, StepEvent, TextDeltaEvent
 
@@ -33,6 +34,7 @@ def sample(
     params: SamplingParams,
     *,
     eos_token_ids: frozenset[int],
+    prefix_cache: PrefixCache,
     emit: Emit,
     cancel: CancelToken,
 ) -> list[str]:
@@ -44,10 +46,10 @@ def sample(
     generators = [torch.Generator(model.device).manual_seed(seed) for seed in seeds]
     candidates = [CandidateText(tokenizer, params.stop) for _ in seeds]
 
-    # 1. Prefill: run the prompt once, then give every candidate its own copy of the cache.
+    # 1. Prefill: run the prompt once (what the prefix cache does not already hold), then give every
+    #    candidate its own copy of the cache.
     cancel.check()
-    cache = DynamicCache(config=model.config)
-    logits = _next_token_logits(model, torch.tensor([list(prompt)], device=model.device), cache)
+    cache, logits = prefix_cache.prefill(model, prompt)
     cache.batch_repeat_interleave(len(seeds))
     logits = logits.expand(len(seeds), -1)
 
@@ -62,18 +64,13 @@ def sample(
                 _emit_delta(emit, index, candidate.finish() if token in eos_token_ids else candidate.add(token))
         if all(candidate.done for candidate in candidates) or step == params.max_new_tokens:
             break
-        logits = _next_token_logits(model, tokens[:, None], cache)
+        logits = next_token_logits(model, tokens[:, None], cache)
 
     # 3. Out of tokens: show what the stop rules were still holding back.
     for index, candidate in enumerate(candidates):
         if not candidate.done:
             _emit_delta(emit, index, candidate.finish())
     return [candidate.text for candidate in candidates]
-
-
-def _next_token_logits(model: PreTrainedModel, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
-    output = model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-    return output.logits[:, -1, :].float()
 
 
 def _sample(

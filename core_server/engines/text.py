@@ -13,6 +13,7 @@ from transformers.utils import logging as transformers_logging
 
 from core_server.engines.continue_text import continue_prompt, fim_token_ids
 from core_server.engines.devices import choose_device, choose_dtype, dtype_name, memory_bytes
+from core_server.engines.prefix_cache import PrefixCache
 from core_server.engines.rewrite_text import rewrite_prompt
 from core_server.engines.sampling import SamplingParams, sample
 from core_server.engines.stopping import StopRules
@@ -30,6 +31,9 @@ from core_server.tasks import (
 DEFAULT_MAX_NEW_TOKENS = 64
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.95
+# The prefix cache may hold a quarter of the weights' size in keys and values, within these bounds.
+PREFIX_CACHE_MIN_BYTES = 64 << 20
+PREFIX_CACHE_MAX_BYTES = 1 << 30
 
 
 class TextEngine:
@@ -37,11 +41,18 @@ class TextEngine:
 
     kind = "text"
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, prefix_cache_bytes: int | None = None
+    ) -> None:
+        """`prefix_cache_bytes`: the prefix cache's memory bound (0 turns it off); default a quarter of the
+        weights' size, at least 64 MiB and at most 1 GiB."""
         self.device = model.device.type
         self.dtype = dtype_name(model.dtype)
         self.memory_bytes = memory_bytes(model)
         self.window = _context_window(model, tokenizer)
+        if prefix_cache_bytes is None:
+            prefix_cache_bytes = min(max(self.memory_bytes // 4, PREFIX_CACHE_MIN_BYTES), PREFIX_CACHE_MAX_BYTES)
+        self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self._model: PreTrainedModel | None = model
         self._tokenizer = tokenizer
         self._fim = fim_token_ids(tokenizer)
@@ -107,10 +118,12 @@ class TextEngine:
                     seeds,
                     params,
                     eos_token_ids=self._eos,
+                    prefix_cache=self.prefix_cache,
                     emit=emit,
                     cancel=cancel,
                 )
             except torch.OutOfMemoryError as error:
+                self.prefix_cache.clear()
                 torch.cuda.empty_cache()
                 raise EngineError(
                     f"Out of GPU memory for {len(seeds)} candidates of {len(prompt)} + {max_new_tokens} tokens; "
@@ -122,6 +135,7 @@ class TextEngine:
         """Drop the weights; waits for a running job to end first."""
         with self._lock:
             self._model = None
+            self.prefix_cache.clear()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

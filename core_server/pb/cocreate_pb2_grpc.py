@@ -90,6 +90,16 @@ class CocreateStub:
                 request_serializer=cocreate_dot_v1_dot_cocreate__pb2.ModelStatusRequest.SerializeToString,
                 response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.ModelStatusResponse.FromString,
                 _registered_method=True)
+        self.GetProvenance = channel.unary_unary(
+                '/cocreate.v1.Cocreate/GetProvenance',
+                request_serializer=cocreate_dot_v1_dot_cocreate__pb2.GetProvenanceRequest.SerializeToString,
+                response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.Provenance.FromString,
+                _registered_method=True)
+        self.GetAnalytics = channel.unary_unary(
+                '/cocreate.v1.Cocreate/GetAnalytics',
+                request_serializer=cocreate_dot_v1_dot_cocreate__pb2.GetAnalyticsRequest.SerializeToString,
+                response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.AnalyticsReport.FromString,
+                _registered_method=True)
 
 
 class CocreateServicer:
@@ -165,6 +175,21 @@ class CocreateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProvenance(self, request, context):
+        """A candidate's file carrying a signed C2PA manifest (a JSON sidecar for text): the artifact as
+        the person left it when ACCEPTED/EDITED feedback sent one, else the candidate itself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnalytics(self, request, context):
+        """Iteration depth, rejection rate, exploration breadth and edit distance: one session, or many.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CocreateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -222,6 +247,16 @@ def add_CocreateServicer_to_server(servicer, server):
                     servicer.ModelStatus,
                     request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.ModelStatusRequest.FromString,
                     response_serializer=cocreate_dot_v1_dot_cocreate__pb2.ModelStatusResponse.SerializeToString,
+            ),
+            'GetProvenance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProvenance,
+                    request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.GetProvenanceRequest.FromString,
+                    response_serializer=cocreate_dot_v1_dot_cocreate__pb2.Provenance.SerializeToString,
+            ),
+            'GetAnalytics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnalytics,
+                    request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.GetAnalyticsRequest.FromString,
+                    response_serializer=cocreate_dot_v1_dot_cocreate__pb2.AnalyticsReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -521,6 +556,60 @@ class Cocreate:
             '/cocreate.v1.Cocreate/ModelStatus',
             cocreate_dot_v1_dot_cocreate__pb2.ModelStatusRequest.SerializeToString,
             cocreate_dot_v1_dot_cocreate__pb2.ModelStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProvenance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cocreate.v1.Cocreate/GetProvenance',
+            cocreate_dot_v1_dot_cocreate__pb2.GetProvenanceRequest.SerializeToString,
+            cocreate_dot_v1_dot_cocreate__pb2.Provenance.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnalytics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cocreate.v1.Cocreate/GetAnalytics',
+            cocreate_dot_v1_dot_cocreate__pb2.GetAnalyticsRequest.SerializeToString,
+            cocreate_dot_v1_dot_cocreate__pb2.AnalyticsReport.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,10 +29,6 @@ from .servicer import CocreateServicer
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = cocreate_pb2.DESCRIPTOR.services_by_name["Cocreate"].full_name
-MESSAGE_OPTIONS = [
-    ("grpc.max_receive_message_length", config.MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", config.MAX_MESSAGE_BYTES),
-]
 
 
 class ConfigError(Exception):
@@ -47,7 +43,7 @@ class ServeOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_memory_bytes: int | None = None
-    max_queue: int = config.MAX_QUEUE
+    limits: config.Limits = config.DEFAULT_LIMITS
 
 
 async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) -> None:
@@ -61,11 +57,16 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     if interrupted:
         log.warning("%d turn(s) were interrupted by the last shutdown and are marked so", interrupted)
     catalog = ModelCatalog(config.models_dir())
-    scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=options.max_queue)
+    limits = options.limits
+    scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue)
     interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(options.token)] if options.token else []
-    server = grpc.aio.server(interceptors=[*interceptors, DecodeGuard(SERVICE_NAME)], options=MESSAGE_OPTIONS)
+    message_options = [
+        ("grpc.max_receive_message_length", limits.max_message_bytes),
+        ("grpc.max_send_message_length", limits.max_message_bytes),
+    ]
+    server = grpc.aio.server(interceptors=[*interceptors, DecodeGuard(SERVICE_NAME)], options=message_options)
     cocreate_pb2_grpc.add_CocreateServicer_to_server(
-        CocreateServicer(store, catalog, scheduler, str(choose_device())), server
+        CocreateServicer(store, catalog, scheduler, str(choose_device()), limits), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from .. import __version__, tasks
+from .. import __version__, config, tasks
 from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2 as pb
 from ..pb import cocreate_pb2_grpc as pb_grpc
@@ -32,7 +32,10 @@ MAX_THUMBNAIL = 256
 
 
 class CocreateServicer(pb_grpc.CocreateServicer):
-    def __init__(self, store: SessionStore, catalog: ModelCatalog, scheduler: Scheduler, device: str) -> None:
+    def __init__(
+        self, store: SessionStore, catalog: ModelCatalog, scheduler: Scheduler, device: str, limits: config.Limits
+    ) -> None:
+        self.limits = limits
         self.store = store
         self.catalog = catalog
         self.scheduler = scheduler
@@ -44,7 +47,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def Generate(
         self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateEvent]:
-        spec = validate.generate_spec(request, random_seed=secrets.randbelow(2**48))
+        spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         turn = await asyncio.to_thread(
             self.store.start_turn,
@@ -207,9 +210,9 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             raise InvalidArgument("decision", "must be ACCEPTED, REJECTED or EDITED")
         final_image = final_text = None
         if request.HasField("final_image"):
-            final_image = validate.rgba_image("final_image", request.final_image)
+            final_image = validate.rgba_image("final_image", request.final_image, self.limits)
         elif request.HasField("final_text"):
-            final_text = validate.text_field("final_text", request.final_text)
+            final_text = validate.text_field("final_text", request.final_text, self.limits.max_text_chars)
         if decision == "edited" and final_image is None and final_text is None:
             raise InvalidArgument("final", "EDITED needs the edited result (final_image or final_text)")
         note = validate.text_field("note", request.note, limit=10_000)

@@ -44,14 +44,14 @@ def check_model_name(field: str, value: str) -> str:
     return value
 
 
-def generate_spec(request: pb.GenerateRequest, random_seed: int) -> GenerateSpec:
+def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.Limits) -> GenerateSpec:
     """Validate every field; `random_seed` is used when the request names no seed."""
     check_id("session_id", request.session_id)
     parent = check_id("parent_turn_id", request.parent_turn_id) if request.parent_turn_id else None
     check_model_name("model", request.model)
     n = request.candidates
-    if not 1 <= n <= config.MAX_CANDIDATES:
-        raise InvalidArgument("candidates", f"must be 1 to {config.MAX_CANDIDATES}, got {n}")
+    if not 1 <= n <= limits.max_candidates:
+        raise InvalidArgument("candidates", f"must be 1 to {limits.max_candidates}, got {n}")
     base = request.seed if request.HasField("seed") else random_seed
     if base + n - 1 > MAX_SEED:
         raise InvalidArgument("seed", f"must be at most {MAX_SEED - n + 1} (each candidate uses seed + index)")
@@ -63,7 +63,7 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int) -> GenerateSpec
     which = request.WhichOneof("task")
     if which is None:
         raise InvalidArgument("task", "set one of inpaint, expand, texture, variants, continue_text, rewrite_text")
-    task = _TASKS[which](getattr(request, which))
+    task = _TASKS[which](getattr(request, which), limits)
     return GenerateSpec(
         session_id=request.session_id,
         parent_turn_id=parent,
@@ -79,8 +79,8 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int) -> GenerateSpec
 # ---------------------------------------------------------------- fields
 
 
-def rgba_image(field: str, image: pb.Image) -> tasks.RGBAImage:
-    _size(field, image.width, image.height)
+def rgba_image(field: str, image: pb.Image, limits: config.Limits) -> tasks.RGBAImage:
+    _size(field, image.width, image.height, limits)
     expected = image.width * image.height * 4
     if len(image.rgba) != expected:
         raise InvalidArgument(
@@ -90,8 +90,8 @@ def rgba_image(field: str, image: pb.Image) -> tasks.RGBAImage:
     return tasks.RGBAImage(image.width, image.height, image.rgba)
 
 
-def _mask(field: str, mask: pb.Mask, image: tasks.RGBAImage | None) -> tasks.Mask:
-    _size(field, mask.width, mask.height)
+def _mask(field: str, mask: pb.Mask, image: tasks.RGBAImage | None, limits: config.Limits) -> tasks.Mask:
+    _size(field, mask.width, mask.height, limits)
     if image is not None and (mask.width, mask.height) != (image.width, image.height):
         raise InvalidArgument(
             field, f"is {mask.width}×{mask.height} but the image is {image.width}×{image.height}; they must match"
@@ -102,19 +102,19 @@ def _mask(field: str, mask: pb.Mask, image: tasks.RGBAImage | None) -> tasks.Mas
     return tasks.Mask(mask.width, mask.height, mask.alpha)
 
 
-def _size(field: str, width: int, height: int) -> None:
-    if not (1 <= width <= config.MAX_SIDE and 1 <= height <= config.MAX_SIDE):
-        raise InvalidArgument(field, f"is {width}×{height}; each side must be 1 to {config.MAX_SIDE} pixels")
+def _size(field: str, width: int, height: int, limits: config.Limits) -> None:
+    if not (1 <= width <= limits.max_side and 1 <= height <= limits.max_side):
+        raise InvalidArgument(field, f"is {width}×{height}; each side must be 1 to {limits.max_side} pixels")
 
 
-def text_field(field: str, value: str, limit: int = config.MAX_TEXT_CHARS) -> str:
+def text_field(field: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidArgument(field, f"has {len(value)} characters; the limit is {limit}")
     return value
 
 
-def _prompt(field: str, value: str) -> str:
-    return text_field(field, value, config.MAX_PROMPT_CHARS)
+def _prompt(field: str, value: str, limits: config.Limits) -> str:
+    return text_field(field, value, limits.max_prompt_chars)
 
 
 def _fraction(field: str, value: float, *, allow_zero: bool = True) -> float:
@@ -130,9 +130,9 @@ def _bounded(field: str, value: float, high: float) -> float:
     return value
 
 
-def _steps(value: int) -> int:
-    if value > config.MAX_STEPS:
-        raise InvalidArgument("steps", f"must be at most {config.MAX_STEPS}, got {value}")
+def _steps(value: int, limits: config.Limits) -> int:
+    if value > limits.max_steps:
+        raise InvalidArgument("steps", f"must be at most {limits.max_steps}, got {value}")
     return value
 
 
@@ -140,35 +140,35 @@ def _guidance(value: float) -> float:
     return _bounded("guidance", value, 50.0)
 
 
-def _tokens(value: int) -> int:
-    if value > config.MAX_NEW_TOKENS:
-        raise InvalidArgument("max_new_tokens", f"must be at most {config.MAX_NEW_TOKENS}, got {value}")
+def _tokens(value: int, limits: config.Limits) -> int:
+    if value > limits.max_new_tokens:
+        raise InvalidArgument("max_new_tokens", f"must be at most {limits.max_new_tokens}, got {value}")
     return value
 
 
 # ---------------------------------------------------------------- tasks
 
 
-def _inpaint(t: pb.InpaintTask) -> tasks.InpaintTask:
-    image = rgba_image("inpaint.image", t.image)
+def _inpaint(t: pb.InpaintTask, limits: config.Limits) -> tasks.InpaintTask:
+    image = rgba_image("inpaint.image", t.image, limits)
     return tasks.InpaintTask(
         image=image,
-        mask=_mask("inpaint.mask", t.mask, image) if t.HasField("mask") else None,
-        prompt=_prompt("inpaint.prompt", t.prompt),
-        negative_prompt=_prompt("inpaint.negative_prompt", t.negative_prompt),
+        mask=_mask("inpaint.mask", t.mask, image, limits) if t.HasField("mask") else None,
+        prompt=_prompt("inpaint.prompt", t.prompt, limits),
+        negative_prompt=_prompt("inpaint.negative_prompt", t.negative_prompt, limits),
         strength=_fraction("inpaint.strength", t.strength),
-        steps=_steps(t.steps),
+        steps=_steps(t.steps, limits),
         guidance=_guidance(t.guidance),
     )
 
 
-def _expand(t: pb.ExpandTask) -> tasks.ExpandTask:
-    image = rgba_image("expand.image", t.image)
+def _expand(t: pb.ExpandTask, limits: config.Limits) -> tasks.ExpandTask:
+    image = rgba_image("expand.image", t.image, limits)
     if t.left + t.top + t.right + t.bottom == 0:
         raise InvalidArgument("expand", "add pixels on at least one side (left, top, right or bottom)")
     width, height = image.width + t.left + t.right, image.height + t.top + t.bottom
-    if width > config.MAX_SIDE or height > config.MAX_SIDE:
-        raise InvalidArgument("expand", f"the grown image would be {width}×{height}; the limit is {config.MAX_SIDE}")
+    if width > limits.max_side or height > limits.max_side:
+        raise InvalidArgument("expand", f"the grown image would be {width}×{height}; the limit is {limits.max_side}")
     if t.feather > 512:
         raise InvalidArgument("expand.feather", f"must be at most 512 pixels, got {t.feather}")
     return tasks.ExpandTask(
@@ -177,9 +177,9 @@ def _expand(t: pb.ExpandTask) -> tasks.ExpandTask:
         top=t.top,
         right=t.right,
         bottom=t.bottom,
-        prompt=_prompt("expand.prompt", t.prompt),
-        negative_prompt=_prompt("expand.negative_prompt", t.negative_prompt),
-        steps=_steps(t.steps),
+        prompt=_prompt("expand.prompt", t.prompt, limits),
+        negative_prompt=_prompt("expand.negative_prompt", t.negative_prompt, limits),
+        steps=_steps(t.steps, limits),
         guidance=_guidance(t.guidance),
         feather=t.feather,
     )
@@ -193,13 +193,13 @@ _SEAMLESS = {
 }
 
 
-def _texture(t: pb.TextureTask) -> tasks.TextureTask:
-    image = rgba_image("texture.image", t.image) if t.HasField("image") else None
+def _texture(t: pb.TextureTask, limits: config.Limits) -> tasks.TextureTask:
+    image = rgba_image("texture.image", t.image, limits) if t.HasField("image") else None
     if t.HasField("mask") and image is None:
         raise InvalidArgument("texture.mask", "a mask needs the image it belongs to (texture.image)")
     width = t.width or (image.width if image else TEXTURE_DEFAULT_SIDE)
     height = t.height or (image.height if image else TEXTURE_DEFAULT_SIDE)
-    _size("texture", width, height)
+    _size("texture", width, height, limits)
     if image is not None and (width, height) != (image.width, image.height):
         raise InvalidArgument("texture", f"width × height {width}×{height} must match the image to repair")
     if t.seamless not in _SEAMLESS:
@@ -207,26 +207,26 @@ def _texture(t: pb.TextureTask) -> tasks.TextureTask:
     return tasks.TextureTask(
         width=width,
         height=height,
-        prompt=_prompt("texture.prompt", t.prompt),
-        negative_prompt=_prompt("texture.negative_prompt", t.negative_prompt),
+        prompt=_prompt("texture.prompt", t.prompt, limits),
+        negative_prompt=_prompt("texture.negative_prompt", t.negative_prompt, limits),
         seamless=_SEAMLESS[t.seamless],
         image=image,
-        mask=_mask("texture.mask", t.mask, image) if t.HasField("mask") else None,
-        steps=_steps(t.steps),
+        mask=_mask("texture.mask", t.mask, image, limits) if t.HasField("mask") else None,
+        steps=_steps(t.steps, limits),
         guidance=_guidance(t.guidance),
         strength=_fraction("texture.strength", t.strength),
     )
 
 
-def _variants(t: pb.VariantsTask) -> tasks.VariantsTask:
-    image = rgba_image("variants.image", t.image)
+def _variants(t: pb.VariantsTask, limits: config.Limits) -> tasks.VariantsTask:
+    image = rgba_image("variants.image", t.image, limits)
     return tasks.VariantsTask(
         image=image,
-        mask=_mask("variants.mask", t.mask, image) if t.HasField("mask") else None,
+        mask=_mask("variants.mask", t.mask, image, limits) if t.HasField("mask") else None,
         strength=_fraction("variants.strength", t.strength),
-        style_prompt=_prompt("variants.style_prompt", t.style_prompt),
-        negative_prompt=_prompt("variants.negative_prompt", t.negative_prompt),
-        steps=_steps(t.steps),
+        style_prompt=_prompt("variants.style_prompt", t.style_prompt, limits),
+        negative_prompt=_prompt("variants.negative_prompt", t.negative_prompt, limits),
+        steps=_steps(t.steps, limits),
         guidance=_guidance(t.guidance),
     )
 
@@ -238,7 +238,7 @@ _STOP_AT = {
 }
 
 
-def _continue_text(t: pb.ContinueTextTask) -> tasks.ContinueTextTask:
+def _continue_text(t: pb.ContinueTextTask, limits: config.Limits) -> tasks.ContinueTextTask:
     if not t.before and not t.after:
         raise InvalidArgument("continue_text.before", "there is no text to continue")
     if len(t.stop) > 16 or any(not s or len(s) > 100 for s in t.stop):
@@ -246,9 +246,9 @@ def _continue_text(t: pb.ContinueTextTask) -> tasks.ContinueTextTask:
     if t.stop_at not in _STOP_AT:
         raise InvalidArgument("continue_text.stop_at", f"unknown value {t.stop_at}")
     return tasks.ContinueTextTask(
-        before=text_field("continue_text.before", t.before, config.MAX_TEXT_CHARS),
-        after=text_field("continue_text.after", t.after, config.MAX_TEXT_CHARS),
-        max_new_tokens=_tokens(t.max_new_tokens),
+        before=text_field("continue_text.before", t.before, limits.max_text_chars),
+        after=text_field("continue_text.after", t.after, limits.max_text_chars),
+        max_new_tokens=_tokens(t.max_new_tokens, limits),
         temperature=_bounded("continue_text.temperature", t.temperature, 5.0),
         top_p=_fraction("continue_text.top_p", t.top_p),
         stop=tuple(t.stop),
@@ -256,13 +256,13 @@ def _continue_text(t: pb.ContinueTextTask) -> tasks.ContinueTextTask:
     )
 
 
-def _rewrite_text(t: pb.RewriteTextTask) -> tasks.RewriteTextTask:
+def _rewrite_text(t: pb.RewriteTextTask, limits: config.Limits) -> tasks.RewriteTextTask:
     if not t.selection.strip():
         raise InvalidArgument("rewrite_text.selection", "there is no text to rewrite")
     return tasks.RewriteTextTask(
-        selection=text_field("rewrite_text.selection", t.selection, config.MAX_TEXT_CHARS // 10),
-        instruction=_prompt("rewrite_text.instruction", t.instruction),
-        max_new_tokens=_tokens(t.max_new_tokens),
+        selection=text_field("rewrite_text.selection", t.selection, limits.max_text_chars // 10),
+        instruction=_prompt("rewrite_text.instruction", t.instruction, limits),
+        max_new_tokens=_tokens(t.max_new_tokens, limits),
         temperature=_bounded("rewrite_text.temperature", t.temperature, 5.0),
         top_p=_fraction("rewrite_text.top_p", t.top_p),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 
+import bmesh
 import bpy
 
 from .cocreate_client import pixels
@@ -112,28 +113,23 @@ def uv_faces(obj: bpy.types.Object | None) -> UVFaces:
     """The active UV map's faces of a mesh object, with the selection made in Edit Mode."""
     if obj is None or obj.type != "MESH":
         raise DocumentError("Make a mesh the active object: its selected faces give the region to repair.")
-    if obj.mode == "EDIT":
-        obj.update_from_editmode()  # Edit Mode keeps its own copy; bring its selection and UVs over
-    mesh = obj.data
-    uv_layer = mesh.uv_layers.active
-    if uv_layer is None:
-        raise DocumentError(f"{obj.name!r} has no UV map; unwrap it first (U in Edit Mode).")
-    loop_count, face_count = len(mesh.loops), len(mesh.polygons)
-    loop_vertex = array("i", bytes(4 * loop_count))
-    mesh.loops.foreach_get("vertex_index", loop_vertex)
-    loop_uv = array("f", bytes(8 * loop_count))
-    uv_layer.data.foreach_get("uv", loop_uv)
-    starts, totals = array("i", bytes(4 * face_count)), array("i", bytes(4 * face_count))
-    mesh.polygons.foreach_get("loop_start", starts)
-    mesh.polygons.foreach_get("loop_total", totals)
-    selected = [False] * face_count
-    mesh.polygons.foreach_get("select", selected)
-    loops = [range(start, start + total) for start, total in zip(starts, totals)]
-    return UVFaces(
-        vertices=[[loop_vertex[i] for i in face] for face in loops],
-        uvs=[[(loop_uv[2 * i], loop_uv[2 * i + 1]) for i in face] for face in loops],
-        selected=selected,
-    )
+    # In Edit Mode the mesh's own UV data is empty until Blender leaves it; the edit mesh is current.
+    editing = obj.mode == "EDIT"
+    mesh = bmesh.from_edit_mesh(obj.data) if editing else bmesh.new()
+    try:
+        if not editing:
+            mesh.from_mesh(obj.data)
+        uv_layer = mesh.loops.layers.uv.active
+        if uv_layer is None:
+            raise DocumentError(f"{obj.name!r} has no UV map; unwrap it first (U in Edit Mode).")
+        return UVFaces(
+            vertices=[[loop.vert.index for loop in face.loops] for face in mesh.faces],
+            uvs=[[tuple(loop[uv_layer].uv) for loop in face.loops] for face in mesh.faces],
+            selected=[face.select for face in mesh.faces],
+        )
+    finally:
+        if not editing:
+            mesh.free()
 
 
 def selected_faces_mask(

@@ -207,6 +207,13 @@ class History:
             del self.finished[KEPT_JOBS:]
             self.active = None
 
+    def clear(self) -> None:
+        """Cancel the running job and forget every job, touching no Blender data (its file is closing)."""
+        if self.active is not None:
+            self.active.cancel()
+        self.active = None
+        self.finished.clear()
+
     def latest(self) -> TextureJob | None:
         """The newest job that made candidates: the one the Candidates panel lists."""
         return next((job for job in self.finished if job.images), None)

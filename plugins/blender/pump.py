@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bpy
 
-from .jobs import HISTORY
+from .jobs import HISTORY, advance
 
 INTERVAL = 0.1  # seconds between ticks while a job runs
 PANEL_SPACES = ("IMAGE_EDITOR", "NODE_EDITOR")
@@ -23,8 +23,6 @@ def watch() -> None:
 
 def tick() -> float | None:
     """One step of the active job; returns the delay to the next tick, None once nothing runs."""
-    from .jobs import advance  # late: tests replace nothing here, but reloading the add-on may
-
     job = HISTORY.active
     if job is not None:
         advance(job)

@@ -13,8 +13,8 @@ from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.support.daemon import Daemon, running_daemon
 
 CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", config.MAX_MESSAGE_BYTES + (64 << 20)),
-    ("grpc.max_send_message_length", config.MAX_MESSAGE_BYTES + (64 << 20)),
+    ("grpc.max_receive_message_length", config.DEFAULT_LIMITS.max_message_bytes + (64 << 20)),
+    ("grpc.max_send_message_length", config.DEFAULT_LIMITS.max_message_bytes + (64 << 20)),
 ]
 
 

@@ -70,7 +70,7 @@ GENERATE_CASES: list[tuple[str, Callable[[str], pb.GenerateRequest], grpc.Status
     ("infinite guidance", lambda s: gen(s, inpaint=inpaint(guidance=float("inf"))), INVALID, "guidance"),
     ("absurd steps", lambda s: gen(s, inpaint=inpaint(steps=100_000)), INVALID, "steps"),
     ("n = 0", lambda s: gen(s, candidates=0), INVALID, "candidates"),
-    ("n too large", lambda s: gen(s, candidates=config.MAX_CANDIDATES + 1), INVALID, "candidates"),
+    ("n too large", lambda s: gen(s, candidates=config.DEFAULT_LIMITS.max_candidates + 1), INVALID, "candidates"),
     ("seed overflow", lambda s: gen(s, candidates=2, seed=2**64 - 1), INVALID, "seed"),
     ("NaN exploration", lambda s: gen(s, exploration=float("nan")), INVALID, "exploration"),
     ("no task", lambda s: gen(s, no_task=True), INVALID, "task"),
@@ -87,7 +87,7 @@ GENERATE_CASES: list[tuple[str, Callable[[str], pb.GenerateRequest], grpc.Status
     ("unknown seamless", lambda s: gen(s, texture=pb.TextureTask(seamless=99)), INVALID, "seamless"),
     (
         "oversized text",
-        lambda s: gen(s, continue_text=pb.ContinueTextTask(before="a" * (config.MAX_TEXT_CHARS + 1))),
+        lambda s: gen(s, continue_text=pb.ContinueTextTask(before="a" * (config.DEFAULT_LIMITS.max_text_chars + 1))),
         INVALID,
         "before",
     ),
@@ -106,7 +106,12 @@ GENERATE_CASES: list[tuple[str, Callable[[str], pb.GenerateRequest], grpc.Status
         "max_new_tokens",
     ),
     ("empty selection", lambda s: gen(s, rewrite_text=pb.RewriteTextTask(selection=" ")), INVALID, "selection"),
-    ("huge prompt", lambda s: gen(s, inpaint=inpaint(prompt="x" * (config.MAX_PROMPT_CHARS + 1))), INVALID, "prompt"),
+    (
+        "huge prompt",
+        lambda s: gen(s, inpaint=inpaint(prompt="x" * (config.DEFAULT_LIMITS.max_prompt_chars + 1))),
+        INVALID,
+        "prompt",
+    ),
 ]
 
 
@@ -167,7 +172,7 @@ def test_a_turn_from_another_session_is_refused(stub: pb_grpc.CocreateStub, sess
 
 
 def test_a_message_past_the_limit_is_refused(daemon: object) -> None:
-    too_big = config.MAX_MESSAGE_BYTES + 1
+    too_big = config.DEFAULT_LIMITS.max_message_bytes + 1
     with channel_for(daemon) as channel:  # type: ignore[arg-type]
         stub = pb_grpc.CocreateStub(channel)
         request = pb.GenerateRequest(

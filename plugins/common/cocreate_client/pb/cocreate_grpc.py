@@ -59,6 +59,14 @@ class CocreateBase(abc.ABC):
     async def ModelStatus(self, stream: 'grpclib.server.Stream[cocreate_pb2.ModelStatusRequest, cocreate_pb2.ModelStatusResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def GetProvenance(self, stream: 'grpclib.server.Stream[cocreate_pb2.GetProvenanceRequest, cocreate_pb2.Provenance]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def GetAnalytics(self, stream: 'grpclib.server.Stream[cocreate_pb2.GetAnalyticsRequest, cocreate_pb2.AnalyticsReport]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/cocreate.v1.Cocreate/Generate': grpclib.const.Handler(
@@ -126,6 +134,18 @@ class CocreateBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 cocreate_pb2.ModelStatusRequest,
                 cocreate_pb2.ModelStatusResponse,
+            ),
+            '/cocreate.v1.Cocreate/GetProvenance': grpclib.const.Handler(
+                self.GetProvenance,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                cocreate_pb2.GetProvenanceRequest,
+                cocreate_pb2.Provenance,
+            ),
+            '/cocreate.v1.Cocreate/GetAnalytics': grpclib.const.Handler(
+                self.GetAnalytics,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                cocreate_pb2.GetAnalyticsRequest,
+                cocreate_pb2.AnalyticsReport,
             ),
         }
 
@@ -198,4 +218,16 @@ class CocreateStub:
             '/cocreate.v1.Cocreate/ModelStatus',
             cocreate_pb2.ModelStatusRequest,
             cocreate_pb2.ModelStatusResponse,
+        )
+        self.GetProvenance = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/cocreate.v1.Cocreate/GetProvenance',
+            cocreate_pb2.GetProvenanceRequest,
+            cocreate_pb2.Provenance,
+        )
+        self.GetAnalytics = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/cocreate.v1.Cocreate/GetAnalytics',
+            cocreate_pb2.GetAnalyticsRequest,
+            cocreate_pb2.AnalyticsReport,
         )

@@ -33,6 +33,12 @@ class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACCEPTED: _ClassVar[Decision]
     REJECTED: _ClassVar[Decision]
     EDITED: _ClassVar[Decision]
+
+class ProvenanceFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROVENANCE_FORMAT_UNSPECIFIED: _ClassVar[ProvenanceFormat]
+    PROVENANCE_FORMAT_PNG: _ClassVar[ProvenanceFormat]
+    PROVENANCE_FORMAT_JPEG: _ClassVar[ProvenanceFormat]
 SEAMLESS_NONE: SeamlessAxes
 SEAMLESS_X: SeamlessAxes
 SEAMLESS_Y: SeamlessAxes
@@ -47,6 +53,9 @@ DECISION_UNSPECIFIED: Decision
 ACCEPTED: Decision
 REJECTED: Decision
 EDITED: Decision
+PROVENANCE_FORMAT_UNSPECIFIED: ProvenanceFormat
+PROVENANCE_FORMAT_PNG: ProvenanceFormat
+PROVENANCE_FORMAT_JPEG: ProvenanceFormat
 
 class Image(_message.Message):
     __slots__ = ("width", "height", "rgba")
@@ -535,3 +544,163 @@ class ModelStatusResponse(_message.Message):
     memory_budget_bytes: int
     version: str
     def __init__(self, loaded: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., device: _Optional[str] = ..., queue_length: _Optional[int] = ..., running_job_id: _Optional[str] = ..., memory_budget_bytes: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
+
+class GetProvenanceRequest(_message.Message):
+    __slots__ = ("candidate_id", "format")
+    CANDIDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    candidate_id: str
+    format: ProvenanceFormat
+    def __init__(self, candidate_id: _Optional[str] = ..., format: _Optional[_Union[ProvenanceFormat, str]] = ...) -> None: ...
+
+class Provenance(_message.Message):
+    __slots__ = ("candidate_id", "feedback_id", "media_type", "file_name", "data", "manifest_json", "human_edited", "text")
+    CANDIDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    HUMAN_EDITED_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    candidate_id: str
+    feedback_id: str
+    media_type: str
+    file_name: str
+    data: bytes
+    manifest_json: str
+    human_edited: bool
+    text: str
+    def __init__(self, candidate_id: _Optional[str] = ..., feedback_id: _Optional[str] = ..., media_type: _Optional[str] = ..., file_name: _Optional[str] = ..., data: _Optional[bytes] = ..., manifest_json: _Optional[str] = ..., human_edited: _Optional[bool] = ..., text: _Optional[str] = ...) -> None: ...
+
+class GetAnalyticsRequest(_message.Message):
+    __slots__ = ("session_id", "host", "limit")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    host: str
+    limit: int
+    def __init__(self, session_id: _Optional[str] = ..., host: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class EditDistance(_message.Message):
+    __slots__ = ("feedback_id", "candidate_id", "turn_id", "created_ms", "kind", "char_distance", "word_distance", "char_ratio", "word_ratio", "pixel_distance", "ssim")
+    FEEDBACK_ID_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CHAR_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    WORD_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    CHAR_RATIO_FIELD_NUMBER: _ClassVar[int]
+    WORD_RATIO_FIELD_NUMBER: _ClassVar[int]
+    PIXEL_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    SSIM_FIELD_NUMBER: _ClassVar[int]
+    feedback_id: str
+    candidate_id: str
+    turn_id: str
+    created_ms: int
+    kind: str
+    char_distance: int
+    word_distance: int
+    char_ratio: float
+    word_ratio: float
+    pixel_distance: float
+    ssim: float
+    def __init__(self, feedback_id: _Optional[str] = ..., candidate_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., created_ms: _Optional[int] = ..., kind: _Optional[str] = ..., char_distance: _Optional[int] = ..., word_distance: _Optional[int] = ..., char_ratio: _Optional[float] = ..., word_ratio: _Optional[float] = ..., pixel_distance: _Optional[float] = ..., ssim: _Optional[float] = ...) -> None: ...
+
+class TurnAnalytics(_message.Message):
+    __slots__ = ("turn_id", "parent_id", "created_ms", "depth", "status", "candidates", "accepted", "edited", "rejected", "diversity")
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    EDITED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    turn_id: str
+    parent_id: str
+    created_ms: int
+    depth: int
+    status: str
+    candidates: int
+    accepted: int
+    edited: int
+    rejected: int
+    diversity: float
+    def __init__(self, turn_id: _Optional[str] = ..., parent_id: _Optional[str] = ..., created_ms: _Optional[int] = ..., depth: _Optional[int] = ..., status: _Optional[str] = ..., candidates: _Optional[int] = ..., accepted: _Optional[int] = ..., edited: _Optional[int] = ..., rejected: _Optional[int] = ..., diversity: _Optional[float] = ...) -> None: ...
+
+class SessionAnalytics(_message.Message):
+    __slots__ = ("session_id", "host", "document_name", "created_ms", "turns", "tree_depth", "turns_to_accept", "branches", "candidates", "decided", "accepted", "edited", "rejected", "rejection_rate", "diversity", "timeline", "edits")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    TREE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    TURNS_TO_ACCEPT_FIELD_NUMBER: _ClassVar[int]
+    BRANCHES_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    EDITED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_RATE_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    EDITS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    host: str
+    document_name: str
+    created_ms: int
+    turns: int
+    tree_depth: int
+    turns_to_accept: int
+    branches: int
+    candidates: int
+    decided: int
+    accepted: int
+    edited: int
+    rejected: int
+    rejection_rate: float
+    diversity: float
+    timeline: _containers.RepeatedCompositeFieldContainer[TurnAnalytics]
+    edits: _containers.RepeatedCompositeFieldContainer[EditDistance]
+    def __init__(self, session_id: _Optional[str] = ..., host: _Optional[str] = ..., document_name: _Optional[str] = ..., created_ms: _Optional[int] = ..., turns: _Optional[int] = ..., tree_depth: _Optional[int] = ..., turns_to_accept: _Optional[int] = ..., branches: _Optional[int] = ..., candidates: _Optional[int] = ..., decided: _Optional[int] = ..., accepted: _Optional[int] = ..., edited: _Optional[int] = ..., rejected: _Optional[int] = ..., rejection_rate: _Optional[float] = ..., diversity: _Optional[float] = ..., timeline: _Optional[_Iterable[_Union[TurnAnalytics, _Mapping]]] = ..., edits: _Optional[_Iterable[_Union[EditDistance, _Mapping]]] = ...) -> None: ...
+
+class AnalyticsOverview(_message.Message):
+    __slots__ = ("sessions", "turns", "mean_turns_to_accept", "mean_tree_depth", "mean_branches", "rejection_rate", "mean_diversity", "mean_char_ratio", "mean_word_ratio", "mean_pixel_distance", "mean_ssim")
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_TURNS_TO_ACCEPT_FIELD_NUMBER: _ClassVar[int]
+    MEAN_TREE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    MEAN_BRANCHES_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_RATE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    MEAN_CHAR_RATIO_FIELD_NUMBER: _ClassVar[int]
+    MEAN_WORD_RATIO_FIELD_NUMBER: _ClassVar[int]
+    MEAN_PIXEL_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SSIM_FIELD_NUMBER: _ClassVar[int]
+    sessions: int
+    turns: int
+    mean_turns_to_accept: float
+    mean_tree_depth: float
+    mean_branches: float
+    rejection_rate: float
+    mean_diversity: float
+    mean_char_ratio: float
+    mean_word_ratio: float
+    mean_pixel_distance: float
+    mean_ssim: float
+    def __init__(self, sessions: _Optional[int] = ..., turns: _Optional[int] = ..., mean_turns_to_accept: _Optional[float] = ..., mean_tree_depth: _Optional[float] = ..., mean_branches: _Optional[float] = ..., rejection_rate: _Optional[float] = ..., mean_diversity: _Optional[float] = ..., mean_char_ratio: _Optional[float] = ..., mean_word_ratio: _Optional[float] = ..., mean_pixel_distance: _Optional[float] = ..., mean_ssim: _Optional[float] = ...) -> None: ...
+
+class AnalyticsReport(_message.Message):
+    __slots__ = ("sessions", "overview")
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    OVERVIEW_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[SessionAnalytics]
+    overview: AnalyticsOverview
+    def __init__(self, sessions: _Optional[_Iterable[_Union[SessionAnalytics, _Mapping]]] = ..., overview: _Optional[_Union[AnalyticsOverview, _Mapping]] = ...) -> None: ...

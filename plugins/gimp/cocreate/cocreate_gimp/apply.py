@@ -36,7 +36,7 @@ class Canvas(Protocol):
         ...
 
 
-class Progress(Protocol):
+class ProgressBar(Protocol):
     def text(self, message: str) -> None: ...
 
     def fraction(self, value: float) -> None: ...
@@ -53,7 +53,7 @@ def layer_name(plan: Plan, index: int, seed: int) -> str:
 class Apply:
     """Feeds one job's events into a canvas; `finished` once Done or Failed arrived."""
 
-    def __init__(self, plan: Plan, canvas: Canvas, progress: Progress) -> None:
+    def __init__(self, plan: Plan, canvas: Canvas, progress: ProgressBar) -> None:
         self._plan = plan
         self._canvas = canvas
         self._progress = progress

@@ -19,7 +19,10 @@ from .geometry import Rect, Sides
 
 
 class PlanError(ValueError):
-    """The image or the selection does not fit the procedure; the message says what to do."""
+    """The image or the selection does not fit the procedure; the message says what to do.
+
+    Sizes that cannot work raise geometry.GeometryError, the other error a person is told about.
+    """
 
 
 class Picture(Protocol):
@@ -117,10 +120,7 @@ def expand(picture: Picture, sides: Sides, feather: int, options: Options) -> Pl
     """Grow the canvas by `sides`; the model paints the new area and a `feather` px seam into the old picture."""
     if feather < 1:
         raise PlanError("The seam needs a feather of at least 1 px.")
-    try:
-        region = geometry.expand_region(picture.width, picture.height, sides, feather)
-    except geometry.GeometryError as error:
-        raise PlanError(str(error)) from None
+    region = geometry.expand_region(picture.width, picture.height, sides, feather)
     source = region.source
     request = tasks.expand(
         picture.visible(source),
@@ -145,10 +145,7 @@ def _selected_area(picture: Picture, what: str) -> tuple[Rect, Image, Mask]:
     if bounds is None:
         raise PlanError(f"{what} works on a selection: select the area first.")
     context = geometry.with_context(bounds, Rect(0, 0, picture.width, picture.height))
-    try:
-        geometry.check_sendable(context, "The selection")
-    except geometry.GeometryError as error:
-        raise PlanError(str(error)) from None
+    geometry.check_sendable(context, "The selection")
     return context, picture.visible(context), picture.selection(context)
 
 
@@ -170,9 +167,6 @@ def variants_of_selection(picture: Picture, options: Options) -> Plan:
 
 def variants_of_layer(pixels: Image, offsets: tuple[int, int], layer: object, options: Options) -> Plan:
     """Style variants of a whole layer: each candidate keeps the layer's shape (its alpha) and sits above it."""
-    try:
-        geometry.check_sendable(Rect(0, 0, pixels.width, pixels.height), "The layer")
-    except geometry.GeometryError as error:
-        raise PlanError(str(error)) from None
+    geometry.check_sendable(Rect(0, 0, pixels.width, pixels.height), "The layer")
     request = tasks.variants(pixels, style_prompt=options.prompt, strength=options.strength, **_shared(options))
     return Plan("variants", options.prompt, request, None, None, offsets, alpha=bytes(pixels.rgba[3::4]), above=layer)

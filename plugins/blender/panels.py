@@ -1,0 +1,119 @@
+"""The cocreate tab in the Image Editor's and the Shader Editor's sidebars (N).
+
+Each panel is declared once and registered for both editors; Blender wants one class per editor.
+"""
+
+import bpy
+
+from . import document
+from .jobs import HISTORY, Phase
+from .operators import context_texture
+
+CATEGORY = "cocreate"
+
+
+class _Panel:
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        space = context.space_data
+        return space.type == "IMAGE_EDITOR" or getattr(space, "tree_type", "") == "ShaderNodeTree"
+
+
+class GeneratePanel(_Panel):
+    bl_label = "Generate texture"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        s, layout = context.scene.cocreate, self.layout
+        layout.prop(s, "prompt")
+        layout.prop(s, "negative_prompt")
+        row = layout.row(align=True)
+        row.prop(s, "width")
+        row.prop(s, "height")
+        layout.prop(s, "seamless", expand=True)
+        row = layout.row(align=True)
+        row.prop(s, "candidates")
+        row.prop(s, "steps")
+        layout.operator("cocreate.generate_texture", icon="TEXTURE")
+
+
+class RepairPanel(_Panel):
+    bl_label = "Repair / fill"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        s, layout = context.scene.cocreate, self.layout
+        _texture_row(layout, context)
+        layout.prop(s, "mask_source")
+        if s.mask_source == "faces":
+            row = layout.row(align=True)
+            row.prop(s, "whole_islands")
+            row.prop(s, "margin")
+        elif s.mask_source == "painted":
+            layout.prop(s, "mask_image")
+        layout.prop(s, "fill_prompt")
+        layout.prop(s, "repair_strength")
+        layout.prop(s, "seamless", expand=True)
+        layout.operator("cocreate.repair_texture", icon="BRUSH_DATA")
+
+
+class VariantsPanel(_Panel):
+    bl_label = "Variants"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        s, layout = context.scene.cocreate, self.layout
+        _texture_row(layout, context)
+        layout.prop(s, "style_prompt")
+        layout.prop(s, "variant_strength")
+        layout.operator("cocreate.texture_variants", icon="DUPLICATE")
+
+
+class CandidatesPanel(_Panel):
+    bl_label = "Candidates"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        job = HISTORY.active
+        if job is not None:
+            layout.progress(factor=job.fraction, type="BAR", text=job.status())
+            layout.operator("cocreate.cancel", icon="CANCEL")
+        last = HISTORY.finished[0] if HISTORY.finished else None
+        if last is not None and last.phase is Phase.failed:
+            layout.label(text=last.status(), icon="ERROR")
+        latest = HISTORY.latest()
+        if latest is None:
+            if job is None:
+                layout.label(text="Generated textures appear here.")
+            return
+        in_image_editor = context.space_data.type == "IMAGE_EDITOR"
+        for name in latest.images:
+            if document.find_image(name) is None:
+                continue  # removed since, or undone
+            row = layout.row(align=True)
+            if in_image_editor:
+                row.operator("cocreate.show_candidate", text=name, icon="IMAGE_DATA").image = name
+            else:
+                row.label(text=name, icon="IMAGE_DATA")
+            row.operator("cocreate.apply_to_material", text="", icon="MATERIAL").image = name
+
+
+def _texture_row(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    layout.prop(context.scene.cocreate, "texture")
+    if context.scene.cocreate.texture is None:
+        shown = context_texture(context)
+        layout.label(text=f"Using: {shown.name}" if shown else "No texture shown here", icon="INFO")
+
+
+def _for_editor(space_type: str, prefix: str) -> list[type]:
+    """The four panels for one editor, with the Image Editor's or the Node Editor's class names."""
+    made = []
+    for panel in (GeneratePanel, RepairPanel, VariantsPanel, CandidatesPanel):
+        name = f"COCREATE_PT_{prefix}_{panel.__name__.removesuffix('Panel').lower()}"
+        made.append(type(name, (panel, bpy.types.Panel), {"bl_space_type": space_type, "bl_idname": name}))
+    return made
+
+
+CLASSES = (*_for_editor("IMAGE_EDITOR", "image"), *_for_editor("NODE_EDITOR", "shader"))

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants.
+
+Each procedure takes its settings as arguments, so scripts and batch mode call it through the PDB with
+run-mode NONINTERACTIVE; interactively GIMP shows a dialog for the same arguments first. Every candidate
+becomes a new layer (the first shown, the others hidden), and one run is one undo step.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
+
+if TYPE_CHECKING:
+    from cocreate_gimp.document import GimpDocument
+    from cocreate_gimp.plans import Options, Plan
+
+# cocreate_gimp is imported inside the run functions: GIMP queries every plug-in at start-up, and that query
+# should not load the client's gRPC stack.
+MakePlan = Callable[["GimpDocument"], "Plan"]
+
+EXPAND = "plug-in-cocreate-expand"
+FILL = "plug-in-cocreate-fill"
+VARIANTS = "plug-in-cocreate-variants"
+MENU = "<Image>/Filters/cocreate"
+RW = GObject.ParamFlags.READWRITE
+INT_MAX = 2**31 - 1
+SIDE_MAX = 524288  # GIMP's largest image side
+# Anchor nicks as cocreate_gimp.geometry.ANCHORS names them, with their labels.
+ANCHORS = (
+    ("center", "Center"),
+    ("top-left", "Top left"),
+    ("top", "Top"),
+    ("top-right", "Top right"),
+    ("left", "Left"),
+    ("right", "Right"),
+    ("bottom-left", "Bottom left"),
+    ("bottom", "Bottom"),
+    ("bottom-right", "Bottom right"),
+)
+
+
+def _choice(*items: tuple[str, str]) -> Gimp.Choice:
+    choice = Gimp.Choice.new()
+    for number, (nick, label) in enumerate(items):
+        choice.add(nick, number, label, "")
+    return choice
+
+
+def _add_shared(procedure: Gimp.Procedure, prompt: str, strength: str | None) -> None:
+    """The arguments every procedure takes, in dialog order; zero means the daemon's default."""
+    procedure.add_string_argument("prompt", prompt, "What to paint (may be empty)", "", RW)
+    procedure.add_string_argument("negative-prompt", "_Negative prompt", "What to avoid", "", RW)
+    procedure.add_int_argument("candidates", "_Candidates", "How many layers to make, one per candidate", 1, 16, 3, RW)
+    if strength is not None:
+        procedure.add_double_argument("strength", "_Strength", strength, 0.0, 1.0, 0.0, RW)
+    procedure.add_int_argument(
+        "seed", "See_d", "First candidate's seed, the next count up; -1: random", -1, INT_MAX, -1, RW
+    )
+    procedure.add_int_argument("steps", "Ste_ps", "Denoising steps; 0: the model's default", 0, 200, 0, RW)
+    procedure.add_double_argument(
+        "guidance", "_Guidance", "Prompt guidance; 0: the model's default", 0.0, 30.0, 0.0, RW
+    )
+
+
+def _add_expand(procedure: Gimp.Procedure) -> None:
+    procedure.add_choice_argument(
+        "size-mode",
+        "_Grow by",
+        "How the new canvas size is given",
+        _choice(("sides", "Pixels per side"), ("size", "Target size"), ("aspect", "Aspect ratio")),
+        "sides",
+        RW,
+    )
+    for side, default in (("left", 0), ("top", 0), ("right", 256), ("bottom", 0)):
+        procedure.add_int_argument(side, f"_{side.title()}", f"Pixels added on the {side}", 0, SIDE_MAX, default, RW)
+    procedure.add_int_argument("width", "_Width", "Target width (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
+    procedure.add_int_argument("height", "_Height", "Target height (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
+    procedure.add_int_argument("aspect-width", "Aspect _x", "Aspect ratio, as 16 in 16:9", 1, 1000, 16, RW)
+    procedure.add_int_argument("aspect-height", "Aspect _y", "Aspect ratio, as 9 in 16:9", 1, 1000, 9, RW)
+    procedure.add_choice_argument(
+        "anchor",
+        "_Anchor",
+        "Where the picture sits in the new canvas (target size and aspect ratio)",
+        _choice(*ANCHORS),
+        "center",
+        RW,
+    )
+    procedure.add_int_argument("feather", "_Feather", "Seam blended into the picture, in pixels", 1, 512, 16, RW)
+
+
+def _expand_arguments(procedure: Gimp.Procedure) -> None:
+    _add_shared(procedure, "_Prompt", None)
+    _add_expand(procedure)
+
+
+def _fill_arguments(procedure: Gimp.Procedure) -> None:
+    _add_shared(procedure, "_Prompt", "How much to change; 0: the default (1, repaint fully)")
+
+
+def _variants_arguments(procedure: Gimp.Procedure) -> None:
+    _add_shared(procedure, "_Style prompt", "How much to change; 0: the default (0.6)")
+
+
+PROCEDURES: dict[str, tuple[str, str, Callable[[Gimp.Procedure], None]]] = {
+    EXPAND: (
+        "_Expand Canvas…",
+        "Grow the canvas and paint the new area so it continues the picture; the old pixels stay as they are.",
+        _expand_arguments,
+    ),
+    FILL: (
+        "_Fill Selection…",
+        "Repaint the selection from its surroundings, blended by the selection's soft edge.",
+        _fill_arguments,
+    ),
+    VARIANTS: (
+        "_Variants…",
+        "Style variants of the selection, or of the whole layer when nothing is selected.",
+        _variants_arguments,
+    ),
+}
+
+
+def _options(config: Gimp.ProcedureConfig, has_strength: bool) -> Options:
+    from cocreate_gimp.plans import Options
+
+    seed = config.get_property("seed")
+    return Options(
+        prompt=config.get_property("prompt"),
+        negative_prompt=config.get_property("negative-prompt"),
+        candidates=config.get_property("candidates"),
+        seed=None if seed < 0 else seed,
+        steps=config.get_property("steps"),
+        guidance=config.get_property("guidance"),
+        strength=config.get_property("strength") if has_strength else 0.0,
+    )
+
+
+def _expand_plan(config: Gimp.ProcedureConfig) -> MakePlan:
+    from cocreate_gimp import geometry, plans
+
+    value = config.get_property
+    options = _options(config, has_strength=False)
+
+    def make(document: GimpDocument) -> Plan:
+        width, height, anchor = document.width, document.height, value("anchor")
+        mode = value("size-mode")
+        if mode == "size":
+            sides = geometry.to_size(width, height, value("width") or width, value("height") or height, anchor)
+        elif mode == "aspect":
+            sides = geometry.to_aspect(width, height, value("aspect-width"), value("aspect-height"), anchor)
+        else:
+            sides = geometry.Sides(value("left"), value("top"), value("right"), value("bottom"))
+        return plans.expand(document, sides, value("feather"), options)
+
+    return make
+
+
+def _fill_plan(config: Gimp.ProcedureConfig) -> MakePlan:
+    from cocreate_gimp import plans
+
+    options = _options(config, has_strength=True)
+    return lambda document: plans.fill(document, options)
+
+
+def _variants_plan(config: Gimp.ProcedureConfig, drawables: list[Gimp.Drawable]) -> MakePlan:
+    from cocreate_gimp import plans
+
+    options = _options(config, has_strength=True)
+
+    def make(document: GimpDocument) -> Plan:
+        if document.selection_bounds() is not None:
+            return plans.variants_of_selection(document, options)
+        if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
+            raise plans.PlanError("Variants works on a selection, or on one layer: select an area or pick one layer.")
+        pixels, offsets = document.layer_pixels(drawables[0])
+        return plans.variants_of_layer(pixels, offsets, drawables[0], options)
+
+    return make
+
+
+def _run(procedure, run_mode, image, drawables, config, data):  # type: ignore[no-untyped-def]
+    name = procedure.get_name()
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        from cocreate_gimp import dialog
+
+        if not dialog.ask(procedure, config, f"cocreate: {procedure.get_menu_label().strip('_…')}"):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    from cocreate_gimp import runner
+
+    if name == EXPAND:
+        make_plan = _expand_plan(config)
+    elif name == FILL:
+        make_plan = _fill_plan(config)
+    else:
+        make_plan = _variants_plan(config, drawables)
+    outcome = runner.execute(image, make_plan, interactive=run_mode == Gimp.RunMode.INTERACTIVE)
+    if outcome.error is not None:
+        return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(outcome.error))
+    if outcome.cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    return Gimp.ValueArray.new_from_values(
+        [
+            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
+            GObject.Value(GObject.TYPE_INT, outcome.layers),
+        ]
+    )
+
+
+class Cocreate(Gimp.PlugIn):
+    def do_query_procedures(self) -> list[str]:
+        return list(PROCEDURES)
+
+    def do_set_i18n(self, name: str) -> bool:
+        return False  # English only for now
+
+    def do_create_procedure(self, name: str) -> Gimp.Procedure:
+        label, blurb, add_arguments = PROCEDURES[name]
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _run, None)
+        procedure.set_image_types("*")  # indexed images get a message saying how to convert them
+        procedure.set_sensitivity_mask(
+            Gimp.ProcedureSensitivityMask.DRAWABLE
+            | Gimp.ProcedureSensitivityMask.DRAWABLES
+            | Gimp.ProcedureSensitivityMask.NO_DRAWABLES
+        )
+        procedure.set_menu_label(label)
+        procedure.add_menu_path(MENU)
+        procedure.set_documentation(blurb, f"{blurb} Needs the cocreate daemon (`cocreate serve`).", name)
+        procedure.set_attribution("cocreate", "cocreate", "2026")
+        add_arguments(procedure)
+        procedure.add_int_return_value("layers", "Layers", "Candidate layers added", 0, 16, 0, RW)
+        return procedure
+
+
+Gimp.main(Cocreate.__gtype__, sys.argv)

@@ -1,0 +1,130 @@
+"""The only module that reads or changes a GIMP image: pixels through GEGL, layers, undo, progress.
+
+Pixels leave and enter GIMP as 8-bit RGBA ("R'G'B'A u8"); babl converts from and to whatever the image
+holds, so grayscale and 16/32-bit images work unchanged: the model sees 8 bits, and candidates become
+layers of the image's own kind and precision.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from cocreate_client.pixels import Image, Mask
+from gi.repository import Gegl, Gimp
+
+from .geometry import Rect, Sides
+from .plans import Layer, PlanError
+
+RGBA8 = "R'G'B'A u8"
+MASK8 = "Y u8"  # selections are linear coverage, one byte per pixel
+DOCUMENT_PARASITE = "cocreate-document"  # a stable id saved with the XCF, so sessions follow the file
+
+
+def _rect(rect: Rect) -> Gegl.Rectangle:
+    return Gegl.Rectangle.new(rect.x, rect.y, rect.width, rect.height)
+
+
+class GimpDocument:
+    """One GIMP image, as planning reads it (plans.Picture) and applying changes it (apply.Canvas)."""
+
+    def __init__(self, image: Gimp.Image) -> None:
+        if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+            raise PlanError(
+                "cocreate paints in RGB and grayscale images; convert this indexed image first (Image ▸ Mode ▸ RGB)."
+            )
+        self._image = image
+
+    # ------------------------------------------------------------ reading (plans.Picture)
+
+    @property
+    def width(self) -> int:
+        return self._image.get_width()
+
+    @property
+    def height(self) -> int:
+        return self._image.get_height()
+
+    def visible(self, rect: Rect) -> Image:
+        # A layer made from the projection, never inserted: what the person sees, read once and dropped.
+        merged = Gimp.Layer.new_from_visible(self._image, self._image, "cocreate context")
+        try:
+            data = merged.get_buffer().get(_rect(rect), 1.0, RGBA8, Gegl.AbyssPolicy.CLAMP)
+        finally:
+            merged.delete()
+        return Image(rect.width, rect.height, bytes(data))
+
+    def selection_bounds(self) -> Rect | None:
+        _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(self._image)
+        return Rect.from_edges(x1, y1, x2, y2) if non_empty else None
+
+    def selection(self, rect: Rect) -> Mask:
+        buffer = self._image.get_selection().get_buffer()
+        return Mask(rect.width, rect.height, bytes(buffer.get(_rect(rect), 1.0, MASK8, Gegl.AbyssPolicy.NONE)))
+
+    def layer_pixels(self, drawable: Gimp.Drawable) -> tuple[Image, tuple[int, int]]:
+        """A drawable's own pixels and its offsets on the canvas."""
+        width, height = drawable.get_width(), drawable.get_height()
+        data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0, RGBA8, Gegl.AbyssPolicy.NONE)
+        _, x, y = drawable.get_offsets()
+        return Image(width, height, bytes(data)), (x, y)
+
+    def document_id(self) -> str:
+        """This image's cocreate id, made and attached (saved with the XCF, not an undo step) on first use."""
+        parasite = self._image.get_parasite(DOCUMENT_PARASITE)
+        if parasite is not None:
+            return bytes(parasite.get_data()).decode("ascii")
+        key = uuid.uuid4().hex
+        self._image.attach_parasite(Gimp.Parasite.new(DOCUMENT_PARASITE, Gimp.PARASITE_PERSISTENT, key.encode()))
+        return key
+
+    def name(self) -> str:
+        return self._image.get_name()
+
+    # ------------------------------------------------------------ changing (apply.Canvas)
+
+    def begin(self) -> None:
+        self._image.undo_group_start()
+
+    def grow(self, sides: Sides) -> None:
+        width, height = sides.around(self.width, self.height)
+        # Layers keep their size and move with the canvas: their pixels stay where they were in the picture.
+        self._image.resize(width, height, sides.left, sides.top)
+
+    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object) -> None:
+        image, pixels = self._image, layer.image
+        kind = (
+            Gimp.ImageType.GRAYA_IMAGE
+            if image.get_base_type() == Gimp.ImageBaseType.GRAY
+            else Gimp.ImageType.RGBA_IMAGE
+        )
+        new = Gimp.Layer.new(image, name, pixels.width, pixels.height, kind, 100.0, Gimp.LayerMode.NORMAL)
+        if isinstance(above, Gimp.Layer):
+            image.insert_layer(new, above.get_parent(), image.get_item_position(above) + rank)
+        else:
+            image.insert_layer(new, None, rank)
+        buffer = new.get_buffer()
+        buffer.set(Gegl.Rectangle.new(0, 0, pixels.width, pixels.height), RGBA8, pixels.rgba)
+        buffer.flush()
+        new.set_offsets(layer.x, layer.y)
+        new.set_visible(visible)
+        new.update(0, 0, pixels.width, pixels.height)
+
+    def end(self) -> None:
+        self._image.undo_group_end()
+        Gimp.displays_flush()
+
+
+class GimpProgress:
+    """GIMP's progress bar: the image window's status bar, or a GimpUi.ProgressBar in a dialog when one is open."""
+
+    def __init__(self, message: str) -> None:
+        Gimp.progress_init(message)
+
+    def text(self, message: str) -> None:
+        Gimp.progress_set_text(message)
+
+    def fraction(self, value: float) -> None:
+        Gimp.progress_update(value)
+
+    def end(self) -> None:
+        Gimp.progress_end()

@@ -1,0 +1,463 @@
+"""One document's co-creation: generate, step previews, candidates, apply, discard, history.
+
+Plain state, used on Krita's main thread only. A generation's events stream into the client's Job and
+are drained by `pump()`; every other daemon call runs on the Calls worker. The document is reached
+only through a Canvas: document.py's KritaDocument inside Krita, an in-memory one in tests.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from cocreate_client import CocreateClient, DaemonUnavailable, RequestError, tasks
+from cocreate_client.events import Accepted, CandidateReady, Done, Event, Failed, Progress, Queued
+from cocreate_client.jobs import Job
+from cocreate_client.pb import cocreate_pb2 as pb
+from cocreate_client.pixels import Image
+
+from . import placements
+from .calls import Calls
+from .history import TurnSummary, turns_from_session
+from .placements import Placement
+from .region import Box, DocumentError, Region, layer_pixels
+
+log = logging.getLogger(__name__)
+
+HOST = "krita"
+THUMBNAIL_SIZE = 96
+LAYER_NAME_LENGTH = 60
+
+
+class Phase(enum.Enum):
+    idle = "idle"
+    starting = "starting"  # finding the session, sending the request
+    queued = "queued"
+    running = "running"
+    finished = "finished"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+ACTIVE = (Phase.starting, Phase.queued, Phase.running)
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """What the docker's fields say about the next generation."""
+
+    task: Literal["inpaint", "variants"] = "inpaint"
+    prompt: str = ""  # for variants, the style prompt
+    negative_prompt: str = ""
+    strength: float = 0.0  # 0 = the daemon's default: 1.0 to fill, 0.6 for variants
+    candidates: int = 4
+    model: str = ""  # "" = the daemon's default image model
+    seed: int | None = None  # None = random; candidate i uses seed + i
+    steps: int = 0  # 0 = the model's default
+
+    @property
+    def layer_name(self) -> str:
+        name = self.prompt.strip() or ("variant" if self.task == "variants" else "cocreate fill")
+        if self.task == "variants" and self.prompt.strip():
+            name = f"{name} (variant)"
+        return name[:LAYER_NAME_LENGTH]
+
+
+@dataclass
+class Choice:
+    """One candidate in the strip."""
+
+    candidate_id: str
+    index: int
+    seed: int
+    image: Image | None = None  # full size; fetched with GetCandidate for history turns
+    thumbnail: Image | None = None  # the session's thumbnail, for history turns
+    decision: str = ""  # accepted, rejected, or "" while undecided
+
+
+@dataclass
+class Strip:
+    """The turn whose candidates the docker shows."""
+
+    turn_id: str  # "" until the daemon accepted the job
+    layer_name: str
+    placement: Placement | None  # None: made elsewhere, so it cannot be applied to this document
+    choices: list[Choice] = field(default_factory=list)
+
+
+class Canvas(Protocol):
+    """What the controller needs from a document."""
+
+    @property
+    def key(self) -> str:
+        """A stable id for the document, kept in the document."""
+        ...
+
+    @property
+    def name(self) -> str: ...
+
+    def read_region(self) -> Region:
+        """The selection's region (or the whole canvas); raises DocumentError with advice."""
+        ...
+
+    def scaled(self, picture: Image, width: int, height: int) -> Image: ...
+
+    def show_preview(self, box: Box, pixels: Image) -> None:
+        """Show `pixels` (box-sized) on the temporary preview layer, replacing what it showed."""
+        ...
+
+    def remove_preview(self) -> None: ...
+
+    def add_layer(self, name: str, box: Box, pixels: Image) -> None:
+        """A new paint layer above the active one, holding `pixels` at `box`."""
+        ...
+
+    def load_placements(self) -> bytes: ...
+
+    def save_placements(self, data: bytes) -> None: ...
+
+
+def explain(error: BaseException | Failed, endpoint: str) -> str:
+    """A sentence the painter can act on."""
+    code = error.code if isinstance(error, Failed | RequestError) else ""
+    if isinstance(error, DaemonUnavailable) or code == "UNAVAILABLE":
+        return (
+            f"No cocreate daemon answers at {endpoint}. Start it with `cocreate serve` "
+            "(or set the endpoint below), then press Retry."
+        )
+    if isinstance(error, Failed | RequestError):
+        return f"The daemon refused ({error.code}): {error.message}"
+    if isinstance(error, DocumentError):
+        return str(error)
+    log.error("cocreate: unexpected error", exc_info=error)
+    return f"Unexpected error: {error!r}"
+
+
+def build_request(params: GenerationParams, region: Region, session_id: str, parent: str) -> pb.GenerateRequest:
+    shared = dict(
+        session_id=session_id,
+        mask=region.mask,
+        negative_prompt=params.negative_prompt,
+        strength=params.strength,
+        steps=params.steps,
+        candidates=params.candidates,
+        seed=params.seed,
+        previews=True,
+        parent_turn_id=parent,
+        model=params.model,
+    )
+    if params.task == "variants":
+        return tasks.variants(region.image, style_prompt=params.prompt, **shared)  # type: ignore[arg-type]
+    return tasks.inpaint(region.image, prompt=params.prompt, **shared)  # type: ignore[arg-type]
+
+
+def find_session(client: CocreateClient, key: str) -> str:
+    """The newest session of this document, or "" when it has none yet (blocking: worker thread)."""
+    sessions = client.list_sessions(HOST, key, limit=1)
+    return sessions[0].id if sessions else ""
+
+
+class DocumentController:
+    def __init__(
+        self,
+        canvas: Canvas,
+        client: CocreateClient,
+        calls: Calls,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.canvas = canvas
+        self.client = client
+        self.calls = calls
+        self.on_change = on_change
+        self.phase = Phase.idle
+        self.message = ""
+        self.progress = (0, 0)  # (step, total) of the running job
+        self.queue_position = 0
+        self.strip: Strip | None = None
+        self.selected = 0
+        self.history: list[TurnSummary] = []
+        self.branch_from = ""  # the turn the next generation continues from; "" = a new root turn
+        self.session_id = ""
+        self.previews_shown = 0  # step previews drawn, for tests and the benchmark
+        self._job: Job | None = None
+        self._cancel_requested = False
+        self._last_params: GenerationParams | None = None
+        self._placements = placements.decode(canvas.load_placements())
+
+    # ------------------------------------------------------------ state the docker reads
+
+    @property
+    def running(self) -> bool:
+        return self.phase in ACTIVE
+
+    @property
+    def busy(self) -> bool:
+        """Something is under way that pump() or Calls.pump() will move on."""
+        return self.running or self.calls.busy
+
+    @property
+    def selected_choice(self) -> Choice | None:
+        if self.strip is None or not 0 <= self.selected < len(self.strip.choices):
+            return None
+        return self.strip.choices[self.selected]
+
+    # ------------------------------------------------------------ generation
+
+    def generate(self, params: GenerationParams) -> None:
+        """Start a generation on the selection (or the whole canvas); returns at once."""
+        if self.running:
+            self._say("A generation is running: cancel it first.")
+            return
+        try:
+            region = self.canvas.read_region()
+        except DocumentError as error:
+            self._fail(error)
+            return
+        self.canvas.remove_preview()
+        self._last_params = params
+        self._cancel_requested = False
+        self.strip = Strip("", params.layer_name, Placement(region.box, region.mask))
+        self.selected = 0
+        self.progress = (0, 0)
+        self.phase = Phase.starting
+        self._say("Sending the request…")
+        client, key, name, session_id, parent = self.client, self.canvas.key, self.canvas.name, self.session_id, self.branch_from
+
+        def start() -> tuple[str, Job]:
+            sid = session_id or find_session(client, key) or client.create_session(HOST, key, name).id
+            return sid, client.generate(build_request(params, region, sid, parent))
+
+        self.calls.submit(start, self._started, self._fail)
+
+    def retry(self) -> None:
+        """After a failure: run the last generation again, or reconnect and reload the history."""
+        if self.phase is Phase.failed and self._last_params is not None:
+            self.generate(self._last_params)
+        else:
+            self.refresh_history()
+
+    def cancel(self) -> None:
+        if not self.running:
+            return
+        self._cancel_requested = True
+        if self._job is not None:
+            self._job.cancel()
+        self.canvas.remove_preview()
+        self._say("Cancelling…")
+
+    def pump(self) -> None:
+        """Apply every event the running job produced since the last call; never blocks."""
+        if self._job is None:
+            return
+        events = self._job.poll()
+        latest: Progress | None = None
+        for event in events:
+            if isinstance(event, Progress):
+                latest = event
+            else:
+                self._handle(event)
+        if latest is not None and self.running:
+            self._progress(latest)
+        if events:
+            self._changed()
+
+    def _started(self, started: tuple[str, Job]) -> None:
+        self.session_id, self._job = started
+        if self._cancel_requested:
+            self._job.cancel()
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Accepted):
+            assert self.strip is not None
+            self.strip.turn_id = event.turn_id
+            self.queue_position = event.queue_position
+            self.phase = Phase.queued if event.queue_position else Phase.running
+            self._say(f"Queued at {event.queue_position}…" if event.queue_position else "Generating…")
+        elif isinstance(event, Queued):
+            self.queue_position = event.position
+            self._say(f"Queued at {event.position}…")
+        elif isinstance(event, CandidateReady):
+            assert self.strip is not None
+            self.strip.choices.append(Choice(event.candidate_id, event.index, event.seed, image=event.image))
+        elif isinstance(event, Done):
+            self._job = None
+            self._done(event)
+        elif isinstance(event, Failed):
+            self._job = None
+            self._fail(event)
+
+    def _progress(self, event: Progress) -> None:
+        self.phase = Phase.running
+        self.progress = (event.step, event.total)
+        if event.previews and not self._cancel_requested and self.strip and self.strip.placement:
+            frame = event.previews[min(self.selected, len(event.previews) - 1)]
+            placement = self.strip.placement
+            self._show(placement, self.canvas.scaled(frame, placement.box.width, placement.box.height))
+            self.previews_shown += 1
+
+    def _done(self, event: Done) -> None:
+        assert self.strip is not None
+        if event.cancelled:
+            self.phase = Phase.cancelled
+            self.strip = None
+            self.canvas.remove_preview()
+            self._say("Cancelled.")
+            return
+        self.phase = Phase.finished
+        self.strip.turn_id = event.turn_id
+        self.branch_from = event.turn_id
+        if self.strip.placement is not None:
+            self._placements[event.turn_id] = self.strip.placement
+            self.canvas.save_placements(placements.encode(self._placements))
+        self.strip.choices.sort(key=lambda c: c.index)
+        count = len(self.strip.choices)
+        self._say(f"{count} candidate{'s' * (count != 1)} in {event.elapsed_ms / 1000:.1f} s: pick one, Apply or Discard.")
+        self.select(0)
+        self.refresh_history()
+
+    # ------------------------------------------------------------ candidates
+
+    def select(self, index: int) -> None:
+        """Show candidate `index` on the preview layer (while a job runs: follow its step previews)."""
+        self.selected = index
+        choice = self.selected_choice
+        if choice is not None and not self.running and self.strip and self.strip.placement:
+            placement = self.strip.placement
+            self._with_image(choice, lambda image: self._show(placement, image))
+        self._changed()
+
+    def apply(self) -> None:
+        """The selected candidate becomes a new layer above the active one; the daemon hears it was accepted."""
+        choice, strip = self.selected_choice, self.strip
+        if choice is None or strip is None or self.running:
+            return
+        if strip.placement is None:
+            self._say("This turn's place on the canvas is not recorded in this document, so it cannot be applied here.")
+            return
+        placement = strip.placement
+
+        def add(image: Image) -> None:
+            if (image.width, image.height) != (placement.box.width, placement.box.height):
+                self._say(f"The candidate is {image.width}×{image.height}, its region {placement.box.width}×{placement.box.height}.")
+                return
+            self.canvas.remove_preview()
+            self.canvas.add_layer(strip.layer_name, placement.box, layer_pixels(image, placement.mask))
+            choice.decision = "accepted"
+            self._feedback([choice.candidate_id], "accepted")
+            self._say(f"Applied as the layer “{strip.layer_name}”.")
+
+        self._with_image(choice, add)
+
+    def discard(self) -> None:
+        """Drop the shown candidates; those not decided yet are sent back as rejected."""
+        if self.running:
+            self.cancel()
+        self.canvas.remove_preview()
+        if self.strip is not None:
+            undecided = [c for c in self.strip.choices if not c.decision]
+            for choice in undecided:
+                choice.decision = "rejected"
+            self._feedback([c.candidate_id for c in undecided], "rejected")
+        self.strip = None
+        if not self.running:
+            self.phase = Phase.idle
+        self._say("Discarded.")
+
+    def _show(self, placement: Placement, picture: Image) -> None:
+        self.canvas.show_preview(placement.box, layer_pixels(picture, placement.mask))
+
+    def _with_image(self, choice: Choice, then: Callable[[Image], None]) -> None:
+        if choice.image is not None:
+            then(choice.image)
+            return
+        self._say("Fetching the candidate…")
+
+        def fetched(candidate: CandidateReady) -> None:
+            choice.image = candidate.image
+            if candidate.image is not None:
+                then(candidate.image)
+                self._changed()
+
+        self.calls.submit(lambda: self.client.get_candidate(choice.candidate_id), fetched, self._fail)
+
+    def _feedback(self, candidate_ids: list[str], decision: Literal["accepted", "rejected"]) -> None:
+        if not candidate_ids:
+            return
+        client = self.client
+
+        def send() -> None:
+            for candidate_id in candidate_ids:
+                client.feedback(candidate_id, decision)
+
+        self.calls.submit(send, lambda _: self.refresh_history(), self._fail)
+
+    # ------------------------------------------------------------ history
+
+    def refresh_history(self) -> None:
+        """Reload this document's turns from the daemon (in the background)."""
+        client, key, session_id = self.client, self.canvas.key, self.session_id
+
+        def load() -> tuple[str, list[TurnSummary]]:
+            sid = session_id or find_session(client, key)
+            return sid, turns_from_session(client.get_session(sid, THUMBNAIL_SIZE)) if sid else []
+
+        self.calls.submit(load, self._history_loaded, self._fail)
+
+    def _history_loaded(self, loaded: tuple[str, list[TurnSummary]]) -> None:
+        self.session_id, self.history = loaded
+        if self.phase is Phase.failed:  # the daemon answers again
+            self.phase = Phase.idle
+            self._say("Connected.")
+        self._changed()
+
+    def choose_turn(self, turn_id: str) -> TurnSummary | None:
+        """Show an earlier turn's candidates; the next generation branches from it."""
+        turn = next((t for t in self.history if t.turn_id == turn_id), None)
+        if turn is None or self.running:
+            return None
+        self.canvas.remove_preview()
+        self.branch_from = turn.turn_id
+        title = GenerationParams("variants" if turn.task == "variants" else "inpaint", turn.prompt).layer_name
+        choices = [Choice(c.candidate_id, c.index, c.seed, thumbnail=c.thumbnail, decision=c.decision) for c in turn.candidates]
+        self.strip = Strip(turn.turn_id, title, self._placements.get(turn.turn_id), choices)
+        self.selected = 0
+        self.phase = Phase.idle
+        self._say("Apply one of this turn's candidates, or Generate to branch a new turn from it.")
+        return turn
+
+    def start_fresh(self) -> None:
+        """The next generation starts a new root turn instead of continuing from the last one."""
+        self.branch_from = ""
+        self._changed()
+
+    def close(self) -> None:
+        """The document or the docker goes away: stop the job, leave no preview layer."""
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+        self.canvas.remove_preview()
+
+    # ------------------------------------------------------------ messages
+
+    def _say(self, message: str) -> None:
+        self.message = message
+        self._changed()
+
+    def _fail(self, error: BaseException | Failed) -> None:
+        if self.running or isinstance(error, DocumentError):
+            self.phase = Phase.failed
+            self.strip = None if self.running else self.strip
+            self.canvas.remove_preview()
+        if isinstance(error, DaemonUnavailable | Failed) and (
+            isinstance(error, DaemonUnavailable) or error.code in ("UNAVAILABLE", "NOT_FOUND")
+        ):
+            self.session_id = ""  # a restarted or different daemon: look the session up again
+            self.phase = Phase.failed
+        self._say(explain(error, self.client.endpoint))
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()

@@ -1,0 +1,460 @@
+"""Checks of the cocreate extension that run inside a Blender: the real 4.3.2 or the bpy 5.0.1 wheel.
+
+    blender -b --python checks.py -- --extension bl_ext.user_default.cocreate --verdict V.json [--endpoint E
+        --token-file F] NAME...                                   (the installed extension, in real Blender)
+    python checks.py --stage DIR --verdict V.json NAME...        (the staged extension, with the bpy wheel)
+
+Each named check runs on a fresh empty file and records "ok" or its traceback in the verdict file,
+which the pytest side (tests/plugins/test_blender_wheel.py, tests/hosts/test_blender_host.py) reads.
+`wheel` checks drive the apply functions with scripted events; `daemon` checks talk to a real daemon.
+Runs on Python 3.11 (the wheel) and 3.13 (Blender); needs only bpy and the extension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import random
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import bpy
+
+
+@dataclass
+class Context:
+    plugin: ModuleType  # the extension's package
+    client: ModuleType  # its bundled cocreate_client
+    workdir: Path
+    endpoint: str = ""
+    token_file: str = ""
+
+    def module(self, name: str) -> ModuleType:
+        return importlib.import_module(f"{self.plugin.__name__}.{name}")
+
+
+CHECKS: dict[str, Callable[[Context], None]] = {}
+WHEEL: list[str] = []
+DAEMON: list[str] = []
+
+
+def check(group: list[str]) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    def register(function: Callable[[Context], None]) -> Callable[[Context], None]:
+        CHECKS[function.__name__] = function
+        group.append(function.__name__)
+        return function
+
+    return register
+
+
+# ---------------------------------------------------------------- scene helpers
+
+# A 2×2 grid of quads on two UV islands: the left column maps into LEFT_ISLAND, the right into
+# RIGHT_ISLAND (u0, v0, u1, v1). The middle vertical edge is a seam (different UVs on each side).
+LEFT_ISLAND = (0.1, 0.1, 0.4, 0.9)
+RIGHT_ISLAND = (0.6, 0.1, 0.9, 0.9)
+
+
+def two_island_mesh(select: tuple[int, ...] = ()) -> bpy.types.Object:
+    """Faces 0 (bottom left), 1 (top left), 2 (bottom right), 3 (top right); `select` picks faces."""
+    verts = [(x, y, 0.0) for y in range(3) for x in range(3)]  # vertex index = y * 3 + x
+    faces = [(0, 1, 4, 3), (3, 4, 7, 6), (1, 2, 5, 4), (4, 5, 8, 7)]
+    mesh = bpy.data.meshes.new("islands")
+    mesh.from_pydata(verts, [], faces)
+    uv_layer = mesh.uv_layers.new(name="UVMap")
+    for face, polygon in enumerate(mesh.polygons):
+        u0, v0, u1, v1 = LEFT_ISLAND if face < 2 else RIGHT_ISLAND
+        for loop in polygon.loop_indices:
+            x, y = (mesh.vertices[mesh.loops[loop].vertex_index].co[i] for i in range(2))
+            column = x if face < 2 else x - 1  # 0 or 1 within its island
+            uv_layer.data[loop].uv = (u0 + (u1 - u0) * column, v0 + (v1 - v0) * y / 2)
+        polygon.select = face in select
+    obj = bpy.data.objects.new("islands", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    return obj
+
+
+def island_pixels(island: tuple[float, float, float, float], width: int, height: int) -> set[int]:
+    """Indices (rows top-down) of the pixels whose centres lie inside a UV rectangle."""
+    u0, v0, u1, v1 = island
+    return {
+        row * width + col
+        for row in range(height)
+        for col in range(width)
+        if u0 <= (col + 0.5) / width < u1 and v0 <= 1 - (row + 0.5) / height < v1
+    }
+
+
+def random_picture(ctx: Context, width: int, height: int, seed: int = 1) -> Any:
+    rng = random.Random(seed)
+    rgba = bytearray(rng.randbytes(width * height * 4))
+    rgba[3::4] = b"\xff" * (width * height)
+    return ctx.client.pixels.Image(width, height, bytes(rgba))
+
+
+def changed_pixels(before: Any, after: Any) -> set[int]:
+    return {i for i in range(before.width * before.height) if before.rgba[4 * i : 4 * i + 4] != after.rgba[4 * i : 4 * i + 4]}
+
+
+def show_an_image_editor() -> None:
+    """Background Blender's screen has no Image Editor; turn its first area into one."""
+    bpy.context.window_manager.windows[0].screen.areas[0].type = "IMAGE_EDITOR"
+
+
+def shown_images() -> list[str]:
+    return [
+        space.image.name if space.image else ""
+        for window in bpy.context.window_manager.windows
+        for area in window.screen.areas
+        for space in area.spaces
+        if space.type == "IMAGE_EDITOR"
+    ]
+
+
+class ScriptedJob:
+    """Stands in for cocreate_client's Job: hands out the given events, records a cancel."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.cancelled = False
+
+    def poll(self) -> list[Any]:
+        events, self.events = self.events, []
+        return events
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def scripted(ctx: Context, events: list[Any], source: str | None = None) -> Any:
+    started: Future[Any] = Future()
+    started.set_result(ScriptedJob(events))
+    return ctx.module("jobs").TextureJob("texture", "bricks", started, source=source)
+
+
+def candidate(ctx: Context, index: int, picture: Any) -> Any:
+    return ctx.client.CandidateReady(index, f"{index:032x}", seed=index, image=picture)
+
+
+# ---------------------------------------------------------------- apply functions (wheel and real Blender)
+
+
+@check(WHEEL)
+def images_round_trip_exactly(ctx: Context) -> None:
+    document = ctx.module("document")
+    picture = random_picture(ctx, 37, 23)
+    image = document.new_image("round trip", picture)
+    assert image.packed_file is not None, "new images are packed into the .blend"
+    assert document.read_image(image) == picture, "8-bit pixels come back bit for bit, rows top-down"
+    rgb = bpy.data.images.new("rgb", 2, 1, alpha=False)
+    rgb.pixels.foreach_set([1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0])
+    assert document.read_image(rgb).rgba == bytes([255, 0, 0, 255, 0, 0, 255, 255])
+
+
+@check(WHEEL)
+def masks_from_alpha_and_paint(ctx: Context) -> None:
+    document, pixels = ctx.module("document"), ctx.client.pixels
+    picture = pixels.Image(2, 1, bytes([9, 9, 9, 255, 9, 9, 9, 0]))
+    assert document.alpha_mask(picture).alpha == bytes([0, 255])
+    painted = document.new_image("paint", pixels.Image(2, 1, bytes([0, 0, 0, 255, 255, 255, 255, 255])))
+    assert document.painted_mask(painted, 2, 1).alpha == bytes([0, 255])
+    try:
+        document.painted_mask(painted, 4, 4)
+    except document.DocumentError as error:
+        assert "paint the mask at the texture's size" in str(error)
+    else:
+        raise AssertionError("a mask of another size is refused")
+
+
+@check(WHEEL)
+def selected_faces_give_their_uv_islands(ctx: Context) -> None:
+    document = ctx.module("document")
+    obj = two_island_mesh(select=(0,))
+    whole = document.selected_faces_mask(obj, 64, 64, whole_islands=True, margin=0)
+    assert {i for i, v in enumerate(whole.alpha) if v} == island_pixels(LEFT_ISLAND, 64, 64)
+    face = document.selected_faces_mask(obj, 64, 64, whole_islands=False, margin=0)
+    bottom_left = (LEFT_ISLAND[0], LEFT_ISLAND[1], LEFT_ISLAND[2], 0.5)
+    assert {i for i, v in enumerate(face.alpha) if v} == island_pixels(bottom_left, 64, 64)
+    for face_index in range(4):
+        obj.data.polygons[face_index].select = False
+    try:
+        document.selected_faces_mask(obj, 64, 64, whole_islands=True, margin=0)
+    except document.DocumentError as error:
+        assert "select the faces" in str(error)
+    else:
+        raise AssertionError("no selected face is refused")
+
+
+@check(WHEEL)
+def edit_mode_selection_counts(ctx: Context) -> None:
+    document = ctx.module("document")
+    obj = two_island_mesh()
+    bpy.ops.object.mode_set(mode="EDIT")
+    bpy.ops.mesh.select_all(action="SELECT")
+    faces = document.uv_faces(obj)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert list(faces.selected) == [True] * 4, faces.selected
+
+
+@check(WHEEL)
+def apply_makes_a_principled_material_with_the_packed_image(ctx: Context) -> None:
+    document = ctx.module("document")
+    obj = two_island_mesh()
+    first = bpy.data.images.new("first", 8, 8, alpha=True)  # not packed yet: apply packs it
+    material = document.apply_to_material(obj, first)
+    assert obj.active_material == material and first.packed_file is not None
+    bsdf = base_color_source(material)
+    assert bsdf.image == first
+    second = document.new_image("second", random_picture(ctx, 8, 8))
+    document.apply_to_material(obj, second)
+    assert base_color_source(material).image == second
+    assert sum(node.type == "TEX_IMAGE" for node in material.node_tree.nodes) == 1, "the texture node is reused"
+    assert document.base_color_image(obj) == second
+
+
+@check(WHEEL)
+def apply_adds_a_principled_bsdf_to_a_material_without_one(ctx: Context) -> None:
+    document = ctx.module("document")
+    obj = two_island_mesh()
+    material = bpy.data.materials.new("emissive")
+    if bpy.app.version < (5, 0, 0):
+        material.use_nodes = True
+    nodes = material.node_tree.nodes
+    for node in list(nodes):
+        if node.type == "BSDF_PRINCIPLED":
+            nodes.remove(node)
+    emission = nodes.new("ShaderNodeEmission")
+    output = next(node for node in nodes if node.type == "OUTPUT_MATERIAL")
+    material.node_tree.links.new(emission.outputs["Emission"], output.inputs["Surface"])
+    obj.data.materials.append(material)
+    image = document.new_image("tex", random_picture(ctx, 4, 4))
+    assert document.apply_to_material(obj, image) == material
+    surface = output.inputs["Surface"].links[0].from_node
+    assert surface.type == "BSDF_PRINCIPLED" and base_color_source(material).image == image
+
+
+def base_color_source(material: bpy.types.Material) -> bpy.types.Node:
+    bsdf = next(node for node in material.node_tree.nodes if node.type == "BSDF_PRINCIPLED")
+    source = bsdf.inputs["Base Color"].links[0].from_node
+    assert source.type == "TEX_IMAGE", source.type
+    return source
+
+
+@check(WHEEL)
+def apply_operator_can_be_undone(ctx: Context) -> None:
+    document = ctx.module("document")
+    obj = two_island_mesh()
+    image = document.new_image("undo me", random_picture(ctx, 4, 4))
+    bpy.ops.ed.undo_push(message="before apply")
+    assert bpy.ops.cocreate.apply_to_material(image="undo me") == {"FINISHED"}
+    assert obj.active_material is not None
+    bpy.ops.ed.undo()
+    assert bpy.data.objects["islands"].active_material is None, "undo takes the material away again"
+
+
+@check(WHEEL)
+def a_job_lands_its_candidates_as_packed_images(ctx: Context) -> None:
+    jobs, client = ctx.module("jobs"), ctx.client
+    show_an_image_editor()
+    before = set(bpy.data.images.keys())
+    preview = random_picture(ctx, 16, 16)
+    results = [random_picture(ctx, 32, 32, seed) for seed in (2, 3)]
+    job = scripted(ctx, [client.Accepted("j" * 32, "t" * 32, 0, [1, 2]), client.Progress(1, 2, [preview, preview])])
+    jobs.advance(job)
+    assert job.phase is jobs.Phase.running and job.fraction == 0.5
+    assert jobs.PREVIEW_IMAGE in bpy.data.images and shown_images() == [jobs.PREVIEW_IMAGE]
+    assert tuple(bpy.data.images[jobs.PREVIEW_IMAGE].size) == (32, 16), "two previews side by side"
+    job._job.events = [candidate(ctx, 1, results[1]), candidate(ctx, 0, results[0]), client.Done("t" * 32, False)]
+    jobs.advance(job)
+    assert job.phase is jobs.Phase.done and job.images == ["bricks 1", "bricks 2"], job.images
+    assert set(bpy.data.images.keys()) == before | {"bricks 1", "bricks 2"}, "the preview is gone"
+    for name, picture in zip(job.images, results):
+        assert bpy.data.images[name].packed_file is not None
+        assert ctx.module("document").read_image(bpy.data.images[name]) == picture
+    assert shown_images() == ["bricks 1"]
+
+
+@check(WHEEL)
+def cancel_and_failure_leave_no_images_behind(ctx: Context) -> None:
+    jobs, client = ctx.module("jobs"), ctx.client
+    show_an_image_editor()
+    source = ctx.module("document").new_image("source", random_picture(ctx, 8, 8))
+    before = set(bpy.data.images.keys())
+    preview = random_picture(ctx, 8, 8)
+    for ending in (client.Done("t" * 32, cancelled=True), client.Failed("INTERNAL", "out of memory")):
+        job = scripted(ctx, [client.Accepted("j" * 32, "t" * 32, 0, [1]), client.Progress(1, 4, [preview])], "source")
+        jobs.advance(job)
+        assert jobs.PREVIEW_IMAGE in bpy.data.images
+        job.cancel()
+        assert job._job.cancelled
+        job._job.events = [candidate(ctx, 0, random_picture(ctx, 8, 8)), ending]
+        jobs.advance(job)
+        assert job.phase in (jobs.Phase.cancelled, jobs.Phase.failed) and job.images == []
+        assert set(bpy.data.images.keys()) == before, set(bpy.data.images.keys()) ^ before
+        assert shown_images() == [source.name], "the editor shows the texture again"
+    assert job.status() == "texture failed: out of memory"
+
+
+@check(WHEEL)
+def a_job_that_cannot_start_fails_with_the_reason(ctx: Context) -> None:
+    jobs = ctx.module("jobs")
+    started: Future[Any] = Future()
+    job = jobs.TextureJob("texture", "bricks", started)
+    jobs.advance(job)
+    assert job.phase is jobs.Phase.starting, "still connecting: advance returns at once"
+    started.set_exception(ctx.client.DaemonUnavailable("unix:/nowhere", "No such file or directory"))
+    jobs.advance(job)
+    assert job.phase is jobs.Phase.failed and "cocreate serve" in job.message
+
+
+@check(WHEEL)
+def panels_operators_and_escape_are_registered(ctx: Context) -> None:
+    for name in ("generate_texture", "repair_texture", "texture_variants", "cancel", "apply_to_material"):
+        assert hasattr(bpy.ops.cocreate, name), name
+    for space in ("image", "shader"):
+        for panel in ("generate", "repair", "variants", "candidates"):
+            assert hasattr(bpy.types, f"COCREATE_PT_{space}_{panel}"), (space, panel)
+    assert "UNDO" in bpy.types.COCREATE_OT_apply_to_material.bl_options
+    assert not bpy.ops.cocreate.cancel.poll(), "with no job, Esc goes to whoever else wants it"
+    keymaps = bpy.context.window_manager.keyconfigs.addon.keymaps
+    assert any(item.idname == "cocreate.cancel" and item.type == "ESC" for item in keymaps["Window"].keymap_items)
+
+
+# ---------------------------------------------------------------- against a real daemon (real Blender)
+
+
+def use_daemon(ctx: Context) -> Any:
+    """Point the add-on at the test's daemon through its preferences, as a person would."""
+    preferences = bpy.context.preferences.addons[ctx.plugin.__name__].preferences
+    preferences.endpoint, preferences.token_file = ctx.endpoint, ctx.token_file
+    settings = bpy.context.scene.cocreate
+    settings.steps, settings.candidates = 2, 2
+    return settings
+
+
+def run_job(ctx: Context, until: Callable[[Any], bool] | None = None, timeout: float = 240.0) -> Any:
+    """Tick the pump as Blender's timer would (timers do not run in background mode)."""
+    jobs, pump = ctx.module("jobs"), ctx.module("pump")
+    job = jobs.HISTORY.active
+    assert job is not None, "the operator started a job"
+    deadline = time.monotonic() + timeout
+    while jobs.HISTORY.active is job and not (until and until(job)):
+        assert time.monotonic() < deadline, f"job still {job.status()} after {timeout} s"
+        pump.tick()
+        time.sleep(0.02)
+    return job
+
+
+@check(DAEMON)
+def generate_then_apply_to_material(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    show_an_image_editor()
+    two_island_mesh()
+    settings.prompt, settings.width, settings.height, settings.seamless = "mossy bricks", 96, 64, "both"
+    before = set(bpy.data.images.keys())
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.status() == "texture: 2 candidates", job.status()
+    assert job.first_preview_s is not None and job.candidates_s is not None
+    assert set(bpy.data.images.keys()) == before | set(job.images) and len(job.images) == 2
+    chosen = bpy.data.images[job.images[1]]
+    assert tuple(chosen.size) == (96, 64) and chosen.packed_file is not None
+    assert bpy.ops.cocreate.apply_to_material(image=chosen.name) == {"FINISHED"}
+    expected = ctx.module("document").read_image(chosen)
+
+    saved = ctx.workdir / "applied.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(saved))
+    bpy.ops.wm.open_mainfile(filepath=str(saved))
+    material = bpy.data.objects["islands"].active_material
+    image = base_color_source(material).image
+    assert image.name == job.images[1] and image.packed_file is not None, "the chosen image is packed in the .blend"
+    assert ctx.module("document").read_image(image) == expected
+
+
+@check(DAEMON)
+def repair_changes_only_the_selected_faces_islands(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    document = ctx.module("document")
+    two_island_mesh(select=(0,))
+    original = random_picture(ctx, 64, 64, seed=5)
+    settings.texture = document.new_image("worn", original)
+    settings.mask_source, settings.whole_islands, settings.fill_prompt = "faces", True, "fresh moss"
+    assert bpy.ops.cocreate.repair_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.phase.value == "done" and len(job.images) == 2, job.status()
+    inside = island_pixels(LEFT_ISLAND, 64, 64)
+    bottom_face = island_pixels((0.1, 0.1, 0.4, 0.5), 64, 64)
+    for name in job.images:
+        changed = changed_pixels(original, document.read_image(bpy.data.images[name]))
+        assert changed and changed <= inside, f"{len(changed - inside)} pixels changed outside the island"
+        assert changed - bottom_face, "the whole island is repaired, not just the selected face"
+
+
+@check(DAEMON)
+def cancel_leaves_no_half_made_images(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    jobs = ctx.module("jobs")
+    show_an_image_editor()
+    settings.prompt, settings.width, settings.height, settings.steps, settings.candidates = "slate", 256, 256, 200, 4
+    before = set(bpy.data.images.keys())
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    job = run_job(ctx, until=lambda job: job.step >= 1 and jobs.PREVIEW_IMAGE in bpy.data.images)
+    assert not job.finished, "the job is still forming when cancelled"
+    assert bpy.ops.cocreate.cancel() == {"FINISHED"}
+    job = run_job(ctx, timeout=60)
+    assert job.phase.value == "cancelled", job.status()
+    assert set(bpy.data.images.keys()) == before, set(bpy.data.images.keys()) ^ before
+    assert jobs.HISTORY.active is None and bpy.ops.cocreate.generate_texture.poll(), "ready for the next job"
+
+
+# ---------------------------------------------------------------- runner
+
+
+def main() -> None:
+    argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--extension", help="the installed extension's module (real Blender)")
+    parser.add_argument("--stage", type=Path, help="a folder holding the staged extension (bpy wheel)")
+    parser.add_argument("--verdict", type=Path, required=True)
+    parser.add_argument("--endpoint", default="")
+    parser.add_argument("--token-file", default="")
+    parser.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+
+    verdict: dict[str, object] = {"blender": bpy.app.version_string, "python": sys.version.split()[0]}
+    try:
+        if args.stage is not None:
+            sys.path.insert(0, str(args.stage))
+            plugin = importlib.import_module("cocreate")
+            plugin.register()
+        else:
+            plugin = importlib.import_module(args.extension)
+        client = importlib.import_module(f"{plugin.__name__}.cocreate_client")
+        verdict["plugin_file"] = plugin.__file__
+        ctx = Context(plugin, client, args.verdict.parent, args.endpoint, args.token_file)
+        for name in args.names or list(CHECKS):
+            bpy.ops.wm.read_homefile(use_empty=True)
+            try:
+                CHECKS[name](ctx)
+                verdict[name] = "ok"
+            except Exception:
+                verdict[name] = traceback.format_exc()
+    except Exception:
+        verdict["setup"] = traceback.format_exc()
+    args.verdict.write_text(json.dumps(verdict, indent=2))
+    sys.stdout.flush()
+    os._exit(0)  # the client's and connection's threads must not keep the process alive
+
+
+if __name__ == "__main__":
+    main()
