@@ -92,7 +92,9 @@ class PrefixCache:
         return best, best_shared
 
     def _store(self, tokens: tuple[int, ...], cache: DynamicCache, logits: torch.Tensor) -> None:
-        if not self.max_bytes or not all(type(layer) is DynamicLayer and layer.is_initialized for layer in cache.layers):
+        if not self.max_bytes or not all(
+            type(layer) is DynamicLayer and layer.is_initialized for layer in cache.layers
+        ):
             return
         # References, not copies: the cache's later growth (torch.cat) and batch repeat make new tensors.
         layers = tuple((layer.keys, layer.values) for layer in cache.layers)
@@ -120,7 +122,7 @@ def _restore(model: PreTrainedModel, entry: _Entry, length: int) -> DynamicCache
 
 
 def _shared_length(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    for index, (x, y) in enumerate(zip(a, b)):
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return index
     return min(len(a), len(b))

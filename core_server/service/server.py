@@ -105,7 +105,7 @@ def _bind(server: grpc.aio.Server, options: ServeOptions) -> str:
         host = options.listen.rsplit(":", 1)[0]
         return f"{host}:{port}"
     path = _socket_path(options)
-    _claim_socket_path(path)
+    _claim_socket_path(path, private_folder=options.socket is None)
     old_umask = os.umask(0o177)  # the socket file is created 0600: only this user may connect
     try:
         server.add_insecure_port(f"unix:{path}")
@@ -120,11 +120,13 @@ def _socket_path(options: ServeOptions) -> Path:
     return options.socket or Path(default_socket_path())
 
 
-def _claim_socket_path(path: Path) -> None:
-    """Create the socket's folder (0700) and remove a stale socket left by a crash."""
+def _claim_socket_path(path: Path, private_folder: bool) -> None:
+    """Create the socket's folder, 0700 when it is ours, and remove a stale socket left by a crash."""
     if len(str(path)) > 100:
         raise ConfigError(f"socket path {path} is too long for a Unix socket; pass a shorter --socket")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if private_folder:  # the default folder is cocreate's own: nobody else may even list it
+        path.parent.chmod(0o700)
     if not path.exists():
         return
     probe = socket.socket(socket.AF_UNIX)

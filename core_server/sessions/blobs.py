@@ -37,6 +37,10 @@ class BlobStore:
     def put_text(self, text: str) -> str:
         return self._put(text.encode("utf-8"), "text")
 
+    def put_bytes(self, data: bytes, kind: Kind) -> str:
+        """An already encoded file (a signed PNG, a JSON sidecar) under the folder of its kind."""
+        return self._put(data, kind)
+
     def read_bytes(self, sha256: str, kind: Kind) -> bytes:
         return self.path(sha256, kind).read_bytes()
 

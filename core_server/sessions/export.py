@@ -18,8 +18,11 @@ _FOLDER = {"image": "images", "text": "texts"}
 _SUFFIX = {"image": ".png", "text": ".txt"}
 
 
-def write_zip(session: Session, turns: Sequence[Turn], blobs: BlobStore, out: BinaryIO) -> None:
-    """Write the zip to `out`, which need not be seekable (the service streams it)."""
+def write_zip(
+    session: Session, turns: Sequence[Turn], blobs: BlobStore, out: BinaryIO, extra: Sequence[tuple[str, bytes]] = ()
+) -> None:
+    """Write the zip to `out`, which need not be seekable (the service streams it), with the `extra`
+    (name, bytes) files after the session's own."""
     files: list[tuple[str, str, Kind]] = []  # (name in zip, sha256, kind)
     doc_turns: list[dict[str, Any]] = []
     for turn in turns:
@@ -40,3 +43,5 @@ def write_zip(session: Session, turns: Sequence[Turn], blobs: BlobStore, out: Bi
             # PNG is compressed already; deflating it again only costs time.
             method = zipfile.ZIP_STORED if kind == "image" else zipfile.ZIP_DEFLATED
             zf.write(blobs.path(sha256, kind), name, compress_type=method)
+        for name, data in extra:
+            zf.writestr(name, data)

@@ -68,3 +68,14 @@ class Turn:
     created_ms: int
     finished_ms: int | None = None  # None while running, and when a crash interrupted it
     candidates: tuple[Candidate, ...] = ()  # by index
+
+
+@dataclass(frozen=True)
+class ProvenanceRecord:
+    """The signed file kept when a candidate was accepted or edited (see core_server.provenance)."""
+
+    feedback_id: str
+    candidate_id: str
+    media_type: str  # image/png, or application/json: a text's C2PA sidecar
+    sha256: str  # of the signed file, in blobs/
+    created_ms: int

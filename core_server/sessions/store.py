@@ -23,7 +23,17 @@ from typing import Any, BinaryIO
 from core_server.sessions.blobs import BlobStore
 from core_server.sessions.export import write_zip
 from core_server.sessions.images import shrink_to_fit
-from core_server.sessions.model import DECISIONS, FINISHED, Candidate, Decision, Feedback, Session, Turn
+from core_server.sessions.model import (
+    DECISIONS,
+    FINISHED,
+    Candidate,
+    Decision,
+    Feedback,
+    Kind,
+    ProvenanceRecord,
+    Session,
+    Turn,
+)
 from core_server.tasks import RGBAImage
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -77,6 +87,15 @@ _MIGRATIONS = (
         final_sha256 TEXT
     );
     CREATE INDEX feedback_by_candidate ON feedback (candidate_id, created_ms);
+    """,
+    """
+    CREATE TABLE provenance (
+        feedback_id TEXT PRIMARY KEY REFERENCES feedback (id),
+        candidate_id TEXT NOT NULL REFERENCES candidates (id),
+        media_type TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -197,10 +216,11 @@ class SessionStore:
                         _insert_feedback(db, feedback)
         return fork
 
-    def export_zip(self, session_id: str, out: BinaryIO) -> None:
-        """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*."""
+    def export_zip(self, session_id: str, out: BinaryIO, extra: Sequence[tuple[str, bytes]] = ()) -> None:
+        """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*,
+        and the `extra` (name, bytes) files."""
         session, turns = self.session_detail(session_id)
-        write_zip(session, turns, self._blobs, out)
+        write_zip(session, turns, self._blobs, out, extra)
 
     # ------------------------------------------------------------ turns
 
@@ -270,6 +290,11 @@ class SessionStore:
             _insert_candidates(db, candidates)
         return candidates
 
+    def get_turn(self, turn_id: str) -> Turn:
+        """The turn without its candidates."""
+        with self._tx() as db:
+            return _get_turn(db, turn_id)
+
     def mark_interrupted(self) -> int:
         """At start-up: turns still 'running' were cut off by a crash; say so. Returns how many."""
         with self._tx(write=True) as db:
@@ -321,6 +346,40 @@ class SessionStore:
             _insert_feedback(db, feedback)
         return feedback
 
+    def read_blob(self, sha256: str, kind: Kind) -> bytes:
+        """A stored file's bytes: a candidate's or a final artifact's PNG or UTF-8 text."""
+        return self._blobs.read_bytes(sha256, kind)
+
+    # ------------------------------------------------------------ provenance
+
+    def add_provenance(self, feedback_id: str, media_type: str, data: bytes) -> ProvenanceRecord:
+        """Keep the signed file made for a feedback decision (one per feedback)."""
+        with self._tx() as db:
+            row = db.execute("SELECT candidate_id FROM feedback WHERE id = ?", (feedback_id,)).fetchone()
+        if row is None:
+            raise NotFound("feedback", feedback_id)
+        sha256 = self._blobs.put_bytes(data, _provenance_kind(media_type))
+        record = ProvenanceRecord(feedback_id, row["candidate_id"], media_type, sha256, _now_ms())
+        with self._tx(write=True) as db:
+            db.execute(
+                "INSERT INTO provenance (feedback_id, candidate_id, media_type, sha256, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (record.feedback_id, record.candidate_id, record.media_type, record.sha256, record.created_ms),
+            )
+        return record
+
+    def get_provenance(self, feedback_id: str) -> tuple[ProvenanceRecord, bytes] | None:
+        """The signed file kept for a feedback decision and its bytes, if one was made."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT feedback_id, candidate_id, media_type, sha256, created_ms FROM provenance WHERE feedback_id = ?",
+                (feedback_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        record = ProvenanceRecord(**row)
+        return record, self._blobs.read_bytes(record.sha256, _provenance_kind(record.media_type))
+
     # ------------------------------------------------------------ health
 
     def integrity_check(self) -> str:
@@ -368,6 +427,11 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         # One transaction per step: a crash leaves the database at the old version or the new one.
         db.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[target - 1]}; PRAGMA user_version = {target}; COMMIT;")
+
+
+def _provenance_kind(media_type: str) -> Kind:
+    """Signed PNGs sit with the images; a sidecar is UTF-8 JSON, so it sits with the texts."""
+    return "image" if media_type == "image/png" else "text"
 
 
 def _new_id() -> str:

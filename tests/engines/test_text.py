@@ -1,4 +1,4 @@
-"""The text engine end to end on the tiny profile: continue_text, rewrite_text, the sampling loop."""
+"""The text engine end to end on the tiny profile: continue_text, rewrite_text, the sampling loop, the prefix cache."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ from collections.abc import Sequence
 import pytest
 import torch
 from tokenizers import Tokenizer, models
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from core_server.engines import text as text_module
 from core_server.engines.continue_text import continue_prompt, fim_token_ids
+from core_server.engines.prefix_cache import PrefixCache
 from core_server.engines.rewrite_text import rewrite_prompt
 from core_server.engines.sampling import CandidateText, IncrementalDecoder
 from core_server.engines.stopping import StopRules
@@ -38,10 +45,23 @@ def tokenizer(catalog: ModelCatalog) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(catalog.resolve("tiny-text", "text").path, local_files_only=True)
 
 
+@pytest.fixture(scope="module")
+def tiny_model(catalog: ModelCatalog) -> PreTrainedModel:
+    return AutoModelForCausalLM.from_pretrained(catalog.resolve("tiny-text", "text").path, local_files_only=True)
+
+
 def run(engine: Engine, task: Task, seeds: Sequence[int] = (1,)) -> tuple[GenerationResult, Recorder]:
     recorder = Recorder()
     result = engine.run(task, seeds, previews=False, emit=recorder, cancel=recorder.token)
     return result, recorder
+
+
+def texts(engine: Engine, task: Task, seeds: Sequence[int] = (1, 2, 3)) -> tuple[str, ...]:
+    return run(engine, task, seeds)[0].texts
+
+
+def prompt_tokens(tokenizer: PreTrainedTokenizerBase, before: str) -> list[int]:
+    return continue_prompt(tokenizer, ContinueTextTask(before), room=200, fim=None)
 
 
 def test_engine_describes_itself(text_engine: TextEngine) -> None:
@@ -70,6 +90,19 @@ def test_same_seeds_same_texts_different_seeds_differ(text_engine: Engine) -> No
 
     assert first.texts == again.texts
     assert first.texts[0] != first.texts[1]
+
+
+def test_four_candidates_differ_and_each_reproduces_from_its_seed(text_engine: TextEngine) -> None:
+    task = ContinueTextTask("A painter mixes colours on the palette", max_new_tokens=24)
+    seeds = (11, 12, 13, 14)
+    text_engine.prefix_cache.clear()
+    first = texts(text_engine, task, seeds)
+    again = texts(text_engine, task, seeds)
+
+    assert len(set(first)) == 4
+    assert again == first
+    # A candidate depends on its own seed only, not on the others in its batch.
+    assert texts(text_engine, task, (13,)) == (first[2],)
 
 
 def test_stop_strings_cut_the_text_where_they_start(text_engine: Engine) -> None:
@@ -192,17 +225,119 @@ def test_rewrite_without_a_chat_template_uses_a_plain_prompt(catalog: ModelCatal
     assert prompt.startswith("Rewrite the text below.") and prompt.endswith("short text\n\nRewritten text:\n")
 
 
-def test_cancel_stops_within_a_token_and_the_engine_goes_on(text_engine: Engine) -> None:
+def test_cancel_stops_within_a_token_and_the_engine_goes_on(text_engine: TextEngine) -> None:
+    task = ContinueTextTask("Once", max_new_tokens=32)
+    text_engine.prefix_cache.clear()
     recorder = Recorder(cancel_after_step=1)
     with pytest.raises(Cancelled):
-        text_engine.run(
-            ContinueTextTask("Once", max_new_tokens=32), (1, 2), previews=False, emit=recorder, cancel=recorder.token
-        )
+        text_engine.run(task, (1, 2), previews=False, emit=recorder, cancel=recorder.token)
     assert [event.step for event in recorder.steps] == [1]
     assert all(isinstance(event, StepEvent | TextDeltaEvent) for event in recorder.events)
+    streamed = [recorder.text(0), recorder.text(1)]
 
-    result, _ = run(text_engine, ContinueTextTask("Once", max_new_tokens=8))
-    assert len(result.texts) == 1
+    # The prefill the cancelled run cached serves the next run, and gives what a cold one gives.
+    warm = texts(text_engine, task, (1, 2))
+    assert text_engine.prefix_cache.last.computed == 0
+    text_engine.prefix_cache.clear()
+    assert texts(text_engine, task, (1, 2)) == warm
+    assert all(text.startswith(part) for text, part in zip(warm, streamed, strict=True))
+
+
+# ---------------------------------------------------------------- prefix cache
+
+
+def test_a_warm_prefix_gives_the_same_tokens_as_a_cold_prefill(text_engine: TextEngine, tokenizer) -> None:
+    cache = text_engine.prefix_cache
+    before = "Once upon a time, in a small town by the sea, there lived a writer who loved long walks"
+    task = ContinueTextTask(before, max_new_tokens=24)
+    cache.clear()
+    cold = texts(text_engine, task)
+    assert (cache.last.reused, cache.last.computed) == (0, len(prompt_tokens(tokenizer, before)))
+
+    # Regenerate: the same text again prefills nothing.
+    assert texts(text_engine, task) == cold
+    assert cache.last.computed == 0
+
+    # The writer keeps the first candidate and continues after it: only the new tokens are computed.
+    longer = ContinueTextTask(before + cold[0], max_new_tokens=24)
+    warm = texts(text_engine, longer)
+    shared = len(prompt_tokens(tokenizer, before)) - 1  # the last token may merge with the inserted text
+    assert cache.last.reused >= shared
+    assert cache.last.computed == len(prompt_tokens(tokenizer, longer.before)) - cache.last.reused
+    cache.clear()
+    assert texts(text_engine, longer) == warm
+
+
+def test_an_edit_before_the_cursor_invalidates_the_cache_from_the_edit_on(text_engine: TextEngine, tokenizer) -> None:
+    cache = text_engine.prefix_cache
+    before = "She wrote about the light on the water, the gulls, and the fishermen mending their nets."
+    edited = before.replace("light", "colour")
+    cache.clear()
+    texts(text_engine, ContinueTextTask(before, max_new_tokens=16))
+
+    warm = texts(text_engine, ContinueTextTask(edited, max_new_tokens=16))
+    unchanged = prompt_tokens(tokenizer, before.split("light")[0])
+    assert cache.last.reused <= len(unchanged)
+    assert (
+        prompt_tokens(tokenizer, edited)[: cache.last.reused] == prompt_tokens(tokenizer, before)[: cache.last.reused]
+    )
+    cache.clear()
+    assert texts(text_engine, ContinueTextTask(edited, max_new_tokens=16)) == warm
+
+    # The cursor moved back: the shorter text is all cached but its last token, which gives the logits.
+    shorter = ContinueTextTask(edited[:40], max_new_tokens=16)
+    warm = texts(text_engine, shorter)
+    assert (cache.last.reused, cache.last.computed) == (len(prompt_tokens(tokenizer, shorter.before)) - 1, 1)
+    cache.clear()
+    assert texts(text_engine, shorter) == warm
+
+
+def test_fill_in_the_middle_reuses_the_text_before_the_cursor(text_engine: TextEngine, tokenizer) -> None:
+    cache = text_engine.prefix_cache
+    before, after = "The sea was calm and the boats", " came home before the storm."
+    cache.clear()
+    texts(text_engine, ContinueTextTask(before, after=after, max_new_tokens=8))
+    warm = texts(text_engine, ContinueTextTask(before, after=" stayed out all night.", max_new_tokens=8))
+    # <|fim_prefix|> and the text before the cursor are shared; the new text after it is computed.
+    assert cache.last.reused >= len(tokenizer(before).input_ids)
+    cache.clear()
+    assert texts(text_engine, ContinueTextTask(before, after=" stayed out all night.", max_new_tokens=8)) == warm
+
+
+def test_the_prefix_cache_stays_within_its_bounds(tiny_model: PreTrainedModel, tokenizer) -> None:
+    prompts = [prompt_tokens(tokenizer, f"{word} is the word of the day, said the writer.") for word in "abcd"]
+    one_entry = _entry_bytes(tiny_model, prompts[0])
+    cache = PrefixCache(max_bytes=2 * one_entry + one_entry // 2)
+    with torch.inference_mode():
+        for prompt in prompts:
+            cache.prefill(tiny_model, prompt)
+            assert cache.nbytes <= cache.max_bytes
+        assert len(cache) == 2
+        cache.prefill(tiny_model, prompts[3])  # the newest stayed...
+        assert cache.last.computed == 0
+        cache.prefill(tiny_model, prompts[0])  # ...the least recently used went first
+        assert cache.last.reused == 0
+
+        # A prompt that begins a cached one replaces it rather than sitting beside it.
+        cache.clear()
+        cache.prefill(tiny_model, prompts[0][:10])
+        cache.prefill(tiny_model, prompts[0])
+        assert len(cache) == 1 and cache.last.reused == 10
+
+        # Larger than the whole bound: computed, not kept. A zero bound keeps nothing.
+        cache.prefill(tiny_model, prompts[0] * 4)
+        assert len(cache) == 1
+        off = PrefixCache(max_bytes=0)
+        off.prefill(tiny_model, prompts[0])
+        off.prefill(tiny_model, prompts[0])
+        assert len(off) == 0 and off.last.reused == 0
+
+
+def _entry_bytes(model: PreTrainedModel, prompt: list[int]) -> int:
+    probe = PrefixCache(max_bytes=1 << 30)
+    with torch.inference_mode():
+        probe.prefill(model, prompt)
+    return probe.nbytes
 
 
 @pytest.mark.parametrize(

@@ -184,7 +184,7 @@ class DocumentController:
         self.previews_shown = 0  # step previews drawn, for tests and the benchmark
         self._job: Job | None = None
         self._cancel_requested = False
-        self._last_params: GenerationParams | None = None
+        self._retry: Callable[[], None] = self.refresh_history  # what Retry does after a failure
         self._placements = placements.decode(canvas.load_placements())
 
     # ------------------------------------------------------------ state the docker reads
@@ -217,7 +217,7 @@ class DocumentController:
             self._fail(error)
             return
         self.canvas.remove_preview()
-        self._last_params = params
+        self._retry = lambda: self.generate(params)
         self._cancel_requested = False
         self.strip = Strip("", params.layer_name, Placement(region.box, region.mask))
         self.selected = 0
@@ -233,11 +233,8 @@ class DocumentController:
         self.calls.submit(start, self._started, self._fail)
 
     def retry(self) -> None:
-        """After a failure: run the last generation again, or reconnect and reload the history."""
-        if self.phase is Phase.failed and self._last_params is not None:
-            self.generate(self._last_params)
-        else:
-            self.refresh_history()
+        """After a failure, do again what failed: the generation, or reaching the daemon for the history."""
+        self._retry()
 
     def cancel(self) -> None:
         if not self.running:
@@ -249,7 +246,8 @@ class DocumentController:
         self._say("Cancelling…")
 
     def pump(self) -> None:
-        """Apply every event the running job produced since the last call; never blocks."""
+        """Take in every finished call and every event of the running job; never blocks."""
+        self.calls.pump()
         if self._job is None:
             return
         events = self._job.poll()
@@ -271,16 +269,15 @@ class DocumentController:
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, Accepted):
-            assert self.strip is not None
-            self.strip.turn_id = event.turn_id
+            if self.strip is not None:
+                self.strip.turn_id = event.turn_id
             self.queue_position = event.queue_position
             self.phase = Phase.queued if event.queue_position else Phase.running
             self._say(f"Queued at {event.queue_position}…" if event.queue_position else "Generating…")
         elif isinstance(event, Queued):
             self.queue_position = event.position
             self._say(f"Queued at {event.position}…")
-        elif isinstance(event, CandidateReady):
-            assert self.strip is not None
+        elif isinstance(event, CandidateReady) and self.strip is not None:
             self.strip.choices.append(Choice(event.candidate_id, event.index, event.seed, image=event.image))
         elif isinstance(event, Done):
             self._job = None
@@ -299,8 +296,7 @@ class DocumentController:
             self.previews_shown += 1
 
     def _done(self, event: Done) -> None:
-        assert self.strip is not None
-        if event.cancelled:
+        if event.cancelled or self.strip is None:  # None: discarded while it ran
             self.phase = Phase.cancelled
             self.strip = None
             self.canvas.remove_preview()
@@ -398,6 +394,7 @@ class DocumentController:
 
     def refresh_history(self) -> None:
         """Reload this document's turns from the daemon (in the background)."""
+        self._retry = self.refresh_history
         client, key, session_id = self.client, self.canvas.key, self.session_id
 
         def load() -> tuple[str, list[TurnSummary]]:
@@ -447,15 +444,15 @@ class DocumentController:
         self._changed()
 
     def _fail(self, error: BaseException | Failed) -> None:
-        if self.running or isinstance(error, DocumentError):
-            self.phase = Phase.failed
-            self.strip = None if self.running else self.strip
+        if self.running:
+            self.strip = None
             self.canvas.remove_preview()
-        if isinstance(error, DaemonUnavailable | Failed) and (
-            isinstance(error, DaemonUnavailable) or error.code in ("UNAVAILABLE", "NOT_FOUND")
-        ):
-            self.session_id = ""  # a restarted or different daemon: look the session up again
-            self.phase = Phase.failed
+        self.phase = Phase.failed
+        code = error.code if isinstance(error, Failed | RequestError) else ""
+        if isinstance(error, DaemonUnavailable) or code == "UNAVAILABLE":
+            self.session_id = ""  # a restarted or another daemon: look the session up again
+        elif code == "NOT_FOUND":
+            self.session_id = self.branch_from = ""  # the session or turn is gone: start a new one
         self._say(explain(error, self.client.endpoint))
 
     def _changed(self) -> None:

@@ -27,7 +27,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import bpy
+try:
+    import bpy
+except ImportError:  # pytest imports this module outside Blender only to read the check names
+    bpy = None
 
 
 @dataclass
@@ -210,7 +213,7 @@ def edit_mode_selection_counts(ctx: Context) -> None:
 def apply_makes_a_principled_material_with_the_packed_image(ctx: Context) -> None:
     document = ctx.module("document")
     obj = two_island_mesh()
-    first = bpy.data.images.new("first", 8, 8, alpha=True)  # not packed yet: apply packs it
+    first = bpy.data.images.load(str(png_file(ctx, "first.png")))  # from a file, not packed yet: apply packs it
     material = document.apply_to_material(obj, first)
     assert obj.active_material == material and first.packed_file is not None
     bsdf = base_color_source(material)
@@ -243,6 +246,16 @@ def apply_adds_a_principled_bsdf_to_a_material_without_one(ctx: Context) -> None
     assert surface.type == "BSDF_PRINCIPLED" and base_color_source(material).image == image
 
 
+def png_file(ctx: Context, name: str) -> Path:
+    image = ctx.module("document").new_image(name, random_picture(ctx, 8, 8))
+    path = ctx.workdir / name
+    image.unpack(method="REMOVE")
+    image.filepath_raw, image.file_format = str(path), "PNG"
+    image.save()
+    bpy.data.images.remove(image)
+    return path
+
+
 def base_color_source(material: bpy.types.Material) -> bpy.types.Node:
     bsdf = next(node for node in material.node_tree.nodes if node.type == "BSDF_PRINCIPLED")
     source = bsdf.inputs["Base Color"].links[0].from_node
@@ -256,10 +269,25 @@ def apply_operator_can_be_undone(ctx: Context) -> None:
     obj = two_island_mesh()
     image = document.new_image("undo me", random_picture(ctx, 4, 4))
     bpy.ops.ed.undo_push(message="before apply")
-    assert bpy.ops.cocreate.apply_to_material(image="undo me") == {"FINISHED"}
+    # undo=True: register the undo step as a click in the UI does (scripts skip it by default).
+    assert bpy.ops.cocreate.apply_to_material("EXEC_DEFAULT", True, image="undo me") == {"FINISHED"}
     assert obj.active_material is not None
     bpy.ops.ed.undo()
     assert bpy.data.objects["islands"].active_material is None, "undo takes the material away again"
+
+
+@check(WHEEL)
+def landed_candidates_can_be_undone(ctx: Context) -> None:
+    jobs, client = ctx.module("jobs"), ctx.client
+    before = set(bpy.data.images.keys())
+    bpy.ops.ed.undo_push(message="before the job")
+    job = scripted(ctx, [candidate(ctx, 0, random_picture(ctx, 8, 8)), client.Done("t" * 32, False)])
+    jobs.HISTORY.begin(job)
+    assert ctx.module("pump").tick() is None, "the timer stops once nothing runs"
+    assert jobs.HISTORY.active is None and jobs.HISTORY.latest() is job
+    assert set(bpy.data.images.keys()) == before | {"bricks 1"}
+    bpy.ops.ed.undo()
+    assert set(bpy.data.images.keys()) == before, "one undo takes the candidates away"
 
 
 @check(WHEEL)

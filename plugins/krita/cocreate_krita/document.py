@@ -1,0 +1,165 @@
+"""The one module that touches a Krita document: selection, pixels, layers, annotations.
+
+RGBA/U8 documents are read and written as they are (pixelData is BGRA there). Every other colour
+model or depth (U16, F16, F32; Gray, CMYK, …) goes through Krita's own colour management: the
+region is read from the projection as 8-bit sRGB (what the painter sees), and result and preview
+layers are written in 8-bit sRGB and converted into the document's colour space by Krita.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from cocreate_client.pixels import Image, Mask, swap_red_blue
+from krita import Document, Node, Selection
+from PyQt5.QtCore import QByteArray, Qt
+from PyQt5.QtGui import QImage
+
+from .region import Box, DocumentError, Region, clip, context_box, is_empty
+
+DOCUMENT_KEY = "cocreate/document-id"
+PLACEMENTS = "cocreate/placements"
+PREVIEW_LAYER = "cocreate preview"
+WORKING_SPACE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+
+
+class KritaDocument:
+    def __init__(self, document: Document) -> None:
+        self._doc = document
+        self._preview: Node | None = None
+
+    @property
+    def document(self) -> Document:
+        return self._doc
+
+    @property
+    def key(self) -> str:
+        """A random id saved in the document, so its session is found again after reopening it."""
+        key = self._annotation(DOCUMENT_KEY).decode()
+        if not key:
+            key = uuid.uuid4().hex
+            self._doc.setAnnotation(DOCUMENT_KEY, "cocreate session key", QByteArray(key.encode()))
+        return key
+
+    @property
+    def name(self) -> str:
+        return self._doc.name() or os.path.basename(self._doc.fileName()) or "Untitled"
+
+    @property
+    def native(self) -> bool:
+        """Pixels can be exchanged as they are, with no colour conversion."""
+        return (self._doc.colorModel(), self._doc.colorDepth()) == WORKING_SPACE[:2]
+
+    # ------------------------------------------------------------ reading
+
+    def read_region(self) -> Region:
+        doc = self._doc
+        doc.waitForDone()  # strokes still running would leave the projection behind
+        width, height = doc.width(), doc.height()
+        selection: Selection | None = doc.selection()
+        if selection is None:
+            box, mask = Box(0, 0, width, height), None
+        else:
+            bounds = clip(Box(selection.x(), selection.y(), selection.width(), selection.height()), width, height)
+            if bounds is None:
+                raise DocumentError(
+                    "The selection lies outside the canvas: select part of the picture, or deselect to use all of it."
+                )
+            box = context_box(bounds, width, height)
+            mask = Mask(box.width, box.height, bytes(selection.pixelData(*box.as_tuple())))
+            if is_empty(mask):
+                raise DocumentError("The selection is empty: select the part to fill, or deselect to use the whole canvas.")
+        return Region(box, self._read_pixels(box), mask)
+
+    def _read_pixels(self, box: Box) -> Image:
+        if self.native:
+            return Image(box.width, box.height, swap_red_blue(bytes(self._doc.pixelData(*box.as_tuple()))))
+        # projection() is the merged image converted to 8-bit sRGB by Krita's colour management.
+        projection = self._doc.projection(*box.as_tuple()).convertToFormat(QImage.Format_RGBA8888)
+        return Image(box.width, box.height, _qimage_bytes(projection))
+
+    def scaled(self, picture: Image, width: int, height: int) -> Image:
+        if (picture.width, picture.height) == (width, height):
+            return picture
+        source = QImage(picture.rgba, picture.width, picture.height, picture.width * 4, QImage.Format_RGBA8888)
+        result = source.scaled(width, height, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
+        return Image(width, height, _qimage_bytes(result.convertToFormat(QImage.Format_RGBA8888)))
+
+    # ------------------------------------------------------------ layers
+
+    def show_preview(self, box: Box, pixels: Image) -> None:
+        if self._preview is None:
+            self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
+            self._insert(self._preview)
+            if not self.native:
+                self._preview.setColorSpace(*WORKING_SPACE)  # a temporary layer: no need to convert back
+                self._doc.waitForDone()
+        self._preview.setPixelData(swap_red_blue(pixels.rgba), *box.as_tuple())
+        _refresh(self._preview)
+
+    def remove_preview(self) -> None:
+        if self._preview is not None:
+            self._preview.remove()
+            self._preview = None
+
+    @property
+    def has_preview(self) -> bool:
+        return self._preview is not None
+
+    def add_layer(self, name: str, box: Box, pixels: Image) -> None:
+        node = self._doc.createNode(name, "paintlayer")
+        bgra = swap_red_blue(pixels.rgba)
+        if self.native:
+            node.setPixelData(bgra, *box.as_tuple())  # before inserting, so no refresh is needed
+            self._insert(node)
+        else:
+            self._insert(node)
+            node.setColorSpace(*WORKING_SPACE)
+            self._doc.waitForDone()
+            node.setPixelData(bgra, *box.as_tuple())
+            node.setColorSpace(self._doc.colorModel(), self._doc.colorDepth(), self._doc.colorProfile())
+            self._doc.waitForDone()
+            _refresh(node)
+        self._doc.setActiveNode(node)
+
+    def _insert(self, node: Node) -> None:
+        """Above the active layer, in its group; the top of the stack when no layer is active."""
+        anchor = self._active_layer()
+        parent = anchor.parentNode() if anchor is not None else self._doc.rootNode()
+        parent.addChildNode(node, anchor)
+
+    def _active_layer(self) -> Node | None:
+        node = self._doc.activeNode()
+        while node is not None and node.type().endswith("mask"):  # a mask's layer is its parent
+            node = node.parentNode()
+        if node is None or node.parentNode() is None or self._is_preview(node):
+            layers = [n for n in self._doc.rootNode().childNodes() if not self._is_preview(n)]
+            node = layers[-1] if layers else None
+        return node
+
+    def _is_preview(self, node: Node) -> bool:
+        return self._preview is not None and node.uniqueId() == self._preview.uniqueId()
+
+    # ------------------------------------------------------------ annotations
+
+    def load_placements(self) -> bytes:
+        return self._annotation(PLACEMENTS)
+
+    def save_placements(self, data: bytes) -> None:
+        self._doc.setAnnotation(PLACEMENTS, "cocreate: where each turn's results belong", QByteArray(data))
+
+    def _annotation(self, kind: str) -> bytes:
+        return bytes(self._doc.annotation(kind)) if kind in self._doc.annotationTypes() else b""
+
+
+def _qimage_bytes(image: QImage) -> bytes:
+    """The pixels of a 32-bit QImage, whose rows are never padded."""
+    pointer = image.constBits()
+    pointer.setsize(image.sizeInBytes())
+    return bytes(pointer)
+
+
+def _refresh(node: Node) -> None:
+    # Re-setting the blending mode redraws just this layer; refreshProjection() would redo the whole image.
+    node.setBlendingMode(node.blendingMode())
