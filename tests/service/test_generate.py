@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
+from tests.support.daemon import Daemon
 
+from .conftest import channel_for
 from .images import disc, gradient
 
 IMAGE = gradient()
@@ -122,3 +127,16 @@ def test_models_and_status(stub: pb_grpc.CocreateStub) -> None:
     assert models["tiny-text"].kind == "text" and models["tiny-text"].is_default
     status = stub.ModelStatus(pb.ModelStatusRequest())
     assert status.device and status.version
+
+
+def test_health_and_reflection(daemon: Daemon) -> None:
+    with channel_for(daemon) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "cocreate.v1.Cocreate"):
+            reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        database = ProtoReflectionDescriptorDatabase(channel)
+        assert "cocreate.v1.Cocreate" in database.get_services()
+        pool = DescriptorPool(database)
+        generate = pool.FindServiceByName("cocreate.v1.Cocreate").FindMethodByName("Generate")
+        assert generate.server_streaming

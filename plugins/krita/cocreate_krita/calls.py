@@ -2,22 +2,40 @@
 
 CocreateClient's unary calls (sessions, feedback, GetCandidate, models) block until the daemon
 answers. Krita's main thread must never wait on the network, so it submits them here and the
-docker's timer calls `pump()`, which runs each call's callback on the main thread.
+docker's timer calls `pump()`, which runs each call's callback on the main thread. The worker is a
+daemon thread, so a call still waiting on a daemon never holds up Krita's exit.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 
+class _Call(Generic[T]):
+    def __init__(self, work: Callable[[], T], done: Callable[[T], None], failed: Callable[[BaseException], None]):
+        self.work, self.done, self.failed = work, done, failed
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.result = self.work()
+        except BaseException as error:  # handed to the main thread, which reports it
+            self.error = error
+        self.finished.set()
+
+
 class Calls:
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cocreate-calls")
-        self._waiting: list[tuple[Future[Any], Callable[[Any], None], Callable[[BaseException], None]]] = []
+        self._queue: queue.SimpleQueue[_Call[Any]] = queue.SimpleQueue()
+        self._waiting: list[_Call[Any]] = []
+        threading.Thread(target=self._serve, name="cocreate-calls", daemon=True).start()
 
     @property
     def busy(self) -> bool:
@@ -25,20 +43,20 @@ class Calls:
 
     def submit(self, work: Callable[[], T], done: Callable[[T], None], failed: Callable[[BaseException], None]) -> None:
         """Run `work()` on the worker; `done(result)` or `failed(error)` follows on the pumping thread."""
-        self._waiting.append((self._pool.submit(work), done, failed))
+        call = _Call(work, done, failed)
+        self._waiting.append(call)
+        self._queue.put(call)
 
     def pump(self) -> None:
         """Deliver every finished call's outcome, in the order they were submitted; never blocks."""
-        finished = [entry for entry in self._waiting if entry[0].done()]
-        self._waiting = [entry for entry in self._waiting if entry not in finished]
-        for future, done, failed in finished:
-            error = future.exception()
-            if error is None:
-                done(future.result())
+        finished = [call for call in self._waiting if call.finished.is_set()]
+        self._waiting = [call for call in self._waiting if call not in finished]
+        for call in finished:
+            if call.error is None:
+                call.done(call.result)
             else:
-                failed(error)
+                call.failed(call.error)
 
-    def close(self) -> None:
-        """Drop calls not started yet; one already running ends at its client timeout."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._waiting = []
+    def _serve(self) -> None:
+        while True:
+            self._queue.get().run()

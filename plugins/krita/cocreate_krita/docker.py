@@ -58,7 +58,7 @@ class CocreateDocker(DockWidget):
         self._calls = Calls()
         self._controllers: list[tuple[Document, DocumentController]] = []
         self.controller: DocumentController | None = None
-        self._shown_strip: object = None
+        self._shown_strip: tuple[object, list[tuple[Image | None, Image | None]]] | None = None
         self._shown_history: object = None
         self._timer = QTimer(self)
         self._timer.setInterval(PUMP_MS)
@@ -178,7 +178,6 @@ class CocreateDocker(DockWidget):
         self.discard_button.clicked.connect(lambda: self._act(DocumentController.discard))
         self.start_fresh_button.clicked.connect(lambda: self._act(DocumentController.start_fresh))
         self.strip.currentRowChanged.connect(self._select)
-        self.history.itemActivated.connect(self._choose_turn)
         self.history.itemClicked.connect(self._choose_turn)
         self.retry_button.clicked.connect(self._retry)
 
@@ -285,12 +284,6 @@ class CocreateDocker(DockWidget):
     def pumping(self) -> bool:
         return self._timer.isActive()
 
-    def closeEvent(self, event: object) -> None:  # noqa: N802 (Qt's name)
-        for _, controller in self._controllers:
-            controller.close()
-        self._calls.close()
-        super().closeEvent(event)
-
     # ------------------------------------------------------------ showing the state
 
     def _refresh(self) -> None:
@@ -317,9 +310,10 @@ class CocreateDocker(DockWidget):
 
     def _show_strip(self, controller: DocumentController) -> None:
         strip = controller.strip
-        signature = (id(strip), len(strip.choices) if strip else 0, [c.image is not None for c in strip.choices] if strip else [])
-        if signature != self._shown_strip:
-            self._shown_strip = signature
+        # The strip object itself (not its id, which may be reused) and what its icons are made from.
+        shown = (strip, [(c.image, c.thumbnail) for c in strip.choices] if strip else [])
+        if self._shown_strip is None or shown[0] is not self._shown_strip[0] or shown[1] != self._shown_strip[1]:
+            self._shown_strip = shown
             self.strip.blockSignals(True)
             self.strip.clear()
             for choice in strip.choices if strip else []:
