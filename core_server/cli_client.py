@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from . import cli_provenance
 from .packaging import HOSTS
 
 out = Console()
@@ -67,6 +68,8 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     export.add_argument("session_id")
     export.add_argument("file", type=Path)
     export.set_defaults(run=_sessions_export)
+
+    cli_provenance.add_verbs(verbs, common)
 
 
 @contextmanager

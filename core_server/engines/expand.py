@@ -6,7 +6,7 @@ from functools import reduce
 
 import numpy as np
 
-from core_server.config import MAX_SIDE
+from core_server.config import DEFAULT_LIMITS
 from core_server.engines.paint import DEFAULT_GUIDANCE, DEFAULT_STEPS, PaintJob
 from core_server.engines.pixels import image_array
 from core_server.tasks import EngineError, ExpandTask
@@ -24,8 +24,10 @@ def paint_job(task: ExpandTask) -> PaintJob:
     left, top, right, bottom = task.left, task.top, task.right, task.bottom
     if not any((left, top, right, bottom)):
         raise EngineError("Nothing to expand: grow at least one of left, top, right or bottom.")
-    if max(width + left + right, height + top + bottom) > MAX_SIDE:
-        raise EngineError(f"The expanded canvas would be larger than {MAX_SIDE} px on a side; grow it less.")
+    if max(width + left + right, height + top + bottom) > DEFAULT_LIMITS.max_side:
+        raise EngineError(
+            f"The expanded canvas would be larger than {DEFAULT_LIMITS.max_side} px on a side; grow it less."
+        )
 
     # The new area starts as the picture's edge pixels stretched outwards: colours the model can continue.
     canvas = np.pad(image, ((top, bottom), (left, right), (0, 0)), mode="edge")

@@ -114,11 +114,17 @@ def next_token_logits(model: PreTrainedModel, input_ids: torch.Tensor, cache: Dy
 
 
 def _restore(model: PreTrainedModel, entry: _Entry, length: int) -> DynamicCache:
-    """A new cache holding a copy of the entry's first `length` positions."""
-    return DynamicCache(
-        ddp_cache_data=[(keys[:, :, :length], values[:, :, :length]) for keys, values in entry.layers],
-        config=model.config,
-    )
+    """A new cache over the entry's first `length` positions.
+
+    The layers hold views of the entry's tensors, not copies: a DynamicLayer never writes into its
+    tensors, it replaces them (torch.cat as it grows, repeat_interleave for the batch), so the entry
+    stays as it was.
+    """
+    cache = DynamicCache(config=model.config)
+    for layer, (keys, values) in zip(cache.layers, entry.layers, strict=True):
+        layer.lazy_initialization(keys, values)
+        layer.keys, layer.values = keys[:, :, :length], values[:, :, :length]
+    return cache
 
 
 def _shared_length(a: tuple[int, ...], b: tuple[int, ...]) -> int:

@@ -46,11 +46,9 @@ def sample(
     generators = [torch.Generator(model.device).manual_seed(seed) for seed in seeds]
     candidates = [CandidateText(tokenizer, params.stop) for _ in seeds]
 
-    # 1. Prefill: run the prompt once (what the prefix cache does not already hold), then give every
-    #    candidate its own copy of the cache.
+    # 1. Prefill: run the prompt once (what the prefix cache does not already hold).
     cancel.check()
     cache, logits = prefix_cache.prefill(model, prompt)
-    cache.batch_repeat_interleave(len(seeds))
     logits = logits.expand(len(seeds), -1)
 
     # 2. Decode: one token for every row per step. Rows that ended keep running with the batch
@@ -64,6 +62,10 @@ def sample(
                 _emit_delta(emit, index, candidate.finish() if token in eos_token_ids else candidate.add(token))
         if all(candidate.done for candidate in candidates) or step == params.max_new_tokens:
             break
+        if step == 1:
+            # Every candidate gets its own copy of the prompt's cache, only now: the first tokens
+            # came from the prefill's logits alone, so they are out without waiting for the copy.
+            cache.batch_repeat_interleave(len(seeds))
         logits = next_token_logits(model, tokens[:, None], cache)
 
     # 3. Out of tokens: show what the stop rules were still holding back.

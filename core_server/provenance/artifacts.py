@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sessions.model import Candidate, Feedback, Turn
+from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from . import embed, sidecar
 from .credentials import Credentials, load_credentials
@@ -56,7 +56,7 @@ class Provenance:
         if feedback.decision == "rejected":
             raise ValueError("only what was accepted or edited gets a manifest of its own")
         candidate, _ = self.store.get_candidate(feedback.candidate_id)
-        artifact = self._sign(Origin(self.store.get_turn(candidate.turn_id), candidate, feedback), None)
+        artifact = self._sign(Origin(self.store.get_turn(candidate.turn_id), candidate, feedback), embed.PNG)
         self.store.add_provenance(feedback.id, artifact.media_type, artifact.data)
         return artifact
 
@@ -71,39 +71,39 @@ class Provenance:
         return self._sign(origin, image_type)
 
     def export_files(self, session_id: str) -> list[tuple[str, bytes]]:
-        """provenance/<candidate id>.png (or .txt with .txt.c2pa.json) for every candidate, and an
-        index.json of their manifests."""
+        """provenance/<candidate id>.png, or .txt with its .txt.json, for every candidate, and
+        provenance.json: each candidate's file, decision and manifest."""
         _, turns = self.store.session_detail(session_id)
         files: list[tuple[str, bytes]] = []
         index = []
         for turn in turns:
             for candidate in turn.candidates:
                 artifact = self.artifact(candidate.id)
-                name = f"provenance/{artifact.file_name}"
-                if artifact.text is not None:
-                    files.append((name.removesuffix(sidecar.SUFFIX), artifact.text.encode("utf-8")))
-                files.append((name, artifact.data))
-                index.append(
-                    {
-                        "candidate_id": candidate.id,
-                        "turn_id": turn.id,
-                        "file": name.removesuffix(sidecar.SUFFIX),
-                        "sidecar": name if artifact.text is not None else None,
-                        "feedback_id": artifact.feedback_id,
-                        "human_edited": artifact.human_edited,
-                        "manifest": artifact.manifest,
-                    }
-                )
-        files.append(("provenance/index.json", json.dumps(index, indent=2, ensure_ascii=False).encode()))
+                name = f"provenance/{candidate.id}{_SUFFIX.get(artifact.media_type, '.txt')}"
+                entry = {"candidate_id": candidate.id, "turn_id": turn.id, "file": name, "sidecar": None}
+                if artifact.text is None:
+                    files.append((name, artifact.data))
+                else:
+                    entry["sidecar"] = name + sidecar.SUFFIX
+                    files += [(name, artifact.text.encode("utf-8")), (name + sidecar.SUFFIX, artifact.data)]
+                entry |= {
+                    "feedback_id": artifact.feedback_id,
+                    "human_edited": artifact.human_edited,
+                    "manifest": artifact.manifest,
+                }
+                index.append(entry)
+        files.append(("provenance.json", json.dumps(index, indent=2, ensure_ascii=False).encode()))
         return files
 
     # ------------------------------------------------------------ signing
 
-    def _sign(self, origin: Origin, image_type: str | None) -> SignedArtifact:
-        """Sign for `origin`; images as `image_type` (None: PNG), texts always as a sidecar."""
+    def _sign(self, origin: Origin, image_type: str) -> SignedArtifact:
+        """Sign for `origin`: images as `image_type`, texts always as a sidecar."""
         candidate, feedback = origin.candidate, origin.feedback
         credentials = self.credentials()
-        final = feedback.final_sha256 if feedback and origin.human_edited and feedback.final_kind == candidate.kind else None
+        final = None  # the artifact the person changed the candidate into, when they sent it
+        if feedback is not None and origin.human_edited and feedback.final_kind == candidate.kind:
+            final = feedback.final_sha256
         made = Origin(origin.turn, candidate)  # the candidate as the model made it, before any decision
         if candidate.kind == "text":
             title = f"cocreate-{candidate.id}.txt"
@@ -117,7 +117,7 @@ class Provenance:
                 text = kept
             return self._describe(origin, SIDECAR, data, text.decode("utf-8"))
 
-        media_type = image_type or embed.PNG
+        media_type = image_type
         title = f"cocreate-{candidate.id}{_SUFFIX[media_type]}"
         picture = self._image(candidate.sha256, media_type)
         if final is None:
@@ -148,7 +148,7 @@ class Provenance:
         else:
             store = embed.read(data, media_type)
             if store is None:
-                raise ValueError(f"the file signed for candidate {candidate.id} carries no manifest")
+                raise RuntimeError(f"the file signed for candidate {candidate.id} carries no manifest")
             manifest = store.active_manifest
             name = _name(origin, _SUFFIX[media_type])
         return SignedArtifact(
@@ -171,6 +171,3 @@ def _final(title: str) -> str:
 def _name(origin: Origin, suffix: str) -> str:
     name = f"cocreate-{origin.candidate.id}{suffix}"
     return _final(name) if origin.human_edited else name
-
-
-__all__ = ["SIDECAR", "Candidate", "Provenance", "SignedArtifact", "Turn"]

@@ -38,7 +38,8 @@ def image_distance(before: RGBAImage, after: RGBAImage) -> ImageDistance:
     """`after` is scaled to `before`'s size first when a host reported a region of another size."""
     a, b = _pair(before, after)
     pixel = _pixel_distance(a, b)
-    if min(before.width, before.height) < SSIM_WINDOW:  # SSIM needs a whole window; repeating the edge pixels adds no new structure
+    # SSIM needs a whole window; repeating the edge pixels adds no structure of their own.
+    if min(before.width, before.height) < SSIM_WINDOW:
         pad = ((0, max(0, SSIM_WINDOW - before.height)), (0, max(0, SSIM_WINDOW - before.width)), (0, 0))
         a, b = np.pad(a, pad, mode="edge"), np.pad(b, pad, mode="edge")
     ssim = float(structural_similarity(a, b, channel_axis=-1, data_range=255.0))

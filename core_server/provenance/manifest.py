@@ -44,7 +44,8 @@ class Origin:
     @property
     def ai_edited_input(self) -> bool:
         """The model reworked the person's picture or text rather than making something new."""
-        return self.turn.task in _FROM_INPUT or (self.turn.task == "texture" and self.turn.params.get("image") is not None)
+        repairs_texture = self.turn.task == "texture" and self.turn.params.get("image") is not None
+        return self.turn.task in _FROM_INPUT or repairs_texture
 
 
 def facts(origin: Origin) -> dict[str, Any]:

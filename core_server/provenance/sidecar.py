@@ -1,4 +1,4 @@
-"""The manifest of a file that cannot embed one (text), as a signed JSON sidecar: <file>.c2pa.json.
+"""The manifest of a file that cannot embed one (text), as a signed JSON sidecar: <file>.json.
 
 It holds the same manifest definitions an embedded manifest would (the AI output's, and what the
 person kept, with the first as the second's parent ingredient), the SHA-256 of the file's bytes,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import itertools
 import json
 import uuid
 from typing import Any
@@ -28,7 +29,7 @@ from .embed import ManifestStore
 
 FORMAT = "cocreate.c2pa-sidecar"
 VERSION = 1
-SUFFIX = ".c2pa.json"
+SUFFIX = ".json"
 TEXT = "text/plain; charset=utf-8"
 _HASH: dict[str, type[hashes.HashAlgorithm]] = {
     "es256": hashes.SHA256,
@@ -52,7 +53,8 @@ def make(
         ingredient, parent_definition, parent_asset = parent
         parent_label = _label()
         manifests[parent_label] = parent_definition
-        manifests[label]["ingredients"] = [{**ingredient, "hash": _sha256(parent_asset), "active_manifest": parent_label}]
+        link = {**ingredient, "hash": _sha256(parent_asset), "active_manifest": parent_label}
+        manifests[label]["ingredients"] = [link]
     body = {
         "asset": {"media_type": TEXT, "alg": "sha256", "hash": _sha256(asset)},
         "active_manifest": label,
@@ -65,9 +67,21 @@ def make(
         "format": FORMAT,
         "version": VERSION,
         **body,
-        "signature": {"alg": credentials.alg, "certificate_chain": chain, "value": base64.b64encode(signature).decode()},
+        "signature": {
+            "alg": credentials.alg,
+            "certificate_chain": chain,
+            "value": base64.b64encode(signature).decode(),
+        },
     }
     return json.dumps(document, indent=2, ensure_ascii=False).encode()
+
+
+def is_sidecar(data: bytes) -> bool:
+    """Whether `data` is a sidecar (by its format field), as opposed to any other JSON file."""
+    try:
+        return json.loads(data).get("format") == FORMAT
+    except (ValueError, AttributeError):  # not JSON (UnicodeDecodeError is a ValueError), or not an object
+        return False
 
 
 def check(sidecar: bytes, asset: bytes | None, anchors: list[x509.Certificate]) -> ManifestStore:
@@ -180,7 +194,7 @@ def _pss() -> padding.PSS:
 
 def _trusted(chain: list[x509.Certificate], anchors: list[x509.Certificate]) -> bool:
     """Each certificate issued by the next, and one of them an anchor or issued by one."""
-    if not all(_issued_by(child, parent) for child, parent in zip(chain, chain[1:])):
+    if not all(_issued_by(child, parent) for child, parent in itertools.pairwise(chain)):
         return False
     return any(cert == anchor or _issued_by(cert, anchor) for cert in chain for anchor in anchors)
 

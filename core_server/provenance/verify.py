@@ -17,6 +17,7 @@ from .manifest import ASSERTION
 Verdict = Literal["intact", "altered", "missing"]
 _MAGIC = {b"\x89PNG\r\n\x1a\n": embed.PNG, b"\xff\xd8\xff": embed.JPEG}
 _UNTRUSTED = "signingCredential.untrusted"  # reported apart: it says nothing about the bytes
+_TRUSTED = "signingCredential.trusted"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Link:
 class Verification:
     path: Path
     verdict: Verdict
-    how: str = ""  # "embedded in image/png", "sidecar x.txt.c2pa.json"
+    how: str = ""  # "embedded in image/png", "sidecar x.txt.json"
     trusted: bool = False  # the signer chains to one of the anchors
     chain: list[Link] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (C2PA status code, explanation)
@@ -51,12 +52,13 @@ def verify_file(path: Path, anchors: Sequence[Path] = ()) -> Verification:
         try:
             store = embed.read(data, media_type, anchors_pem or None)
         except c2pa.C2paError as error:
-            return Verification(path, "altered", f"embedded in {media_type}", problem=f"the manifest is damaged: {error}")
+            damaged = f"the manifest is damaged: {error}"
+            return Verification(path, "altered", f"embedded in {media_type}", problem=damaged)
         if store is None:
             return Verification(path, "missing", problem=f"this {media_type} file carries no C2PA manifest")
         return _report(path, f"embedded in {media_type}", store)
 
-    if path.name.endswith(sidecar.SUFFIX):
+    if path.name.endswith(sidecar.SUFFIX) and sidecar.is_sidecar(data):
         sidecar_path, asset_path = path, path.with_name(path.name[: -len(sidecar.SUFFIX)])
     else:
         sidecar_path, asset_path = path.with_name(path.name + sidecar.SUFFIX), path
@@ -66,8 +68,9 @@ def verify_file(path: Path, anchors: Sequence[Path] = ()) -> Verification:
         return Verification(path, "missing", problem=f"{asset_path.name}, the file the sidecar describes, is not there")
     try:
         store = sidecar.check(
-            sidecar_path.read_bytes(), asset_path.read_bytes(), x509.load_pem_x509_certificates(anchors_pem)
-            if anchors_pem else []
+            sidecar_path.read_bytes(),
+            asset_path.read_bytes(),
+            x509.load_pem_x509_certificates(anchors_pem) if anchors_pem else [],
         )
     except ValueError as error:
         return Verification(path, "altered", f"sidecar {sidecar_path.name}", problem=str(error))
@@ -84,11 +87,13 @@ def _report(path: Path, how: str, store: ManifestStore) -> Verification:
         for item in report.get("failure", [])
         if item["code"] != _UNTRUSTED
     ]
+    active = results.get("activeManifest", {})
     return Verification(
         path=path,
         verdict="altered" if store.state == "Invalid" else "intact",
         how=how,
-        trusted=store.state == "Trusted",
+        # From the code, not the state: an altered file's signer may still be a trusted one.
+        trusted=any(item["code"] == _TRUSTED for item in active.get("success", [])),
         chain=_chain(store),
         failures=failures,
     )

@@ -9,10 +9,17 @@ from typing import Any
 
 from .. import tasks
 from ..pb import cocreate_pb2 as pb
-from ..sessions import model
+from ..provenance import embed
+from ..provenance.artifacts import SignedArtifact
+from ..sessions import analytics, model
 
 _DECISION_TO_PB = {"accepted": pb.ACCEPTED, "rejected": pb.REJECTED, "edited": pb.EDITED}
 DECISION_FROM_PB = {v: k for k, v in _DECISION_TO_PB.items()}
+IMAGE_TYPE_FROM_PB = {
+    pb.PROVENANCE_FORMAT_UNSPECIFIED: embed.PNG,
+    pb.PROVENANCE_FORMAT_PNG: embed.PNG,
+    pb.PROVENANCE_FORMAT_JPEG: embed.JPEG,
+}
 
 
 def image_to_pb(image: tasks.RGBAImage) -> pb.Image:
@@ -101,3 +108,79 @@ def candidate_to_pb(c: model.Candidate, content: tasks.RGBAImage | str) -> pb.Ge
     else:
         candidate.image.CopyFrom(image_to_pb(content))
     return pb.GenerateEvent(candidate=candidate)
+
+
+def provenance_to_pb(a: SignedArtifact) -> pb.Provenance:
+    return pb.Provenance(
+        candidate_id=a.candidate_id,
+        feedback_id=a.feedback_id or "",
+        media_type=a.media_type,
+        file_name=a.file_name,
+        data=a.data,
+        manifest_json=json.dumps(a.manifest, sort_keys=True, ensure_ascii=False),
+        human_edited=a.human_edited,
+        text=a.text or "",
+    )
+
+
+def edit_to_pb(e: analytics.Edit) -> pb.EditDistance:
+    d = e.distance
+    measures: dict[str, Any]
+    if isinstance(d, analytics.TextDistance):
+        measures = {
+            "kind": "text",
+            "char_distance": d.chars,
+            "word_distance": d.words,
+            "char_ratio": d.char_ratio,
+            "word_ratio": d.word_ratio,
+        }
+    else:
+        measures = {"kind": "image", "pixel_distance": d.pixel, "ssim": d.ssim}
+    return pb.EditDistance(
+        feedback_id=e.feedback_id, candidate_id=e.candidate_id, turn_id=e.turn_id, created_ms=e.created_ms, **measures
+    )
+
+
+def turn_stats_to_pb(t: analytics.TurnStats) -> pb.TurnAnalytics:
+    return pb.TurnAnalytics(
+        turn_id=t.turn_id,
+        parent_id=t.parent_id or "",
+        created_ms=t.created_ms,
+        depth=t.depth,
+        status=t.status,
+        candidates=t.candidates,
+        accepted=t.accepted,
+        edited=t.edited,
+        rejected=t.rejected,
+        diversity=t.diversity,
+    )
+
+
+def session_stats_to_pb(s: analytics.SessionStats) -> pb.SessionAnalytics:
+    return pb.SessionAnalytics(
+        session_id=s.session_id,
+        host=s.host,
+        document_name=s.document_name,
+        created_ms=s.created_ms,
+        turns=s.turns,
+        tree_depth=s.tree_depth,
+        turns_to_accept=s.turns_to_accept,
+        branches=s.branches,
+        candidates=s.candidates,
+        decided=s.decided,
+        accepted=s.accepted,
+        edited=s.edited,
+        rejected=s.rejected,
+        rejection_rate=s.rejection_rate,
+        diversity=s.diversity,
+        timeline=[turn_stats_to_pb(t) for t in s.timeline],
+        edits=[edit_to_pb(e) for e in s.edits],
+    )
+
+
+def analytics_to_pb(sessions: list[analytics.SessionStats], overview: analytics.Overview) -> pb.AnalyticsReport:
+    # None leaves an `optional` field unset: "no value" (no decision yet, say), not zero.
+    return pb.AnalyticsReport(
+        sessions=[session_stats_to_pb(s) for s in sessions],
+        overview=pb.AnalyticsOverview(**dataclasses.asdict(overview)),
+    )

@@ -15,20 +15,27 @@ import uuid
 from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf import json_format
 
 from .. import __version__, config, tasks
 from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2 as pb
 from ..pb import cocreate_pb2_grpc as pb_grpc
+from ..provenance import measure
+from ..provenance.artifacts import Provenance
+from ..provenance.credentials import SigningError
 from ..scheduler.jobs import Failed, Finished, Job, QueuedAt, WasCancelled
 from ..scheduler.scheduler import Scheduler
+from ..sessions import analytics
+from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from . import convert, validate
-from .errors import InvalidArgument, streaming, unary
+from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
 log = logging.getLogger(__name__)
 EXPORT_CHUNK = 1 << 20
 MAX_THUMBNAIL = 256
+MAX_ANALYTICS_SESSIONS = 1000  # each one reads its candidates and finals: keep a report bounded
 
 
 class CocreateServicer(pb_grpc.CocreateServicer):
@@ -40,6 +47,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self.catalog = catalog
         self.scheduler = scheduler
         self.device = device
+        self.provenance = Provenance(store, config.data_dir() / "provenance")
 
     # ------------------------------------------------------------ generation
 
@@ -184,10 +192,20 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     ) -> AsyncIterator[pb.FileChunk]:
         session_id = validate.check_id("session_id", request.session_id)
         buffer = io.BytesIO()
-        await asyncio.to_thread(self.store.export_zip, session_id, buffer)
+        await asyncio.to_thread(self._export, session_id, buffer)
         data = buffer.getbuffer()
         for start in range(0, len(data), EXPORT_CHUNK):
             yield pb.FileChunk(data=bytes(data[start : start + EXPORT_CHUNK]))
+
+    def _export(self, session_id: str, out: io.BytesIO) -> None:
+        """The session's zip with every candidate signed (provenance/, provenance.json) and analytics.json."""
+        stats = measure.session_report(self.store, session_id)
+        report = json_format.MessageToJson(convert.session_stats_to_pb(stats), indent=2, ensure_ascii=False)
+        try:
+            signed = self.provenance.export_files(session_id)
+        except SigningError as error:
+            raise FailedPrecondition(str(error)) from error
+        self.store.export_zip(session_id, out, [*signed, ("analytics.json", report.encode())])
 
     @unary
     async def GetCandidate(
@@ -219,7 +237,45 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         feedback = await asyncio.to_thread(
             self.store.add_feedback, candidate_id, decision, final_image=final_image, final_text=final_text, note=note
         )
+        if decision != "rejected":
+            await asyncio.to_thread(self._sign_kept, feedback)
         return pb.FeedbackResponse(feedback_id=feedback.id)
+
+    def _sign_kept(self, feedback: Feedback) -> None:
+        """Sign what was kept. The decision is stored already: a signing failure is logged, not
+        returned, and GetProvenance tries again (and reports why) when asked."""
+        try:
+            self.provenance.record(feedback)
+        except Exception:
+            log.exception("could not sign what feedback %s kept", feedback.id)
+
+    # ------------------------------------------------------------ provenance and analytics
+
+    @unary
+    async def GetProvenance(self, request: pb.GetProvenanceRequest, context: grpc.aio.ServicerContext) -> pb.Provenance:
+        candidate_id = validate.check_id("candidate_id", request.candidate_id)
+        image_type = convert.IMAGE_TYPE_FROM_PB.get(request.format)
+        if image_type is None:
+            raise InvalidArgument("format", f"unknown value {request.format}; use PNG or JPEG")
+        try:
+            artifact = await asyncio.to_thread(self.provenance.artifact, candidate_id, image_type)
+        except SigningError as error:
+            raise FailedPrecondition(str(error)) from error
+        return convert.provenance_to_pb(artifact)
+
+    @unary
+    async def GetAnalytics(
+        self, request: pb.GetAnalyticsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AnalyticsReport:
+        if request.session_id:
+            session_id = validate.check_id("session_id", request.session_id)
+            stats = [await asyncio.to_thread(measure.session_report, self.store, session_id)]
+        else:
+            limit = request.limit or 100
+            if limit > MAX_ANALYTICS_SESSIONS:
+                raise InvalidArgument("limit", f"must be at most {MAX_ANALYTICS_SESSIONS}, got {limit}")
+            stats = await asyncio.to_thread(measure.sessions_report, self.store, request.host or None, limit)
+        return convert.analytics_to_pb(stats, analytics.overview(stats))
 
     # ------------------------------------------------------------ models
 

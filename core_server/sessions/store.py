@@ -372,7 +372,8 @@ class SessionStore:
         """The signed file kept for a feedback decision and its bytes, if one was made."""
         with self._tx() as db:
             row = db.execute(
-                "SELECT feedback_id, candidate_id, media_type, sha256, created_ms FROM provenance WHERE feedback_id = ?",
+                "SELECT feedback_id, candidate_id, media_type, sha256, created_ms FROM provenance"
+                " WHERE feedback_id = ?",
                 (feedback_id,),
             ).fetchone()
         if row is None:

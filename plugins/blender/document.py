@@ -21,24 +21,23 @@ class DocumentError(Exception):
     """Blender data that cannot serve the request; the message tells the artist what to do."""
 
 
+def identity() -> tuple[str, str]:
+    """The .blend's (id, name) for its co-creation session: its path, or "untitled" before saving."""
+    path = bpy.data.filepath
+    return path or "untitled", bpy.path.basename(path) or "untitled"
+
+
 # ---------------------------------------------------------------- images
 
 
 def read_image(image: bpy.types.Image) -> Image:
-    """The image's pixels as RGBA8, rows top-down; 1- and 3-channel images get an opaque alpha."""
+    """The image's pixels as RGBA8, rows top-down (float images are taken as they are, not converted)."""
     width, height = image.size
-    channels = image.channels
-    if width < 1 or height < 1 or channels not in (1, 3, 4):
+    if width < 1 or height < 1 or image.channels != 4:  # Blender hands every image it reads to Python as RGBA
         raise DocumentError(f"The image {image.name!r} has no pixels Blender can read (is its file missing?).")
-    values = array("f", bytes(4 * width * height * channels))
+    values = array("f", bytes(4 * width * height * 4))
     image.pixels.foreach_get(values)
-    data = pixels.floats_to_rgba8(values)
-    if channels != 4:
-        rgba = bytearray(b"\xff" * (width * height * 4))
-        for channel in range(3):
-            rgba[channel::4] = data[min(channel, channels - 1) :: channels]
-        data = bytes(rgba)
-    return Image(width, height, pixels.flip_rows(data, width * 4))
+    return pixels.from_float_bottom_up(width, height, values)
 
 
 def alpha_mask(image: Image) -> Mask:
@@ -89,10 +88,6 @@ def remove_image(name: str) -> None:
     image = bpy.data.images.get(name)
     if image is not None:
         bpy.data.images.remove(image)
-
-
-def image_names() -> set[str]:
-    return {image.name for image in bpy.data.images}
 
 
 def show_image(image: bpy.types.Image, *, instead_of: str | None = None) -> None:

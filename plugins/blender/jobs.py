@@ -54,6 +54,7 @@ class TextureJob:
     created_at: float = field(default_factory=time.monotonic)
     first_preview_s: float | None = None  # seconds from creation, for the status line and the bench
     candidates_s: float | None = None
+    daemon_s: float | None = None  # the daemon's own time for the job, from its Done
     _job: Job | None = None
     _ready: list[CandidateReady] = field(default_factory=list)
     _cancel_asked: bool = False
@@ -102,13 +103,23 @@ def advance(job: TextureJob) -> None:
             return
         if job._cancel_asked:
             job._job.cancel()
-    for event in job._job.poll():
-        _apply(job, event)
+    events = job._job.poll()
+    # Previews can pile up between two ticks; only the newest is worth drawing.
+    newest_preview = max((i for i, e in enumerate(events) if isinstance(e, Progress) and e.previews), default=-1)
+    for i, event in enumerate(events):
+        _apply(job, event, draw_preview=i == newest_preview)
         if job.finished:
             return
 
 
-def _apply(job: TextureJob, event: Event) -> None:
+def fail(job: TextureJob, message: str) -> None:
+    """End the job as failed from outside (the pump hit an error): stop it and leave nothing behind."""
+    if job._job is not None:
+        job._job.cancel()
+    _discard(job, Phase.failed, message)
+
+
+def _apply(job: TextureJob, event: Event, *, draw_preview: bool) -> None:
     if isinstance(event, Accepted):
         job.queue_position = event.queue_position
         job.phase = Phase.queued if event.queue_position else Phase.running
@@ -116,11 +127,12 @@ def _apply(job: TextureJob, event: Event) -> None:
         job.phase, job.queue_position = Phase.queued, event.position
     elif isinstance(event, Progress):
         job.phase, job.step, job.total = Phase.running, event.step, event.total
-        if event.previews:
+        if draw_preview:
             _show_preview(job, tile(event.previews))
     elif isinstance(event, CandidateReady):
         job._ready.append(event)
     elif isinstance(event, Done):
+        job.daemon_s = event.elapsed_ms / 1000
         if event.cancelled:
             _discard(job, Phase.cancelled)
         else:

@@ -27,15 +27,16 @@ def close_connection() -> None:
         _connection = None
 
 
-def start_job(context: bpy.types.Context, kind: str, label: str, build: BuildRequest, source: str | None = None) -> TextureJob:
+def start_job(
+    context: bpy.types.Context, kind: str, label: str, build: BuildRequest, source: str | None = None
+) -> TextureJob:
     """Send a request (built on the worker from a session id) and make it the active job."""
     global _connection
     if _connection is None:
         _connection = Connection()
     endpoint, token_file = connection_preferences(context)
-    path = bpy.data.filepath
-    document_ref = (path or "untitled", bpy.path.basename(path) or "untitled")
-    job = TextureJob(kind, label, _connection.start(endpoint, token_file, document_ref, build), source=source)
+    started = _connection.start(endpoint, token_file, document.identity(), build)
+    job = TextureJob(kind, label, started, source=source)
     HISTORY.begin(job)
     pump.watch()
     return job
@@ -63,7 +64,7 @@ class COCREATE_OT_generate_texture(_JobOperator, bpy.types.Operator):
 
     bl_idname = "cocreate.generate_texture"
     bl_label = "Generate texture"
-    bl_options = {"REGISTER"}
+    bl_options = frozenset({"REGISTER"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
@@ -92,7 +93,7 @@ class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
 
     bl_idname = "cocreate.repair_texture"
     bl_label = "Repair"
-    bl_options = {"REGISTER"}
+    bl_options = frozenset({"REGISTER"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
@@ -144,7 +145,7 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
 
     bl_idname = "cocreate.texture_variants"
     bl_label = "Variants"
-    bl_options = {"REGISTER"}
+    bl_options = frozenset({"REGISTER"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
@@ -222,7 +223,7 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
 
     bl_idname = "cocreate.apply_to_material"
     bl_label = "Apply to material"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = frozenset({"REGISTER", "UNDO"})
 
     image: StringProperty(name="Image", description="The image to apply; empty = the one shown in the Image Editor")
 

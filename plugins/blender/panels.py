@@ -41,7 +41,7 @@ class GeneratePanel(_Panel):
 
 class RepairPanel(_Panel):
     bl_label = "Repair / fill"
-    bl_options = {"DEFAULT_CLOSED"}
+    bl_options = frozenset({"DEFAULT_CLOSED"})
 
     def draw(self, context: bpy.types.Context) -> None:
         s, layout = context.scene.cocreate, self.layout
@@ -61,7 +61,7 @@ class RepairPanel(_Panel):
 
 class VariantsPanel(_Panel):
     bl_label = "Variants"
-    bl_options = {"DEFAULT_CLOSED"}
+    bl_options = frozenset({"DEFAULT_CLOSED"})
 
     def draw(self, context: bpy.types.Context) -> None:
         s, layout = context.scene.cocreate, self.layout

@@ -7,9 +7,13 @@ the cocreate panels; it never waits on the daemon.
 
 from __future__ import annotations
 
+import logging
+
 import bpy
 
-from .jobs import HISTORY, advance
+from .jobs import HISTORY, advance, fail
+
+log = logging.getLogger(__name__)
 
 INTERVAL = 0.1  # seconds between ticks while a job runs
 PANEL_SPACES = ("IMAGE_EDITOR", "NODE_EDITOR")
@@ -25,7 +29,11 @@ def tick() -> float | None:
     """One step of the active job; returns the delay to the next tick, None once nothing runs."""
     job = HISTORY.active
     if job is not None:
-        advance(job)
+        try:
+            advance(job)
+        except Exception as error:  # Blender drops a timer that raises, which would strand the job
+            log.exception("cocreate: applying the job's events failed")
+            fail(job, f"internal error: {error}")
         if job.finished:
             HISTORY.end()
             if job.images:

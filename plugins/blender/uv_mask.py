@@ -37,9 +37,12 @@ def island_ids(faces: UVFaces) -> list[int]:
         return face
 
     first_face_of_edge: dict[tuple[tuple[int, UV], tuple[int, UV]], int] = {}
-    for face, (vertices, uvs) in enumerate(zip(faces.vertices, faces.uvs)):
-        corners = [(v, (round(u, UV_TOLERANCE_DIGITS), round(w, UV_TOLERANCE_DIGITS))) for v, (u, w) in zip(vertices, uvs)]
-        for a, b in zip(corners, corners[1:] + corners[:1]):
+    for face, (vertices, uvs) in enumerate(zip(faces.vertices, faces.uvs, strict=True)):
+        corners = [
+            (v, (round(u, UV_TOLERANCE_DIGITS), round(w, UV_TOLERANCE_DIGITS)))
+            for v, (u, w) in zip(vertices, uvs, strict=True)
+        ]
+        for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
             edge = (a, b) if a <= b else (b, a)
             other = first_face_of_edge.setdefault(edge, face)
             parent[root(face)] = root(other)
@@ -71,15 +74,17 @@ def fill_polygon(mask: bytearray, width: int, height: int, uvs: Sequence[UV]) ->
 def _scan(mask: bytearray, width: int, height: int, points: list[tuple[float, float]]) -> None:
     """Scanline fill of one polygon in pixel units (y up), clipped to the texture."""
     ys = [y for _, y in points]
-    edges = list(zip(points, points[1:] + points[:1]))
+    edges = list(zip(points, points[1:] + points[:1], strict=True))
     # Rows counted from the bottom whose centre (row + 0.5) lies within the polygon's height.
     for row in range(max(0, math.ceil(min(ys) - 0.5)), min(height, math.floor(max(ys) - 0.5) + 1)):
         centre = row + 0.5
         crossings = sorted(
-            x0 + (centre - y0) * (x1 - x0) / (y1 - y0) for (x0, y0), (x1, y1) in edges if (y0 <= centre) != (y1 <= centre)
+            x0 + (centre - y0) * (x1 - x0) / (y1 - y0)
+            for (x0, y0), (x1, y1) in edges
+            if (y0 <= centre) != (y1 <= centre)
         )
         start = (height - 1 - row) * width  # the mask's rows run top-down
-        for left, right in zip(crossings[0::2], crossings[1::2]):
+        for left, right in zip(crossings[0::2], crossings[1::2], strict=True):
             # Columns whose centre (col + 0.5) lies in [left, right).
             first, end = max(0, math.ceil(left - 0.5)), min(width, math.ceil(right - 0.5))
             if first < end:

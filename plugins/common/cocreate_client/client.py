@@ -30,6 +30,8 @@ from .pixels import Image
 
 Decision = Literal["accepted", "rejected", "edited"]
 _DECISIONS = {"accepted": pb.ACCEPTED, "rejected": pb.REJECTED, "edited": pb.EDITED}
+ImageFormat = Literal["png", "jpeg"]
+_FORMATS = {"png": pb.PROVENANCE_FORMAT_PNG, "jpeg": pb.PROVENANCE_FORMAT_JPEG}
 
 # grpclib sets no message size limit of its own; larger HTTP/2 windows than its 4 MiB default keep
 # a 256 MiB image (8192² RGBA) from stalling on a window update every 4 MiB.
@@ -176,6 +178,23 @@ class Client:
         )
         reply: pb.FeedbackResponse = await self._unary("Feedback", request)
         return reply.feedback_id
+
+    # ------------------------------------------------------------ provenance and analytics
+
+    async def get_provenance(self, candidate_id: str, image_format: ImageFormat = "png") -> pb.Provenance:
+        """The candidate's file carrying its signed C2PA manifest: what the person kept when their
+        ACCEPTED/EDITED feedback sent a final artifact, else the candidate. Texts get a JSON sidecar
+        (`data`, saved as `file_name`) covering `text`."""
+        if image_format not in _FORMATS:
+            raise ValueError(f"image_format must be one of {', '.join(_FORMATS)}, not {image_format!r}")
+        request = pb.GetProvenanceRequest(candidate_id=candidate_id, format=_FORMATS[image_format])
+        return await self._unary("GetProvenance", request)
+
+    async def get_analytics(self, session_id: str = "", host: str = "", limit: int = 0) -> pb.AnalyticsReport:
+        """Iteration depth, rejection rate, breadth and edit distances: of one session, or of the
+        newest `limit` sessions (of `host`) when `session_id` is empty."""
+        request = pb.GetAnalyticsRequest(session_id=session_id, host=host, limit=limit)
+        return await self._unary("GetAnalytics", request)
 
     # ------------------------------------------------------------ models and health
 

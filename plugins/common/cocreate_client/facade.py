@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from .client import Client, Decision
+from .client import Client, Decision, ImageFormat
 from .events import CandidateReady, Event
 from .jobs import Job
 from .loop import BackgroundLoop
@@ -80,6 +80,13 @@ class CocreateClient:
         note: str = "",
     ) -> str:
         return self._loop.run(self._client.feedback(candidate_id, decision, final_image, final_text, note))
+
+    def get_provenance(self, candidate_id: str, image_format: ImageFormat = "png") -> pb.Provenance:
+        """The signed file (C2PA manifest embedded, or a text's JSON sidecar) for what was applied."""
+        return self._loop.run(self._client.get_provenance(candidate_id, image_format))
+
+    def get_analytics(self, session_id: str = "", host: str = "", limit: int = 0) -> pb.AnalyticsReport:
+        return self._loop.run(self._client.get_analytics(session_id, host, limit))
 
     def list_models(self) -> list[pb.ModelInfo]:
         return self._loop.run(self._client.list_models())

@@ -9,6 +9,7 @@ becomes a new layer (the first shown, the others hidden), and one run is one und
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -56,16 +57,19 @@ def _choice(*items: tuple[str, str]) -> Gimp.Choice:
 
 
 def _add_shared(procedure: Gimp.Procedure, prompt: str, strength: str | None) -> None:
-    """The arguments every procedure takes, in dialog order; zero means the daemon's default."""
+    """The arguments every procedure takes, in dialog order; zero means the daemon's default.
+
+    Mnemonics stay unique within each dialog and clear of its buttons' (_OK, _Cancel, _Reset, _Load Defaults).
+    """
     procedure.add_string_argument("prompt", prompt, "What to paint (may be empty)", "", RW)
     procedure.add_string_argument("negative-prompt", "_Negative prompt", "What to avoid", "", RW)
-    procedure.add_int_argument("candidates", "_Candidates", "How many layers to make, one per candidate", 1, 16, 3, RW)
+    procedure.add_int_argument("candidates", "Can_didates", "How many layers to make, one per candidate", 1, 16, 3, RW)
     if strength is not None:
-        procedure.add_double_argument("strength", "_Strength", strength, 0.0, 1.0, 0.0, RW)
+        procedure.add_double_argument("strength", "S_trength", strength, 0.0, 1.0, 0.0, RW)
     procedure.add_int_argument(
-        "seed", "See_d", "First candidate's seed, the next count up; -1: random", -1, INT_MAX, -1, RW
+        "seed", "S_eed", "First candidate's seed, the next count up; -1: random", -1, INT_MAX, -1, RW
     )
-    procedure.add_int_argument("steps", "Ste_ps", "Denoising steps; 0: the model's default", 0, 200, 0, RW)
+    procedure.add_int_argument("steps", "_Steps", "Denoising steps; 0: the model's default", 0, 200, 0, RW)
     procedure.add_double_argument(
         "guidance", "_Guidance", "Prompt guidance; 0: the model's default", 0.0, 30.0, 0.0, RW
     )
@@ -74,16 +78,16 @@ def _add_shared(procedure: Gimp.Procedure, prompt: str, strength: str | None) ->
 def _add_expand(procedure: Gimp.Procedure) -> None:
     procedure.add_choice_argument(
         "size-mode",
-        "_Grow by",
+        "Grow _by",
         "How the new canvas size is given",
         _choice(("sides", "Pixels per side"), ("size", "Target size"), ("aspect", "Aspect ratio")),
         "sides",
         RW,
     )
     for side, default in (("left", 0), ("top", 0), ("right", 256), ("bottom", 0)):
-        procedure.add_int_argument(side, f"_{side.title()}", f"Pixels added on the {side}", 0, SIDE_MAX, default, RW)
+        procedure.add_int_argument(side, side.title(), f"Pixels added on the {side}", 0, SIDE_MAX, default, RW)
     procedure.add_int_argument("width", "_Width", "Target width (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
-    procedure.add_int_argument("height", "_Height", "Target height (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
+    procedure.add_int_argument("height", "Height", "Target height (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
     procedure.add_int_argument("aspect-width", "Aspect _x", "Aspect ratio, as 16 in 16:9", 1, 1000, 16, RW)
     procedure.add_int_argument("aspect-height", "Aspect _y", "Aspect ratio, as 9 in 16:9", 1, 1000, 9, RW)
     procedure.add_choice_argument(
@@ -107,7 +111,7 @@ def _fill_arguments(procedure: Gimp.Procedure) -> None:
 
 
 def _variants_arguments(procedure: Gimp.Procedure) -> None:
-    _add_shared(procedure, "_Style prompt", "How much to change; 0: the default (0.6)")
+    _add_shared(procedure, "St_yle prompt", "How much to change; 0: the default (0.6)")
 
 
 PROCEDURES: dict[str, tuple[str, str, Callable[[Gimp.Procedure], None]]] = {
@@ -134,8 +138,9 @@ def _options(config: Gimp.ProcedureConfig, has_strength: bool) -> Options:
 
     seed = config.get_property("seed")
     return Options(
-        prompt=config.get_property("prompt"),
-        negative_prompt=config.get_property("negative-prompt"),
+        # An empty string argument can arrive as None (GIMP's stored last values).
+        prompt=config.get_property("prompt") or "",
+        negative_prompt=config.get_property("negative-prompt") or "",
         candidates=config.get_property("candidates"),
         seed=None if seed < 0 else seed,
         steps=config.get_property("steps"),
@@ -144,7 +149,7 @@ def _options(config: Gimp.ProcedureConfig, has_strength: bool) -> Options:
     )
 
 
-def _expand_plan(config: Gimp.ProcedureConfig) -> MakePlan:
+def _expand_plan(config: Gimp.ProcedureConfig, drawables: list[Gimp.Drawable]) -> MakePlan:
     from cocreate_gimp import geometry, plans
 
     value = config.get_property
@@ -164,7 +169,7 @@ def _expand_plan(config: Gimp.ProcedureConfig) -> MakePlan:
     return make
 
 
-def _fill_plan(config: Gimp.ProcedureConfig) -> MakePlan:
+def _fill_plan(config: Gimp.ProcedureConfig, drawables: list[Gimp.Drawable]) -> MakePlan:
     from cocreate_gimp import plans
 
     options = _options(config, has_strength=True)
@@ -187,8 +192,19 @@ def _variants_plan(config: Gimp.ProcedureConfig, drawables: list[Gimp.Drawable])
     return make
 
 
+PLANS: dict[str, Callable[[Gimp.ProcedureConfig, list[Gimp.Drawable]], MakePlan]] = {
+    EXPAND: _expand_plan,
+    FILL: _fill_plan,
+    VARIANTS: _variants_plan,
+}
+
+
+def _failure(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
+    error = GLib.Error.new_literal(Gimp.PlugIn.error_quark(), message, 0)
+    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
+
+
 def _run(procedure, run_mode, image, drawables, config, data):  # type: ignore[no-untyped-def]
-    name = procedure.get_name()
     if run_mode == Gimp.RunMode.INTERACTIVE:
         from cocreate_gimp import dialog
 
@@ -196,15 +212,15 @@ def _run(procedure, run_mode, image, drawables, config, data):  # type: ignore[n
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     from cocreate_gimp import runner
 
-    if name == EXPAND:
-        make_plan = _expand_plan(config)
-    elif name == FILL:
-        make_plan = _fill_plan(config)
-    else:
-        make_plan = _variants_plan(config, drawables)
-    outcome = runner.execute(image, make_plan, interactive=run_mode == Gimp.RunMode.INTERACTIVE)
+    # A dialog, or Filters ▸ Repeat: a person is watching, so progress gets a window with a Cancel button.
+    watched = run_mode != Gimp.RunMode.NONINTERACTIVE
+    try:
+        outcome = runner.execute(image, PLANS[procedure.get_name()](config, drawables), interactive=watched)
+    except Exception as error:  # a bug, not a person's mistake: answer GIMP anyway, with the trace on stderr
+        traceback.print_exc()
+        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
     if outcome.error is not None:
-        return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(outcome.error))
+        return _failure(procedure, outcome.error)
     if outcome.cancelled:
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     return Gimp.ValueArray.new_from_values(

@@ -224,7 +224,8 @@ class DocumentController:
         self.progress = (0, 0)
         self.phase = Phase.starting
         self._say("Sending the request…")
-        client, key, name, session_id, parent = self.client, self.canvas.key, self.canvas.name, self.session_id, self.branch_from
+        client, key, name = self.client, self.canvas.key, self.canvas.name
+        session_id, parent = self.session_id, self.branch_from
 
         def start() -> tuple[str, Job]:
             sid = session_id or find_session(client, key) or client.create_session(HOST, key, name).id
@@ -297,10 +298,14 @@ class DocumentController:
 
     def _done(self, event: Done) -> None:
         if event.cancelled or self.strip is None:  # None: discarded while it ran
-            self.phase = Phase.cancelled
             self.strip = None
             self.canvas.remove_preview()
-            self._say("Cancelled.")
+            if self._cancel_requested:
+                self.phase = Phase.cancelled
+                self._say("Cancelled.")
+            else:  # the daemon's own doing: it is shutting down, say
+                self.phase = Phase.failed
+                self._say("The daemon stopped this generation (is it shutting down?). Press Retry to run it again.")
             return
         self.phase = Phase.finished
         self.strip.turn_id = event.turn_id
@@ -310,7 +315,9 @@ class DocumentController:
             self.canvas.save_placements(placements.encode(self._placements))
         self.strip.choices.sort(key=lambda c: c.index)
         count = len(self.strip.choices)
-        self._say(f"{count} candidate{'s' * (count != 1)} in {event.elapsed_ms / 1000:.1f} s: pick one, Apply or Discard.")
+        self._say(
+            f"{count} candidate{'s' * (count != 1)} in {event.elapsed_ms / 1000:.1f} s: pick one, Apply or Discard."
+        )
         self.select(0)
         self.refresh_history()
 
@@ -337,7 +344,8 @@ class DocumentController:
 
         def add(image: Image) -> None:
             if (image.width, image.height) != (placement.box.width, placement.box.height):
-                self._say(f"The candidate is {image.width}×{image.height}, its region {placement.box.width}×{placement.box.height}.")
+                box = placement.box
+                self._say(f"The candidate is {image.width}×{image.height} but its region {box.width}×{box.height}.")
                 return
             self.canvas.remove_preview()
             self.canvas.add_layer(strip.layer_name, placement.box, layer_pixels(image, placement.mask))
@@ -418,7 +426,9 @@ class DocumentController:
         self.canvas.remove_preview()
         self.branch_from = turn.turn_id
         title = GenerationParams("variants" if turn.task == "variants" else "inpaint", turn.prompt).layer_name
-        choices = [Choice(c.candidate_id, c.index, c.seed, thumbnail=c.thumbnail, decision=c.decision) for c in turn.candidates]
+        choices = [
+            Choice(c.candidate_id, c.index, c.seed, thumbnail=c.thumbnail, decision=c.decision) for c in turn.candidates
+        ]
         self.strip = Strip(turn.turn_id, title, self._placements.get(turn.turn_id), choices)
         self.selected = 0
         self.phase = Phase.idle

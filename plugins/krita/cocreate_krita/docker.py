@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from cocreate_client import CocreateClient
 from cocreate_client.pixels import Image
-from krita import Document, DockWidget, Krita
+from krita import DockWidget, Document, Krita
 from PyQt5.QtCore import QSize, Qt, QTimer
 from PyQt5.QtGui import QIcon, QImage, QPixmap
 from PyQt5.QtWidgets import (
@@ -68,7 +68,7 @@ class CocreateDocker(DockWidget):
 
     # ------------------------------------------------------------ Krita's calls
 
-    def canvasChanged(self, canvas: object) -> None:  # noqa: N802 (Krita's name)
+    def canvasChanged(self, canvas: object) -> None:  # Krita's name
         self.follow_document()
 
     def follow_document(self) -> None:

@@ -69,7 +69,9 @@ class KritaDocument:
             box = context_box(bounds, width, height)
             mask = Mask(box.width, box.height, bytes(selection.pixelData(*box.as_tuple())))
             if is_empty(mask):
-                raise DocumentError("The selection is empty: select the part to fill, or deselect to use the whole canvas.")
+                raise DocumentError(
+                    "The selection is empty: select the part to fill, or deselect to use the whole canvas."
+                )
         return Region(box, self._read_pixels(box), mask)
 
     def _read_pixels(self, box: Box) -> Image:
@@ -131,10 +133,11 @@ class KritaDocument:
 
     def _active_layer(self) -> Node | None:
         node = self._doc.activeNode()
-        while node is not None and node.type().endswith("mask"):  # a mask's layer is its parent
+        while node is not None and _is_mask(node):  # a mask's layer is its parent
             node = node.parentNode()
         if node is None or node.parentNode() is None or self._is_preview(node):
-            layers = [n for n in self._doc.rootNode().childNodes() if not self._is_preview(n)]
+            # The global selection is a mask at the top of the stack: skip it, and masks in general.
+            layers = [n for n in self._doc.rootNode().childNodes() if not _is_mask(n) and not self._is_preview(n)]
             node = layers[-1] if layers else None
         return node
 
@@ -158,6 +161,10 @@ def _qimage_bytes(image: QImage) -> bytes:
     pointer = image.constBits()
     pointer.setsize(image.sizeInBytes())
     return bytes(pointer)
+
+
+def _is_mask(node: Node) -> bool:
+    return node.type().endswith("mask")
 
 
 def _refresh(node: Node) -> None:

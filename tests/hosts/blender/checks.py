@@ -106,7 +106,11 @@ def random_picture(ctx: Context, width: int, height: int, seed: int = 1) -> Any:
 
 
 def changed_pixels(before: Any, after: Any) -> set[int]:
-    return {i for i in range(before.width * before.height) if before.rgba[4 * i : 4 * i + 4] != after.rgba[4 * i : 4 * i + 4]}
+    return {
+        i
+        for i in range(before.width * before.height)
+        if before.rgba[4 * i : 4 * i + 4] != after.rgba[4 * i : 4 * i + 4]
+    }
 
 
 def show_an_image_editor() -> None:
@@ -159,9 +163,18 @@ def images_round_trip_exactly(ctx: Context) -> None:
     image = document.new_image("round trip", picture)
     assert image.packed_file is not None, "new images are packed into the .blend"
     assert document.read_image(image) == picture, "8-bit pixels come back bit for bit, rows top-down"
-    rgb = bpy.data.images.new("rgb", 2, 1, alpha=False)
-    rgb.pixels.foreach_set([1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0])
-    assert document.read_image(rgb).rgba == bytes([255, 0, 0, 255, 0, 0, 255, 255])
+    two_rows = bpy.data.images.new("two rows", 1, 2, alpha=False)
+    two_rows.pixels.foreach_set([1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0])  # Blender's rows run bottom-up
+    assert document.read_image(two_rows).rgba == bytes([0, 0, 255, 255, 255, 0, 0, 255])
+    missing = bpy.data.images.load(str(png_file(ctx, "gone.png")))
+    (ctx.workdir / "gone.png").unlink()
+    missing.reload()
+    try:
+        document.read_image(missing)
+    except document.DocumentError as error:
+        assert "is its file missing?" in str(error)
+    else:
+        raise AssertionError("an image without pixels is refused")
 
 
 @check(WHEEL)
@@ -267,7 +280,7 @@ def base_color_source(material: bpy.types.Material) -> bpy.types.Node:
 def apply_operator_can_be_undone(ctx: Context) -> None:
     document = ctx.module("document")
     obj = two_island_mesh()
-    image = document.new_image("undo me", random_picture(ctx, 4, 4))
+    document.new_image("undo me", random_picture(ctx, 4, 4))
     bpy.ops.ed.undo_push(message="before apply")
     # undo=True: register the undo step as a click in the UI does (scripts skip it by default).
     assert bpy.ops.cocreate.apply_to_material("EXEC_DEFAULT", True, image="undo me") == {"FINISHED"}
@@ -306,10 +319,38 @@ def a_job_lands_its_candidates_as_packed_images(ctx: Context) -> None:
     jobs.advance(job)
     assert job.phase is jobs.Phase.done and job.images == ["bricks 1", "bricks 2"], job.images
     assert set(bpy.data.images.keys()) == before | {"bricks 1", "bricks 2"}, "the preview is gone"
-    for name, picture in zip(job.images, results):
+    for name, picture in zip(job.images, results, strict=True):
         assert bpy.data.images[name].packed_file is not None
         assert ctx.module("document").read_image(bpy.data.images[name]) == picture
     assert shown_images() == ["bricks 1"]
+    area = bpy.context.window_manager.windows[0].screen.areas[0]
+    with bpy.context.temp_override(area=area, space_data=area.spaces[0]):
+        assert bpy.ops.cocreate.show_candidate(image="bricks 2") == {"FINISHED"}
+    assert shown_images() == ["bricks 2"], "browsing: the Candidates panel's buttons show each one"
+
+
+@check(WHEEL)
+def only_the_newest_of_the_waiting_previews_is_drawn(ctx: Context) -> None:
+    jobs, client, pixels = ctx.module("jobs"), ctx.client, ctx.client.pixels
+    old, new = pixels.Image(1, 1, bytes([255, 0, 0, 255])), pixels.Image(1, 1, bytes([0, 0, 255, 255]))
+    job = scripted(ctx, [client.Progress(1, 3, [old]), client.Progress(2, 3, [new]), client.Progress(3, 3, [])])
+    jobs.advance(job)
+    assert job.step == 3 and ctx.module("document").read_image(bpy.data.images[jobs.PREVIEW_IMAGE]) == new
+
+
+@check(WHEEL)
+def an_error_while_applying_ends_the_job_instead_of_stranding_it(ctx: Context) -> None:
+    jobs, pump = ctx.module("jobs"), ctx.module("pump")
+    job = scripted(ctx, [])
+
+    def broken() -> list[Any]:
+        raise RuntimeError("broken event")
+
+    job.started.result().poll = broken
+    jobs.HISTORY.begin(job)
+    assert pump.tick() is None and jobs.HISTORY.active is None, "the timer ends and a new job can start"
+    assert job.phase is jobs.Phase.failed and job.message == "internal error: broken event"
+    assert job.started.result().cancelled
 
 
 @check(WHEEL)
@@ -356,6 +397,78 @@ def panels_operators_and_escape_are_registered(ctx: Context) -> None:
     assert not bpy.ops.cocreate.cancel.poll(), "with no job, Esc goes to whoever else wants it"
     keymaps = bpy.context.window_manager.keyconfigs.addon.keymaps
     assert any(item.idname == "cocreate.cancel" and item.type == "ESC" for item in keymaps["Window"].keymap_items)
+
+
+class CheckedLayout:
+    """Stands in for UILayout while a panel draws (background Blender draws nothing): every property
+    and operator a panel names must exist, and what it shows is recorded."""
+
+    def __init__(self, shown: list[str]) -> None:
+        self.shown = shown
+
+    def prop(self, data: Any, name: str, **_: Any) -> None:
+        assert name in data.bl_rna.properties, f"no property {name!r} on {data}"
+        self.shown.append(f"prop {name}")
+
+    def operator(self, idname: str, **_: Any) -> Any:
+        family, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, family), name), idname
+        self.shown.append(f"operator {idname}")
+        return type("Properties", (), {})()
+
+    def label(self, text: str = "", **_: Any) -> None:
+        self.shown.append(f"label {text}")
+
+    def progress(self, text: str = "", **_: Any) -> None:
+        self.shown.append(f"progress {text}")
+
+    def row(self, **_: Any) -> CheckedLayout:
+        return self
+
+
+def draw_panels(space: str) -> list[str]:
+    """What the four panels of one editor show, drawn in a real editor's context."""
+    area = bpy.context.window_manager.windows[0].screen.areas[0]
+    area.type = space
+    if space == "NODE_EDITOR":
+        area.spaces[0].tree_type = "ShaderNodeTree"
+    shown: list[str] = []
+    with bpy.context.temp_override(area=area, space_data=area.spaces[0]):
+        for panel in ("generate", "repair", "variants", "candidates"):
+            cls = getattr(bpy.types, f"COCREATE_PT_{'image' if space == 'IMAGE_EDITOR' else 'shader'}_{panel}")
+            assert cls.poll(bpy.context), (space, panel)
+            cls.draw(type("Panel", (), {"layout": CheckedLayout(shown)})(), bpy.context)
+    return shown
+
+
+@check(WHEEL)
+def panels_draw_in_both_editors_in_every_state(ctx: Context) -> None:
+    jobs, client = ctx.module("jobs"), ctx.client
+    settings = bpy.context.scene.cocreate
+    for space in ("IMAGE_EDITOR", "NODE_EDITOR"):
+        settings.mask_source = "painted"
+        idle = draw_panels(space)
+        assert "operator cocreate.generate_texture" in idle and "prop mask_image" in idle
+        assert "label Generated textures appear here." in idle
+
+        job = scripted(ctx, [client.Accepted("j" * 32, "t" * 32, 0, [1]), client.Progress(3, 10, [])])
+        jobs.HISTORY.begin(job)
+        jobs.advance(job)
+        running = draw_panels(space)
+        assert "progress texture: step 3/10" in running and "operator cocreate.cancel" in running
+        job._job.events = [candidate(ctx, 0, random_picture(ctx, 4, 4)), client.Done("t" * 32, False)]
+        jobs.advance(job)
+        jobs.HISTORY.end()
+        landed = draw_panels(space)
+        assert "operator cocreate.apply_to_material" in landed
+        assert ("operator cocreate.show_candidate" in landed) == (space == "IMAGE_EDITOR")
+
+        job = scripted(ctx, [client.Failed("UNAVAILABLE", "no daemon")])
+        jobs.HISTORY.begin(job)
+        jobs.advance(job)
+        jobs.HISTORY.end()
+        assert "label texture failed: no daemon" in draw_panels(space)
+        jobs.HISTORY.clear()
 
 
 # ---------------------------------------------------------------- against a real daemon (real Blender)
@@ -438,11 +551,50 @@ def cancel_leaves_no_half_made_images(ctx: Context) -> None:
     assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
     job = run_job(ctx, until=lambda job: job.step >= 1 and jobs.PREVIEW_IMAGE in bpy.data.images)
     assert not job.finished, "the job is still forming when cancelled"
+    assert bpy.types.STATUSBAR_HT_header.draw is ctx.module("pump")._draw_status, "the status bar shows the job"
     assert bpy.ops.cocreate.cancel() == {"FINISHED"}
     job = run_job(ctx, timeout=60)
     assert job.phase.value == "cancelled", job.status()
     assert set(bpy.data.images.keys()) == before, set(bpy.data.images.keys()) ^ before
     assert jobs.HISTORY.active is None and bpy.ops.cocreate.generate_texture.poll(), "ready for the next job"
+    assert bpy.types.STATUSBAR_HT_header.draw is not ctx.module("pump")._draw_status, (
+        "the status bar is Blender's again"
+    )
+
+
+@check(DAEMON)
+def variants_keep_the_texture_size(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    document = ctx.module("document")
+    settings.texture = document.new_image("planks", random_picture(ctx, 80, 48, seed=7))
+    settings.style_prompt, settings.variant_strength = "weathered", 0.8
+    before = set(bpy.data.images.keys())
+    assert bpy.ops.cocreate.texture_variants() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.images == ["planks variant 1", "planks variant 2"], job.status()
+    assert set(bpy.data.images.keys()) == before | set(job.images)
+    for name in job.images:
+        assert tuple(bpy.data.images[name].size) == (80, 48) and bpy.data.images[name].packed_file is not None
+
+
+@check(DAEMON)
+def repair_of_transparent_pixels_keeps_the_opaque_ones(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    document = ctx.module("document")
+    original = random_picture(ctx, 64, 64, seed=9)
+    holed = bytearray(original.rgba)
+    hole = {row * 64 + col for row in range(20, 36) for col in range(8, 30)}
+    for i in hole:
+        holed[4 * i + 3] = 0
+    original = ctx.client.pixels.Image(64, 64, bytes(holed))
+    settings.texture = document.new_image("holed", original)
+    settings.mask_source, settings.seamless = "alpha", "none"
+    assert bpy.ops.cocreate.repair_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.phase.value == "done", job.status()
+    for name in job.images:
+        changed = changed_pixels(original, document.read_image(bpy.data.images[name]))
+        assert changed and changed <= hole, f"{len(changed - hole)} opaque pixels changed"
 
 
 # ---------------------------------------------------------------- runner

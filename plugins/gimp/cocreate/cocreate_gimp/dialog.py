@@ -22,6 +22,7 @@ class ProgressWindow:
     """Holds a GimpUi.ProgressBar, which takes over Gimp.progress_* calls while it exists."""
 
     def __init__(self, title: str, on_cancel: Callable[[], None]) -> None:
+        GimpUi.init("cocreate")  # once per process; later calls return at once
         self._dialog = GimpUi.Dialog(title=title, role="cocreate-progress")
         self._dialog.add_button("_Cancel", Gtk.ResponseType.CANCEL)
         self._dialog.connect("response", lambda _dialog, _response: on_cancel())

@@ -1,0 +1,238 @@
+"""The GIMP plug-in in the real GIMP 3.0.4 of the host root (Debian 13), against a real daemon on the tiny profile.
+
+`cocreate plugins install gimp` puts the plug-in into a fresh GIMP profile (GIMP3_DIRECTORY under build/), and
+tests/hosts/gimp/checks.py runs inside GIMP: gimp-console for batch mode, the full GIMP under Xvfb where a test
+needs a person's keyboard (Ctrl+Z, the dialog). Each suite runs once per module and writes its facts to a
+verdict file that the tests below judge. Needs the host root (tests/hosts/make-root) and root rights for
+tests/hosts/in-root; skips otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cocreate_client import CocreateClient
+
+from tests.support.daemon import Daemon, running_daemon
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+WORK = REPO / "build" / "host-tests" / "gimp"  # bound at /project inside the root
+PROFILE = WORK / "profile"
+HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
+TOKEN = "gimp-check-token"
+# The plug-in's menu action gets a shortcut, so the GUI suite can open its dialog from the keyboard.
+SHORTCUTS = '(file-version 1)\n(action "plug-in-cocreate-expand" "<Primary><Shift><Alt>e")\n'
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (HOST_ROOT / ".complete").exists(),
+        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
+    ),
+    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
+]
+
+
+def cocreate(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIMP3_DIRECTORY": str(PROFILE), "COLUMNS": "1000"}  # wide: rich must not wrap paths
+    return subprocess.run(
+        [sys.executable, "-m", "core_server", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def installed() -> Path:
+    """`cocreate plugins install gimp` into a fresh profile; the folder it reports."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    run = cocreate("plugins", "install", "gimp")
+    assert run.returncode == 0, run.stdout + run.stderr
+    match = re.search(r"installed the gimp plugin into (\S+)", run.stdout)
+    assert match, run.stdout
+    (PROFILE / "shortcutsrc").write_text(SHORTCUTS)
+    shutil.copy(HERE / "gimp" / "checks.py", WORK / "checks.py")
+    return Path(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def daemon(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with running_daemon(tmp_path_factory.mktemp("home"), listen="127.0.0.1:0", token=TOKEN) as started:
+        yield started
+
+
+def run_suite(suite: str, endpoint: str, *, gui: bool = False) -> dict[str, Any]:
+    """Run one suite of checks.py in GIMP; its verdict."""
+    verdict = WORK / f"verdict-{suite}.json"
+    verdict.unlink(missing_ok=True)
+    env = (
+        f"GIMP3_DIRECTORY=/project/profile COCREATE_ENDPOINT={endpoint} COCREATE_TOKEN={TOKEN} COCREATE_CHECKS={suite}"
+    )
+    # Under Xvfb, core X events: keys sent to a window then arrive as a keyboard's would.
+    gimp = "GDK_CORE_DEVICE_EVENTS=1 xvfb-run -a gimp-3.0 --no-splash" if gui else "gimp-console-3.0 -i"
+    command = f"{env} {gimp} --batch-interpreter python-fu-eval -b - --quit < checks.py"
+    run = subprocess.run(
+        [str(HERE / "in-root"), "-d", str(WORK), "--", "sh", "-c", command], capture_output=True, text=True, timeout=900
+    )
+    assert verdict.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    facts = json.loads(verdict.read_text())
+    assert facts["gimp"] == "3.0.4"
+    broken = {
+        name: check["exception"] for name, check in facts.items() if isinstance(check, dict) and "exception" in check
+    }
+    assert not broken, broken
+    return facts
+
+
+@pytest.fixture(scope="module")
+def console(daemon: Daemon) -> dict[str, Any]:
+    return run_suite("console", daemon.endpoint)
+
+
+@pytest.fixture(scope="module")
+def gui(daemon: Daemon) -> dict[str, Any]:
+    return run_suite("gui", daemon.endpoint, gui=True)
+
+
+@pytest.fixture(scope="module")
+def offline(installed: Path) -> dict[str, Any]:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return run_suite("offline", f"127.0.0.1:{port}")
+
+
+def candidate_layers(check: dict[str, Any]) -> list[dict[str, Any]]:
+    return [layer for layer in check["layers"] if layer["name"].startswith("cocreate ")]
+
+
+# ---------------------------------------------------------------- install and build
+
+
+def test_install_puts_an_executable_plug_in_into_the_profile(installed: Path) -> None:
+    assert installed == PROFILE / "plug-ins" / "cocreate"
+    entry = installed / "cocreate.py"
+    assert entry.stat().st_mode & stat.S_IXUSR
+    assert (installed / "cocreate_gimp" / "document.py").exists()
+    assert (installed / "cocreate_client" / "_vendor" / "grpclib").is_dir()
+
+
+def test_build_makes_a_zip_to_unpack_into_the_plug_ins_folder(installed: Path) -> None:
+    run = cocreate("plugins", "build", "gimp", "--out", str(WORK / "dist"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    with zipfile.ZipFile(WORK / "dist" / "cocreate-gimp.zip") as archive:
+        names = set(archive.namelist())
+        mode = archive.getinfo("cocreate/cocreate.py").external_attr >> 16
+    assert {"cocreate/cocreate.py", "cocreate/cocreate_gimp/plans.py", "cocreate/cocreate_client/jobs.py"} <= names
+    assert mode & stat.S_IXUSR
+    assert not [name for name in names if "__pycache__" in name]
+
+
+# ---------------------------------------------------------------- batch mode (gimp-console, through the PDB)
+
+
+def test_expand_grows_the_canvas_and_keeps_the_old_pixels_exact(console: dict[str, Any]) -> None:
+    expand = console["expand_rgb"]
+    assert expand["status"] == "SUCCESS" and expand["layers_returned"] == 2
+    assert expand["size"] == [96 + 32, 64 + 16]
+    layers = candidate_layers(expand)
+    assert [layer["name"] for layer in layers] == ["cocreate expand 1/2 · seed 7", "cocreate expand 2/2 · seed 8"]
+    assert [layer["visible"] for layer in layers] == [True, False]
+    # The old layers moved with the canvas, untouched; the picture beyond the seam looks exactly as before.
+    old = {layer["name"]: layer["offsets"] for layer in expand["layers"] if layer not in layers}
+    assert old == {"overlay": [20, 26], "background": [0, 16]}
+    assert expand["background_identical"] and expand["overlay_identical"]
+    assert expand["visible_interior_identical"] and expand["new_area_opaque"]
+
+
+def test_fill_changes_pixels_only_inside_the_selection(console: dict[str, Any]) -> None:
+    fill = console["fill"]
+    assert fill["status"] == "SUCCESS" and fill["layers_returned"] == 2 and fill["size"] == [96, 64]
+    assert fill["soft_values"] > 0  # the selection had a feathered edge
+    assert fill["changed"] > 0 and fill["changed_outside_selection"] == 0
+    assert fill["background_identical"]
+    # The candidate layers hold the selection's bounding box only.
+    assert all(layer["size"][0] < 96 and layer["size"][1] < 64 for layer in candidate_layers(fill))
+
+
+def test_variants_of_a_layer_sit_above_it_with_its_shape(console: dict[str, Any]) -> None:
+    variants = console["variants_of_layer"]
+    assert variants["status"] == "SUCCESS"
+    assert variants["above_source"] and variants["same_place"] and variants["same_alpha"]
+
+
+def test_a_grayscale_image_gets_grayscale_candidate_layers(console: dict[str, Any]) -> None:
+    gray = console["grayscale"]
+    assert gray["status"] == "SUCCESS" and gray["size"] == [80, 48]
+    assert gray["base_gray"] and gray["old_identical"]
+    assert [layer["gray"] for layer in candidate_layers(gray)] == [True]
+
+
+def test_a_16_bit_image_keeps_its_precision_and_its_pixels(console: dict[str, Any]) -> None:
+    deep = console["high_bit_depth"]
+    assert deep["status"] == "SUCCESS"
+    assert deep["size"] == [86, 48]  # 16:9 from 64×48, the picture anchored left
+    assert deep["precision_kept"] and deep["old_identical_16bit"] and deep["old_offsets"] == [0, 0]
+    assert [layer["bpp"] for layer in candidate_layers(deep)] == [8]  # RGBA, 16 bits a channel
+
+
+# ---------------------------------------------------------------- a person at the keyboard (full GIMP, Xvfb)
+
+
+def test_one_undo_restores_the_image(gui: dict[str, Any]) -> None:
+    undo = gui["undo"]
+    assert undo["status"] == "SUCCESS" and undo["grown"] == {"size": [120, 72], "layer_count": 5}
+    assert undo["size_after_undo"] == [96, 64]
+    assert undo["layers_restored"] and undo["visible_restored"] and undo["background_restored"]
+
+
+def test_the_dialog_runs_the_procedure_with_a_progress_window(gui: dict[str, Any]) -> None:
+    run = gui["dialog_ok"]
+    assert run["dialog"] and run["progress_window"] and run["progress_closed"]
+    assert run["size"] == [96 + 256, 64]  # the dialog's defaults: 256 px on the right, 3 candidates
+    assert len(candidate_layers(run)) == 3
+
+
+def test_escape_in_the_progress_window_cancels_the_job(gui: dict[str, Any], daemon: Daemon) -> None:
+    run = gui["dialog_cancel"]
+    assert run["dialog"] and run["progress_window"] and run["progress_closed"]
+    assert run["unchanged"]
+    with CocreateClient(daemon.endpoint, token=TOKEN) as client:
+        statuses = [
+            turn.status
+            for session in client.list_sessions(host="gimp")
+            for turn in client.get_session(session.id).turns
+        ]
+    assert "cancelled" in statuses  # the daemon stopped the job, not just the plug-in
+
+
+# ---------------------------------------------------------------- clear messages
+
+
+def test_no_daemon_gives_a_clear_message_and_leaves_the_image_alone(offline: dict[str, Any]) -> None:
+    down = offline["daemon_down"]
+    assert down["status"] == "EXECUTION-ERROR" and down["unchanged"] and down["size"] == [96, 64]
+    assert "not reachable" in down["error"] and "cocreate serve" in down["error"]
+
+
+def test_indexed_images_are_refused_with_how_to_convert_them(offline: dict[str, Any]) -> None:
+    indexed = offline["indexed"]
+    assert indexed["status"] == "EXECUTION-ERROR" and "Image ▸ Mode ▸ RGB" in indexed["error"]
+
+
+def test_fill_without_a_selection_says_what_to_do(offline: dict[str, Any]) -> None:
+    assert "select the area first" in offline["fill_without_selection"]["error"]
+
+
+def test_nothing_to_expand_says_what_to_do(offline: dict[str, Any]) -> None:
+    assert "Nothing to expand" in offline["nothing_to_expand"]["error"]

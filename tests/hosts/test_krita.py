@@ -1,0 +1,71 @@
+"""The Krita plugin inside real Krita 5.2.9 (the Debian 13 host root), against a real daemon on the tiny profile.
+
+The plugin zip from `cocreate plugins build krita` is unpacked by Krita's own plugin importer, then
+tests/hosts/krita/krita_check.py drives the plugin's document adapter, controller and docker in
+kritarunner. Needs the host root (tests/hosts/make-root) and root rights for tests/hosts/in-root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core_server.packaging import krita
+from tests.support.daemon import running_daemon
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
+TOKEN = "krita-check-token"
+IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (HOST_ROOT / ".complete").exists(),
+        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
+    ),
+    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
+]
+
+
+@pytest.fixture
+def project() -> Path:
+    """The folder in-root binds at /project: the plugin zip and the check script (under the ignored build/)."""
+    folder = REPO / "build" / "host-tests" / "krita"
+    shutil.rmtree(folder, ignore_errors=True)
+    krita.build(folder)
+    shutil.copy(HERE / "krita" / "krita_check.py", folder / "krita_check.py")
+    return folder
+
+
+def test_plugin_in_real_krita(project: Path, tmp_path: Path) -> None:
+    [archive] = project.glob("cocreate-krita-*.zip")
+    script = (
+        'mkdir -p "$HOME/resources"'
+        f' && python3 {IMPORTER} /project/{archive.name} "$HOME/resources" > /project/import.log 2>&1'
+        ' && PYTHONPATH="$HOME/resources/pykrita:/project" kritarunner -s krita_check -f main "$0" "$1"'
+    )
+    with running_daemon(tmp_path / "home", listen="127.0.0.1:0", token=TOKEN) as daemon:
+        run = subprocess.run(
+            [str(HERE / "in-root"), "-d", str(project), "--", "sh", "-c", script, daemon.endpoint, TOKEN],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    imported = (project / "import.log").read_text() if (project / "import.log").exists() else ""
+    assert "Imported plugin: cocreate" in imported, (
+        f"Krita's importer refused the zip:\n{imported}\n{run.stderr[-3000:]}"
+    )
+    verdict_file = project / "verdict.json"
+    assert verdict_file.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    verdict = json.loads(verdict_file.read_text())
+    assert "exception" not in verdict, verdict["exception"]
+    assert verdict["krita"] == "5.2.9" and verdict["python"].startswith("3.13"), verdict
+    failed = {name: result["detail"] for name, result in verdict["checks"].items() if not result["ok"]}
+    assert failed == {}
+    assert len(verdict["checks"]) >= 40, sorted(verdict["checks"])
