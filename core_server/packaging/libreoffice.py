@@ -25,7 +25,6 @@ from .bundle import ROOT, bundle
 
 SOURCE = PLUGINS / "libreoffice"
 WHEELS = ROOT / "build" / "wheels"
-IDENTIFIER = "org.cocreate.writer"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip timestamps, for reproducible files
 
 

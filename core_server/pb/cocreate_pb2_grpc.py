@@ -145,7 +145,8 @@ class CocreateServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportSession(self, request, context):
-        """A zip (session.json + candidate files), streamed in chunks.
+        """A zip: session.json, candidate files, signed copies with their manifests (provenance/),
+        provenance.json and analytics.json; streamed in chunks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -7,7 +7,7 @@ import enum
 import json
 from typing import Any
 
-from .. import tasks
+from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
 from ..provenance import embed
 from ..provenance.artifacts import SignedArtifact
@@ -20,6 +20,19 @@ IMAGE_TYPE_FROM_PB = {
     pb.PROVENANCE_FORMAT_PNG: embed.PNG,
     pb.PROVENANCE_FORMAT_JPEG: embed.JPEG,
 }
+
+
+def limits_to_pb(limits: config.Limits) -> pb.Limits:
+    return pb.Limits(
+        max_side=limits.max_side,
+        max_candidates=limits.max_candidates,
+        max_steps=limits.max_steps,
+        max_new_tokens=limits.max_new_tokens,
+        max_text_chars=limits.max_text_chars,
+        max_prompt_chars=limits.max_prompt_chars,
+        max_queue=limits.max_queue,
+        max_message_bytes=limits.max_message_bytes,
+    )
 
 
 def image_to_pb(image: tasks.RGBAImage) -> pb.Image:

@@ -317,6 +317,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             running_job_id=running[0] if running else "",
             memory_budget_bytes=self.scheduler.residency.budget or 0,
             version=__version__,
+            limits=convert.limits_to_pb(self.limits),
         )
 
 

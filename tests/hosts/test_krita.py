@@ -2,7 +2,9 @@
 
 The plugin zip from `cocreate plugins build krita` is unpacked by Krita's own plugin importer, then
 tests/hosts/krita/krita_check.py drives the plugin's document adapter, controller and docker in
-kritarunner. Needs the host root (tests/hosts/make-root) and root rights for tests/hosts/in-root.
+kritarunner. A second test installs the plugin as `cocreate plugins install krita` does and starts
+the full Krita under Xvfb, which must find it enabled and load it. Needs the host root
+(tests/hosts/make-root) and root rights for tests/hosts/in-root.
 """
 
 from __future__ import annotations
@@ -69,3 +71,32 @@ def test_plugin_in_real_krita(project: Path, tmp_path: Path) -> None:
     failed = {name: result["detail"] for name, result in verdict["checks"].items() if not result["ok"]}
     assert failed == {}
     assert len(verdict["checks"]) >= 40, sorted(verdict["checks"])
+
+
+# Start Krita under Xvfb, wait until it loaded our plugin (and a little longer, for the main window
+# and its dockers), then stop it by its process id.
+LAUNCH = """
+krita --nosplash > /project/krita.log 2>&1 & pid=$!
+for _ in $(seq 120); do grep -q 'Loading module:  "cocreate_krita"' /project/krita.log && break; sleep 1; done
+sleep 10
+kill $pid; wait $pid
+"""
+
+
+def test_installed_plugin_is_enabled_and_loads_in_krita(monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = REPO / "build" / "host-tests" / "krita-install"
+    shutil.rmtree(folder, ignore_errors=True)
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+    krita.install()
+    script = (
+        "unset QT_QPA_PLATFORM; export XDG_DATA_HOME=/project/data XDG_CONFIG_HOME=/project/config"
+        ' QT_LOGGING_RULES="krita.scripting=true"; xvfb-run -a sh -c "$0"'
+    )
+    subprocess.run([str(HERE / "in-root"), "-d", str(folder), "--", "sh", "-c", script, LAUNCH], timeout=300)
+    log = (folder / "krita.log").read_text(errors="replace")
+    lines = [line.strip() for line in log.splitlines()]
+    loading = 'krita.scripting: Loading module:  "cocreate_krita"'
+    assert 'krita.scripting: Trying to load plugin "cocreate_krita" . Enabled: true . Broken:  false' in lines, log
+    assert loading in lines and lines[lines.index(loading) + 1].endswith("success!"), log
+    assert "Traceback" not in log, log

@@ -72,7 +72,10 @@ def test_the_oxt_installs_with_unopkg_and_brings_menu_toolbar_and_shortcuts(reco
     assert "vnd.cocreate.writer:continue" in installed["menu"]
     assert "vnd.cocreate.writer:variants" in installed["menu"]
     assert installed["toolbar"] == ["vnd.cocreate.writer:continue", "vnd.cocreate.writer:variants"]
-    assert all(isinstance(keys, list) and keys for keys in installed["shortcuts"].values()), installed["shortcuts"]
+    j, one, ctrl_alt, shift = 512 + 9, 256 + 1, 2 | 4, 1  # com.sun.star.awt.Key / KeyModifier values
+    assert installed["shortcuts"]["continue"] == [[j, ctrl_alt]]
+    assert installed["shortcuts"]["variants"] == [[j, ctrl_alt | shift]]
+    assert installed["shortcuts"]["pick?1"] == [[one, ctrl_alt]]
     assert verdict["uninstall"]["rc"] == 0, verdict["uninstall"]["output"]
 
 
@@ -141,5 +144,6 @@ def test_picks_rejections_and_later_edits_reach_the_session(record: dict[str, An
     assert second[1][2] == hashlib.sha256(edited).hexdigest()  # the passage as the writer left it
     assert all([d for d, _, _ in c] == [pb.REJECTED] for c in decisions(2))
     assert all([(d, note) for d, note, _ in c] == [(pb.REJECTED, "regenerated")] for c in decisions(3))
+    # The check undid this pick at the end: closing the document reported the passage gone.
     kept = decisions(4)[verdict["variants"]["pick"]["picked"]]
-    assert [d for d, _, _ in kept] == [pb.ACCEPTED]
+    assert [(d, note) for d, note, _ in kept] == [(pb.ACCEPTED, ""), (pb.REJECTED, "removed after it was inserted")]

@@ -169,3 +169,6 @@ def test_limits_are_configurable(tmp_path: Path) -> None:
         with pytest.raises(grpc.RpcError) as raised:
             list(stub.Generate(too_wide, timeout=30))
         assert "1 to 32" in raised.value.details()
+        limits = stub.ModelStatus(pb.ModelStatusRequest()).limits
+        assert (limits.max_candidates, limits.max_side, limits.max_queue) == (2, 32, 1)
+        assert limits.max_steps == 200 and limits.max_message_bytes > 32 * 32 * 4

@@ -199,6 +199,12 @@ def unary_cases(session_id: str) -> st.SearchStrategy[Case]:
             st.sampled_from([0, 1, 2, 3, 4, -1, 2**31 - 1]),
             texts,
         ),
+        st.builds(
+            lambda c, f: Case("GetProvenance", pb.GetProvenanceRequest(candidate_id=c, format=f)),
+            ids,
+            st.sampled_from([0, 1, 2, 3, 99, -1]),
+        ),
+        st.builds(lambda s: Case("GetAnalytics", pb.GetAnalyticsRequest(session_id=s)), st.one_of(st.just(""), ids)),
         st.just(Case("ListModels", pb.ListModelsRequest())),
         st.just(Case("ModelStatus", pb.ModelStatusRequest())),
     )
@@ -217,6 +223,8 @@ RPCS = [
     "Feedback",
     "ListModels",
     "ModelStatus",
+    "GetProvenance",
+    "GetAnalytics",
 ]
 
 

@@ -24,6 +24,7 @@ RULES = {
     "core_server/scheduler": TORCH | {"grpc", "numpy", "core_server.pb", "core_server.service"},
     "core_server/sessions": TORCH | {"grpc", "numpy", "core_server.pb", "core_server.service"},
     "core_server/tasks.py": TORCH | {"grpc", "numpy"},
+    "core_server/provenance": TORCH | {"grpc", "core_server.pb", "core_server.service"},
     "plugins/common": TORCH | {"grpc", "numpy", "PIL", "core_server"},
 }
 

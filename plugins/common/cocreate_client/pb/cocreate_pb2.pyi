@@ -530,20 +530,42 @@ class ModelStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelStatusResponse(_message.Message):
-    __slots__ = ("loaded", "device", "queue_length", "running_job_id", "memory_budget_bytes", "version")
+    __slots__ = ("loaded", "device", "queue_length", "running_job_id", "memory_budget_bytes", "version", "limits")
     LOADED_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
     RUNNING_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
     loaded: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     device: str
     queue_length: int
     running_job_id: str
     memory_budget_bytes: int
     version: str
-    def __init__(self, loaded: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., device: _Optional[str] = ..., queue_length: _Optional[int] = ..., running_job_id: _Optional[str] = ..., memory_budget_bytes: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
+    limits: Limits
+    def __init__(self, loaded: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., device: _Optional[str] = ..., queue_length: _Optional[int] = ..., running_job_id: _Optional[str] = ..., memory_budget_bytes: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("max_side", "max_candidates", "max_steps", "max_new_tokens", "max_text_chars", "max_prompt_chars", "max_queue", "max_message_bytes")
+    MAX_SIDE_FIELD_NUMBER: _ClassVar[int]
+    MAX_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PROMPT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    max_side: int
+    max_candidates: int
+    max_steps: int
+    max_new_tokens: int
+    max_text_chars: int
+    max_prompt_chars: int
+    max_queue: int
+    max_message_bytes: int
+    def __init__(self, max_side: _Optional[int] = ..., max_candidates: _Optional[int] = ..., max_steps: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_prompt_chars: _Optional[int] = ..., max_queue: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class GetProvenanceRequest(_message.Message):
     __slots__ = ("candidate_id", "format")

@@ -50,7 +50,7 @@ def enabled(command: Command, state: PanelState) -> bool:
     if command.name == "pick":
         return state.can_pick(command.index)
     if command.name == "regenerate":
-        return state.action != "" and state.phase in ("ready", "failed", "cancelled")
+        return state.can_regenerate()
     if command.name == "reject":
         return state.phase in ("streaming", "ready")
     if command.name == "stop":

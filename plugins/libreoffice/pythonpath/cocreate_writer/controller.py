@@ -93,7 +93,7 @@ class Options:
     max_new_tokens: int = 0  # 0: the daemon's default
     stop_at: str = "paragraph"  # continue: none | sentence | paragraph
     instruction: str = ""  # variants: "" is the daemon's default ("clearer")
-    seed: int | None = None  # None: the daemon picks
+    seed: int | None = None  # None: the daemon picks a new one
 
 
 @dataclass(frozen=True)
@@ -199,19 +199,17 @@ class Controller:
             return self._problem("Put the cursor in the text to continue it.", action="continue")
         if not context.before.strip() and not context.after.strip():
             return self._problem("There is no text around the cursor to continue.", action="continue")
-        self.options = replace(self.options, **options)
         self._target = context.target
         before, after = context.before[-MAX_BEFORE_CHARS:], context.after[:MAX_AFTER_CHARS]
-        self._start(Request("continue", before, after, self.options), parent_turn_id="")
+        self._start(Request("continue", before, after, self._options(options)), parent_turn_id="")
 
     def variants(self, **options: Any) -> None:
         self._report_edits()
         selection = self.document.selection()
         if selection is None:
             return self._problem("Select the text to rewrite first.", action="variants")
-        self.options = replace(self.options, **options)
         self._target = selection.target
-        self._start(Request("variants", selection.text, "", self.options), parent_turn_id="")
+        self._start(Request("variants", selection.text, "", self._options(options)), parent_turn_id="")
 
     def pick(self, index: int) -> None:
         if not self.state.can_pick(index):
@@ -233,12 +231,10 @@ class Controller:
         self._publish()
 
     def regenerate(self, **options: Any) -> None:
-        if self._request is None or self.state.phase not in ("streaming", "ready", "failed", "cancelled", "rejected"):
+        if self._request is None or not self.state.can_regenerate():
             return
         self._reject_shown(note="regenerated")
-        self.options = replace(self.options, **options)
-        self._request = replace(self._request, options=self.options)
-        self._start(self._request, parent_turn_id=self.state.turn_id)
+        self._start(replace(self._request, options=self._options(options)), parent_turn_id=self.state.turn_id)
 
     def reject(self) -> None:
         if self.state.phase not in ("streaming", "ready"):
@@ -246,8 +242,8 @@ class Controller:
         self._stop_job()
         self._reject_shown(note="")
         self.state.phase, self.state.message = "rejected", "Rejected. The document was not changed."
-        self._publish(show=False)
         self.view.hide()
+        self._publish(show=False)
 
     def stop(self) -> None:
         if self.state.phase not in ("starting", "streaming"):
@@ -267,6 +263,12 @@ class Controller:
             self._report_edits()
         elif name == "OnUnload":
             self._stop_job()
+
+    def _options(self, given: dict[str, Any]) -> Options:
+        """The options for a request; all but the seed are remembered for the next one. A seed is for
+        one request only, or regenerate would bring back the same candidates."""
+        self.options = replace(self.options, **{key: value for key, value in given.items() if key != "seed"})
+        return replace(self.options, seed=given.get("seed"))
 
     # ------------------------------------------------------------ the job
 

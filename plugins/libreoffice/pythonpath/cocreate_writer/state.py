@@ -36,6 +36,10 @@ class PanelState:
     def can_pick(self, index: int) -> bool:
         return self.phase == "ready" and 0 <= index < len(self.candidates) and self.candidates[index].ready
 
+    def can_regenerate(self) -> bool:
+        """Any time after a command until a candidate was picked (then the target holds it)."""
+        return self.action != "" and self.phase not in ("idle", "picked")
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
