@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST_ROOT ?= $(or $(COCREATE_HOST_ROOT),/var/cache/cocreate/hostroot)
 
-.PHONY: install demo test lint proto host-root bench
+.PHONY: install demo test lint proto host-root bpy-venv bench
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,16 @@ host-root:
 	@if [ "$$(id -u)" = 0 ]; then tests/hosts/make-root "$(HOST_ROOT)"; \
 	else echo "not root: skipping the host root build; real-host tests will skip"; fi
 
-test: install host-root
+# The Blender extension is also tested against the bpy wheel (Python 3.11, numpy<2: its own venv).
+BPY_VENV := build/bpy-venv
+bpy-venv: $(BPY_VENV)/.bpy-5.0.1
+
+$(BPY_VENV)/.bpy-5.0.1:
+	@if command -v python3.11 >/dev/null; then \
+	  python3.11 -m venv $(BPY_VENV) && $(BPY_VENV)/bin/pip install -q bpy==5.0.1 && touch '$@'; \
+	else echo "no python3.11: the bpy wheel tests will skip"; fi
+
+test: install host-root bpy-venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -58,8 +58,14 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="cocreate-bench-gimp-"))
     (home / "token").write_text(TOKEN)
     (home / "token").chmod(0o600)
-    settings = {"width": 1024, "height": 768, "right": 256, "candidates": args.candidates, "steps": args.steps,
-                "repeat": args.repeat}  # fmt: skip
+    settings = {
+        "width": 1024,
+        "height": 768,
+        "right": 256,
+        "candidates": args.candidates,
+        "steps": args.steps,
+        "repeat": args.repeat,
+    }
     daemon = launch(
         ["--listen", "127.0.0.1:0", "--token-file", str(home / "token")], dict(os.environ, COCREATE_HOME=str(home))
     )

@@ -186,6 +186,13 @@ def test_a_16_bit_image_keeps_its_precision_and_its_pixels(console: dict[str, An
     assert [layer["bpp"] for layer in candidate_layers(deep)] == [8]  # RGBA, 16 bits a channel
 
 
+def test_a_picture_wider_than_the_daemon_takes_still_expands(console: dict[str, Any]) -> None:
+    wide = console["wider_than_the_daemon_takes"]
+    assert wide["status"] == "SUCCESS" and wide["size"] == [9000 + 512, 1200] and wide["old_identical"]
+    # The candidate holds the new strip and the 16 px seam; the daemon saw only a band of the picture.
+    assert [(layer["offsets"], layer["size"]) for layer in candidate_layers(wide)] == [([9000 - 16, 0], [528, 1200])]
+
+
 # ---------------------------------------------------------------- a person at the keyboard (full GIMP, Xvfb)
 
 

@@ -85,7 +85,8 @@ def test_continue_streams_candidates_and_a_pick_is_one_undo_step(record: dict[st
     assert first["phase"] == "ready", first["message"]
     assert len(first["texts"]) == 3 and all(first["ready"])
     assert len(set(first["texts"])) == 3  # three different candidates
-    assert first["deltas"] >= 3  # they streamed in, chunk by chunk
+    assert first["deltas"] >= 3  # they streamed in, chunk by chunk...
+    assert first["partial_views"] >= 1  # ...and the panel showed them half-written
     assert first["panel_visible"] and first["panel_texts"] == first["texts"]
     assert first["panel_pick_enabled"] == [bool(text) for text in first["texts"]] or all(first["panel_pick_enabled"])
     assert first["document_unchanged"]  # nothing is written until a pick

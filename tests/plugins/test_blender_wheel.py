@@ -1,7 +1,7 @@
 """The Blender extension's apply functions in the current Blender line: the bpy 5.0.1 wheel from PyPI.
 
 The wheel needs Python 3.11 and pins numpy<2, so it gets its own virtualenv, build/bpy-venv, made
-here on first use (the test skips, saying why, when pip cannot get the wheel). The checks themselves
+by `make bpy-venv` at install time (the test skips, saying so, when it is missing). The checks themselves
 (tests/hosts/blender/checks.py) also run in the real Blender 4.3.2 (tests/hosts/test_blender_host.py).
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,33 +23,12 @@ BPY = "bpy==5.0.1"
 WORK = REPO / "build" / "blender-wheel-tests"
 
 
-def _python_3_11() -> str | None:
-    if sys.version_info[:2] == (3, 11):
-        return sys.executable
-    return shutil.which("python3.11")
-
-
 @pytest.fixture(scope="module")
 def bpy_python() -> Path:
-    """The virtualenv's python with bpy installed, made once and reused."""
+    """The virtualenv's python with bpy installed: `make bpy-venv` makes it (tests never download)."""
     python = VENV / "bin" / "python"
-    ready = VENV / f".{BPY}"
-    if ready.exists():
-        return python
-    base = _python_3_11()
-    if base is None:
-        pytest.skip(f"{BPY} needs Python 3.11, and there is none on PATH")
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([base, "-m", "venv", str(VENV)], check=True, timeout=300)
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", BPY],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if pip.returncode != 0:
-        pytest.skip(f"pip could not install {BPY} into {VENV}:\n{pip.stderr[-2000:]}")
-    ready.touch()
+    if not (VENV / ".bpy-5.0.1").exists():
+        pytest.skip(f"{VENV} with {BPY} is missing: run `make bpy-venv` (make test does)")
     return python
 
 

@@ -142,6 +142,16 @@ def test_fill_plan_sends_the_soft_selection_with_context_and_keeps_only_selected
     assert alpha[0] == 255 and alpha.count(0) == 0  # the soft border is selected (128): kept, blended by the daemon
 
 
+def test_variants_of_a_selection_restyle_the_selected_part_only() -> None:
+    selected = rect_selection(100, 80, Rect(10, 10, 30, 20), edge=0)
+    plan = plans.variants_of_selection(FakePicture(gradient(100, 80), selected), Options(prompt="ink"))
+    task = plan.request.variants
+    assert task.style_prompt == "ink" and (task.mask.width, task.mask.height) == (task.image.width, task.image.height)
+    layer = plan.layer(Image(task.image.width, task.image.height, bytes(task.image.width * task.image.height * 4)))
+    assert (layer.x, layer.y, layer.image.width, layer.image.height) == (10, 10, 30, 20)
+    assert plan.above is None  # over the visible image: at the top
+
+
 def test_fill_needs_a_selection() -> None:
     with pytest.raises(PlanError, match="select the area first"):
         plans.fill(FakePicture(gradient(10, 10)), Options())

@@ -204,7 +204,14 @@ def _failure(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
 
 
-def _run(procedure, run_mode, image, drawables, config, data):  # type: ignore[no-untyped-def]
+def _run(
+    procedure: Gimp.Procedure,
+    run_mode: Gimp.RunMode,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    data: object,
+) -> Gimp.ValueArray:
     if run_mode == Gimp.RunMode.INTERACTIVE:
         from cocreate_gimp import dialog
 

@@ -440,12 +440,13 @@ class DocumentController:
         self.branch_from = ""
         self._changed()
 
-    def close(self) -> None:
-        """The document or the docker goes away: stop the job, leave no preview layer."""
+    def close(self, document_open: bool = True) -> None:
+        """Stop the job and leave no preview layer; a closed document is not touched any more."""
         if self._job is not None:
             self._job.cancel()
             self._job = None
-        self.canvas.remove_preview()
+        if document_open:
+            self.canvas.remove_preview()
 
     # ------------------------------------------------------------ messages
 

@@ -76,7 +76,7 @@ class CocreateDocker(DockWidget):
         document = self._documents()
         open_documents = Krita.instance().documents()
         for entry in [e for e in self._controllers if e[0] not in open_documents and e[0] != document]:
-            entry[1].close()
+            entry[1].close(document_open=False)
             self._controllers.remove(entry)
         if document is None:
             self.controller = None

@@ -91,6 +91,8 @@ class KritaDocument:
     # ------------------------------------------------------------ layers
 
     def show_preview(self, box: Box, pixels: Image) -> None:
+        if self._preview is not None and self._preview.parentNode() is None:  # the painter deleted it
+            self._preview = None
         if self._preview is None:
             self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
             self._insert(self._preview)

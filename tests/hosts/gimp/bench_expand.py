@@ -85,8 +85,15 @@ def procedure_call(settings: dict) -> float:
     image = picture(settings["width"], settings["height"])
     procedure = Gimp.get_pdb().lookup_procedure("plug-in-cocreate-expand")
     config = procedure.create_config()
-    values = {"run-mode": Gimp.RunMode.NONINTERACTIVE, "image": image, "size-mode": "sides", "right": settings["right"],
-              "candidates": settings["candidates"], "steps": settings["steps"], "seed": 1}  # fmt: skip
+    values = {
+        "run-mode": Gimp.RunMode.NONINTERACTIVE,
+        "image": image,
+        "size-mode": "sides",
+        "right": settings["right"],
+        "candidates": settings["candidates"],
+        "steps": settings["steps"],
+        "seed": 1,
+    }
     for key, value in values.items():
         config.set_property(key, value)
     started = time.perf_counter()

@@ -227,6 +227,20 @@ def high_bit_depth() -> dict:
     }
 
 
+def wider_than_the_daemon_takes() -> dict:
+    """9000 px wide (the daemon takes 8192): grown on the right, only the band next to the new strip is sent."""
+    image = picture(9000, 1200)
+    row = bytes(v for x in range(9000) for v in ((x * 7) % 256, (x * 3) % 256, 60))
+    layer = add_layer(image, "panorama", 9000, 1200, Gimp.ImageType.RGB_IMAGE, "R'G'B' u8", row * 1200)
+    facts = call(EXPAND, image, [layer], size_mode="sides", right=512, candidates=1, **FAST)
+    return {
+        **facts,
+        "size": [image.get_width(), image.get_height()],
+        "layers": layer_facts(image),
+        "old_identical": pixels(layer, "R'G'B' u8") == row * 1200,
+    }
+
+
 # ---------------------------------------------------------------- gui suite (full GIMP under Xvfb)
 
 
@@ -259,14 +273,26 @@ def top_level_windows() -> dict[int, bytes]:
     xlib.XDefaultRootWindow.restype = ctypes.c_ulong
     xlib.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
     window_list = ctypes.POINTER(ctypes.c_ulong)
-    xlib.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, window_list, window_list,
-                                ctypes.POINTER(window_list), ctypes.POINTER(ctypes.c_uint)]  # fmt: skip
+    xlib.XQueryTree.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        window_list,
+        window_list,
+        ctypes.POINTER(window_list),
+        ctypes.POINTER(ctypes.c_uint),
+    ]
     xlib.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
     display = xlib.XOpenDisplay(None)
     try:
         parent, children, count = ctypes.c_ulong(), window_list(), ctypes.c_uint()
-        xlib.XQueryTree(display, xlib.XDefaultRootWindow(display), ctypes.byref(parent), ctypes.byref(parent),
-                        ctypes.byref(children), ctypes.byref(count))  # fmt: skip
+        xlib.XQueryTree(
+            display,
+            xlib.XDefaultRootWindow(display),
+            ctypes.byref(parent),
+            ctypes.byref(parent),
+            ctypes.byref(children),
+            ctypes.byref(count),
+        )
         titles = {}
         for i in range(count.value):
             name = ctypes.c_char_p()
@@ -407,7 +433,7 @@ def nothing_to_expand() -> dict:
 
 
 SUITES: dict[str, list[Callable[[], dict]]] = {
-    "console": [expand_rgb, fill, variants_of_layer, grayscale, high_bit_depth],
+    "console": [expand_rgb, fill, variants_of_layer, grayscale, high_bit_depth, wider_than_the_daemon_takes],
     "gui": [undo, dialog_ok, dialog_cancel],
     "offline": [daemon_down, indexed, fill_without_selection, nothing_to_expand],
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import sys
 import time
 import traceback
@@ -73,9 +74,12 @@ def paint_deep(node: Any, depth: str, width: int, height: int) -> None:
             r, g, b = x / width, y / height, 0.3
             values += [b, g, r, 1.0] if depth == "U16" else [r, g, b, 1.0]
     if depth == "U16":
-        node.setPixelData(array("H", (round(v * 65535) for v in values)).tobytes(), 0, 0, width, height)
+        data = array("H", (round(v * 65535) for v in values)).tobytes()
+    elif depth == "F16":
+        data = struct.pack(f"<{len(values)}e", *values)
     else:
-        node.setPixelData(array("f", values).tobytes(), 0, 0, width, height)
+        data = array("f", values).tobytes()
+    node.setPixelData(data, 0, 0, width, height)
 
 
 def select(doc: Any, mask: bytes) -> None:
@@ -300,7 +304,7 @@ def history(check: Checks, client: Any, doc: Any, first: Any) -> None:
 
 
 def deep_document(check: Checks, client: Any, depth: str) -> None:
-    """U16 and F32 documents: read through Krita's colour management, written back in the document's depth."""
+    """U16, F16 and F32 documents: read through Krita's colour management, written back in the document's depth."""
     from cocreate_krita.calls import Calls
     from cocreate_krita.controller import DocumentController, GenerationParams, Phase
     from cocreate_krita.document import KritaDocument
@@ -456,7 +460,7 @@ def run(endpoint: str, token: str, check: Checks) -> None:
         doc, first = fill_u8(check, client)
         cancel_leaves_no_preview(check, client, doc)
         history(check, client, doc, first)
-        for depth in ("U16", "F32"):
+        for depth in ("U16", "F16", "F32"):
             deep_document(check, client, depth)
         docker_flow(check, client)
 

@@ -102,14 +102,17 @@ class PanelWatcher(unohelper.Base, XStatusListener):
 
     def __init__(self) -> None:
         self.latest: dict[str, Any] = {}
-        self.updates = 0
+        self.partial_views = 0  # updates that showed candidates still being written, in the panel itself
         self._changed = threading.Condition()
 
     def statusChanged(self, event: Any) -> None:
         with self._changed:
             if event.State:
                 self.latest = json.loads(event.State)
-                self.updates += 1
+                state, panel = self.latest["state"], self.latest["panel"]
+                texts = [candidate["text"] for candidate in state["candidates"]]
+                if state["phase"] == "streaming" and any(texts) and panel["texts"][: len(texts)] == texts:
+                    self.partial_views += 1
             self._changed.notify_all()
 
     def disposing(self, event: Any) -> None: ...
@@ -200,10 +203,15 @@ def settled(update: dict[str, Any]) -> dict[str, Any]:
 def generation(writer: Writer, name: str, **arguments: Any) -> dict[str, Any]:
     """Run a command up to its candidates; what the panel and the document showed."""
     before = writer.content
-    writer.watcher.latest = {}
+    writer.watcher.latest, writer.watcher.partial_views = {}, 0
     seconds = writer.command(name, **arguments)
     result = settled(writer.watcher.wait(is_settled))
-    return {**result, "dispatch_seconds": round(seconds, 3), "document_unchanged": writer.content == before}
+    return {
+        **result,
+        "partial_views": writer.watcher.partial_views,
+        "dispatch_seconds": round(seconds, 3),
+        "document_unchanged": writer.content == before,
+    }
 
 
 def as_in_writer(text: str) -> str:

@@ -88,7 +88,7 @@ class WriterSession(unohelper.Base, XDocumentEventListener):
         self._lock = threading.Lock()
         self._listeners: list[tuple[Any, Any, Command, Any]] = []  # (listener, url, command, source)
         self.controller = Controller(
-            WriterDocument(model), _PanelView(self), lambda: shared_client(), host_threads(context), self._publish
+            WriterDocument(model), _PanelView(self), shared_client, host_threads(context), self._publish
         )
         self.panel = Panel(context, frame, self.controller)
         model.addDocumentEventListener(self)

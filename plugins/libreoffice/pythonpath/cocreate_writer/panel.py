@@ -95,8 +95,8 @@ class Panel:
         self._add(model, "ComboBox", "instruction", 56, 30, 150, 12, Dropdown=True, StringItemList=INSTRUCTIONS)
         self._add(model, "ListBox", "stop_at", 56, 30, 90, 12, Dropdown=True, StringItemList=STOP_AT_LABELS)
         self._add(model, "FixedText", "count_label", 212, 32, 48, 10, Label="Candidates:")
-        self._add(model, "NumericField", "count", 262, 30, 32, 12, Spin=True, DecimalAccuracy=0, ValueMin=1.0)
-        model.getByName("count").ValueMax = float(MAX_CANDIDATES)
+        limits = {"ValueMin": 1.0, "ValueMax": float(MAX_CANDIDATES)}
+        self._add(model, "NumericField", "count", 262, 30, 32, 12, Spin=True, DecimalAccuracy=0, **limits)
         for index in range(MAX_CANDIDATES):
             top = ROW_TOP + index * ROW
             width, height = WIDTH - 58, ROW - 4
