@@ -155,6 +155,7 @@ def main() -> int:
             f" {statistics.median(r['last_candidate_s'] for r in warm) * 1e3:12.0f} ms"
             f" {statistics.median(r['slowest_pump_s'] for r in warm) * 1e3:10.1f} ms   (warm runs)"
         )
+    print("load average over 1/5/15 min: {:.1f} {:.1f} {:.1f} on {} CPUs".format(*os.getloadavg(), os.cpu_count()))
     return 0 if all(r["ok"] for r in runs) else 1
 
 

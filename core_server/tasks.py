@@ -47,6 +47,39 @@ class StopAt(enum.Enum):
 
 # Zero / empty fields mean "the engine's default" throughout, as in the proto.
 
+# ---------------------------------------------------------------- feedback, as plain values
+
+# A candidate's initial noise: sum of weight * N(0, 1) drawn from each seed, the pairs sorted by seed.
+# ((seed, 1.0),) is the plain noise of `seed`. Recipes keep steering and interpolation plain numbers,
+# recorded with the turn, so a session replays exactly.
+# (`steering` below; `guidance` in the tasks stays the classifier-free guidance scale.)
+NoiseRecipe = tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True)
+class ImageSteering:
+    """What the session's feedback asks of an image job: the initial noise of each candidate."""
+
+    noise: tuple[NoiseRecipe, ...]  # one per seed, in order
+
+
+@dataclass(frozen=True)
+class TextSteering:
+    """What the session's feedback asks of a text job."""
+
+    examples: tuple[str, ...] = ()  # accepted passages as the person left them: few-shot context
+    avoid: tuple[str, ...] = ()  # rejected candidates: their tokens are discouraged
+    strength: float = 0.0  # 0 = no steering .. 1 = full (1 - exploration)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A personal LoRA for the image model, as the catalog resolved it (never a request's path)."""
+
+    name: str
+    path: str
+    sha256: str
+
 
 @dataclass(frozen=True)
 class InpaintTask:
@@ -57,6 +90,8 @@ class InpaintTask:
     strength: float = 0.0
     steps: int = 0
     guidance: float = 0.0
+    steering: ImageSteering | None = None  # None: plain noise from the seeds
+    lora: Adapter | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +106,8 @@ class ExpandTask:
     steps: int = 0
     guidance: float = 0.0
     feather: int = 0
+    steering: ImageSteering | None = None  # None: plain noise from the seeds
+    lora: Adapter | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +122,8 @@ class TextureTask:
     steps: int = 0
     guidance: float = 0.0
     strength: float = 0.0
+    steering: ImageSteering | None = None  # None: plain noise from the seeds
+    lora: Adapter | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +135,8 @@ class VariantsTask:
     negative_prompt: str = ""
     steps: int = 0
     guidance: float = 0.0
+    steering: ImageSteering | None = None  # None: plain noise from the seeds
+    lora: Adapter | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +148,7 @@ class ContinueTextTask:
     top_p: float = 0.0
     stop: tuple[str, ...] = ()
     stop_at: StopAt = StopAt.NONE
+    steering: TextSteering | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +158,7 @@ class RewriteTextTask:
     max_new_tokens: int = 0
     temperature: float = 0.0
     top_p: float = 0.0
+    steering: TextSteering | None = None
 
 
 ImageTask = InpaintTask | ExpandTask | TextureTask | VariantsTask

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,8 @@ class ImageEngine:
             raise EngineError("Ask for at least one candidate.")
         cancel.check()
         job = to_job(task)
+        if task.steering is not None:
+            job = replace(job, noise=task.steering.noise)
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")

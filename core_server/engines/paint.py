@@ -17,10 +17,11 @@ import torch.nn.functional as F
 from diffusers import StableDiffusionInpaintPipeline
 from PIL import Image
 
+from core_server.engines.noise import given_noise, initial_noise, plain
 from core_server.engines.pixels import bounding_box, composite, over_backdrop, resize
 from core_server.engines.preview import PreviewFrame
 from core_server.engines.seamless import seamless_tiling
-from core_server.tasks import CancelToken, Emit, EngineError, Seamless, StepEvent
+from core_server.tasks import CancelToken, Emit, EngineError, NoiseRecipe, Seamless, StepEvent
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.5
@@ -39,6 +40,7 @@ class PaintJob:
     steps: int
     guidance: float
     seamless: Seamless = Seamless.NONE
+    noise: tuple[NoiseRecipe, ...] | None = None  # one per seed (feedback, interpolation); None: plain
 
 
 def paint(
@@ -61,6 +63,8 @@ def paint(
         raise EngineError(
             f"{job.steps} steps at strength {job.strength} leave no denoising step; raise steps or strength."
         )
+    if job.noise is not None and len(job.noise) != len(seeds):
+        raise EngineError(f"{len(job.noise)} noise recipes for {len(seeds)} candidates; they must match.")
 
     # 2. The region the model sees: the mask's bounding box with context around it. A tiling job keeps
     #    the whole canvas, since its opposite edges are neighbours.
@@ -137,6 +141,12 @@ def _denoise(
     mask = F.max_pool2d(mask, kernel_size=reach, stride=1, padding=reach // 2).to(device, dtype)
     # CPU generators give the same noise on every device, so a seed means the same picture everywhere.
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    latent_shape = (
+        pipe.vae.config.latent_channels,
+        pixels.shape[0] // pipe.vae_scale_factor,
+        pixels.shape[1] // pipe.vae_scale_factor,
+    )
+    noise = initial_noise(job.noise or plain(seeds), latent_shape)
 
     def on_step_end(pipe: StableDiffusionInpaintPipeline, step: int, timestep: int, tensors: dict) -> dict:
         # Raising Cancelled here leaves the pipeline before its VAE decode; the next call starts afresh.
@@ -145,7 +155,7 @@ def _denoise(
         emit(StepEvent(step + 1, pipe.num_timesteps, shown))
         return {}
 
-    with seamless_tiling((pipe.unet, pipe.vae), job.seamless):
+    with seamless_tiling((pipe.unet, pipe.vae), job.seamless), given_noise(pipe, noise):
         # Encode the picture and its masked copy ourselves, once and without sampling, so every
         # candidate starts from the same latents and depends on its own seed alone.
         latents = _encode(pipe, torch.cat([image, image * (mask < 0.5)]))

@@ -23,6 +23,7 @@ class SamplingParams:
     temperature: float
     top_p: float
     stop: StopRules = field(default_factory=StopRules)
+    logits_bias: torch.Tensor | None = None  # [vocab], added at every step: feedback (engines.text_steering)
 
 
 @torch.inference_mode()
@@ -55,7 +56,8 @@ def sample(
     #    (simpler than shrinking the cache); their tokens are ignored.
     for step in range(1, params.max_new_tokens + 1):
         cancel.check()
-        tokens = _sample(logits, generators, params.temperature, params.top_p)
+        biased = logits if params.logits_bias is None else logits + params.logits_bias
+        tokens = _sample(biased, generators, params.temperature, params.top_p)
         emit(StepEvent(step, params.max_new_tokens))
         for index, (candidate, token) in enumerate(zip(candidates, tokens.tolist(), strict=True)):
             if not candidate.done:

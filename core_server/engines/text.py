@@ -17,6 +17,7 @@ from core_server.engines.prefix_cache import PrefixCache
 from core_server.engines.rewrite_text import rewrite_prompt
 from core_server.engines.sampling import SamplingParams, sample
 from core_server.engines.stopping import StopRules
+from core_server.engines.text_steering import logit_bias, with_examples
 from core_server.tasks import (
     TASK_NAMES,
     CancelToken,
@@ -61,6 +62,8 @@ class TextEngine:
         eos_ids = eos if isinstance(eos, list) else [eos]
         self._eos = frozenset(token for token in (*eos_ids, tokenizer.eos_token_id) if token is not None)
         self._lock = threading.Lock()
+        self._vocab_size = model.get_output_embeddings().weight.shape[0]
+        self._device = model.device
 
     @classmethod
     def load(cls, path: Path) -> TextEngine:
@@ -90,6 +93,9 @@ class TextEngine:
     ) -> GenerationResult:
         if not seeds:
             raise EngineError("Ask for at least one candidate.")
+        steering = task.steering if isinstance(task, ContinueTextTask | RewriteTextTask) else None
+        if steering is not None:
+            task = with_examples(task)
         if isinstance(task, ContinueTextTask):
             prompt, max_new_tokens = self._continue_prompt(task)
             stop = StopRules(task.stop, task.stop_at)
@@ -104,6 +110,7 @@ class TextEngine:
             temperature=task.temperature or DEFAULT_TEMPERATURE,
             top_p=task.top_p or DEFAULT_TOP_P,
             stop=stop,
+            logits_bias=logit_bias(self._tokenizer, steering, self._vocab_size, self._device),
         )
         if params.temperature < 0 or not 0 < params.top_p <= 1:
             raise EngineError(f"temperature must be > 0 and top_p in (0, 1], not {task.temperature} and {task.top_p}.")

@@ -194,7 +194,7 @@ class RewriteTextTask(_message.Message):
     def __init__(self, selection: _Optional[str] = ..., instruction: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text")
+    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "lora", "interpolate", "more_like", "less_like", "replay_turn_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_TURN_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +209,11 @@ class GenerateRequest(_message.Message):
     VARIANTS_FIELD_NUMBER: _ClassVar[int]
     CONTINUE_TEXT_FIELD_NUMBER: _ClassVar[int]
     REWRITE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    LORA_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATE_FIELD_NUMBER: _ClassVar[int]
+    MORE_LIKE_FIELD_NUMBER: _ClassVar[int]
+    LESS_LIKE_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_TURN_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     parent_turn_id: str
     model: str
@@ -223,7 +228,12 @@ class GenerateRequest(_message.Message):
     variants: VariantsTask
     continue_text: ContinueTextTask
     rewrite_text: RewriteTextTask
-    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ...) -> None: ...
+    lora: str
+    interpolate: _containers.RepeatedScalarFieldContainer[str]
+    more_like: _containers.RepeatedScalarFieldContainer[str]
+    less_like: _containers.RepeatedScalarFieldContainer[str]
+    replay_turn_id: str
+    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ...) -> None: ...
 
 class GenerateEvent(_message.Message):
     __slots__ = ("accepted", "queued", "progress", "text_delta", "candidate", "done")
@@ -494,6 +504,24 @@ class FeedbackResponse(_message.Message):
     FEEDBACK_ID_FIELD_NUMBER: _ClassVar[int]
     feedback_id: str
     def __init__(self, feedback_id: _Optional[str] = ...) -> None: ...
+
+class RestoreCandidateRequest(_message.Message):
+    __slots__ = ("candidate_id",)
+    CANDIDATE_ID_FIELD_NUMBER: _ClassVar[int]
+    candidate_id: str
+    def __init__(self, candidate_id: _Optional[str] = ...) -> None: ...
+
+class RestoreCandidateResponse(_message.Message):
+    __slots__ = ("candidate", "session_id", "turn_id", "feedback_id")
+    CANDIDATE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_ID_FIELD_NUMBER: _ClassVar[int]
+    candidate: CandidateContent
+    session_id: str
+    turn_id: str
+    feedback_id: str
+    def __init__(self, candidate: _Optional[_Union[CandidateContent, _Mapping]] = ..., session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., feedback_id: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default")

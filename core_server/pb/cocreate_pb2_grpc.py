@@ -100,6 +100,11 @@ class CocreateStub:
                 request_serializer=cocreate_dot_v1_dot_cocreate__pb2.GetAnalyticsRequest.SerializeToString,
                 response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.AnalyticsReport.FromString,
                 _registered_method=True)
+        self.RestoreCandidate = channel.unary_unary(
+                '/cocreate.v1.Cocreate/RestoreCandidate',
+                request_serializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateRequest.SerializeToString,
+                response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateResponse.FromString,
+                _registered_method=True)
 
 
 class CocreateServicer:
@@ -191,6 +196,14 @@ class CocreateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RestoreCandidate(self, request, context):
+        """Go back to an earlier candidate: records ACCEPTED for it (so it steers what follows) and returns
+        its content and the turn to continue from (the next Generate's parent_turn_id: a new branch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CocreateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -258,6 +271,11 @@ def add_CocreateServicer_to_server(servicer, server):
                     servicer.GetAnalytics,
                     request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.GetAnalyticsRequest.FromString,
                     response_serializer=cocreate_dot_v1_dot_cocreate__pb2.AnalyticsReport.SerializeToString,
+            ),
+            'RestoreCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreCandidate,
+                    request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateRequest.FromString,
+                    response_serializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -611,6 +629,33 @@ class Cocreate:
             '/cocreate.v1.Cocreate/GetAnalytics',
             cocreate_dot_v1_dot_cocreate__pb2.GetAnalyticsRequest.SerializeToString,
             cocreate_dot_v1_dot_cocreate__pb2.AnalyticsReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cocreate.v1.Cocreate/RestoreCandidate',
+            cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateRequest.SerializeToString,
+            cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateResponse.FromString,
             options,
             channel_credentials,
             insecure,

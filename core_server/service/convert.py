@@ -39,10 +39,16 @@ def image_to_pb(image: tasks.RGBAImage) -> pb.Image:
     return pb.Image(width=image.width, height=image.height, rgba=image.data)
 
 
+# Recorded by service.cocreation in their own words (the feedback used, the LoRA's name and hash).
+_RECORDED_APART = {"steering", "lora"}
+
+
 def task_params(task: tasks.Task) -> dict[str, Any]:
     """Every parameter of the task as JSON values; pixels are summarised by their size."""
     params: dict[str, Any] = {}
     for field in dataclasses.fields(task):
+        if field.name in _RECORDED_APART:
+            continue
         value = getattr(task, field.name)
         if isinstance(value, tasks.RGBAImage | tasks.Mask):
             value = {"width": value.width, "height": value.height}
@@ -121,6 +127,15 @@ def candidate_to_pb(c: model.Candidate, content: tasks.RGBAImage | str) -> pb.Ge
     else:
         candidate.image.CopyFrom(image_to_pb(content))
     return pb.GenerateEvent(candidate=candidate)
+
+
+def candidate_content_to_pb(c: model.Candidate, content: tasks.RGBAImage | str) -> pb.CandidateContent:
+    reply = pb.CandidateContent(info=candidate_info_to_pb(c))
+    if isinstance(content, str):
+        reply.text = content
+    else:
+        reply.image.CopyFrom(image_to_pb(content))
+    return reply
 
 
 def provenance_to_pb(a: SignedArtifact) -> pb.Provenance:

@@ -29,7 +29,7 @@ from ..scheduler.scheduler import Scheduler
 from ..sessions import analytics
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
-from . import convert, validate
+from . import cocreation, convert, validate
 from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
 log = logging.getLogger(__name__)
@@ -57,21 +57,27 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     ) -> AsyncIterator[pb.GenerateEvent]:
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
+        steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
         turn = await asyncio.to_thread(
             self.store.start_turn,
             spec.session_id,
             spec.parent_turn_id,
             tasks.TASK_NAMES[type(spec.task)],
-            {**convert.task_params(spec.task), "candidates": len(spec.seeds), "exploration": spec.exploration},
-            list(spec.seeds),
+            {
+                **convert.task_params(steered.task),
+                "candidates": len(steered.seeds),
+                "exploration": spec.exploration,
+                **steered.record,
+            },
+            list(steered.seeds),
             entry.name,
             entry.sha256,
         )
         job = Job(
             id=uuid.uuid4().hex,
             client=spec.client or context.peer(),
-            task=spec.task,
-            seeds=spec.seeds,
+            task=steered.task,
+            seeds=steered.seeds,
             model=entry.name,
             model_entry=entry,
             previews=spec.previews,
@@ -86,7 +92,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         try:
             yield pb.GenerateEvent(
                 accepted=pb.Accepted(
-                    job_id=job.id, turn_id=turn.id, queue_position=position, seeds=spec.seeds, model=entry.name
+                    job_id=job.id, turn_id=turn.id, queue_position=position, seeds=job.seeds, model=entry.name
                 )
             )
             while True:
@@ -213,12 +219,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     ) -> pb.CandidateContent:
         candidate_id = validate.check_id("candidate_id", request.candidate_id)
         candidate, content = await asyncio.to_thread(self.store.get_candidate, candidate_id)
-        reply = pb.CandidateContent(info=convert.candidate_info_to_pb(candidate))
-        if isinstance(content, str):
-            reply.text = content
-        else:
-            reply.image.CopyFrom(convert.image_to_pb(content))
-        return reply
+        return convert.candidate_content_to_pb(candidate, content)
 
     @unary
     async def Feedback(self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext) -> pb.FeedbackResponse:
@@ -240,6 +241,24 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         if decision != "rejected":
             await asyncio.to_thread(self._sign_kept, feedback)
         return pb.FeedbackResponse(feedback_id=feedback.id)
+
+    @unary
+    async def RestoreCandidate(
+        self, request: pb.RestoreCandidateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RestoreCandidateResponse:
+        candidate_id = validate.check_id("candidate_id", request.candidate_id)
+        candidate, content = await asyncio.to_thread(self.store.get_candidate, candidate_id)
+        turn = await asyncio.to_thread(self.store.get_turn, candidate.turn_id)
+        # Going back to a version is choosing it: it steers what the new branch suggests.
+        feedback = await asyncio.to_thread(self.store.add_feedback, candidate_id, "accepted", note="restored")
+        await asyncio.to_thread(self._sign_kept, feedback)
+        candidate, content = await asyncio.to_thread(self.store.get_candidate, candidate_id)
+        return pb.RestoreCandidateResponse(
+            candidate=convert.candidate_content_to_pb(candidate, content),
+            session_id=turn.session_id,
+            turn_id=turn.id,
+            feedback_id=feedback.id,
+        )
 
     def _sign_kept(self, feedback: Feedback) -> None:
         """Sign what was kept. The decision is stored already: a signing failure is logged, not

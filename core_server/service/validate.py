@@ -17,6 +17,7 @@ ID = re.compile(r"[0-9a-f]{32}")
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_SEED = 2**63 - 1
 TEXTURE_DEFAULT_SIDE = 512
+MAX_NAMED_CANDIDATES = 16  # interpolate, more_like, less_like
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class GenerateSpec:
     previews: bool
     exploration: float | None
     client: str
+    lora: str = ""
+    interpolate: tuple[str, ...] = ()
+    more_like: tuple[str, ...] = ()
+    less_like: tuple[str, ...] = ()
+    replay_turn_id: str | None = None
 
 
 def check_id(field: str, value: str) -> str:
@@ -64,6 +70,19 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
     if which is None:
         raise InvalidArgument("task", "set one of inpaint, expand, texture, variants, continue_text, rewrite_text")
     task = _TASKS[which](getattr(request, which), limits)
+    interpolate = _ids("interpolate", request.interpolate)
+    if interpolate:
+        if tasks.task_kind(task) != "image":
+            raise InvalidArgument("interpolate", "only image tasks interpolate; for text use more_like / less_like")
+        if len(interpolate) < 2 or n < len(interpolate):
+            raise InvalidArgument(
+                "interpolate", f"name at least 2 candidates, and ask for at least as many candidates ({n} asked)"
+            )
+    replay = check_id("replay_turn_id", request.replay_turn_id) if request.replay_turn_id else None
+    if replay and (interpolate or request.more_like or request.less_like):
+        raise InvalidArgument("replay_turn_id", "a replay uses what that turn used; leave interpolate and *_like empty")
+    if request.lora and tasks.task_kind(task) != "image":
+        raise InvalidArgument("lora", "a LoRA applies to image tasks")
     return GenerateSpec(
         session_id=request.session_id,
         parent_turn_id=parent,
@@ -73,7 +92,19 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         previews=request.previews,
         exploration=exploration,
         client=request.client,
+        lora=check_model_name("lora", request.lora),
+        interpolate=interpolate,
+        more_like=_ids("more_like", request.more_like),
+        less_like=_ids("less_like", request.less_like),
+        replay_turn_id=replay,
     )
+
+
+def _ids(field: str, values: object) -> tuple[str, ...]:
+    ids = tuple(values)  # type: ignore[call-overload]
+    if len(ids) > MAX_NAMED_CANDIDATES:
+        raise InvalidArgument(field, f"names {len(ids)} candidates; the limit is {MAX_NAMED_CANDIDATES}")
+    return tuple(check_id(f"{field}[{i}]", value) for i, value in enumerate(ids))
 
 
 # ---------------------------------------------------------------- fields

@@ -206,13 +206,13 @@ def test_one_undo_restores_the_image(gui: dict[str, Any]) -> None:
 def test_the_dialog_runs_the_procedure_with_a_progress_window(gui: dict[str, Any]) -> None:
     run = gui["dialog_ok"]
     assert run["dialog"] and run["progress_window"] and run["progress_closed"]
-    assert run["size"] == [96 + 256, 64]  # the dialog's defaults: 256 px on the right, 3 candidates
-    assert len(candidate_layers(run)) == 3
+    assert run["size"] == [96 + 32, 64]  # the settings the dialog opened with: 32 px on the right, 2 candidates
+    assert len(candidate_layers(run)) == 2
 
 
 def test_escape_in_the_progress_window_cancels_the_job(gui: dict[str, Any], daemon: Daemon) -> None:
     run = gui["dialog_cancel"]
-    assert run["dialog"] and run["progress_window"] and run["progress_closed"]
+    assert run["dialog"] and run["progress_window"] and run["escape_while_running"] and run["progress_closed"]
     assert run["unchanged"]
     with CocreateClient(daemon.endpoint, token=TOKEN) as client:
         statuses = [

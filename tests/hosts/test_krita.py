@@ -73,13 +73,17 @@ def test_plugin_in_real_krita(project: Path, tmp_path: Path) -> None:
     assert len(verdict["checks"]) >= 40, sorted(verdict["checks"])
 
 
-# Start Krita under Xvfb, wait until it loaded our plugin (and a little longer, for the main window
-# and its dockers), then stop it by its process id.
+# Start Krita on its own Xvfb, wait until it loaded our plugin (and a little longer, for the main
+# window and its dockers), then stop both by process id and wait for them, so that nothing still
+# holds /project when in-root unmounts it.
 LAUNCH = """
-krita --nosplash > /project/krita.log 2>&1 & pid=$!
+Xvfb -displayfd 3 -nolisten tcp 3> "$HOME/display" 2> /dev/null & xvfb=$!
+for _ in $(seq 30); do [ -s "$HOME/display" ] && break; sleep 1; done
+DISPLAY=:$(cat "$HOME/display") krita --nosplash > /project/krita.log 2>&1 & krita=$!
 for _ in $(seq 120); do grep -q 'Loading module:  "cocreate_krita"' /project/krita.log && break; sleep 1; done
 sleep 10
-kill $pid; wait $pid
+kill $krita; wait $krita
+kill $xvfb; wait $xvfb
 """
 
 
@@ -89,11 +93,11 @@ def test_installed_plugin_is_enabled_and_loads_in_krita(monkeypatch: pytest.Monk
     monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
     krita.install()
-    script = (
+    environment = (
         "unset QT_QPA_PLATFORM; export XDG_DATA_HOME=/project/data XDG_CONFIG_HOME=/project/config"
-        ' QT_LOGGING_RULES="krita.scripting=true"; xvfb-run -a sh -c "$0"'
+        ' QT_LOGGING_RULES="krita.scripting=true";'
     )
-    subprocess.run([str(HERE / "in-root"), "-d", str(folder), "--", "sh", "-c", script, LAUNCH], timeout=300)
+    subprocess.run([str(HERE / "in-root"), "-d", str(folder), "--", "sh", "-c", environment + LAUNCH], timeout=300)
     log = (folder / "krita.log").read_text(errors="replace")
     lines = [line.strip() for line in log.splitlines()]
     loading = 'krita.scripting: Loading module:  "cocreate_krita"'

@@ -18,14 +18,15 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
+from cocreate_gimp.geometry import ANCHORS, GIMP_MAX_SIDE  # noqa: E402
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
 
 if TYPE_CHECKING:
     from cocreate_gimp.document import GimpDocument
     from cocreate_gimp.plans import Options, Plan
 
-# cocreate_gimp is imported inside the run functions: GIMP queries every plug-in at start-up, and that query
-# should not load the client's gRPC stack.
+# The rest of cocreate_gimp is imported inside the run functions: GIMP queries every plug-in at start-up, and
+# that query should not load the client's gRPC stack (geometry, above, is plain arithmetic).
 MakePlan = Callable[["GimpDocument"], "Plan"]
 
 EXPAND = "plug-in-cocreate-expand"
@@ -34,19 +35,6 @@ VARIANTS = "plug-in-cocreate-variants"
 MENU = "<Image>/Filters/cocreate"
 RW = GObject.ParamFlags.READWRITE
 INT_MAX = 2**31 - 1
-SIDE_MAX = 524288  # GIMP's largest image side
-# Anchor nicks as cocreate_gimp.geometry.ANCHORS names them, with their labels.
-ANCHORS = (
-    ("center", "Center"),
-    ("top-left", "Top left"),
-    ("top", "Top"),
-    ("top-right", "Top right"),
-    ("left", "Left"),
-    ("right", "Right"),
-    ("bottom-left", "Bottom left"),
-    ("bottom", "Bottom"),
-    ("bottom-right", "Bottom right"),
-)
 
 
 def _choice(*items: tuple[str, str]) -> Gimp.Choice:
@@ -85,16 +73,16 @@ def _add_expand(procedure: Gimp.Procedure) -> None:
         RW,
     )
     for side, default in (("left", 0), ("top", 0), ("right", 256), ("bottom", 0)):
-        procedure.add_int_argument(side, side.title(), f"Pixels added on the {side}", 0, SIDE_MAX, default, RW)
-    procedure.add_int_argument("width", "_Width", "Target width (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
-    procedure.add_int_argument("height", "Height", "Target height (target size; 0: keep)", 0, SIDE_MAX, 0, RW)
+        procedure.add_int_argument(side, side.title(), f"Pixels added on the {side}", 0, GIMP_MAX_SIDE, default, RW)
+    procedure.add_int_argument("width", "_Width", "Target width (target size; 0: keep)", 0, GIMP_MAX_SIDE, 0, RW)
+    procedure.add_int_argument("height", "Height", "Target height (target size; 0: keep)", 0, GIMP_MAX_SIDE, 0, RW)
     procedure.add_int_argument("aspect-width", "Aspect _x", "Aspect ratio, as 16 in 16:9", 1, 1000, 16, RW)
     procedure.add_int_argument("aspect-height", "Aspect _y", "Aspect ratio, as 9 in 16:9", 1, 1000, 9, RW)
     procedure.add_choice_argument(
         "anchor",
         "_Anchor",
         "Where the picture sits in the new canvas (target size and aspect ratio)",
-        _choice(*ANCHORS),
+        _choice(*((anchor, anchor.replace("-", " ").capitalize()) for anchor in ANCHORS)),
         "center",
         RW,
     )

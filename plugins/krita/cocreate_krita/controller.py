@@ -175,7 +175,6 @@ class DocumentController:
         self.phase = Phase.idle
         self.message = ""
         self.progress = (0, 0)  # (step, total) of the running job
-        self.queue_position = 0
         self.strip: Strip | None = None
         self.selected = 0
         self.history: list[TurnSummary] = []
@@ -272,11 +271,9 @@ class DocumentController:
         if isinstance(event, Accepted):
             if self.strip is not None:
                 self.strip.turn_id = event.turn_id
-            self.queue_position = event.queue_position
             self.phase = Phase.queued if event.queue_position else Phase.running
             self._say(f"Queued at {event.queue_position}…" if event.queue_position else "Generating…")
         elif isinstance(event, Queued):
-            self.queue_position = event.position
             self._say(f"Queued at {event.position}…")
         elif isinstance(event, CandidateReady) and self.strip is not None:
             self.strip.choices.append(Choice(event.candidate_id, event.index, event.seed, image=event.image))

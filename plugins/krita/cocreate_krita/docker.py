@@ -60,6 +60,7 @@ class CocreateDocker(DockWidget):
         self.controller: DocumentController | None = None
         self._shown_strip: tuple[object, list[tuple[Image | None, Image | None]]] | None = None
         self._shown_history: object = None
+        self._problem = ""  # why there is no client: a malformed endpoint
         self._timer = QTimer(self)
         self._timer.setInterval(PUMP_MS)
         self._timer.timeout.connect(self._tick)
@@ -211,9 +212,8 @@ class CocreateDocker(DockWidget):
             return
         turn = self.controller.choose_turn(item.data(Qt.UserRole))
         if turn is not None:
-            field = self.style_prompt if turn.task == "variants" else None
-            if field is not None:
-                field.setText(turn.prompt)
+            if turn.task == "variants":
+                self.style_prompt.setText(turn.prompt)
             else:
                 self.prompt.setPlainText(turn.prompt)
             self.negative_prompt.setText(str(turn.params.get("negative_prompt", "")))
@@ -237,8 +237,9 @@ class CocreateDocker(DockWidget):
             try:
                 self._client = CocreateClient(self.endpoint.text().strip() or None, timeout=CLIENT_TIMEOUT)
             except ValueError as error:  # a malformed endpoint
-                self.status.setText(str(error))
+                self._problem = str(error)
                 return False
+        self._problem = ""
         return True
 
     def _replace_client(self) -> None:
@@ -255,6 +256,7 @@ class CocreateDocker(DockWidget):
         client = self._client
         if client is None:
             return
+        # A daemon that does not answer is reported by the history load; the list just stays as it was.
         self._calls.submit(
             lambda: [m.name for m in client.list_models() if m.kind == "image"], self._models_loaded, lambda _: None
         )
@@ -289,7 +291,7 @@ class CocreateDocker(DockWidget):
     def _refresh(self) -> None:
         controller = self.controller
         if controller is None:
-            self.status.setText("Open a document to co-create in it.")
+            self.status.setText(self._problem or "Open a document to co-create in it.")
             for widget in (self.generate_button, self.variants_button, self.cancel_button, self.apply_button):
                 widget.setEnabled(False)
             return

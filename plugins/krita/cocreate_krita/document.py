@@ -30,10 +30,6 @@ class KritaDocument:
         self._preview: Node | None = None
 
     @property
-    def document(self) -> Document:
-        return self._doc
-
-    @property
     def key(self) -> str:
         """A random id saved in the document, so its session is found again after reopening it."""
         key = self._annotation(DOCUMENT_KEY).decode()
@@ -106,10 +102,6 @@ class KritaDocument:
         if self._preview is not None:
             self._preview.remove()
             self._preview = None
-
-    @property
-    def has_preview(self) -> bool:
-        return self._preview is not None
 
     def add_layer(self, name: str, box: Box, pixels: Image) -> None:
         node = self._doc.createNode(name, "paintlayer")

@@ -27,7 +27,6 @@ class TurnSummary:
     parent_id: str
     task: str
     status: str  # completed, cancelled, failed, ...
-    created_ms: int
     params: dict[str, object] = field(default_factory=dict)
     candidates: tuple[CandidateSummary, ...] = ()
 
@@ -62,7 +61,6 @@ def _turn(turn: pb.Turn) -> TurnSummary:
         parent_id=turn.parent_id,
         task=turn.task,
         status=turn.status,
-        created_ms=turn.created_ms,
         params=params if isinstance(params, dict) else {},
         candidates=tuple(_candidate(c) for c in turn.candidates),
     )

@@ -310,7 +310,7 @@ def wait_for_window(title: str, timeout: float = 60) -> int | None:
         if found:
             time.sleep(0.5)  # mapped is not yet ready for keys
             return found[0]
-        time.sleep(0.2)
+        time.sleep(0.05)
     return None
 
 
@@ -371,8 +371,19 @@ def open_expand_dialog(image: Gimp.Image) -> int | None:
     return wait_for_window("cocreate: Expand Canvas")
 
 
+def dialog_values(**values: object) -> None:
+    """What the dialog opens with: GIMP's record of the last interactive run's settings, as if typed then."""
+    settings = os.path.join(os.environ["GIMP3_DIRECTORY"], "plug-in-settings")
+    os.makedirs(settings, exist_ok=True)
+    lines = [f"({key.replace('_', '-')} {json.dumps(value)})" for key, value in values.items()]
+    with open(os.path.join(settings, f"GimpProcedureConfigRun-{EXPAND}.last"), "w") as out:
+        out.write("# settings\n\n" + "\n".join(lines) + "\n\n# end of settings\n")
+
+
 def dialog_then_progress(cancel: bool) -> dict:
     """A person's run: the settings dialog, OK (Alt+O), the progress window, and Escape there when cancelling."""
+    # Jobs long enough to see the progress window, and for an Escape to arrive while it runs.
+    dialog_values(size_mode="sides", right=32, candidates=1 if cancel else 2, steps=200 if cancel else 20, seed=7)
     image, _background, _top = two_layer_picture()
     before = layer_facts(image)
     Gdk = gdk()
@@ -387,6 +398,7 @@ def dialog_then_progress(cancel: bool) -> dict:
         return facts
     facts["progress_window"] = True
     if cancel:
+        facts["escape_while_running"] = progress in top_level_windows()
         press(progress, Gdk.KEY_Escape, Gdk.ModifierType(0))
     facts["progress_closed"] = wait_until_gone(progress)
     time.sleep(1)  # the plug-in returns after closing its window

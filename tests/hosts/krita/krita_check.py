@@ -436,6 +436,13 @@ def docker_flow(check: Checks, client: Any) -> None:
             offline.controller.phase is Phase.failed and "No cocreate daemon answers" in offline.status.text(),
             offline.status.text(),
         )
+        offline.endpoint.setText("no-such-endpoint")
+        offline.retry_button.click()
+        check(
+            "a malformed endpoint is explained",
+            "expected unix:/abs/path" in offline.status.text(),
+            offline.status.text(),
+        )
 
 
 def run(endpoint: str, token: str, check: Checks) -> None:

@@ -67,6 +67,10 @@ class CocreateBase(abc.ABC):
     async def GetAnalytics(self, stream: 'grpclib.server.Stream[cocreate_pb2.GetAnalyticsRequest, cocreate_pb2.AnalyticsReport]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def RestoreCandidate(self, stream: 'grpclib.server.Stream[cocreate_pb2.RestoreCandidateRequest, cocreate_pb2.RestoreCandidateResponse]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/cocreate.v1.Cocreate/Generate': grpclib.const.Handler(
@@ -146,6 +150,12 @@ class CocreateBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 cocreate_pb2.GetAnalyticsRequest,
                 cocreate_pb2.AnalyticsReport,
+            ),
+            '/cocreate.v1.Cocreate/RestoreCandidate': grpclib.const.Handler(
+                self.RestoreCandidate,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                cocreate_pb2.RestoreCandidateRequest,
+                cocreate_pb2.RestoreCandidateResponse,
             ),
         }
 
@@ -230,4 +240,10 @@ class CocreateStub:
             '/cocreate.v1.Cocreate/GetAnalytics',
             cocreate_pb2.GetAnalyticsRequest,
             cocreate_pb2.AnalyticsReport,
+        )
+        self.RestoreCandidate = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/cocreate.v1.Cocreate/RestoreCandidate',
+            cocreate_pb2.RestoreCandidateRequest,
+            cocreate_pb2.RestoreCandidateResponse,
         )
