@@ -93,14 +93,11 @@ class TextEngine:
     ) -> GenerationResult:
         if not seeds:
             raise EngineError("Ask for at least one candidate.")
-        steering = task.steering if isinstance(task, ContinueTextTask | RewriteTextTask) else None
-        if steering is not None:
-            task = with_examples(task)
         if isinstance(task, ContinueTextTask):
-            prompt, max_new_tokens = self._continue_prompt(task)
+            prompt, max_new_tokens = self._continue_prompt(with_examples(task))
             stop = StopRules(task.stop, task.stop_at)
         elif isinstance(task, RewriteTextTask):
-            prompt, max_new_tokens = self._rewrite_prompt(task)
+            prompt, max_new_tokens = self._rewrite_prompt(with_examples(task))
             stop = StopRules()
         else:
             name = TASK_NAMES.get(type(task), type(task).__name__)
@@ -110,7 +107,7 @@ class TextEngine:
             temperature=task.temperature or DEFAULT_TEMPERATURE,
             top_p=task.top_p or DEFAULT_TOP_P,
             stop=stop,
-            logits_bias=logit_bias(self._tokenizer, steering, self._vocab_size, self._device),
+            logits_bias=logit_bias(self._tokenizer, task.steering, self._vocab_size, self._device),
         )
         if params.temperature < 0 or not 0 < params.top_p <= 1:
             raise EngineError(f"temperature must be > 0 and top_p in (0, 1], not {task.temperature} and {task.top_p}.")

@@ -4,6 +4,7 @@ model continues after, and a logit bias leans toward their tokens and away from 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypeVar
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -15,8 +16,10 @@ LIKE_BIAS = 1.5
 AVOID_BIAS = 3.0
 EXAMPLE_SEPARATOR = "\n\n"
 
+T = TypeVar("T", ContinueTextTask, RewriteTextTask)
 
-def with_examples(task: ContinueTextTask | RewriteTextTask) -> ContinueTextTask | RewriteTextTask:
+
+def with_examples(task: T) -> T:
     """The task with the accepted passages in front: before the text (continue; trimming drops them first
     when the window is full) or as a style to match (rewrite)."""
     steering = task.steering
