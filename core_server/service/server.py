@@ -57,6 +57,9 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     if interrupted:
         log.warning("%d turn(s) were interrupted by the last shutdown and are marked so", interrupted)
     catalog = ModelCatalog(config.models_dir())
+    # Reading the catalog builds the tiny profile on a first start: do it before listening, so
+    # the first health check or model list does not wait on it.
+    await asyncio.to_thread(catalog.list)
     limits = options.limits
     scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue)
     interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(options.token)] if options.token else []
