@@ -22,18 +22,21 @@ from pathlib import Path
 SEED = 1234
 
 
-def build_real_arch(models_dir: Path, tokenizer_from: Path) -> Path:
-    """An SD1.5-inpainting-shaped pipeline with random weights (no download), saved as safetensors."""
+def build_real_arch(models_dir: Path, tokenizer_from: Path, native_side: int = 512) -> Path:
+    """An SD1.5-inpainting-shaped pipeline with random weights (no download), saved as safetensors.
+
+    `native_side` is the resolution the engine paints at (the UNet's sample size × 8); the weights
+    are the same at any."""
     import torch
     from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    folder = models_dir / "sd15-inpaint-random"
+    folder = models_dir / ("sd15-inpaint-random" if native_side == 512 else f"sd15-inpaint-random-{native_side}")
     if (folder / "model_index.json").exists():
         return folder
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        sample_size=64,
+        sample_size=native_side // 8,
         in_channels=9,
         out_channels=4,
         layers_per_block=2,

@@ -1,10 +1,13 @@
-"""Image round trips through gRPC: the plugins' pure-Python stack (grpclib) vs grpcio.
+"""Image round trips through gRPC: the plugins' pure-Python stack (grpclib) vs grpcio, and the
+pure-Python client with the pixels in shared memory vs on the wire.
 
     python bench/transfer.py [--repeat 7]
 
 An echo server with the daemon's message limits runs in a child process on a Unix
-socket; each client sends an RGBA image and receives it back. Both clients are
-measured side by side in one run, alternating, and the median is printed.
+socket; each client sends an RGBA image and receives it back. The shared-memory echo
+reads the client's file and answers with a file of its own, as the daemon does
+(cocreate_client.shm on both sides). Every pair is measured side by side in one run,
+alternating, and the median is printed.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from pathlib import Path
 
 import grpc
 import grpclib.client
+from cocreate_client import shm
 from cocreate_client.pb import cocreate_pb2 as client_pb
 
 from core_server.config import DEFAULT_LIMITS
 from core_server.pb import cocreate_pb2 as pb
 
 METHOD = "/bench.Echo/Echo"
+SHARED_METHOD = "/bench.Echo/EchoShared"
 MESSAGE_OPTIONS = [  # as the daemon sets them
     ("grpc.max_receive_message_length", DEFAULT_LIMITS.max_message_bytes),
     ("grpc.max_send_message_length", DEFAULT_LIMITS.max_message_bytes),
@@ -40,8 +45,16 @@ async def serve(path: str) -> None:
     async def echo(image: pb.Image, context: grpc.aio.ServicerContext) -> pb.Image:
         return image
 
-    handler = grpc.unary_unary_rpc_method_handler(echo, pb.Image.FromString, pb.Image.SerializeToString)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),))
+    async def echo_shared(image: pb.Image, context: grpc.aio.ServicerContext) -> pb.Image:
+        rgba = shm.read(image.shared.name, image.width * image.height * 4)
+        shared = pb.SharedMemory(name=shm.write(rgba), size=len(rgba))
+        return pb.Image(width=image.width, height=image.height, shared=shared)
+
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(method, pb.Image.FromString, pb.Image.SerializeToString)
+        for name, method in (("Echo", echo), ("EchoShared", echo_shared))
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", handlers),))
     server.add_insecure_port(f"unix:{path}")
     await server.start()
     print("ready", flush=True)
@@ -77,6 +90,32 @@ async def grpclib_round_trips(path: str, image: client_pb.Image, repeat: int) ->
         channel.close()
 
 
+async def shared_round_trips(path: str, side: int, rgba: bytes, repeat: int) -> list[float]:
+    """Each round trip: write the file, send its name, read the daemon's file back and remove both."""
+    channel = grpclib.client.Channel(path=path)
+    echo = grpclib.client.UnaryUnaryMethod(channel, SHARED_METHOD, client_pb.Image, client_pb.Image)
+
+    async def once() -> bytes:
+        name = shm.write(rgba)
+        try:
+            shared = client_pb.SharedMemory(name=name, size=len(rgba))
+            reply = await echo(client_pb.Image(width=side, height=side, shared=shared))
+            return shm.take(reply.shared.name, len(rgba))
+        finally:
+            shm.remove(name)
+
+    try:
+        assert await once() == rgba
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            await once()
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        channel.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -101,6 +140,20 @@ def main() -> None:
                 )
             a, b = statistics.median(grpcio_times) * 1e3, statistics.median(grpclib_times) * 1e3
             print(f"{side:>5}²RGBA8 {len(rgba) / 2**20:>6.1f} {a:>10.1f} {b:>15.1f} {b / a:>6.2f}")
+        if shm.available():
+            print("\npure-Python client, pixels on the wire vs in shared memory")
+            print(f"{'image':>12} {'MiB':>6} {'bytes ms':>10} {'shared memory ms':>17} {'ratio':>6}")
+            for side in SIZES:
+                rgba = os.urandom(side * side * 4)
+                wire: list[float] = []
+                shared: list[float] = []
+                for _ in range(2):
+                    wire += asyncio.run(
+                        grpclib_round_trips(path, client_pb.Image(width=side, height=side, rgba=rgba), args.repeat)
+                    )
+                    shared += asyncio.run(shared_round_trips(path, side, rgba, args.repeat))
+                a, b = statistics.median(wire) * 1e3, statistics.median(shared) * 1e3
+                print(f"{side:>5}²RGBA8 {len(rgba) / 2**20:>6.1f} {a:>10.1f} {b:>17.1f} {b / a:>6.2f}")
     finally:
         server.terminate()
         server.wait()

@@ -24,7 +24,10 @@ ENVIRONMENT = """environment:
   COCREATE_ENDPOINT    the daemon to talk to: unix:/path or HOST:PORT (default: the user's socket)
   COCREATE_TOKEN       the token for a TCP daemon (or COCREATE_TOKEN_FILE: a file holding it)
   COCREATE_DEVICE      cpu or cuda (default: cuda when available)
-  COCREATE_DTYPE       float32, float16 or bfloat16 (default: float16 on CUDA, float32 on CPU)
+  COCREATE_DTYPE       float32, float16 or bfloat16 (default: float16 on CUDA; on the CPU bfloat16 where it
+                       has bfloat16 instructions, else float32); the VAE stays float32 under bfloat16
+  COCREATE_COMPILE     1: torch.compile the UNet (as serve --compile)
+  COCREATE_ENCODE_CACHE_MB  memory for the session caches of prompt and picture encodings (default 64; 0: off)
 """
 
 
@@ -69,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate for TLS on --listen")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for TLS on --listen")
     serve.add_argument("--max-memory", type=float, metavar="GIB", help="unload least-recently-used models past this")
+    serve.add_argument("--preload", action="store_true", help="load the default image model in the background at start")
+    serve.add_argument(
+        "--compile", action="store_true", help="torch.compile the UNet: faster steps after a one-off cost per shape"
+    )
+    serve.add_argument(
+        "--keep-alive", type=_positive, metavar="SECONDS", help="unload models no job has used for this long"
+    )
     defaults = config.DEFAULT_LIMITS
     limit_flags = {
         "--max-queue": ("max_queue", "jobs waiting; more get RESOURCE_EXHAUSTED"),
@@ -121,6 +131,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .service.server import ConfigError, ServeOptions, serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.compile:
+        os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
     options = ServeOptions(
         socket=args.socket,
         listen=args.listen,
@@ -128,6 +140,8 @@ def _serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
+        preload=args.preload,
+        keep_alive_s=args.keep_alive,
         limits=config.Limits(
             max_side=args.max_side,
             max_candidates=args.max_candidates,

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from . import cli_provenance
+from . import cli_cocreation, cli_provenance
 from .packaging import HOSTS
 
 out = Console()
@@ -70,6 +70,7 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     export.set_defaults(run=_sessions_export)
 
     cli_provenance.add_verbs(verbs, common)
+    cli_cocreation.add_verbs(verbs, common)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Where models run and in which precision: CUDA in float16 when there is a GPU, else the CPU in float32.
+"""Where models run and in which precision: CUDA in float16 when there is a GPU, else the CPU in bfloat16
+where the processor computes it natively (AVX512-BF16 or AMX), else float32.
 
 COCREATE_DEVICE (cpu | cuda) and COCREATE_DTYPE (float32 | float16 | bfloat16) override the choice.
 """
@@ -6,6 +7,8 @@ COCREATE_DEVICE (cpu | cuda) and COCREATE_DTYPE (float32 | float16 | bfloat16) o
 from __future__ import annotations
 
 import os
+from functools import cache
+from pathlib import Path
 
 import torch
 
@@ -16,6 +19,9 @@ DTYPE_ENV = "COCREATE_DTYPE"
 
 DEVICES = ("cpu", "cuda")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# x86 flags for bfloat16 arithmetic in hardware. Without them PyTorch emulates bfloat16 on the CPU,
+# which is slower than float32, so only these count.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 def choose_device() -> torch.device:
@@ -35,10 +41,23 @@ def choose_device() -> torch.device:
 def choose_dtype(device: torch.device) -> torch.dtype:
     name = os.environ.get(DTYPE_ENV, "").strip().lower()
     if not name:
-        return torch.float16 if device.type == "cuda" else torch.float32
+        if device.type == "cuda":
+            return torch.float16
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     if name not in DTYPES:
         raise EngineError(f"{DTYPE_ENV}={name!r} is not a dtype cocreate knows; use one of: {', '.join(DTYPES)}.")
     return DTYPES[name]
+
+
+@cache
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the processor has bfloat16 instructions; read from Linux's cpuinfo, False where there is none."""
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return not NATIVE_BF16_FLAGS.isdisjoint(flags)
 
 
 def dtype_name(dtype: torch.dtype) -> str:

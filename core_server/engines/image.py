@@ -15,8 +15,8 @@ from diffusers.utils import is_accelerate_available
 from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
-from core_server.engines import expand, inpaint, texture, variants
-from core_server.engines.devices import choose_device, choose_dtype, dtype_name, memory_bytes
+from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
+from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
 from core_server.tasks import (
@@ -54,8 +54,9 @@ class ImageEngine:
         if pipe.vae.config.latent_channels != 4:
             raise EngineError(f"This VAE has {pipe.vae.config.latent_channels} latent channels; cocreate needs 4.")
         pipe.set_progress_bar_config(disable=True)
+        self.encode_cache = encode_cache.install(pipe, encode_cache.budget_from_env())
         self.device = pipe.unet.device.type
-        self.dtype = dtype_name(pipe.unet.dtype)
+        self.dtype = precision.Layout(pipe.unet.dtype, pipe.vae.dtype).describe()
         self.memory_bytes = memory_bytes(pipe.unet, pipe.vae, pipe.text_encoder)
         self._pipe: StableDiffusionInpaintPipeline | None = pipe
         self._lock = threading.Lock()
@@ -65,8 +66,8 @@ class ImageEngine:
         """From a diffusers folder, or from one .safetensors checkpoint plus the local folder `config`
         that describes its pipeline."""
         device = choose_device()
+        layout = precision.Layout.for_dtype(choose_dtype(device))
         options: dict[str, Any] = {
-            "dtype": choose_dtype(device),
             "local_files_only": True,
             "safety_checker": None,
             "feature_extractor": None,
@@ -80,12 +81,21 @@ class ImageEngine:
             if path.is_file():
                 if config is None:
                     raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-                pipe = StableDiffusionInpaintPipeline.from_single_file(str(path), config=str(config), **options)
+                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
+                pipe = StableDiffusionInpaintPipeline.from_single_file(
+                    str(path), config=str(config), dtype=layout.vae, **options
+                )
             else:
-                pipe = StableDiffusionInpaintPipeline.from_pretrained(path, use_safetensors=True, **options)
+                pipe = StableDiffusionInpaintPipeline.from_pretrained(
+                    path, use_safetensors=True, dtype=layout.loading_dtypes(), **options
+                )
         except (OSError, ValueError) as error:
             raise EngineError(f"Could not load the image model at {path}: {error}") from error
-        return cls(pipe.to(device))
+        precision.apply(pipe, layout)
+        pipe = pipe.to(device)
+        if compiling.requested():
+            compiling.compile_in_place(pipe.unet)
+        return cls(pipe)
 
     def run(
         self,

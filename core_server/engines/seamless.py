@@ -48,3 +48,12 @@ def _tiled_conv_forward(
     input = F.pad(input, (pad_x, pad_x, 0, 0), mode="circular" if wrap_x else "constant")
     input = F.pad(input, (0, 0, pad_y, pad_y), mode="circular" if wrap_y else "constant")
     return F.conv2d(input, weight, bias, conv.stride, 0, conv.dilation, conv.groups)
+
+
+def tiling(module: nn.Module) -> tuple[bool, bool]:
+    """(wrap_x, wrap_y) that seamless_tiling set on the module's convolutions; (False, False) outside it."""
+    for layer in module.modules():
+        tiled = layer.__dict__.get("_conv_forward")
+        if isinstance(tiled, partial):
+            return tiled.args[1], tiled.args[2]
+    return False, False

@@ -58,24 +58,36 @@ PROVENANCE_FORMAT_PNG: ProvenanceFormat
 PROVENANCE_FORMAT_JPEG: ProvenanceFormat
 
 class Image(_message.Message):
-    __slots__ = ("width", "height", "rgba")
+    __slots__ = ("width", "height", "rgba", "shared")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     RGBA_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     rgba: bytes
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgba: _Optional[bytes] = ...) -> None: ...
+    shared: SharedMemory
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgba: _Optional[bytes] = ..., shared: _Optional[_Union[SharedMemory, _Mapping]] = ...) -> None: ...
 
 class Mask(_message.Message):
-    __slots__ = ("width", "height", "alpha")
+    __slots__ = ("width", "height", "alpha", "shared")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     alpha: bytes
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., alpha: _Optional[bytes] = ...) -> None: ...
+    shared: SharedMemory
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., alpha: _Optional[bytes] = ..., shared: _Optional[_Union[SharedMemory, _Mapping]] = ...) -> None: ...
+
+class SharedMemory(_message.Message):
+    __slots__ = ("name", "size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class InpaintTask(_message.Message):
     __slots__ = ("image", "mask", "prompt", "negative_prompt", "strength", "steps", "guidance")
@@ -194,7 +206,7 @@ class RewriteTextTask(_message.Message):
     def __init__(self, selection: _Optional[str] = ..., instruction: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "lora", "interpolate", "more_like", "less_like", "replay_turn_id")
+    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "lora", "interpolate", "more_like", "less_like", "replay_turn_id", "shared_memory")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_TURN_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +226,7 @@ class GenerateRequest(_message.Message):
     MORE_LIKE_FIELD_NUMBER: _ClassVar[int]
     LESS_LIKE_FIELD_NUMBER: _ClassVar[int]
     REPLAY_TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     parent_turn_id: str
     model: str
@@ -233,7 +246,8 @@ class GenerateRequest(_message.Message):
     more_like: _containers.RepeatedScalarFieldContainer[str]
     less_like: _containers.RepeatedScalarFieldContainer[str]
     replay_turn_id: str
-    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ...) -> None: ...
+    shared_memory: bool
+    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ..., shared_memory: _Optional[bool] = ...) -> None: ...
 
 class GenerateEvent(_message.Message):
     __slots__ = ("accepted", "queued", "progress", "text_delta", "candidate", "done")

@@ -1,4 +1,5 @@
-"""Which models are loaded: lazy loading on first use, least-recently-used unloading past a budget."""
+"""Which models are loaded: lazy loading on first use, least-recently-used unloading past a budget,
+and unloading of models idle longer than the keep-alive."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Residency:
         self._budget = max_memory_bytes
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._used: dict[str, float] = {}
+        self._busy: dict[str, int] = {}  # jobs holding each engine: acquired, not yet released
         self._lock = threading.Lock()
 
     @property
@@ -40,7 +42,9 @@ class Residency:
         return self._budget
 
     def acquire(self, name: str, entry: Any) -> Engine:
-        """The loaded engine for `name`, loading it (and unloading others past the budget) if needed."""
+        """The loaded engine for `name`, loading it (and unloading others past the budget) if needed.
+
+        A job that runs on it calls release(name) when done; until then idle unloading leaves it."""
         with self._lock:
             engine = self._engines.get(name)
             if engine is None:
@@ -50,8 +54,27 @@ class Residency:
                 self._engines[name] = engine
             self._engines.move_to_end(name)
             self._used[name] = time.time()
+            self._busy[name] = self._busy.get(name, 0) + 1
             self._evict_past_budget(keep=name)
             return engine
+
+    def release(self, name: str) -> None:
+        """A job acquired `name` and is done with it; its idle time starts now."""
+        with self._lock:
+            if self._busy.get(name, 0) > 0:
+                self._busy[name] -= 1
+            if name in self._engines:
+                self._used[name] = time.time()
+
+    def unload_idle(self, keep_alive_s: float) -> list[str]:
+        """Unload every model no job has used for `keep_alive_s` seconds; returns their names."""
+        with self._lock:
+            cutoff = time.time() - keep_alive_s
+            idle = [n for n in self._engines if not self._busy.get(n) and self._used.get(n, 0.0) <= cutoff]
+            for name in idle:
+                log.info("unloading %s: idle for %.0f s", name, keep_alive_s)
+                self._unload(name)
+            return idle
 
     def unload(self, name: str) -> bool:
         with self._lock:
@@ -82,6 +105,7 @@ class Residency:
     def _unload(self, name: str) -> bool:
         engine = self._engines.pop(name, None)
         self._used.pop(name, None)
+        self._busy.pop(name, None)
         if engine is None:
             return False
         engine.close()

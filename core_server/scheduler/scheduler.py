@@ -122,8 +122,11 @@ class Scheduler:
         try:
             job.cancel_token.check()
             engine = self.residency.acquire(job.model, job.model_entry)
-            job.cancel_token.check()
-            result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
+            try:
+                job.cancel_token.check()
+                result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
+            finally:
+                self.residency.release(job.model)
         except Cancelled:
             job.publish(WasCancelled())
         except Exception as error:  # reported to the caller as a status; the worker lives on

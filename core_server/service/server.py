@@ -26,6 +26,7 @@ from ..sessions.store import SessionStore
 from .auth import TokenAuth
 from .decoding import DecodeGuard
 from .servicer import CocreateServicer
+from .warmth import preload, unload_idle
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = cocreate_pb2.DESCRIPTOR.services_by_name["Cocreate"].full_name
@@ -44,6 +45,8 @@ class ServeOptions:
     tls_key: Path | None = None
     max_memory_bytes: int | None = None
     limits: config.Limits = config.DEFAULT_LIMITS
+    preload: bool = False  # load the default image model in the background at start
+    keep_alive_s: float | None = None  # unload models idle this long; None: keep them
 
 
 async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) -> None:
@@ -86,8 +89,15 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     on_ready(f"cocreate daemon listening on {endpoint}")
+    background: list[asyncio.Task[None]] = []
+    if options.preload:
+        background.append(asyncio.create_task(preload(catalog, scheduler.residency)))
+    if options.keep_alive_s is not None:
+        background.append(asyncio.create_task(unload_idle(scheduler.residency, options.keep_alive_s)))
     try:
         await stop.wait()
+        for task in background:
+            task.cancel()
         log.info("stopping: cancelling jobs")
         await health_servicer.enter_graceful_shutdown()
         await asyncio.to_thread(scheduler.shutdown)

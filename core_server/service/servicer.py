@@ -29,7 +29,7 @@ from ..scheduler.scheduler import Scheduler
 from ..sessions import analytics
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
-from . import cocreation, convert, validate
+from . import cocreation, convert, shm, validate
 from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def Generate(
         self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateEvent]:
+        await asyncio.to_thread(shm.take_pixels, request, self.limits)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
@@ -89,6 +90,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             await asyncio.to_thread(self.store.finish_turn, turn.id, "failed")
             raise
         settled = False  # the turn's final status is written (or being written)
+        outbox = shm.Outbox(request.shared_memory)
         try:
             yield pb.GenerateEvent(
                 accepted=pb.Accepted(
@@ -111,7 +113,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                         self.store.finish_turn, turn.id, "completed", images=result.images, texts=result.texts
                     )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
-                        yield convert.candidate_to_pb(candidate, content)
+                        yield outbox.candidate_to_pb(candidate, content)
                     yield _done(turn.id, pb.JOB_COMPLETED, job)
                     return
                 elif isinstance(event, WasCancelled):
@@ -124,6 +126,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     await asyncio.to_thread(self.store.finish_turn, turn.id, "failed")
                     raise event.error
         finally:
+            outbox.release_later()
             if not settled:  # the caller went away (cancelled call, deadline, dropped connection)
                 self.scheduler.cancel(job.id)
                 try:  # synchronously: this task is being cancelled and may not await again

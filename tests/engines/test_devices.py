@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core_server.engines.devices import DEVICE_ENV, DTYPE_ENV, choose_device, choose_dtype, dtype_name, memory_bytes
+from core_server.engines.devices import (
+    DEVICE_ENV,
+    DTYPE_ENV,
+    choose_device,
+    choose_dtype,
+    cpu_has_native_bf16,
+    dtype_name,
+    memory_bytes,
+)
 from core_server.tasks import EngineError
 
 
@@ -18,7 +26,7 @@ def no_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_follow_the_hardware() -> None:
     device = choose_device()
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert choose_dtype(torch.device("cpu")) == torch.float32
+    assert choose_dtype(torch.device("cpu")) == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
     assert choose_dtype(torch.device("cuda")) == torch.float16
 
 

@@ -280,8 +280,9 @@ def test_variants_rewrite_the_selection_and_a_pick_replaces_it(rig: Rig) -> None
 def test_variants_without_a_selection_say_so_and_ask_nothing(rig: Rig) -> None:
     rig.command("vnd.cocreate.writer:variants")
     assert rig.client.requests == []
-    assert rig.state.phase == "failed" and rig.state.message == "Select the text to rewrite first."
+    assert rig.state.message == "Select the text to rewrite first."
     assert rig.view.visible and rig.document.text == TEXT
+    assert not enabled(Command("regenerate"), rig.state)  # nothing was asked
 
 
 def test_regenerate_asks_again_under_the_last_turn_with_new_seeds(rig: Rig) -> None:

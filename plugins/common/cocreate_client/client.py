@@ -20,6 +20,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 from h2.exceptions import ProtocolError
 
+from . import shm
 from .convert import candidate_content_from_pb, event_from_pb, image_fields
 from .endpoint import default_endpoint, parse_endpoint, resolve_token, tls_context
 from .errors import DaemonUnavailable, RequestError
@@ -108,12 +109,17 @@ class Client:
     # ------------------------------------------------------------ generation
 
     async def generate(self, request: pb.GenerateRequest) -> AsyncGenerator[Event, None]:
-        """Run one job, yielding its events; leaving early (cancel, aclose) makes the daemon cancel it."""
-        async with contextlib.aclosing(self._stream("Generate", request)) as messages:
-            async for message in messages:
-                event = event_from_pb(message)
-                if event is not None:
-                    yield event
+        """Run one job, yielding its events; leaving early (cancel, aclose) makes the daemon cancel it.
+
+        On this machine (a Unix socket) large images travel through shared memory both ways."""
+        local = self.endpoint.path is not None and shm.available()
+        with shm.outgoing(request) if local else contextlib.nullcontext():
+            request.shared_memory = local
+            async with contextlib.aclosing(self._stream("Generate", request)) as messages:
+                async for message in messages:
+                    event = event_from_pb(message)
+                    if event is not None:
+                        yield event
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job by id (one this client did not start, say). True if it was running, not queued."""
@@ -178,6 +184,10 @@ class Client:
         )
         reply: pb.FeedbackResponse = await self._unary("Feedback", request)
         return reply.feedback_id
+
+    async def restore_candidate(self, candidate_id: str) -> pb.RestoreCandidateResponse:
+        """Go back to an earlier candidate: recorded as ACCEPTED; continue from the returned `turn_id`."""
+        return await self._unary("RestoreCandidate", pb.RestoreCandidateRequest(candidate_id=candidate_id))
 
     # ------------------------------------------------------------ provenance and analytics
 

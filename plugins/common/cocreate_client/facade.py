@@ -81,6 +81,10 @@ class CocreateClient:
     ) -> str:
         return self._loop.run(self._client.feedback(candidate_id, decision, final_image, final_text, note))
 
+    def restore_candidate(self, candidate_id: str) -> pb.RestoreCandidateResponse:
+        """Go back to an earlier candidate; its `turn_id` is the parent of the next generate (a new branch)."""
+        return self._loop.run(self._client.restore_candidate(candidate_id))
+
     def get_provenance(self, candidate_id: str, image_format: ImageFormat = "png") -> pb.Provenance:
         """The signed file (C2PA manifest embedded, or a text's JSON sidecar) for what was applied."""
         return self._loop.run(self._client.get_provenance(candidate_id, image_format))

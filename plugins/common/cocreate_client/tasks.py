@@ -252,3 +252,24 @@ def rewrite_text(
         "rewrite_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
         seed=seed, previews=False, model=model, exploration=exploration,
     )
+
+
+def steered(
+    request: pb.GenerateRequest,
+    *,
+    more_like: Iterable[str] = (),
+    less_like: Iterable[str] = (),
+    interpolate: Iterable[str] = (),
+    replay_turn_id: str = "",
+    lora: str = "",
+) -> pb.GenerateRequest:
+    """`request` (from any builder above) steered by named candidates of its session: toward `more_like`,
+    away from `less_like`; or walking from the first of `interpolate` to the last (image tasks; the request's
+    `candidates` counts the points, ends included); or replaying what turn `replay_turn_id` used.
+    `lora` names a personal LoRA for image tasks."""
+    request.more_like.extend(more_like)
+    request.less_like.extend(less_like)
+    request.interpolate.extend(interpolate)
+    request.replay_turn_id = replay_turn_id
+    request.lora = lora
+    return request

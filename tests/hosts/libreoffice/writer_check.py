@@ -222,7 +222,9 @@ def as_in_writer(text: str) -> str:
 
 def pick(writer: Writer, texts: list[str], expected: Callable[[str], str]) -> dict[str, Any]:
     """Pick the first non-empty candidate; check the document, then undo once."""
-    index = next(i for i, text in enumerate(texts) if text.strip())
+    index = next((i for i, text in enumerate(texts) if text.strip()), None)
+    if index is None:
+        raise RuntimeError(f"no candidate to pick; the panel said: {writer.watcher.latest['state']['message']}")
     undo_steps = len(writer.undo.getAllUndoActionTitles())
     writer.command(f"pick?{index + 1}")
     update = writer.wait("picked")

@@ -370,11 +370,12 @@ class Controller:
     # ------------------------------------------------------------ showing
 
     def _problem(self, message: str, action: str = "") -> None:
-        """Tell the writer why nothing happens; with `action`, the panel now belongs to that command."""
+        """Tell the writer why nothing happens; with `action`, the panel now belongs to that command,
+        which asked nothing (so there is nothing to regenerate)."""
         if action:
             self._stop_job()
             self._request = None
-            self.state = PanelState(action=action, phase="failed", message=message)
+            self.state = PanelState(action=action, phase="idle", message=message)
         else:
             self.state.message = message
         self._publish()

@@ -1,0 +1,198 @@
+"""Speed on the artist's own machine: float32 forced vs the automatic precision, and the session caches.
+
+    python bench/speed.py [--rounds 3] [--home DIR] [--layouts] [--checks-only]
+
+A real-size SD1.5-inpainting architecture with random weights (bench/overhead.build_real_arch,
+made locally once under --home, painting at 256²) serves an inpaint of 8 steps with N = 1 and
+N = 4 candidates, end to end through daemons and the plugin client:
+- one daemon with COCREATE_DTYPE=float32 and one choosing by itself, alternating, each round,
+  both with COCREATE_ENCODE_CACHE_MB=0 so that precision alone differs;
+- the same second turn at N = 1 (the picture, mask and prompt of the warm-up turn) on that
+  automatic daemon and on a third, automatic with its session caches.
+It prints the median of each and their ratio; first the relative error of one bfloat16 UNet step
+and of a bfloat16 VAE decode against float32 (and with --layouts the time of one UNet step in
+float32, bfloat16 and bfloat16 channels-last, and of a VAE decode in float32 and bfloat16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from overhead import build_real_arch, picture
+
+SIDE = 256
+STEPS = 8
+CANDIDATES = (1, 4)
+MODEL = f"sd15-inpaint-random-{SIDE}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--home", type=Path, help="where the model is built and kept (default: a temporary folder)")
+    parser.add_argument("--layouts", action="store_true", help="also time one UNet step per dtype and memory layout")
+    parser.add_argument("--checks-only", action="store_true", help="only the precision checks, no daemons")
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="cocreate-speed-"))
+    os.environ["COCREATE_HOME"] = str(home / "build")
+
+    from core_server import config
+    from core_server.models.catalog import ModelCatalog
+
+    catalog = ModelCatalog(config.models_dir())
+    if MODEL not in {e.name for e in catalog.list()}:
+        print("building the SD1.5-inpainting architecture with random weights…", flush=True)
+        tiny = catalog.resolve("tiny-image", "image")
+        catalog.add(MODEL, build_real_arch(config.models_dir(), tiny.path, native_side=SIDE))
+    folder = catalog.resolve(MODEL, "image").path
+    unet_check(folder, args.layouts)
+    vae_check(folder, args.layouts)
+    if args.checks_only:
+        return
+
+    rgba, alpha = picture(SIDE)
+    uncached = {"COCREATE_ENCODE_CACHE_MB": "0"}
+    with (
+        daemon(home, "fp32", {**uncached, "COCREATE_DTYPE": "float32"}) as fp32,
+        daemon(home, "auto", uncached) as auto,
+        daemon(home, "cached", {}) as cached,
+    ):
+        for name, target in (("fp32", fp32), ("auto", auto), ("cached", cached)):
+            turn(target, rgba, alpha, 1, steps=1)  # loads the model
+            loaded = {m.name: m for m in target.client.model_status().loaded}[MODEL]
+            print(f"daemon {name:8} {loaded.device}/{loaded.dtype}", flush=True)
+        times: dict[tuple[str, int], list[float]] = {}
+        cached_times: list[float] = []
+        for round_ in range(args.rounds):
+            for n in CANDIDATES:
+                for name, target in (("fp32", fp32), ("auto", auto)):
+                    times.setdefault((name, n), []).append(turn(target, rgba, alpha, n))
+            cached_times.append(turn(cached, rgba, alpha, 1))  # beside auto's N = 1, which encodes anew
+            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+
+    print(f"\n{SIDE}², {STEPS} steps, end to end through the daemon, caches off, median of {args.rounds} rounds")
+    print(f"{'N':>3} {'float32 s':>10} {'automatic s':>12} {'auto / fp32':>12}")
+    for n in CANDIDATES:
+        a, b = statistics.median(times[("fp32", n)]), statistics.median(times[("auto", n)])
+        print(f"{n:>3} {a:>10.2f} {b:>12.2f} {b / a:>12.3f}")
+    a, b = statistics.median(times[("auto", 1)]), statistics.median(cached_times)
+    print(f"second turn, N=1, automatic: without caches {a:.2f} s, with {b:.2f} s, ratio {b / a:.3f}")
+
+
+def unet_check(folder: Path, layouts: bool) -> None:
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from core_server.engines.precision import step_error
+
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
+    latent = (SIDE // 8, SIDE // 8)
+    error = step_error(unet, torch.bfloat16, latent)
+    print(f"one UNet step, batch 2, {SIDE}²: bfloat16 vs float32 relative error {error:.4%}", flush=True)
+    if not layouts:
+        return
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 9, *latent, generator=generator)
+    context = torch.randn(2, 77, 768, generator=generator)
+    variants = {
+        "float32": (torch.float32, torch.contiguous_format),
+        "bfloat16": (torch.bfloat16, torch.contiguous_format),
+        "bfloat16 channels-last": (torch.bfloat16, torch.channels_last),
+    }
+    copies = {name: copy.deepcopy(unet).to(dtype=d, memory_format=f) for name, (d, f) in variants.items()}
+    inputs = {name: (sample.to(d).contiguous(memory_format=f), context.to(d)) for name, (d, f) in variants.items()}
+    took: dict[str, list[float]] = {name: [] for name in variants}
+    with torch.inference_mode():
+        for repeat in range(4):  # alternating, so the shared CPU's load falls on each alike; the first warms up
+            for name, model in copies.items():
+                start = time.perf_counter()
+                model(inputs[name][0], 500, inputs[name][1])
+                if repeat:
+                    took[name].append(time.perf_counter() - start)
+    for name, times in took.items():
+        print(f"  {name:24} {statistics.median(times):6.2f} s per step (median of 3)", flush=True)
+
+
+def vae_check(folder: Path, layouts: bool) -> None:
+    import torch
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(folder, subfolder="vae")
+    latents = torch.randn(1, 4, SIDE // 8, SIDE // 8, generator=torch.Generator().manual_seed(0))
+    decoded: dict[torch.dtype, torch.Tensor] = {}
+    took: dict[torch.dtype, list[float]] = {torch.float32: [], torch.bfloat16: []}
+    copies = {dtype: copy.deepcopy(vae).to(dtype) for dtype in took}
+    with torch.inference_mode():
+        for _ in range(3 if layouts else 1):
+            for dtype, model in copies.items():
+                start = time.perf_counter()
+                decoded[dtype] = model.decode(latents.to(dtype)).sample.float()
+                took[dtype].append(time.perf_counter() - start)
+    difference = decoded[torch.bfloat16] - decoded[torch.float32]
+    error = float(difference.norm() / decoded[torch.float32].norm())
+    levels = float(difference.abs().max() * 127.5)  # the decoder's [-1, 1] in 8-bit levels
+    print(f"VAE decode, {SIDE}²: bfloat16 vs float32 relative error {error:.4%}, up to {levels:.1f} of 255 levels")
+    if layouts:
+        for dtype, times in took.items():
+            print(f"  VAE decode {dtype!s:16} {statistics.median(times[1:]):6.2f} s (median of 2)", flush=True)
+
+
+@dataclass
+class Target:
+    client: Any  # cocreate_client.CocreateClient, imported once COCREATE_HOME is set
+    session_id: str
+
+
+@contextlib.contextmanager
+def daemon(home: Path, name: str, env: dict[str, str]) -> Iterator[Target]:
+    """A daemon with its own sessions, sharing the built model folder."""
+    from cocreate_client import CocreateClient
+
+    from core_server.launcher import launch
+
+    own = home / name
+    own.mkdir(parents=True, exist_ok=True)
+    if not (own / "models").exists():
+        (own / "models").symlink_to(home / "build" / "models")
+    started = launch(["--socket", str(own / "d.sock")], {**os.environ, "COCREATE_HOME": str(own), **env}, 600)
+    try:
+        with CocreateClient(started.endpoint, timeout=3600) as client:
+            yield Target(client, client.create_session("bench", name).id)
+    finally:
+        started.stop()
+
+
+def turn(target: Target, rgba: bytes, alpha: bytes, n: int, *, steps: int = STEPS, seed: int = 1234) -> float:
+    """Seconds from sending one inpaint to holding its candidates."""
+    from cocreate_client import Image, Mask
+    from cocreate_client import tasks as requests
+
+    request = requests.inpaint(
+        Image(SIDE, SIDE, rgba),
+        mask=Mask(SIDE, SIDE, alpha),
+        session_id=target.session_id,
+        prompt="a bench",
+        steps=steps,
+        candidates=n,
+        seed=seed,
+        model=MODEL,
+    )
+    start = time.perf_counter()
+    result = target.client.generate(request).wait(3600)
+    assert result.ok, result.error
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    sys.exit(main())

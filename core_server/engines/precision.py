@@ -1,0 +1,76 @@
+"""The precision of each part of the image pipeline: the UNet and text encoder in the device's dtype,
+the VAE in float32 when that dtype is bfloat16.
+
+bfloat16 keeps 8 bits of mantissa: ample for the UNet's noise prediction, which the sampler averages
+over steps, but the VAE decoder's output are the pixels people see, so on a bfloat16 run it stays in
+float32 (its encoder and decoder take a small share of a job's time; README "Speed").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from diffusers import StableDiffusionInpaintPipeline
+from torch import nn
+
+from core_server.engines.devices import dtype_name
+
+
+@dataclass(frozen=True)
+class Layout:
+    compute: torch.dtype  # UNet and text encoder
+    vae: torch.dtype
+
+    @classmethod
+    def for_dtype(cls, dtype: torch.dtype) -> Layout:
+        return cls(dtype, torch.float32 if dtype == torch.bfloat16 else dtype)
+
+    def loading_dtypes(self) -> dict[str, torch.dtype]:
+        """diffusers' per-component `dtype` argument."""
+        return {"default": self.compute, "vae": self.vae}
+
+    def describe(self) -> str:
+        """'bfloat16 (vae float32)', or just 'float16' when all parts agree: what ModelInfo.dtype shows."""
+        if self.vae == self.compute:
+            return dtype_name(self.compute)
+        return f"{dtype_name(self.compute)} (vae {dtype_name(self.vae)})"
+
+
+def apply(pipe: StableDiffusionInpaintPipeline, layout: Layout) -> None:
+    """Cast each part to its dtype (a no-op when it was loaded so) and let the VAE take inputs in any dtype."""
+    for module, dtype in ((pipe.unet, layout.compute), (pipe.text_encoder, layout.compute), (pipe.vae, layout.vae)):
+        if module.dtype != dtype:  # diffusers warns on every cast, needed or not
+            module.to(dtype)
+    if layout.vae != layout.compute:
+        # The pipeline hands the VAE latents in the UNet's dtype; both its entry points cast them.
+        decoder_entry = pipe.vae.decoder if pipe.vae.post_quant_conv is None else pipe.vae.post_quant_conv
+        for entry in (pipe.vae.encoder, decoder_entry):
+            entry.register_forward_pre_hook(_cast_inputs(layout.vae))
+
+
+def _cast_inputs(dtype: torch.dtype) -> Any:
+    def hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(a.to(dtype) if isinstance(a, torch.Tensor) else a for a in args)
+
+    return hook
+
+
+@torch.inference_mode()
+def step_error(unet: nn.Module, dtype: torch.dtype, latent_size: tuple[int, int], batch: int = 2) -> float:
+    """Relative error ‖low − fp32‖ / ‖fp32‖ of one UNet noise prediction in `dtype` against float32, on
+    the same seeded inputs: the check that a low-precision step is sound. `unet` is left in float32."""
+    config = unet.config
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(batch, config.in_channels, *latent_size, generator=generator)
+    context = torch.randn(batch, 77, config.cross_attention_dim, generator=generator)
+    timestep = torch.tensor(500)
+    unet.to(torch.float32)
+    reference = unet(sample, timestep, context).sample
+    unet.to(dtype)
+    try:
+        low = unet(sample.to(dtype), timestep, context.to(dtype)).sample.float()
+    finally:
+        unet.to(torch.float32)
+    return float((low - reference).norm() / reference.norm())
