@@ -44,6 +44,9 @@ lint: install
 proto: install
 	$(BIN)/python scripts/gen_proto.py
 
+# Each prints figures measured side by side in one run; see README "Benchmarks".
 bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/pixels.py
+	$(BIN)/python bench/text.py

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -369,17 +368,6 @@ def test_closed_engine_refuses_work(catalog: ModelCatalog) -> None:
     engine.close()
     with pytest.raises(EngineError, match="unloaded"):
         run(engine, InpaintTask(random_image(32, 32), None, steps=STEPS))
-
-
-def test_tiny_inpaint_is_fast(image_engine: Engine) -> None:
-    task = InpaintTask(random_image(64, 64), disc_mask(64, 64, 32, 32, 14), steps=4)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        run(image_engine, task, seeds=(1, 2, 3))
-        timings.append(time.perf_counter() - start)
-    print(f"tiny inpaint 64x64, 3 candidates, 4 steps: best {min(timings):.3f} s")
-    assert min(timings) < 2.0  # about 0.15 s on an idle 2-core CPU; generous for busy machines
 
 
 def test_running_out_of_gpu_memory_is_an_engine_error(image_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -181,10 +180,8 @@ def test_a_very_long_before_is_trimmed_keeping_its_end(text_engine: TextEngine, 
     assert before.endswith(tokenizer.decode(prompt))
     assert tokenizer.decode(prompt).endswith("And at the very end, the sea.")
 
-    start = time.perf_counter()
     result, _ = run(text_engine, ContinueTextTask(before, after="x" * 50_000, max_new_tokens=64), seeds=(1, 2))
     assert len(result.texts) == 2
-    assert time.perf_counter() - start < 10
 
 
 def test_an_empty_document_starts_from_the_start_token(text_engine: Engine, tokenizer) -> None:
@@ -352,16 +349,6 @@ def _entry_bytes(model: PreTrainedModel, prompt: list[int]) -> int:
 def test_requests_the_model_cannot_serve_say_why(text_engine: Engine, task: Task, message: str) -> None:
     with pytest.raises(EngineError, match=message):
         run(text_engine, task)
-
-
-def test_tiny_text_is_fast(text_engine: Engine) -> None:
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        run(text_engine, ContinueTextTask("Once upon a time", max_new_tokens=32), seeds=(1, 2, 3))
-        timings.append(time.perf_counter() - start)
-    print(f"tiny text, 3 candidates x 32 tokens: best {min(timings):.3f} s")
-    assert min(timings) < 2.0
 
 
 def test_running_out_of_gpu_memory_is_an_engine_error(text_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

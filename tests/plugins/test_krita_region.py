@@ -102,13 +102,6 @@ def test_layer_pixels_refuse_a_mask_of_another_size() -> None:
         layer_pixels(noise(8, 8), Mask(8, 7, bytes(56)))
 
 
-def test_layer_pixels_are_fast_on_a_large_region() -> None:
-    picture, mask = noise(1024, 1024), blob(1024, 1024, 500, 500, 300)
-    started = time.perf_counter()
-    layer_pixels(picture, mask)
-    assert time.perf_counter() - started < 1.0
-
-
 # ---------------------------------------------------------------- placements
 
 
