@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from filelock import FileLock
+
+from core_server.files import write_atomic
 
 CERT_ENV = "COCREATE_SIGNING_CERT"
 KEY_ENV = "COCREATE_SIGNING_KEY"
@@ -121,9 +122,9 @@ def _create(directory: Path) -> None:
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     # The key last: its presence is what says the set is complete.
-    _write(directory / CA_FILE, ca.public_bytes(pem), 0o644)
-    _write(directory / CERT_FILE, signer.public_bytes(pem) + ca.public_bytes(pem), 0o644)
-    _write(directory / KEY_FILE, key_pem, 0o600)
+    write_atomic(directory / CA_FILE, ca.public_bytes(pem), 0o644)
+    write_atomic(directory / CERT_FILE, signer.public_bytes(pem) + ca.public_bytes(pem), 0o644)
+    write_atomic(directory / KEY_FILE, key_pem, 0o600)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -162,17 +163,3 @@ def _usage(*, digital_signature: bool = False, key_cert_sign: bool = False) -> x
         encipher_only=False,
         decipher_only=False,
     )
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

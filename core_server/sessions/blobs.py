@@ -8,11 +8,10 @@ on disk, so a row that names it never points at half a file.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from core_server.files import fsync_dir, write_atomic
 from core_server.sessions.images import decode_png, encode_png
 from core_server.sessions.model import Kind
 from core_server.tasks import RGBAImage
@@ -55,7 +54,7 @@ class BlobStore:
         path = self.path(sha256, kind)
         if not path.exists():  # identical content is stored once
             _make_dir(path.parent)
-            _write_atomic(path, data)
+            write_atomic(path, data)
         return sha256
 
 
@@ -64,28 +63,4 @@ def _make_dir(path: Path) -> None:
         path.mkdir()
     except FileExistsError:
         return
-    _fsync_dir(path.parent)  # the new directory's entry must survive a crash too
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # Windows cannot open a directory; NTFS journals the rename itself
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)  # the new directory's entry must survive a crash too
