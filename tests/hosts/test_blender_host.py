@@ -20,22 +20,16 @@ from pathlib import Path
 import pytest
 
 from tests.hosts.blender import checks
+from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 BLENDER = REPO / "tests" / "hosts" / "blender" / "blender-in-root"
 WORK = REPO / "build" / "host-tests" / "blender"  # the wrapper binds the checkout, so work inside it
-HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
 EXTENSION = "bl_ext.user_default.cocreate"
 TOKEN = "blender-check-token"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (HOST_ROOT / ".complete").exists(),
-        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
-    ),
-    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
-]
+pytestmark = NEEDS_HOST_ROOT
 
 
 def cocreate(*args: str, blender: Path | None = BLENDER) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ Needs the host root (tests/hosts/make-root) and root rights for tests/hosts/in-r
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,20 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.hosts.client_check import problems
+from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import running_daemon
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
 TOKEN = "host-check-token"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (HOST_ROOT / ".complete").exists(),
-        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
-    ),
-    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
-]
+pytestmark = NEEDS_HOST_ROOT
 
 
 @pytest.fixture

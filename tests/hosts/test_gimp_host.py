@@ -25,24 +25,18 @@ from typing import Any
 import pytest
 from cocreate_client import CocreateClient
 
+from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import Daemon, running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 WORK = REPO / "build" / "host-tests" / "gimp"  # bound at /project inside the root
 PROFILE = WORK / "profile"
-HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
 TOKEN = "gimp-check-token"
 # The plug-in's menu action gets a shortcut, so the GUI suite can open its dialog from the keyboard.
 SHORTCUTS = '(file-version 1)\n(action "plug-in-cocreate-expand" "<Primary><Shift><Alt>e")\n'
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (HOST_ROOT / ".complete").exists(),
-        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
-    ),
-    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
-]
+pytestmark = NEEDS_HOST_ROOT
 
 
 def cocreate(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,6 @@ the full Krita under Xvfb, which must find it enabled and load it. Needs the hos
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,21 +17,15 @@ from pathlib import Path
 import pytest
 
 from core_server.packaging import krita
+from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import running_daemon
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
 TOKEN = "krita-check-token"
 IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (HOST_ROOT / ".complete").exists(),
-        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
-    ),
-    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
-]
+pytestmark = NEEDS_HOST_ROOT
 
 
 @pytest.fixture

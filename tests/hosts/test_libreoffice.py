@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,20 +21,14 @@ from cocreate_client import CocreateClient
 from cocreate_client.pb import cocreate_pb2 as pb
 
 from core_server.packaging import libreoffice
+from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import running_daemon
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-HOST_ROOT = Path(os.environ.get("COCREATE_HOST_ROOT", "/var/cache/cocreate/hostroot"))
 TOKEN = "writer-check-token"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (HOST_ROOT / ".complete").exists(),
-        reason=f"no host root at {HOST_ROOT} (set COCREATE_HOST_ROOT, or build it with tests/hosts/make-root)",
-    ),
-    pytest.mark.skipif(os.geteuid() != 0, reason="tests/hosts/in-root needs root (chroot and bind mounts)"),
-]
+pytestmark = NEEDS_HOST_ROOT
 
 
 @pytest.fixture(scope="module")
