@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cocreate_client import CocreateClient
 from cocreate_client.pb import cocreate_pb2 as pb
+from rapidfuzz.distance import Levenshtein
 
 from core_server.packaging import libreoffice
 from tests.hosts.root import NEEDS_HOST_ROOT
@@ -53,8 +54,9 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         with CocreateClient(daemon.endpoint, token=TOKEN) as client:
             sessions = client.list_sessions(host="libreoffice")
             details = [client.get_session(session.id) for session in sessions]
+            analytics = client.get_analytics(details[0].session.id) if len(details) == 1 else None
     assert "exception" not in verdict, verdict["exception"] + f"\nsteps done: {verdict['steps']}\n{run.stderr[-3000:]}"
-    yield {"verdict": verdict, "sessions": details}
+    yield {"verdict": verdict, "sessions": details, "analytics": analytics}
 
 
 def test_the_oxt_installs_with_unopkg_and_brings_menu_toolbar_and_shortcuts(record: dict[str, Any]) -> None:
@@ -141,3 +143,14 @@ def test_picks_rejections_and_later_edits_reach_the_session(record: dict[str, An
     # The check undid this pick at the end: closing the document reported the passage gone.
     kept = decisions(4)[verdict["variants"]["pick"]["picked"]]
     assert [(d, note) for d, note, _ in kept] == [(pb.ACCEPTED, ""), (pb.REJECTED, "removed after it was inserted")]
+
+
+def test_the_writers_edit_feeds_the_edit_distance(record: dict[str, Any]) -> None:
+    """Analytics measure how far the writer moved the inserted candidate: real plugin feedback."""
+    (detail,) = record["sessions"]
+    picked = detail.turns[1].candidates[record["verdict"]["continue"]["second_pick"]["picked"]]
+    edited = record["verdict"]["continue"]["edited_passage"]
+    (edit,) = [e for e in record["analytics"].sessions[0].edits if e.candidate_id == picked.id]
+    assert edit.kind == "text"
+    assert edit.char_distance == Levenshtein.distance(picked.text, edited) > 0
+    assert edit.word_distance >= 1
