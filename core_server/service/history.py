@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..sessions.model import Candidate, Turn
-from ..sessions.store import NotFound, SessionStore
+from ..sessions.store import InvalidReference, NotFound, SessionStore
 from ..tasks import NoiseRecipe
 from . import steering
 
@@ -49,8 +49,9 @@ def resolve(
     by_id = {turn.id: turn for turn in turns}
     path = turns
     if parent_turn_id is not None:
-        if parent_turn_id not in by_id:
-            raise NotFound("turn", parent_turn_id)
+        if parent_turn_id not in by_id:  # unknown, or another session's: refused as start_turn refuses it
+            owner = store.get_turn(parent_turn_id).session_id
+            raise InvalidReference(f"turn '{parent_turn_id}' belongs to session '{owner}', not '{session_id}'")
         path, turn_id = [], parent_turn_id
         while turn_id is not None:
             path.append(by_id[turn_id])

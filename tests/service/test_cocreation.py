@@ -42,11 +42,12 @@ def test_feedback_steers_the_next_turn_and_is_recorded(stub: pb_grpc.CocreateStu
     decide(stub, candidates[0], candidates[1:])
     second, steered = generate(stub, session_id, parent_turn_id=first, candidates=3, seed=50, exploration=0.2)
     params = turn_params(stub, session_id, second)
-    assert params["feedback"] == {
+    used = {
         "exploration": 0.20000000298023224,  # the proto's float
         "liked": [candidates[0].candidate_id],
         "disliked": [c.candidate_id for c in candidates[1:]],
     }
+    assert params["feedback"] == used
     assert len(params["steering"]["noise"]) == 3
     _, ignored = generate(stub, session_id, parent_turn_id=first, candidates=3, seed=50, exploration=1.0)
     _, fresh = generate(stub, session_id, candidates=3, seed=50, exploration=1.0)
@@ -94,7 +95,12 @@ def test_interpolation_ends_reproduce_the_sources(stub: pb_grpc.CocreateStub, se
 def test_more_like_steers_without_feedback(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     _, sources = generate(stub, session_id, candidates=2, seed=40)
     turn_id, _ = generate(
-        stub, session_id, candidates=2, seed=41, more_like=[sources[0].candidate_id], less_like=[sources[1].candidate_id]
+        stub,
+        session_id,
+        candidates=2,
+        seed=41,
+        more_like=[sources[0].candidate_id],
+        less_like=[sources[1].candidate_id],
     )
     feedback = turn_params(stub, session_id, turn_id)["feedback"]
     assert (feedback["liked"], feedback["disliked"]) == ([sources[0].candidate_id], [sources[1].candidate_id])
