@@ -205,6 +205,7 @@ def unary_cases(session_id: str) -> st.SearchStrategy[Case]:
             st.sampled_from([0, 1, 2, 3, 99, -1]),
         ),
         st.builds(lambda s: Case("GetAnalytics", pb.GetAnalyticsRequest(session_id=s)), st.one_of(st.just(""), ids)),
+        st.builds(lambda c: Case("RestoreCandidate", pb.RestoreCandidateRequest(candidate_id=c)), ids),
         st.just(Case("ListModels", pb.ListModelsRequest())),
         st.just(Case("ModelStatus", pb.ModelStatusRequest())),
     )
@@ -225,6 +226,7 @@ RPCS = [
     "ModelStatus",
     "GetProvenance",
     "GetAnalytics",
+    "RestoreCandidate",
 ]
 
 
