@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ import torch
 from diffusers import StableDiffusionInpaintPipeline
 from diffusers.utils import is_accelerate_available
 from diffusers.utils import logging as diffusers_logging
+from safetensors.torch import load_file
 from transformers.utils import logging as transformers_logging
 
 from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
@@ -21,6 +23,7 @@ from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
 from core_server.tasks import (
     TASK_NAMES,
+    Adapter,
     CancelToken,
     Emit,
     EngineError,
@@ -31,6 +34,8 @@ from core_server.tasks import (
     TextureTask,
     VariantsTask,
 )
+
+MAX_ADAPTERS = 4  # LoRAs kept loaded beside the model; a fifth drops the least recently used
 
 PAINT_JOBS: dict[type, Callable[[Any], PaintJob]] = {
     InpaintTask: inpaint.paint_job,
@@ -60,38 +65,14 @@ class ImageEngine:
         self.memory_bytes = memory_bytes(pipe.unet, pipe.vae, pipe.text_encoder)
         self._pipe: StableDiffusionInpaintPipeline | None = pipe
         self._lock = threading.Lock()
+        self._adapters: list[str] = []  # loaded LoRAs, least recently used first
 
     @classmethod
     def load(cls, path: Path, config: Path | None = None) -> ImageEngine:
         """From a diffusers folder, or from one .safetensors checkpoint plus the local folder `config`
         that describes its pipeline."""
         device = choose_device()
-        layout = precision.Layout.for_dtype(choose_dtype(device))
-        options: dict[str, Any] = {
-            "local_files_only": True,
-            "safety_checker": None,
-            "feature_extractor": None,
-            "requires_safety_checker": False,
-            # What diffusers picks anyway, said out loud so it does not warn about it on every load.
-            "low_cpu_mem_usage": is_accelerate_available(),
-        }
-        diffusers_logging.disable_progress_bar()
-        transformers_logging.disable_progress_bar()
-        try:
-            if path.is_file():
-                if config is None:
-                    raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-                pipe = StableDiffusionInpaintPipeline.from_single_file(
-                    str(path), config=str(config), dtype=layout.vae, **options
-                )
-            else:
-                pipe = StableDiffusionInpaintPipeline.from_pretrained(
-                    path, use_safetensors=True, dtype=layout.loading_dtypes(), **options
-                )
-        except (OSError, ValueError) as error:
-            raise EngineError(f"Could not load the image model at {path}: {error}") from error
-        precision.apply(pipe, layout)
+        pipe = load_pipeline(path, config, precision.Layout.for_dtype(choose_dtype(device)))
         pipe = pipe.to(device)
         if compiling.requested():
             compiling.compile_in_place(pipe.unet)
@@ -119,6 +100,7 @@ class ImageEngine:
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
+            self._use_adapter(self._pipe, task.lora)
             try:
                 canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel)
             except torch.OutOfMemoryError as error:
@@ -128,6 +110,32 @@ class ImageEngine:
                 ) from error
         return GenerationResult(images=tuple(rgba_image(canvas) for canvas in canvases))
 
+    def _use_adapter(self, pipe: StableDiffusionInpaintPipeline, adapter: Adapter | None) -> None:
+        """Make `adapter` the one active LoRA (None: none), loading it on first use."""
+        if adapter is None:
+            if self._adapters:
+                pipe.disable_lora()
+            return
+        # Named by content, so a LoRA trained again under the same name is loaded afresh.
+        name = f"lora_{adapter.sha256[:16]}"
+        if name in self._adapters:
+            self._adapters.remove(name)
+        else:
+            try:
+                # Read here, from the file the catalog resolved: diffusers gets tensors, never a path or a repo.
+                pipe.load_lora_weights(load_file(adapter.path), adapter_name=name)
+            except (OSError, ValueError, KeyError, RuntimeError) as error:
+                with contextlib.suppress(ValueError, KeyError):
+                    pipe.delete_adapters(name)  # whatever part of it was put in before the failure
+                raise EngineError(
+                    f"The LoRA {adapter.name} does not fit this model (was it trained on another one?): {error}"
+                ) from error
+            if len(self._adapters) >= MAX_ADAPTERS:
+                pipe.delete_adapters(self._adapters.pop(0))
+        self._adapters.append(name)
+        pipe.enable_lora()
+        pipe.set_adapters([name])
+
     def close(self) -> None:
         """Drop the weights; waits for a running job to end first."""
         with self._lock:
@@ -135,3 +143,33 @@ class ImageEngine:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def load_pipeline(path: Path, config: Path | None, layout: precision.Layout) -> StableDiffusionInpaintPipeline:
+    """The pipeline from local files only, each part in its layout's dtype, on the CPU."""
+    options: dict[str, Any] = {
+        "local_files_only": True,
+        "safety_checker": None,
+        "feature_extractor": None,
+        "requires_safety_checker": False,
+        # What diffusers picks anyway, said out loud so it does not warn about it on every load.
+        "low_cpu_mem_usage": is_accelerate_available(),
+    }
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        if path.is_file():
+            if config is None:
+                raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
+            # One dtype for every part here: load at the widest, precision.apply casts the rest down.
+            pipe = StableDiffusionInpaintPipeline.from_single_file(
+                str(path), config=str(config), dtype=layout.vae, **options
+            )
+        else:
+            pipe = StableDiffusionInpaintPipeline.from_pretrained(
+                path, use_safetensors=True, dtype=layout.loading_dtypes(), **options
+            )
+    except (OSError, ValueError) as error:
+        raise EngineError(f"Could not load the image model at {path}: {error}") from error
+    precision.apply(pipe, layout)
+    return pipe

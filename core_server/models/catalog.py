@@ -25,8 +25,9 @@ from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models
 from core_server.tasks import EngineError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-KINDS = ("image", "text")
-A_MODEL = {"image": "an image model", "text": "a text model"}
+KINDS = ("image", "text")  # the kinds with a default model
+LORA = "lora"  # a personal adapter for image models: named by a request, never a default
+A_MODEL = {"image": "an image model", "text": "a text model", LORA: "a LoRA"}
 TINY_MODELS = {TINY_IMAGE: "image", TINY_TEXT: "text"}
 # Pickle-based weight files can run code when loaded; cocreate loads safetensors only.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
@@ -35,6 +36,7 @@ PULL_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*
 # A Stable Diffusion 1.x/2.x pipeline: one UNet, one VAE, one CLIP text encoder.
 PIPELINE_COMPONENTS = {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}
 CLI_FIX = "Add one with `cocreate models add NAME PATH` or `cocreate models pull REPO`."
+LORA_FIX = "Train one with `cocreate personalize SESSION_OR_FOLDER --name NAME` or `cocreate models add NAME FILE`."
 
 
 class UnknownModel(LookupError):
@@ -84,6 +86,8 @@ class ModelCatalog:
             record = data["models"].get(name)
             if record is None:
                 known = ", ".join(sorted(n for n, r in data["models"].items() if r["kind"] == kind)) or "none"
+                if kind == LORA:
+                    raise UnknownModel(f"No LoRA called {name!r}; known LoRAs: {known}. {LORA_FIX}")
                 raise UnknownModel(f"No {kind} model called {name!r}; known {kind} models: {known}. {CLI_FIX}")
             if record["kind"] != kind:
                 raise EngineError(f"{name} is {A_MODEL[record['kind']]}, but this task needs {A_MODEL[kind]}.")
@@ -96,22 +100,39 @@ class ModelCatalog:
     def add(self, name: str, path: str | Path, *, config: str | Path | None = None) -> ModelEntry:
         """Register a local model in place (nothing is copied).
 
-        `path` is a diffusers folder (model_index.json), a transformers folder (config.json) or one
-        .safetensors image checkpoint. A checkpoint needs the config files of the pipeline it belongs to:
-        `config` (a local diffusers folder) or its base model's configs in the Hugging Face cache.
+        `path` is a diffusers folder (model_index.json), a transformers folder (config.json), one
+        .safetensors image checkpoint or a LoRA .safetensors file. A checkpoint needs the config files of
+        the pipeline it belongs to: `config` (a local diffusers folder) or its base model's configs in the
+        Hugging Face cache.
         """
         _check_name(name)
         path = Path(path).expanduser().resolve()
         kind = _inspect(path)
-        config_dir = _single_file_config(path, config) if path.is_file() else None
+        config_dir = _single_file_config(path, config) if kind == "image" and path.is_file() else None
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
             data["models"][name] = self._record(kind, "local", path, config_dir)
             return self._entry(data, name)
 
+    def add_personal(self, name: str, weights: Path) -> ModelEntry:
+        """Move a LoRA that `cocreate personalize` trained into models_dir/loras and register it; training
+        again under the same name replaces it."""
+        _check_name(name)
+        if _inspect(weights) != LORA:
+            raise CatalogError(f"{weights} holds no LoRA weights.")
+        target = self.models_dir / "loras" / f"{name}.safetensors"
+        with self._editing() as data:
+            record = data["models"].get(name)
+            if record is not None and record["source"] != "personal":
+                raise CatalogError(f"There is already {A_MODEL[record['kind']]} called {name}; pick another name.")
+            target.parent.mkdir(exist_ok=True)
+            os.replace(weights, target)
+            data["models"][name] = self._record(LORA, "personal", target, None)
+            return self._entry(data, name)
+
     def remove(self, name: str) -> None:
-        """Forget a model; a pulled model's files are deleted too (cocreate downloaded them)."""
+        """Forget a model; the files of a pulled model or a personal LoRA are deleted too (cocreate made them)."""
         if name in TINY_MODELS:
             raise CatalogError(f"{name} is built in and cannot be removed.")
         with self._editing() as data:
@@ -122,6 +143,8 @@ class ModelCatalog:
                 data["defaults"][record["kind"]] = next(n for n, k in TINY_MODELS.items() if k == record["kind"])
             if record["source"] == "pulled":
                 shutil.rmtree(self._full_path(record["path"]), ignore_errors=True)
+            elif record["source"] == "personal":
+                self._full_path(record["path"]).unlink(missing_ok=True)
 
     def set_default(self, kind: str, name: str) -> None:
         if kind not in KINDS:
@@ -285,10 +308,10 @@ def _inspect(path: Path) -> str:
             raise CatalogError(_pickle_refusal(path))
         if path.suffix.lower() != ".safetensors":
             raise CatalogError(
-                f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder "
-                "or one .safetensors checkpoint."
+                f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
+                "one .safetensors checkpoint or a LoRA .safetensors file."
             )
-        return "image"
+        return LORA if _is_lora(path) else "image"
     if (path / "model_index.json").is_file():
         kind = "image"
         _check_pipeline(path)
@@ -305,6 +328,18 @@ def _inspect(path: Path) -> str:
     if not _weight_files(path):
         raise CatalogError(f"{path} holds no .safetensors weights.")
     return kind
+
+
+def _is_lora(file: Path) -> bool:
+    """A LoRA file: every tensor an adapter's (diffusers, peft and kohya all name them lora_…)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="numpy") as weights:
+            keys = list(weights.keys())
+    except Exception as error:  # safetensors raises its own error types for a damaged header
+        raise CatalogError(f"{file.name} is not a readable .safetensors file: {error}") from error
+    return bool(keys) and all("lora" in key.lower() or key.endswith(".alpha") for key in keys)
 
 
 def _pickle_refusal(path: Path) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import tasks
-from ..models.catalog import ModelCatalog
+from ..models.catalog import LORA, ModelCatalog
 from ..sessions.store import SessionStore
 from . import history, steering
 from .errors import InvalidArgument
@@ -23,7 +23,7 @@ class Steered:
 
 def steer(store: SessionStore, catalog: ModelCatalog, spec: GenerateSpec) -> Steered:
     """Blocking (reads the store and the catalog): call from a thread."""
-    task, seeds = spec.task, spec.seeds
+    task, seeds, lora = spec.task, spec.seeds, spec.lora
     record: dict[str, Any] = {}
     direction: tasks.ImageSteering | tasks.TextSteering | None
     if spec.replay_turn_id:
@@ -35,6 +35,7 @@ def steer(store: SessionStore, catalog: ModelCatalog, spec: GenerateSpec) -> Ste
         direction = steering.from_json(turn.params.get("steering"))
         record["replay_of"] = turn.id
         record["feedback"] = turn.params.get("feedback")
+        lora = lora or (turn.params.get("lora") or {}).get("name", "")  # the same adapter, unless one is named
     elif spec.interpolate:
         sources = history.interpolation_sources(store, spec.session_id, spec.interpolate)
         direction = steering.interpolate(sources, len(seeds))
@@ -50,8 +51,8 @@ def steer(store: SessionStore, catalog: ModelCatalog, spec: GenerateSpec) -> Ste
     if direction is not None:
         task = replace(task, steering=direction)  # type: ignore[arg-type]
         record["steering"] = steering.to_json(direction)
-    if spec.lora:
-        entry = catalog.resolve(spec.lora, "lora")
+    if lora:
+        entry = catalog.resolve(lora, LORA)
         adapter = tasks.Adapter(entry.name, str(entry.path), entry.sha256)
         task = replace(task, lora=adapter)  # type: ignore[arg-type]
         record["lora"] = {"name": adapter.name, "sha256": adapter.sha256}
