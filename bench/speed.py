@@ -1,10 +1,10 @@
 """Speed on the artist's own machine: float32 forced vs the automatic precision, and the session caches.
 
-    python bench/speed.py [--rounds 3] [--home DIR] [--layouts] [--checks-only]
+    python bench/speed.py [--rounds 3] [--home DIR] [--layouts] [--checks-only] [--side 256]
 
 A real-size SD1.5-inpainting architecture with random weights (bench/overhead.build_real_arch,
-made locally once under --home, painting at 256²) serves an inpaint of 8 steps with N = 1 and
-N = 4 candidates, end to end through daemons and the plugin client:
+made locally once under --home, painting at --side², 256² by default; 512² is SD1.5's own) serves
+an inpaint of 8 steps with N = 1 and N = 4 candidates, end to end through daemons and the plugin client:
 - one daemon with COCREATE_DTYPE=float32 and one choosing by itself, alternating, each round,
   both with COCREATE_ENCODE_CACHE_MB=0 so that precision alone differs;
 - the same second turn at N = 1 (the picture, mask and prompt of the warm-up turn) on that
@@ -31,10 +31,13 @@ from typing import Any
 
 from overhead import build_real_arch, picture
 
-SIDE = 256
+SIDE = 256  # the default; --side changes it
 STEPS = 8
 CANDIDATES = (1, 4)
-MODEL = f"sd15-inpaint-random-{SIDE}"
+
+
+def model_name(side: int) -> str:
+    return f"sd15-inpaint-random-{side}"
 
 
 def main() -> None:
@@ -43,7 +46,11 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="where the model is built and kept (default: a temporary folder)")
     parser.add_argument("--layouts", action="store_true", help="also time one UNet step per dtype and memory layout")
     parser.add_argument("--checks-only", action="store_true", help="only the precision checks, no daemons")
+    parser.add_argument("--side", type=int, default=SIDE, help="picture side in pixels, a multiple of 8 (default 256)")
     args = parser.parse_args()
+    if args.side <= 0 or args.side % 8:
+        parser.error("--side must be a positive multiple of 8")
+    side, model = args.side, model_name(args.side)
     home = args.home or Path(tempfile.mkdtemp(prefix="cocreate-speed-"))
     os.environ["COCREATE_HOME"] = str(home / "build")
 
@@ -51,17 +58,17 @@ def main() -> None:
     from core_server.models.catalog import ModelCatalog
 
     catalog = ModelCatalog(config.models_dir())
-    if MODEL not in {e.name for e in catalog.list()}:
+    if model not in {e.name for e in catalog.list()}:
         print("building the SD1.5-inpainting architecture with random weights…", flush=True)
         tiny = catalog.resolve("tiny-image", "image")
-        catalog.add(MODEL, build_real_arch(config.models_dir(), tiny.path, native_side=SIDE))
-    folder = catalog.resolve(MODEL, "image").path
-    unet_check(folder, args.layouts)
-    vae_check(folder, args.layouts)
+        catalog.add(model, build_real_arch(config.models_dir(), tiny.path, native_side=side))
+    folder = catalog.resolve(model, "image").path
+    unet_check(folder, side, args.layouts)
+    vae_check(folder, side, args.layouts)
     if args.checks_only:
         return
 
-    rgba, alpha = picture(SIDE)
+    job = Job(model, side, *picture(side))
     uncached = {"COCREATE_ENCODE_CACHE_MB": "0"}
     with (
         daemon(home, "fp32", {**uncached, "COCREATE_DTYPE": "float32"}) as fp32,
@@ -69,19 +76,19 @@ def main() -> None:
         daemon(home, "cached", {}) as cached,
     ):
         for name, target in (("fp32", fp32), ("auto", auto), ("cached", cached)):
-            turn(target, rgba, alpha, 1, steps=1)  # loads the model
-            loaded = {m.name: m for m in target.client.model_status().loaded}[MODEL]
+            turn(target, job, 1, steps=1)  # loads the model
+            loaded = {m.name: m for m in target.client.model_status().loaded}[model]
             print(f"daemon {name:8} {loaded.device}/{loaded.dtype}", flush=True)
         times: dict[tuple[str, int], list[float]] = {}
         cached_times: list[float] = []
         for round_ in range(args.rounds):
             for n in CANDIDATES:
                 for name, target in (("fp32", fp32), ("auto", auto)):
-                    times.setdefault((name, n), []).append(turn(target, rgba, alpha, n))
-            cached_times.append(turn(cached, rgba, alpha, 1))  # beside auto's N = 1, which encodes anew
+                    times.setdefault((name, n), []).append(turn(target, job, n))
+            cached_times.append(turn(cached, job, 1))  # beside auto's N = 1, which encodes anew
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
 
-    print(f"\n{SIDE}², {STEPS} steps, end to end through the daemon, caches off, median of {args.rounds} rounds")
+    print(f"\n{side}², {STEPS} steps, end to end through the daemon, caches off, median of {args.rounds} rounds")
     print(f"{'N':>3} {'float32 s':>10} {'automatic s':>12} {'auto / fp32':>12}")
     for n in CANDIDATES:
         a, b = statistics.median(times[("fp32", n)]), statistics.median(times[("auto", n)])
@@ -90,16 +97,16 @@ def main() -> None:
     print(f"second turn, N=1, automatic: without caches {a:.2f} s, with {b:.2f} s, ratio {b / a:.3f}")
 
 
-def unet_check(folder: Path, layouts: bool) -> None:
+def unet_check(folder: Path, side: int, layouts: bool) -> None:
     import torch
     from diffusers import UNet2DConditionModel
 
     from core_server.engines.precision import step_error
 
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
-    latent = (SIDE // 8, SIDE // 8)
+    latent = (side // 8, side // 8)
     error = step_error(unet, torch.bfloat16, latent)
-    print(f"one UNet step, batch 2, {SIDE}²: bfloat16 vs float32 relative error {error:.4%}", flush=True)
+    print(f"one UNet step, batch 2, {side}²: bfloat16 vs float32 relative error {error:.4%}", flush=True)
     if not layouts:
         return
     generator = torch.Generator().manual_seed(0)
@@ -124,12 +131,12 @@ def unet_check(folder: Path, layouts: bool) -> None:
         print(f"  {name:24} {statistics.median(times):6.2f} s per step (median of 3)", flush=True)
 
 
-def vae_check(folder: Path, layouts: bool) -> None:
+def vae_check(folder: Path, side: int, layouts: bool) -> None:
     import torch
     from diffusers import AutoencoderKL
 
     vae = AutoencoderKL.from_pretrained(folder, subfolder="vae")
-    latents = torch.randn(1, 4, SIDE // 8, SIDE // 8, generator=torch.Generator().manual_seed(0))
+    latents = torch.randn(1, 4, side // 8, side // 8, generator=torch.Generator().manual_seed(0))
     decoded: dict[torch.dtype, torch.Tensor] = {}
     took: dict[torch.dtype, list[float]] = {torch.float32: [], torch.bfloat16: []}
     copies = {dtype: copy.deepcopy(vae).to(dtype) for dtype in took}
@@ -142,10 +149,20 @@ def vae_check(folder: Path, layouts: bool) -> None:
     difference = decoded[torch.bfloat16] - decoded[torch.float32]
     error = float(difference.norm() / decoded[torch.float32].norm())
     levels = float(difference.abs().max() * 127.5)  # the decoder's [-1, 1] in 8-bit levels
-    print(f"VAE decode, {SIDE}²: bfloat16 vs float32 relative error {error:.4%}, up to {levels:.1f} of 255 levels")
+    print(f"VAE decode, {side}²: bfloat16 vs float32 relative error {error:.4%}, up to {levels:.1f} of 255 levels")
     if layouts:
         for dtype, times in took.items():
             print(f"  VAE decode {dtype!s:16} {statistics.median(times[1:]):6.2f} s (median of 2)", flush=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every turn paints: the model, and the picture and mask at side × side."""
+
+    model: str
+    side: int
+    rgba: bytes
+    alpha: bytes
 
 
 @dataclass
@@ -173,20 +190,20 @@ def daemon(home: Path, name: str, env: dict[str, str]) -> Iterator[Target]:
         started.stop()
 
 
-def turn(target: Target, rgba: bytes, alpha: bytes, n: int, *, steps: int = STEPS, seed: int = 1234) -> float:
+def turn(target: Target, job: Job, n: int, *, steps: int = STEPS, seed: int = 1234) -> float:
     """Seconds from sending one inpaint to holding its candidates."""
     from cocreate_client import Image, Mask
     from cocreate_client import tasks as requests
 
     request = requests.inpaint(
-        Image(SIDE, SIDE, rgba),
-        mask=Mask(SIDE, SIDE, alpha),
+        Image(job.side, job.side, job.rgba),
+        mask=Mask(job.side, job.side, job.alpha),
         session_id=target.session_id,
         prompt="a bench",
         steps=steps,
         candidates=n,
         seed=seed,
-        model=MODEL,
+        model=job.model,
     )
     start = time.perf_counter()
     result = target.client.generate(request).wait(3600)

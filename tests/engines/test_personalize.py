@@ -59,7 +59,7 @@ def test_training_moves_the_adapter_weights_and_the_catalog_lists_it(
     catalog: ModelCatalog, trained: Adapter
 ) -> None:
     with safe_open(trained.path, framework="numpy") as weights:
-        ups = [weights.get_tensor(key) for key in weights.keys() if "lora.up" in key or "lora_B" in key]
+        ups = [weights.get_tensor(key) for key in list(weights.keys()) if "lora.up" in key or "lora_B" in key]
     # peft starts every up-projection at zero: any non-zero weight was learned.
     assert ups and max(float(np.abs(up).max()) for up in ups) > 0
     entry = next(e for e in catalog.list() if e.name == "stripes")
