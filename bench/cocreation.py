@@ -5,9 +5,10 @@
 
 Each session has a hidden target the artist compares candidates with: for images a colour histogram (the
 palette of a picture the model made from a hidden seed, so it is reachable), for text a vocabulary and a
-length (the words of a hidden-seed text). Every turn asks a real daemon for --candidates candidates; the
-artist accepts the one closest to the target and rejects the rest, and the next turn continues from it.
-A session ends when a candidate is within the threshold, or after --max-turns (counted as reached then).
+length (the tokens and word count of a hidden-seed text; tokens, since the tiny model writes no words).
+Every turn asks a real daemon for --candidates candidates; the artist accepts the one closest to the
+target and rejects the rest, and the next turn continues from it.
+A session ends when a candidate is within the threshold, or after --max-turns (counted as that many turns).
 The threshold is the --quantile of the distances of unsteered candidates to their targets, measured first,
 so both modes face the same bar.
 
@@ -55,27 +56,39 @@ def palette_distance(a: object, b: object) -> float:
     return float(np.abs(np.asarray(a) - np.asarray(b)).sum() / 2)  # total variation, 0 .. 1
 
 
-def vocabulary(candidate: pb.Candidate) -> tuple[set[str], int]:
-    words = candidate.text.split()
-    return set(words), len(words)
+def vocabulary(tokenizer: Callable[[str], list[int]]) -> Callable[[pb.Candidate], tuple[set[int], int]]:
+    """A text's vocabulary as the model's tokens (the tiny model writes no real words) and its length in words."""
+
+    def features(candidate: pb.Candidate) -> tuple[set[int], int]:
+        return set(tokenizer(candidate.text)), len(candidate.text.split())
+
+    return features
 
 
 def vocabulary_distance(candidate: object, target: object) -> float:
-    (words, length), (wanted, wanted_length) = candidate, target  # type: ignore[misc]
-    missed = 1 - len(words & wanted) / max(1, len(words))
+    (tokens, length), (wanted, wanted_length) = candidate, target  # type: ignore[misc]
+    missed = 1 - len(tokens & wanted) / max(1, len(tokens))
     return missed + 0.5 * abs(length - wanted_length) / max(1, wanted_length)
 
 
-KINDS = {
-    "image": Kind(
-        lambda: {"texture": pb.TextureTask(prompt="bricks", width=64, height=64, steps=4)}, palette, palette_distance
-    ),
-    "text": Kind(
-        lambda: {"continue_text": pb.ContinueTextTask(before="Once upon a time", max_new_tokens=24)},
-        vocabulary,
-        vocabulary_distance,
-    ),
-}
+def kinds(models: Path) -> dict[str, Kind]:
+    from transformers import AutoTokenizer
+
+    from core_server.models.catalog import ModelCatalog
+
+    tokenizer = AutoTokenizer.from_pretrained(ModelCatalog(models).resolve("", "text").path)
+    return {
+        "image": Kind(
+            lambda: {"texture": pb.TextureTask(prompt="bricks", width=64, height=64, steps=4)},
+            palette,
+            palette_distance,
+        ),
+        "text": Kind(
+            lambda: {"continue_text": pb.ContinueTextTask(before="Once upon a time", max_new_tokens=24)},
+            vocabulary(lambda text: tokenizer(text, add_special_tokens=False).input_ids),
+            vocabulary_distance,
+        ),
+    }
 
 
 class Artist:
@@ -97,7 +110,10 @@ class Artist:
         hidden = self.generate(self.session(), HIDDEN_SEED + index * 100)[1][0]
         return self.kind.features(hidden)
 
-    def turns_to_target(self, index: int, threshold: float, exploration: float | None, max_turns: int) -> int:
+    def turns_to_target(
+        self, index: int, threshold: float, exploration: float | None, max_turns: int
+    ) -> tuple[int, bool]:
+        """Turns taken, and whether the target was reached within max_turns."""
         target = self.target(index)
         session_id, parent = self.session(), ""
         for turn in range(1, max_turns + 1):
@@ -109,11 +125,11 @@ class Artist:
             distances = [self.kind.distance(self.kind.features(c), target) for c in candidates]
             best = int(np.argmin(distances))
             if distances[best] <= threshold:
-                return turn
+                return turn, True
             for i, candidate in enumerate(candidates):
                 decision = pb.ACCEPTED if i == best else pb.REJECTED
                 self.stub.Feedback(pb.FeedbackRequest(candidate_id=candidate.candidate_id, decision=decision))
-        return max_turns
+        return max_turns, False
 
     def threshold(self, sessions: int, quantile: float) -> float:
         distances = []
@@ -126,7 +142,7 @@ class Artist:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", choices=[*KINDS, "both"], default="both")
+    parser.add_argument("--kind", choices=["image", "text", "both"], default="both")
     parser.add_argument("--sessions", type=int, default=20, help="seeded sessions per mode (default 20)")
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--max-turns", type=int, default=20)
@@ -140,8 +156,9 @@ def main() -> int:
         try:
             with grpc.insecure_channel(daemon.endpoint) as channel:
                 stub = pb_grpc.CocreateStub(channel)
-                for name in KINDS if args.kind == "both" else [args.kind]:
-                    report(name, Artist(stub, KINDS[name], args.candidates), args)
+                table = kinds(Path(home) / "models")
+                for name in table if args.kind == "both" else [args.kind]:
+                    report(name, Artist(stub, table[name], args.candidates), args)
         finally:
             daemon.stop()
     return 0
@@ -153,10 +170,9 @@ def report(name: str, artist: Artist, args: argparse.Namespace) -> None:
     out = io.StringIO()
     turns = {}
     for mode, exploration in (("adapted", args.exploration), ("unadapted", 1.0)):
-        turns[mode] = [
-            artist.turns_to_target(1000 + i, threshold, exploration, args.max_turns) for i in range(args.sessions)
-        ]
-        reached = sum(t < args.max_turns for t in turns[mode])
+        runs = [artist.turns_to_target(1000 + i, threshold, exploration, args.max_turns) for i in range(args.sessions)]
+        turns[mode] = [taken for taken, _ in runs]
+        reached = sum(hit for _, hit in runs)
         print(
             f"{name:5} {mode:9}: mean {statistics.mean(turns[mode]):5.2f} turns to target "
             f"(median {statistics.median(turns[mode]):4.1f}; "

@@ -38,9 +38,15 @@ def logit_bias(
     if steering is None or steering.strength <= 0:
         return None
     bias = torch.zeros(vocab_size, dtype=torch.float32)
-    for texts, shift in ((steering.examples, LIKE_BIAS), (steering.avoid, -AVOID_BIAS)):
-        ids = {token for text in texts for token in tokenizer(text, add_special_tokens=False).input_ids}
-        ids = {token for token in ids if token < vocab_size and token not in tokenizer.all_special_ids}
+    liked = _token_ids(tokenizer, steering.examples, vocab_size)
+    # A token the person kept in an accepted passage is not held against them for a rejected one.
+    avoided = _token_ids(tokenizer, steering.avoid, vocab_size) - liked
+    for ids, shift in ((liked, LIKE_BIAS), (avoided, -AVOID_BIAS)):
         if ids:
             bias[sorted(ids)] += shift * steering.strength
     return bias.to(device)
+
+
+def _token_ids(tokenizer: PreTrainedTokenizerBase, texts: tuple[str, ...], vocab_size: int) -> set[int]:
+    ids = {token for text in texts for token in tokenizer(text, add_special_tokens=False).input_ids}
+    return {token for token in ids if token < vocab_size and token not in tokenizer.all_special_ids}

@@ -17,9 +17,12 @@ from ..tasks import ImageSteering, NoiseRecipe, TextSteering
 Recipe = dict[int, float]
 
 DEFAULT_EXPLORATION = 0.3
-# At exploration 0 a candidate still turns this share of a right angle away from the liked noise, so
-# the candidates of one turn differ; at exploration 1 it is its seed's own noise.
+# At exploration 0 the nearest candidate still turns this share of a right angle away from the liked
+# noise, so the candidates of one turn differ; at exploration 1 each is its seed's own noise.
 MIN_STEP = 0.15
+# The candidates of a turn range from that nearest one to bolder departures, this share of the rest of
+# the way to fresh noise: the artist's pick says how far to go as well as where.
+SPREAD = 0.5
 REPULSION = 0.5  # how far from the disliked noise, at exploration 0
 DECAY = 0.5  # each older liked (or disliked) candidate weighs half as much as the next
 MAX_TERMS = 64  # a recipe keeps its largest weights; the rest is noise already
@@ -42,9 +45,12 @@ def steer_noise(
     if center is not None and away is not None:
         # Disliked candidates were drawn around the liked ones too: push only along what they do not share.
         away = _normalised(_combine((1.0, away), (-_dot(away, center), center)))
-    step = (MIN_STEP + (1 - MIN_STEP) * exploration) * math.pi / 2
+    nearest = MIN_STEP + (1 - MIN_STEP) * exploration
+    farthest = nearest + (1 - nearest) * SPREAD
     recipes = []
-    for seed in seeds:
+    for i, seed in enumerate(seeds):
+        share = nearest + (farthest - nearest) * i / max(1, len(seeds) - 1)
+        step = share * math.pi / 2
         fresh = {seed: 1.0}
         mixed = fresh if center is None else _combine((math.cos(step), center), (math.sin(step), fresh))
         if away is not None:

@@ -7,9 +7,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from core_server.engines.noise import initial_noise, plain
+from core_server.engines.text_steering import logit_bias
 from core_server.models import ModelCatalog
 from core_server.service import steering
 from core_server.tasks import (
@@ -98,3 +100,24 @@ def test_text_steering_leans_toward_liked_tokens(text_engine: Engine, catalog: M
 
 def _steered(task: Task, steer: ImageSteering) -> Task:
     return replace(task, steering=steer)  # type: ignore[arg-type]
+
+
+def test_a_turns_candidates_range_from_near_the_liked_noise_to_bold() -> None:
+    liked = {1: 1.0}
+    steered = steering.steer_noise((20, 21, 22, 23), [liked], [], exploration=0.0)
+    assert steered is not None
+    closeness = [dict(recipe).get(1, 0.0) for recipe in steered.noise]  # cosine to the liked noise
+    assert closeness == sorted(closeness, reverse=True) and len(set(closeness)) == 4
+    assert closeness[0] == pytest.approx(np.cos(steering.MIN_STEP * np.pi / 2))
+    assert closeness[-1] > 0, "even the boldest keeps something of what was liked"
+    assert steering.steer_noise((20, 21), [liked], [], exploration=1.0) is None
+
+
+def test_a_token_of_an_accepted_passage_is_not_held_against_a_rejected_one(catalog: ModelCatalog) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(catalog.resolve("", "text").path)
+    steer = TextSteering(examples=("the sea",), avoid=("the fox",), strength=1.0)
+    bias = logit_bias(tokenizer, steer, len(tokenizer), torch.device("cpu"))
+    assert bias is not None
+    ids = {word: tokenizer(word, add_special_tokens=False).input_ids for word in ("the", " sea", " fox")}
+    assert all(bias[i] > 0 for i in ids["the"] + ids[" sea"])
+    assert all(bias[i] < 0 for i in set(ids[" fox"]) - set(ids["the"] + ids[" sea"]))
