@@ -1,18 +1,22 @@
 """The daemon connection: one client per address, one session per .blend, reached off the main thread.
 
-Connecting, opening a session and building a request (which copies the pixels) can take a moment,
-or long when no daemon answers; they run on one worker thread so Blender's UI never waits. All of
-this object's state is touched on that thread only, so it needs no lock.
+Connecting, opening a session, building a request (which copies the pixels) and sending the
+artist's choice can take a moment, or long when no daemon answers; they run on one worker thread so
+Blender's UI never waits. All of this object's state is touched on that thread only, so it needs no lock.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .cocreate_client import CocreateClient, Job
+from .cocreate_client.client import Decision
 from .cocreate_client.pb import cocreate_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 BuildRequest = Callable[[str], pb.GenerateRequest]  # session id → the request
 
@@ -38,6 +42,20 @@ class Connection:
             self._sessions[key] = client.create_session("blender", *document).id
         return client.generate(build(self._sessions[key]))
 
+    def feedback(self, endpoint: str, token_file: str, decisions: list[tuple[str, Decision]]) -> Future[None]:
+        """Tell the daemon what the artist did with candidates, (candidate id, decision) in order.
+
+        Nothing waits on it: the future is for tests, a failure is only logged.
+        """
+        sent = self._worker.submit(self._feedback, endpoint, token_file, decisions)
+        sent.add_done_callback(_log_failure)
+        return sent
+
+    def _feedback(self, endpoint: str, token_file: str, decisions: list[tuple[str, Decision]]) -> None:
+        client = self._client_for(endpoint, token_file)
+        for candidate_id, decision in decisions:
+            client.feedback(candidate_id, decision)
+
     def _client_for(self, endpoint: str, token_file: str) -> CocreateClient:
         if self._client is None or self._address != (endpoint, token_file):
             if self._client is not None:
@@ -53,3 +71,8 @@ class Connection:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _log_failure(sent: Future[None]) -> None:
+    if not sent.cancelled() and sent.exception() is not None:
+        log.warning("cocreate: the daemon did not get the artist's choice: %s", sent.exception())

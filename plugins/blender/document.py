@@ -8,6 +8,7 @@ operators and the tests (real Blender and the bpy wheel) all call the same code.
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
 import bmesh
 import bpy
@@ -15,6 +16,9 @@ import bpy
 from .cocreate_client import pixels
 from .cocreate_client.pixels import Image, Mask
 from .uv_mask import UVFaces, faces_to_mask
+
+if TYPE_CHECKING:
+    from .cocreate_client.client import Decision
 
 
 class DocumentError(Exception):
@@ -99,6 +103,40 @@ def show_image(image: bpy.types.Image, *, instead_of: str | None = None) -> None
                     instead_of is None or (space.image is not None and space.image.name == instead_of)
                 ):
                     space.image = image
+
+
+# ---------------------------------------------------------------- candidates and the artist's choice
+
+# Custom properties on a candidate image: saved with the .blend, so the choice can be made after a reload.
+CANDIDATE_ID = "cocreate_candidate_id"  # the daemon's candidate
+TURN_ID = "cocreate_turn_id"  # the job (turn) that made it: its siblings share it
+DECISION = "cocreate_decision"  # "accepted" or "rejected" once told to the daemon; absent before
+
+
+def mark_candidate(image: bpy.types.Image, candidate_id: str, turn_id: str) -> None:
+    image[CANDIDATE_ID] = candidate_id
+    image[TURN_ID] = turn_id
+
+
+def choose_candidate(image: bpy.types.Image) -> list[tuple[str, Decision]]:
+    """The artist kept `image`: record it as accepted and its undecided siblings as rejected.
+
+    Returns the decisions that are new, for the daemon: none when `image` is no candidate or was
+    accepted already; a sibling rejected before is not sent again, one accepted before stays accepted.
+    """
+    candidate_id = image.get(CANDIDATE_ID)
+    if not candidate_id or image.get(DECISION) == "accepted":
+        return []
+    image[DECISION] = "accepted"
+    decisions: list[tuple[str, Decision]] = [(candidate_id, "accepted")]
+    turn_id = image.get(TURN_ID)
+    for sibling in bpy.data.images:
+        sibling_id = sibling.get(CANDIDATE_ID)
+        undecided = sibling_id not in (None, candidate_id) and not sibling.get(DECISION)
+        if undecided and turn_id and sibling.get(TURN_ID) == turn_id:
+            sibling[DECISION] = "rejected"
+            decisions.append((sibling_id, "rejected"))
+    return decisions
 
 
 # ---------------------------------------------------------------- meshes

@@ -136,7 +136,7 @@ def _apply(job: TextureJob, event: Event, *, draw_preview: bool) -> None:
         if event.cancelled:
             _discard(job, Phase.cancelled)
         else:
-            _land(job)
+            _land(job, event.turn_id)
     elif isinstance(event, Failed):
         _discard(job, Phase.failed, event.message or event.code)
 
@@ -149,13 +149,15 @@ def _show_preview(job: TextureJob, picture: Image) -> None:
         document.show_image(image)
 
 
-def _land(job: TextureJob) -> None:
-    """Every candidate becomes a packed image, or none does."""
+def _land(job: TextureJob, turn_id: str) -> None:
+    """Every candidate becomes a packed image that knows its candidate and turn ids, or none does."""
     try:
         for candidate in sorted(job._ready, key=lambda c: c.index):
             if candidate.image is None:
                 raise ValueError(f"candidate {candidate.index} holds no image")
-            job.images.append(document.new_image(f"{job.label} {candidate.index + 1}", candidate.image).name)
+            image = document.new_image(f"{job.label} {candidate.index + 1}", candidate.image)
+            job.images.append(image.name)
+            document.mark_candidate(image, candidate.candidate_id, turn_id)
     except Exception as error:
         log.exception("cocreate: could not make the candidate images")
         for name in job.images:

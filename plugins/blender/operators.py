@@ -3,8 +3,11 @@
 Starting reads what it needs from Blender (pixels, masks) on the main thread, hands the rest to the
 connection's worker and returns at once; the pump takes it from there. Only `Apply to material`
 changes Blender data at click time, so it is the operator that registers an undo step; the
-candidate images get theirs when they arrive (pump.py).
+candidate images get theirs when they arrive (pump.py). Applying a candidate also tells the daemon,
+on the connection's worker, that the artist accepted it and rejected its undecided siblings.
 """
+
+import logging
 
 import bpy
 from bpy.props import StringProperty
@@ -17,7 +20,16 @@ from .document import DocumentError
 from .jobs import HISTORY, TextureJob
 from .settings import connection_preferences
 
+log = logging.getLogger(__name__)
+
 _connection: Connection | None = None
+
+
+def connection() -> Connection:
+    global _connection
+    if _connection is None:
+        _connection = Connection()
+    return _connection
 
 
 def close_connection() -> None:
@@ -31,11 +43,8 @@ def start_job(
     context: bpy.types.Context, kind: str, label: str, build: BuildRequest, source: str | None = None
 ) -> TextureJob:
     """Send a request (built on the worker from a session id) and make it the active job."""
-    global _connection
-    if _connection is None:
-        _connection = Connection()
     endpoint, token_file = connection_preferences(context)
-    started = _connection.start(endpoint, token_file, document.identity(), build)
+    started = connection().start(endpoint, token_file, document.identity(), build)
     job = TextureJob(kind, label, started, source=source)
     HISTORY.begin(job)
     pump.watch()
@@ -240,6 +249,13 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         self.report({"INFO"}, f"{image.name} is the Base Color of {material.name}")
+        try:
+            decisions = document.choose_candidate(image)
+            if decisions:
+                connection().feedback(*connection_preferences(context), decisions)
+        except Exception as error:  # the material is changed: telling the daemon must not undo the click
+            log.exception("cocreate: could not send the artist's choice")
+            self.report({"WARNING"}, f"The daemon was not told about the choice: {error}")
         return {"FINISHED"}
 
 

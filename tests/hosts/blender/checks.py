@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import random
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -329,6 +331,103 @@ def a_job_lands_its_candidates_as_packed_images(ctx: Context) -> None:
     assert shown_images() == ["bricks 2"], "browsing: the Candidates panel's buttons show each one"
 
 
+class FeedbackClient:
+    """Stands in for CocreateClient behind the add-on's connection: records each feedback and the
+    thread it came on, and raises `error` when given one."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.threads: set[str] = set()
+        self.error = error
+
+    def feedback(self, candidate_id: str, decision: str) -> str:
+        self.threads.add(threading.current_thread().name)
+        self.sent.append((candidate_id, decision))
+        if self.error is not None:
+            raise self.error
+        return "f" * 32
+
+
+def landed(ctx: Context, label: str, turn_id: str, candidates: list[Any]) -> Any:
+    """A scripted job that has made these candidates, as images "<label> 1"…"""
+    job = scripted(ctx, [*candidates, ctx.client.Done(turn_id, False)])
+    job.label = label
+    ctx.module("jobs").advance(job)
+    return job
+
+
+def apply(image: str) -> None:
+    # undo=True, as a click in the UI: the operator's Blender data changes form one undo step.
+    assert bpy.ops.cocreate.apply_to_material("EXEC_DEFAULT", True, image=image) == {"FINISHED"}
+
+
+def sent_so_far(ctx: Context) -> None:
+    """Wait until the connection's one worker has done what was handed to it before."""
+    ctx.module("operators").connection()._worker.submit(lambda: None).result(timeout=30)
+
+
+@check(WHEEL)
+def applying_a_candidate_tells_the_daemon_off_the_main_thread(ctx: Context) -> None:
+    document, client, operators = ctx.module("document"), ctx.client, ctx.module("operators")
+    ids = [f"{index:032x}" for index in range(3)]
+    job = landed(ctx, "bricks", "t", [candidate(ctx, i, random_picture(ctx, 4, 4, i)) for i in range(3)])
+    other = landed(ctx, "other", "u", [client.CandidateReady(0, "c" * 32, 9, random_picture(ctx, 4, 4))])
+    assert job.images == ["bricks 1", "bricks 2", "bricks 3"] and other.images == ["other 1"]
+    for name, candidate_id in zip(job.images, ids, strict=True):
+        image = bpy.data.images[name]
+        assert image[document.CANDIDATE_ID] == candidate_id and image[document.TURN_ID] == "t"
+        assert document.DECISION not in image, "no decision before the artist makes one"
+    two_island_mesh()
+    recorder = FeedbackClient()
+    connection = operators.connection()
+    connection._client_for = lambda endpoint, token_file: recorder
+    try:
+        apply("bricks 2")
+        sent_so_far(ctx)
+        assert recorder.sent[0] == (ids[1], "accepted"), recorder.sent
+        assert sorted(recorder.sent[1:]) == [(ids[0], "rejected"), (ids[2], "rejected")], recorder.sent
+        assert recorder.threads and all(t.startswith("cocreate-connect") for t in recorder.threads), recorder.threads
+        decisions = [bpy.data.images[name].get(document.DECISION) for name in job.images]
+        assert decisions == ["rejected", "accepted", "rejected"], decisions
+        assert document.DECISION not in bpy.data.images["other 1"], "another job's candidates are left alone"
+
+        apply("bricks 2")
+        apply(document.new_image("painted", random_picture(ctx, 4, 4)).name)  # no candidate: nothing to say
+        apply("bricks 1")  # the artist changes their mind
+        sent_so_far(ctx)
+        assert recorder.sent[3:] == [(ids[0], "accepted")], "only the new choice is sent, the rest was decided"
+
+        # Candidate images without a user are not saved (as any Blender image); the applied one is.
+        saved = ctx.workdir / "decided.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(saved))
+        bpy.ops.wm.open_mainfile(filepath=str(saved))
+        bpy.context.view_layer.objects.active = bpy.data.objects["islands"]
+        kept = bpy.data.images["bricks 1"]
+        assert (kept[document.CANDIDATE_ID], kept[document.DECISION]) == (ids[0], "accepted"), "saved with the image"
+        apply("bricks 1")
+        sent_so_far(ctx)
+        assert len(recorder.sent) == 4, "after a reload the choice is still known: nothing sent again"
+
+        landed(ctx, "late", "v", [client.CandidateReady(0, "d" * 32, 9, random_picture(ctx, 4, 4))])
+        failing = FeedbackClient(client.DaemonUnavailable("unix:/nowhere", "No such file or directory"))
+        connection._client_for = lambda endpoint, token_file: failing
+        logged: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: logged.append(record.getMessage())
+        logging.getLogger(connection.__module__).addHandler(handler)
+        try:
+            apply("late 1")
+            sent_so_far(ctx)
+        finally:
+            logging.getLogger(connection.__module__).removeHandler(handler)
+        assert failing.sent == [("d" * 32, "accepted")]
+        assert any("did not get the artist's choice" in line for line in logged), logged
+        material = bpy.data.objects["islands"].active_material
+        assert base_color_source(material).image.name == "late 1", "a failed send leaves the material changed"
+    finally:
+        operators.close_connection()
+
+
 @check(WHEEL)
 def only_the_newest_of_the_waiting_previews_is_drawn(ctx: Context) -> None:
     jobs, client, pixels = ctx.module("jobs"), ctx.client, ctx.client.pixels
@@ -499,6 +598,7 @@ def run_job(ctx: Context, until: Callable[[Any], bool] | None = None, timeout: f
 @check(DAEMON)
 def generate_then_apply_to_material(ctx: Context) -> None:
     settings = use_daemon(ctx)
+    document = ctx.module("document")
     show_an_image_editor()
     two_island_mesh()
     settings.prompt, settings.width, settings.height, settings.seamless = "mossy bricks", 96, 64, "both"
@@ -510,8 +610,15 @@ def generate_then_apply_to_material(ctx: Context) -> None:
     assert set(bpy.data.images.keys()) == before | set(job.images) and len(job.images) == 2
     chosen = bpy.data.images[job.images[1]]
     assert tuple(chosen.size) == (96, 64) and chosen.packed_file is not None
+    ids = [bpy.data.images[name][document.CANDIDATE_ID] for name in job.images]
     assert bpy.ops.cocreate.apply_to_material(image=chosen.name) == {"FINISHED"}
-    expected = ctx.module("document").read_image(chosen)
+    # The session steers its next candidates by these: the kept one accepted, its sibling rejected.
+    wait_for_decisions(ctx, {ids[1]: ["ACCEPTED"], ids[0]: ["REJECTED"]})
+    assert bpy.ops.cocreate.apply_to_material(image=chosen.name) == {"FINISHED"}, "again: nothing new to say"
+    assert bpy.ops.cocreate.apply_to_material(image=job.images[0]) == {"FINISHED"}, "the sibling after all"
+    wait_for_decisions(ctx, {ids[1]: ["ACCEPTED"], ids[0]: ["REJECTED", "ACCEPTED"]})
+    assert bpy.ops.cocreate.apply_to_material(image=chosen.name) == {"FINISHED"}, "and back: decided already"
+    expected = document.read_image(chosen)
 
     saved = ctx.workdir / "applied.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(saved))
@@ -519,7 +626,36 @@ def generate_then_apply_to_material(ctx: Context) -> None:
     material = bpy.data.objects["islands"].active_material
     image = base_color_source(material).image
     assert image.name == job.images[1] and image.packed_file is not None, "the chosen image is packed in the .blend"
-    assert ctx.module("document").read_image(image) == expected
+    assert document.read_image(image) == expected
+    assert (image[document.CANDIDATE_ID], image[document.DECISION]) == (ids[1], "accepted"), "saved with the image"
+    bpy.context.view_layer.objects.active = bpy.data.objects["islands"]
+    assert bpy.ops.cocreate.apply_to_material(image=image.name) == {"FINISHED"}
+    sent_so_far(ctx)
+    wait_for_decisions(ctx, {ids[1]: ["ACCEPTED"], ids[0]: ["REJECTED", "ACCEPTED"]}, timeout=0)
+
+
+def wait_for_decisions(ctx: Context, expected: dict[str, list[str]], timeout: float = 30.0) -> None:
+    """Until the daemon's Blender sessions show these decisions (oldest first) on these candidates.
+
+    The add-on's one worker sends them in order: once a later one shows, an earlier resend would too."""
+    pb = importlib.import_module(f"{ctx.client.__name__}.pb.cocreate_pb2")
+    client = ctx.client.CocreateClient(ctx.endpoint, token=Path(ctx.token_file).read_text().strip())
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            shown = {
+                candidate.id: [pb.Decision.Name(feedback.decision) for feedback in candidate.feedback]
+                for session in client.list_sessions(host="blender")
+                for turn in client.get_session(session.id).turns
+                for candidate in turn.candidates
+                if candidate.id in expected
+            }
+            if shown == expected:
+                return
+            assert time.monotonic() < deadline, f"the daemon shows {shown}, not {expected}"
+            time.sleep(0.1)
+    finally:
+        client.close()
 
 
 @check(DAEMON)
