@@ -145,6 +145,11 @@ def test_request_strings_never_become_paths(daemon: Daemon, session_id: str) -> 
                         timeout=30,
                     )
                 )
+            with pytest.raises(grpc.RpcError) as refused:
+                request = pb.GenerateRequest(session_id=session_id, candidates=1, lora=bad_model)
+                request.texture.CopyFrom(pb.TextureTask(width=8, height=8, steps=1))
+                list(stub.Generate(request, timeout=30))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, "a LoRA is named, never a path"
         archive = b"".join(c.data for c in stub.ExportSession(pb.ExportSessionRequest(session_id=session_id)))
     assert not Path("/tmp/cocreate-escape").exists()
     assert set(home.parent.iterdir()) == before
