@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -123,7 +124,10 @@ class ImageEngine:
         else:
             try:
                 # Read here, from the file the catalog resolved: diffusers gets tensors, never a path or a repo.
-                pipe.load_lora_weights(load_file(adapter.path), adapter_name=name)
+                with warnings.catch_warnings():
+                    # Several adapters side by side is the design; peft warns about it on every load.
+                    warnings.filterwarnings("ignore", message="Already found a `peft_config`", category=UserWarning)
+                    pipe.load_lora_weights(load_file(adapter.path), adapter_name=name)
             except (OSError, ValueError, KeyError, RuntimeError) as error:
                 with contextlib.suppress(ValueError, KeyError):
                     pipe.delete_adapters(name)  # whatever part of it was put in before the failure
