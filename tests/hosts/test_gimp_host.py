@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from cocreate_client import CocreateClient
+from cocreate_client.pb import cocreate_pb2 as pb
 
 from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import Daemon, running_daemon
@@ -187,6 +188,37 @@ def test_a_picture_wider_than_the_daemon_takes_still_expands(console: dict[str, 
     assert [(layer["offsets"], layer["size"]) for layer in candidate_layers(wide)] == [([9000 - 16, 0], [528, 1200])]
 
 
+def test_keep_accepts_the_layer_s_candidate_rejects_its_siblings_and_removes_them(
+    console: dict[str, Any], daemon: Daemon
+) -> None:
+    keep = console["keep_a_candidate"]
+    assert keep["made"]["status"] == "SUCCESS" and keep["made"]["layers_returned"] == 3 and keep["saved"]
+    # Every candidate layer carries its candidate and turn, and they survived saving and opening the XCF.
+    tags = [layer["tag"] for layer in keep["before"][:3]]
+    assert all(tag and len(tag["candidate"]) == 32 for tag in tags) and len({tag["turn"] for tag in tags}) == 1
+    assert [layer["tag"] for layer in keep["before"][3:]] == [None, None]
+    assert keep["status"] == "SUCCESS" and keep["layers_returned"] == 2
+    # One candidate layer is left, the kept one (the second), now shown; the picture's own layers stay.
+    left = candidate_layers(keep)
+    assert [layer["name"] for layer in left] == ["cocreate expand 2/3 · seed 8"] and left[0]["visible"]
+    assert keep["kept_tag"] == tags[1] and keep["kept_visible"]
+    assert [layer["name"] for layer in keep["layers"]] == ["cocreate expand 2/3 · seed 8", "overlay", "background"]
+    with CocreateClient(daemon.endpoint, token=TOKEN) as client:
+        turns = [
+            turn
+            for session in client.list_sessions(host="gimp")
+            for turn in client.get_session(session.id).turns
+            if turn.id == tags[1]["turn"]
+        ]
+    assert len(turns) == 1
+    decisions = {candidate.id: [f.decision for f in candidate.feedback] for candidate in turns[0].candidates}
+    assert decisions == {
+        tags[0]["candidate"]: [pb.REJECTED],
+        tags[1]["candidate"]: [pb.ACCEPTED],
+        tags[2]["candidate"]: [pb.REJECTED],
+    }
+
+
 # ---------------------------------------------------------------- a person at the keyboard (full GIMP, Xvfb)
 
 
@@ -195,6 +227,13 @@ def test_one_undo_restores_the_image(gui: dict[str, Any]) -> None:
     assert undo["status"] == "SUCCESS" and undo["grown"] == {"size": [120, 72], "layer_count": 5}
     assert undo["size_after_undo"] == [96, 64]
     assert undo["layers_restored"] and undo["visible_restored"] and undo["background_restored"]
+
+
+def test_keeping_a_candidate_is_one_undo_step(gui: dict[str, Any]) -> None:
+    keep = gui["keep_then_undo"]
+    assert keep["made"]["status"] == "SUCCESS" and keep["status"] == "SUCCESS" and keep["layers_returned"] == 2
+    assert keep["kept"] == ["cocreate expand 2/3 · seed 8", "overlay", "background"]
+    assert keep["restored"]  # the three candidate layers are back, the second hidden again
 
 
 def test_the_dialog_runs_the_procedure_with_a_progress_window(gui: dict[str, Any]) -> None:
@@ -237,3 +276,15 @@ def test_fill_without_a_selection_says_what_to_do(offline: dict[str, Any]) -> No
 
 def test_nothing_to_expand_says_what_to_do(offline: dict[str, Any]) -> None:
     assert "Nothing to expand" in offline["nothing_to_expand"]["error"]
+
+
+def test_keep_on_a_layer_that_is_no_candidate_says_what_to_choose(offline: dict[str, Any]) -> None:
+    other = offline["keep_a_layer_that_is_no_candidate"]
+    assert other["status"] == "EXECUTION-ERROR" and other["unchanged"]
+    assert "choose a cocreate candidate layer" in other["error"]
+
+
+def test_keep_without_a_daemon_leaves_the_image_alone_and_says_how_to_start_it(offline: dict[str, Any]) -> None:
+    down = offline["keep_with_the_daemon_down"]
+    assert down["status"] == "EXECUTION-ERROR" and down["unchanged"]
+    assert "not reachable" in down["error"] and "cocreate serve" in down["error"]

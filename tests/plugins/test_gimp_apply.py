@@ -12,9 +12,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "gimp" / "cocreate"))
 from cocreate_client import CocreateClient
 from cocreate_client.events import Accepted, CandidateReady, Done, Event, Failed, Progress
+from cocreate_client.pb import cocreate_pb2 as pb
 from cocreate_client.pixels import Image, Mask, crop, crop_mask
 from cocreate_gimp import masks, plans
 from cocreate_gimp.apply import Apply
+from cocreate_gimp.candidates import Tag, choose
 from cocreate_gimp.geometry import Rect, Sides
 from cocreate_gimp.plans import Layer, Options, Plan, PlanError
 
@@ -69,8 +71,8 @@ class FakeCanvas:
     def grow(self, sides: Sides) -> None:
         self.calls.append(("grow", sides))
 
-    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object) -> None:
-        self.calls.append(("layer", name, layer, visible, rank, above))
+    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object, tag: Tag) -> None:
+        self.calls.append(("layer", name, layer, visible, rank, above, tag))
 
     def end(self) -> None:
         self.calls.append(("end",))
@@ -202,6 +204,8 @@ def test_candidates_become_layers_in_one_undo_group_the_first_shown() -> None:
     # Candidate 0 came second but goes above candidate 1 (rank 0) and is the one shown.
     assert [(call[3], call[4]) for call in canvas.layers] == [(False, 0), (True, 0)]
     assert canvas.fractions == [0.5, 1.0] and apply.layers == 2 and not apply.cancelled
+    # Each layer knows its candidate and the turn its siblings share (for Keep This Candidate).
+    assert [call[6] for call in canvas.layers] == [Tag("c1", "turn", "job", 1), Tag("c0", "turn", "job", 0)]
 
 
 def test_failure_before_any_candidate_changes_nothing() -> None:
@@ -264,3 +268,21 @@ def test_a_cancelled_job_changes_nothing(client: CocreateClient) -> None:
     canvas = FakeCanvas()
     apply = run_to_end(client, expand_plan(), canvas, cancel=True)
     assert apply.cancelled and canvas.calls == []
+
+
+def test_keeping_a_layer_s_candidate_reaches_the_daemon_s_session(client: CocreateClient) -> None:
+    """Keep This Candidate's decisions, from the tags Apply gave the layers, as the session records them."""
+    plan = plans.expand(FakePicture(gradient(32, 32)), Sides(right=8), 4, Options(candidates=3, seed=1, steps=2))
+    canvas = FakeCanvas()
+    apply = run_to_end(client, plan, canvas)
+    assert apply.error is None and apply.layers == 3
+    tags = [call[6] for call in canvas.layers]
+    assert isinstance(tags[0], Tag) and len({tag.turn_id for tag in tags}) == 1 and tags[0].turn_id
+    kept = next(tag for tag in tags if tag.index == 1)
+    decisions, siblings = choose(kept, [(tag.index, tag) for tag in tags])
+    assert sorted(siblings) == [0, 2]
+    for candidate_id, decision in decisions:
+        client.feedback(candidate_id, decision)
+    turn = next(turn for turn in client.get_session(plan.request.session_id).turns if turn.id == kept.turn_id)
+    latest = {candidate.index: candidate.feedback[-1].decision for candidate in turn.candidates}
+    assert latest == {0: pb.REJECTED, 1: pb.ACCEPTED, 2: pb.REJECTED}

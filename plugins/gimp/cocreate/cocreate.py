@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants.
+"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants, Keep This Candidate.
 
 Each procedure takes its settings as arguments, so scripts and batch mode call it through the PDB with
 run-mode NONINTERACTIVE; interactively GIMP shows a dialog for the same arguments first. Every candidate
-becomes a new layer (the first shown, the others hidden), and one run is one undo step.
+becomes a new layer (the first shown, the others hidden), and one run is one undo step. Keep This Candidate,
+run on one of those layers, tells the daemon it was accepted and its sibling layers rejected, and removes
+the siblings (one undo step too).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ MakePlan = Callable[["GimpDocument"], "Plan"]
 EXPAND = "plug-in-cocreate-expand"
 FILL = "plug-in-cocreate-fill"
 VARIANTS = "plug-in-cocreate-variants"
+KEEP = "plug-in-cocreate-keep"
 MENU = "<Image>/Filters/cocreate"
 RW = GObject.ParamFlags.READWRITE
 INT_MAX = 2**31 - 1
@@ -226,14 +229,59 @@ def _run(
     )
 
 
+def _run_keep(
+    procedure: Gimp.Procedure,
+    run_mode: Gimp.RunMode,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    data: object,
+) -> Gimp.ValueArray:
+    from cocreate_gimp import runner
+
+    try:
+        kept = runner.keep(image, list(drawables))
+    except Exception as error:  # a bug: answer GIMP anyway, with the trace on stderr
+        traceback.print_exc()
+        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
+    if kept.error is not None:
+        return _failure(procedure, kept.error)
+    return Gimp.ValueArray.new_from_values(
+        [
+            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
+            GObject.Value(GObject.TYPE_INT, kept.removed),
+        ]
+    )
+
+
+KEEP_BLURB = (
+    "Keep the candidate on this layer: the daemon hears it was accepted and its sibling candidates rejected "
+    "(which steers the next candidates), and the sibling layers leave the image."
+)
+
+
+def _create_keep(plug_in: Gimp.PlugIn) -> Gimp.Procedure:
+    procedure = Gimp.ImageProcedure.new(plug_in, KEEP, Gimp.PDBProcType.PLUGIN, _run_keep, None)
+    procedure.set_image_types("*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+    procedure.set_menu_label("_Keep This Candidate")
+    procedure.add_menu_path(MENU)
+    procedure.set_documentation(KEEP_BLURB, f"{KEEP_BLURB} Needs the cocreate daemon (`cocreate serve`).", KEEP)
+    procedure.set_attribution("cocreate", "cocreate", "2026")
+    procedure.add_int_return_value("removed", "Removed", "Sibling candidate layers removed", 0, INT_MAX, 0, RW)
+    return procedure
+
+
 class Cocreate(Gimp.PlugIn):
     def do_query_procedures(self) -> list[str]:
-        return list(PROCEDURES)
+        return [*PROCEDURES, KEEP]
 
     def do_set_i18n(self, name: str) -> bool:
         return False  # English only for now
 
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
+        if name == KEEP:
+            return _create_keep(self)
         label, blurb, add_arguments = PROCEDURES[name]
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _run, None)
         procedure.set_image_types("*")  # indexed images get a message saying how to convert them

@@ -23,9 +23,11 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 EXPAND, FILL, VARIANTS = "plug-in-cocreate-expand", "plug-in-cocreate-fill", "plug-in-cocreate-variants"
+KEEP = "plug-in-cocreate-keep"
+CANDIDATE = "cocreate-candidate"  # the parasite on each candidate layer
 RGBA8, RGBA16 = "R'G'B'A u8", "R'G'B'A u16"
 FAST = {"steps": 2, "seed": 7}  # the tiny profile paints noise either way; two steps keep runs short
 
@@ -55,6 +57,11 @@ def offsets(layer: Gimp.Layer) -> list[int]:
     return [x, y]
 
 
+def candidate_tag(layer: Gimp.Layer) -> dict[str, Any] | None:
+    parasite = layer.get_parasite(CANDIDATE)
+    return None if parasite is None else json.loads(bytes(parasite.get_data()))
+
+
 def layer_facts(image: Gimp.Image) -> list[dict[str, Any]]:
     return [
         {
@@ -64,6 +71,7 @@ def layer_facts(image: Gimp.Image) -> list[dict[str, Any]]:
             "size": [layer.get_width(), layer.get_height()],
             "bpp": layer.get_bpp(),
             "gray": layer.is_gray(),
+            "tag": candidate_tag(layer),
         }
         for layer in image.get_layers()
     ]
@@ -241,6 +249,29 @@ def wider_than_the_daemon_takes() -> dict:
     }
 
 
+def keep_a_candidate() -> dict:
+    """Expand with 3 candidates, save the XCF and open it again, then Keep This Candidate on the second one."""
+    image, _background, top = two_layer_picture()
+    made = call(EXPAND, image, [top], size_mode="sides", right=16, candidates=3, **FAST)
+    path = Gio.File.new_for_path("/project/keep.xcf")
+    saved = Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, path, None)
+    image.delete()
+    reloaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, path)
+    before = layer_facts(reloaded)
+    second = reloaded.get_layers()[1]
+    facts = call(KEEP, reloaded, [second])
+    return {
+        **facts,
+        "made": made,
+        "saved": saved,
+        "before": before,
+        "kept_tag": candidate_tag(second) if second.is_valid() else None,
+        "kept_visible": second.is_valid() and second.get_visible(),
+        "size": [reloaded.get_width(), reloaded.get_height()],
+        "layers": layer_facts(reloaded),
+    }
+
+
 # ---------------------------------------------------------------- gui suite (full GIMP under Xvfb)
 
 
@@ -359,6 +390,23 @@ def undo() -> dict:
     }
 
 
+def keep_then_undo() -> dict:
+    """In a displayed image: Expand with 3 candidates, Keep This Candidate (interactive) on the second, one Ctrl+Z."""
+    image, _background, top = two_layer_picture()
+    display = Gimp.Display.new(image)
+    Gimp.displays_flush()
+    made = call(EXPAND, image, [top], size_mode="sides", right=16, candidates=3, **FAST)
+    before = layer_facts(image)
+    facts = call(KEEP, image, [image.get_layers()[1]], run_mode=Gimp.RunMode.INTERACTIVE)
+    kept = [layer["name"] for layer in layer_facts(image)]
+    time.sleep(0.5)  # let GIMP's window settle before the key arrives
+    press_ctrl_z(display)
+    deadline = time.monotonic() + 15
+    while len(image.get_layers()) != len(before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return {**facts, "made": made, "kept": kept, "restored": layer_facts(image) == before}
+
+
 def open_expand_dialog(image: Gimp.Image) -> int | None:
     """Filters ▸ cocreate ▸ Expand Canvas, through the shortcut the test profile gives it; the dialog's X id."""
     display = Gimp.Display.new(image)
@@ -444,10 +492,42 @@ def nothing_to_expand() -> dict:
     return call(EXPAND, image, [top], size_mode="sides", right=0, candidates=1, **FAST)
 
 
+def keep_a_layer_that_is_no_candidate() -> dict:
+    image, background, _top = two_layer_picture()
+    before = layer_facts(image)
+    return {**call(KEEP, image, [background]), "unchanged": layer_facts(image) == before}
+
+
+def keep_with_the_daemon_down() -> dict:
+    """Two layers tagged as candidates of one turn (as Expand would make them); no daemon answers."""
+    image, background, top = two_layer_picture()
+    for index, layer in enumerate((background, top)):
+        tag = {"candidate": f"{index:032x}", "turn": "a" * 32, "job": "b" * 32, "index": index}
+        layer.attach_parasite(Gimp.Parasite.new(CANDIDATE, Gimp.PARASITE_PERSISTENT, json.dumps(tag).encode()))
+    top.set_visible(False)
+    before = layer_facts(image)
+    return {**call(KEEP, image, [top]), "unchanged": layer_facts(image) == before}
+
+
 SUITES: dict[str, list[Callable[[], dict]]] = {
-    "console": [expand_rgb, fill, variants_of_layer, grayscale, high_bit_depth, wider_than_the_daemon_takes],
-    "gui": [undo, dialog_ok, dialog_cancel],
-    "offline": [daemon_down, indexed, fill_without_selection, nothing_to_expand],
+    "console": [
+        expand_rgb,
+        fill,
+        variants_of_layer,
+        grayscale,
+        high_bit_depth,
+        wider_than_the_daemon_takes,
+        keep_a_candidate,
+    ],
+    "gui": [undo, keep_then_undo, dialog_ok, dialog_cancel],
+    "offline": [
+        daemon_down,
+        indexed,
+        fill_without_selection,
+        nothing_to_expand,
+        keep_a_layer_that_is_no_candidate,
+        keep_with_the_daemon_down,
+    ],
 }
 
 

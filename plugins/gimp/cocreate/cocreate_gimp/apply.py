@@ -1,5 +1,8 @@
 """A job's events applied to an image: progress, then one new layer per candidate, all in one undo group.
 
+Each layer is tagged with its candidate and turn (candidates.Tag), so Keep This Candidate can tell the daemon
+later which one the artist kept.
+
 Plain state and plain calls: the GLib pump feeds `Apply.handle` on GIMP's main thread, and tests feed it
 events by hand. Nothing changes in the image until the first candidate arrives, so a job that fails or is
 cancelled before then leaves the image as it was.
@@ -12,6 +15,7 @@ from typing import Protocol
 
 from cocreate_client.events import Accepted, CandidateReady, Done, Event, Failed, Progress, Queued
 
+from .candidates import Tag
 from .geometry import Sides
 from .plans import Layer, Plan
 
@@ -27,8 +31,11 @@ class Canvas(Protocol):
 
     def grow(self, sides: Sides) -> None: ...
 
-    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object) -> None:
-        """Insert a layer above `above` (None: at the top), below the `rank` candidates placed before it."""
+    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object, tag: Tag) -> None:
+        """Insert a layer above `above` (None: at the top), below the `rank` candidates placed before it.
+
+        `tag` says which candidate the layer holds; it stays with the layer (and the saved file).
+        """
         ...
 
     def end(self) -> None:
@@ -58,6 +65,7 @@ class Apply:
         self._canvas = canvas
         self._progress = progress
         self._placed: list[int] = []  # candidate indices with a layer
+        self._job_id = self._turn_id = ""  # from Accepted, which comes before any candidate
         self._open = False  # the undo group is open
         self.finished = False
         self.cancelled = False
@@ -85,6 +93,7 @@ class Apply:
     def _handle(self, event: Event) -> None:
         task, count = self._plan.task, self._plan.request.candidates
         if isinstance(event, Accepted):
+            self._job_id, self._turn_id = event.job_id, event.turn_id
             ahead = event.queue_position
             self._progress.text(
                 f"cocreate {task}: {ahead} job(s) ahead" if ahead else f"cocreate {task}: painting {count} candidates"
@@ -120,5 +129,6 @@ class Apply:
             visible=candidate.index == 0,
             rank=rank,
             above=self._plan.above,
+            tag=Tag(candidate.candidate_id, self._turn_id, self._job_id, candidate.index),
         )
         self._placed.append(candidate.index)

@@ -12,6 +12,7 @@ import uuid
 from cocreate_client.pixels import Image, Mask
 from gi.repository import Gegl, Gimp
 
+from .candidates import PARASITE, Tag
 from .geometry import Rect, Sides
 from .plans import Layer, PlanError
 
@@ -90,7 +91,7 @@ class GimpDocument:
         # Layers keep their size and move with the canvas: their pixels stay where they were in the picture.
         self._image.resize(width, height, sides.left, sides.top)
 
-    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object) -> None:
+    def add_layer(self, name: str, layer: Layer, *, visible: bool, rank: int, above: object, tag: Tag) -> None:
         image, pixels = self._image, layer.image
         kind = (
             Gimp.ImageType.GRAYA_IMAGE
@@ -107,10 +108,51 @@ class GimpDocument:
         buffer.flush()
         new.set_offsets(layer.x, layer.y)
         new.set_visible(visible)
+        new.attach_parasite(Gimp.Parasite.new(PARASITE, Gimp.PARASITE_PERSISTENT, tag.encode()))
         new.update(0, 0, pixels.width, pixels.height)
 
     def end(self) -> None:
         self._image.undo_group_end()
+        Gimp.displays_flush()
+
+
+# ------------------------------------------------------------ candidate layers (Keep This Candidate)
+
+
+def candidate_tag(drawable: Gimp.Drawable) -> Tag | None:
+    """The candidate a layer holds; None for any other drawable."""
+    if not isinstance(drawable, Gimp.Layer):
+        return None
+    parasite = drawable.get_parasite(PARASITE)
+    return None if parasite is None else Tag.decode(bytes(parasite.get_data()))
+
+
+def candidate_layers(image: Gimp.Image) -> list[tuple[Gimp.Layer, Tag]]:
+    """Every candidate layer of the image, inside layer groups too, top first."""
+    found: list[tuple[Gimp.Layer, Tag]] = []
+    pending = list(image.get_layers())
+    while pending:
+        layer = pending.pop(0)
+        tag = candidate_tag(layer)
+        if tag is not None:
+            found.append((layer, tag))
+        if layer.is_group():
+            pending[:0] = list(layer.get_children())
+    return found
+
+
+def keep_layer(image: Gimp.Image, kept: Gimp.Layer, siblings: list[Gimp.Layer]) -> None:
+    """One undo step: the siblings leave the image, and the kept layer (and the groups holding it) are shown."""
+    image.undo_group_start()
+    try:
+        for sibling in siblings:
+            image.remove_layer(sibling)
+        item: Gimp.Item | None = kept
+        while item is not None:
+            item.set_visible(True)
+            item = item.get_parent()
+    finally:
+        image.undo_group_end()
         Gimp.displays_flush()
 
 

@@ -2,15 +2,49 @@
 
 The client thread only schedules a drain (GLib.idle_add is thread-safe); draining and applying happen on the
 main thread, where GIMP and GTK calls belong. Dialogs stay responsive because the same loop runs them.
+`wait` does the same for a few blocking client calls (Keep This Candidate's feedback): they run on a
+worker thread while the main thread runs the loop.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from cocreate_client import Job
 from cocreate_client.events import Event
 from gi.repository import GLib
 
 from .apply import Apply
+
+T = TypeVar("T")
+
+
+def wait(work: Callable[[], T]) -> T:
+    """`work()` on a worker thread, GLib's loop running here meanwhile; its result, or what it raised."""
+    loop = GLib.MainLoop()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as error:  # handed to the main thread, raised there
+            outcome["error"] = error
+        finally:
+            GLib.idle_add(stop)
+
+    def stop() -> bool:
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    worker = threading.Thread(target=run, name="cocreate-gimp-wait", daemon=True)
+    worker.start()
+    loop.run()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 class Pump:

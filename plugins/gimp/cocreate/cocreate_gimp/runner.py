@@ -1,4 +1,7 @@
-"""One procedure call from start to end: plan from the image, ask the daemon, apply what comes back."""
+"""One procedure call from start to end: plan from the image, ask the daemon, apply what comes back.
+
+`keep` is Keep This Candidate: tell the daemon which candidate the artist kept, then tidy the image.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ from dataclasses import dataclass
 from cocreate_client import CocreateClient, CocreateError
 from gi.repository import Gimp
 
+from . import candidates, pump
 from .apply import Apply
-from .document import GimpDocument, GimpProgress
+from .document import GimpDocument, GimpProgress, candidate_layers, candidate_tag, keep_layer
 from .geometry import GeometryError
 from .plans import Plan, PlanError
-from .pump import Pump
 
 HOST = "gimp"
 
@@ -49,8 +52,8 @@ def execute(image: Gimp.Image, make_plan: Callable[[GimpDocument], Plan], *, int
 
 
 def _generate(client: CocreateClient, document: GimpDocument, plan: Plan, *, interactive: bool) -> Outcome:
-    pump = Pump()
-    job = client.generate(plan.request, on_event=pump.wake)
+    waker = pump.Pump()
+    job = client.generate(plan.request, on_event=waker.wake)
     window = None
     if interactive:
         from .dialog import ProgressWindow  # GTK only where there is a display
@@ -59,7 +62,7 @@ def _generate(client: CocreateClient, document: GimpDocument, plan: Plan, *, int
     progress = GimpProgress(f"cocreate {plan.task}: sending the picture")
     apply = Apply(plan, document, progress)
     try:
-        pump.run(job, apply)
+        waker.run(job, apply)
     finally:
         apply.close()
         progress.end()
@@ -68,3 +71,36 @@ def _generate(client: CocreateClient, document: GimpDocument, plan: Plan, *, int
     if apply.error is not None:
         return Outcome(apply.layers, error=f"cocreate {plan.task}: {apply.error}")
     return Outcome(apply.layers, cancelled=apply.cancelled)
+
+
+@dataclass(frozen=True)
+class Kept:
+    removed: int  # sibling candidate layers taken out of the image
+    error: str | None = None  # for people; None when the daemon was told and the image tidied
+
+
+def keep(image: Gimp.Image, drawables: list[Gimp.Drawable]) -> Kept:
+    """The artist keeps the candidate on the one chosen layer: ACCEPTED for it, REJECTED for its siblings
+    still in the image, then the siblings go (one undo step). The daemon hears first: when it cannot be
+    told, the image stays as it was.
+    """
+    tag = candidate_tag(drawables[0]) if len(drawables) == 1 else None
+    if tag is None:
+        return Kept(0, error=candidates.NOT_A_CANDIDATE)
+    kept = drawables[0]
+    decisions, siblings = candidates.choose(tag, candidate_layers(image))
+    progress = GimpProgress("cocreate: telling the daemon which candidate you kept")
+    try:
+        pump.wait(lambda: _send(decisions))  # off the main thread: GIMP's loop keeps running here
+    except CocreateError as error:
+        return Kept(0, error=f"cocreate: {error}")
+    finally:
+        progress.end()
+    keep_layer(image, kept, siblings)
+    return Kept(len(siblings))
+
+
+def _send(decisions: list[tuple[str, candidates.Decision]]) -> None:
+    with CocreateClient() as client:
+        for candidate_id, decision in decisions:
+            client.feedback(candidate_id, decision)
