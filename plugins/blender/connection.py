@@ -52,9 +52,7 @@ class Connection:
         return sent
 
     def _feedback(self, endpoint: str, token_file: str, decisions: list[tuple[str, Decision]]) -> None:
-        client = self._client_for(endpoint, token_file)
-        for candidate_id, decision in decisions:
-            client.feedback(candidate_id, decision)
+        self._client_for(endpoint, token_file).decide(decisions)
 
     def _client_for(self, endpoint: str, token_file: str) -> CocreateClient:
         if self._client is None or self._address != (endpoint, token_file):

@@ -281,8 +281,7 @@ def test_keeping_a_layer_s_candidate_reaches_the_daemon_s_session(client: Cocrea
     kept = next(tag for tag in tags if tag.index == 1)
     decisions, siblings = choose(kept, [(tag.index, tag) for tag in tags])
     assert sorted(siblings) == [0, 2]
-    for candidate_id, decision in decisions:
-        client.feedback(candidate_id, decision)
+    client.decide(decisions)
     turn = next(turn for turn in client.get_session(plan.request.session_id).turns if turn.id == kept.turn_id)
     latest = {candidate.index: candidate.feedback[-1].decision for candidate in turn.candidates}
     assert latest == {0: pb.REJECTED, 1: pb.ACCEPTED, 2: pb.REJECTED}

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import ssl
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -163,6 +163,11 @@ class Client:
     async def get_candidate(self, candidate_id: str) -> CandidateReady:
         request = pb.GetCandidateRequest(candidate_id=candidate_id)
         return candidate_content_from_pb(await self._unary("GetCandidate", request))
+
+    async def decide(self, decisions: Iterable[tuple[str, Decision]]) -> list[str]:
+        """What the person did with several candidates (keeping one, dropping its siblings), in order;
+        returns the feedback ids."""
+        return [await self.feedback(candidate_id, decision) for candidate_id, decision in decisions]
 
     async def feedback(
         self,

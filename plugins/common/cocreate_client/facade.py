@@ -7,7 +7,7 @@ Every method but `generate` blocks until the daemon answers (bounded by `timeout
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .client import Client, Decision, ImageFormat
 from .events import CandidateReady, Event
@@ -80,6 +80,10 @@ class CocreateClient:
         note: str = "",
     ) -> str:
         return self._loop.run(self._client.feedback(candidate_id, decision, final_image, final_text, note))
+
+    def decide(self, decisions: Iterable[tuple[str, Decision]]) -> list[str]:
+        """Several decisions in one call, in order: ACCEPTED for the kept candidate, REJECTED for the rest."""
+        return self._loop.run(self._client.decide(list(decisions)))
 
     def restore_candidate(self, candidate_id: str) -> pb.RestoreCandidateResponse:
         """Go back to an earlier candidate; its `turn_id` is the parent of the next generate (a new branch)."""

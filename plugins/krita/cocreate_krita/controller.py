@@ -389,11 +389,8 @@ class DocumentController:
             return
         client = self.client
 
-        def send() -> None:
-            for candidate_id in candidate_ids:
-                client.feedback(candidate_id, decision)
-
-        self.calls.submit(send, lambda _: self.refresh_history(), self._fail)
+        decisions = [(candidate_id, decision) for candidate_id in candidate_ids]
+        self.calls.submit(lambda: client.decide(decisions), lambda _: self.refresh_history(), self._fail)
 
     # ------------------------------------------------------------ history
 

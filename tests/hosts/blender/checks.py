@@ -340,12 +340,12 @@ class FeedbackClient:
         self.threads: set[str] = set()
         self.error = error
 
-    def feedback(self, candidate_id: str, decision: str) -> str:
+    def decide(self, decisions: list[tuple[str, str]]) -> list[str]:
         self.threads.add(threading.current_thread().name)
-        self.sent.append((candidate_id, decision))
+        self.sent.extend(decisions)
         if self.error is not None:
             raise self.error
-        return "f" * 32
+        return ["f" * 32] * len(decisions)
 
 
 def landed(ctx: Context, label: str, turn_id: str, candidates: list[Any]) -> Any:

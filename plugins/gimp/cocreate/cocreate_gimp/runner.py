@@ -102,5 +102,4 @@ def keep(image: Gimp.Image, drawables: list[Gimp.Drawable]) -> Kept:
 
 def _send(decisions: list[tuple[str, candidates.Decision]]) -> None:
     with CocreateClient() as client:
-        for candidate_id, decision in decisions:
-            client.feedback(candidate_id, decision)
+        client.decide(decisions)
