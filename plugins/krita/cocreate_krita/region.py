@@ -88,3 +88,16 @@ def layer_pixels(picture: Image, mask: Mask | None) -> Image:
     # Big integers as byte vectors: one AND over every pixel, in C.
     kept = int.from_bytes(picture.rgba, "little") & int.from_bytes(lanes, "little")
     return Image(picture.width, picture.height, kept.to_bytes(len(picture.rgba), "little"))
+
+
+def mask_bounds(mask: Mask) -> Box | None:
+    """The smallest box (in the mask's own coordinates) holding every selected pixel; None when none is."""
+    rows = [y for y in range(mask.height) if mask.alpha[y * mask.width : (y + 1) * mask.width].strip(b"\0")]
+    if not rows:
+        return None
+    left, right = mask.width, 0
+    for y in rows:
+        row = mask.alpha[y * mask.width : (y + 1) * mask.width]
+        left = min(left, len(row) - len(row.lstrip(b"\0")))
+        right = max(right, len(row.rstrip(b"\0")))
+    return Box(left, rows[0], right - left, rows[-1] + 1 - rows[0])
