@@ -27,8 +27,11 @@ class CocreateClient:
         token: str | None = None,
         ca_file: str | os.PathLike[str] | None = None,
         timeout: float = 60.0,
+        client_name: str = "",
     ) -> None:
-        self._client = Client(endpoint, token=token, ca_file=ca_file, timeout=timeout)
+        """`client_name` names the host ("krita"): each generation is queued as "<host>:<document>" of
+        its session (one fair lane per document), unless the request sets `client` itself."""
+        self._client = Client(endpoint, token=token, ca_file=ca_file, timeout=timeout, client_name=client_name)
         self._loop = BackgroundLoop()
 
     @property
