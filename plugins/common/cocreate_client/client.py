@@ -156,6 +156,7 @@ class Client:
     async def personalize(self, request: pb.PersonalizeRequest) -> AsyncGenerator[Event, None]:
         """Train a personal LoRA on a session's kept pictures (build `request` with tasks.personalize):
         Accepted, Queued*, Progress* (with the loss), Trained, Done; leaving early makes the daemon stop it."""
+        request.client = request.client or self.name_for(request.session_id)
         async with contextlib.aclosing(self._stream("Personalize", request)) as messages:
             async for message in messages:
                 for event in personalize_events_from_pb(message):
