@@ -118,6 +118,10 @@ def test_two_documents_generate_at_once(window_run: dict[str, Any]) -> None:
     assert failures(window_run, "two documents") == {}
 
 
+def test_more_like_this_in_between_and_the_history_tree(window_run: dict[str, Any]) -> None:
+    assert failures(window_run, "steering and history") == {}
+
+
 def test_the_docker_fits_a_1366x768_screen_in_kritas_default_layout(window_run: dict[str, Any]) -> None:
     assert failures(window_run, "layout and screenshot") == {}, window_run["facts"].get("layout")
 

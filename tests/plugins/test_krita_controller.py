@@ -311,3 +311,26 @@ def test_more_like_less_like_and_in_between_grow_from_the_shown_turn(client: Coc
     ends = [walk.choices[0].image, walk.choices[-1].image]
     assert ends == [first.choices[0].image, first.choices[1].image], "the walk's ends are the two picked"
     assert controller.history[-1].parent_id == first.turn_id
+
+
+@pytest.mark.timeout(600)
+def test_learn_a_personal_lora_from_the_kept_pictures(client: CocreateClient) -> None:
+    canvas = MemoryCanvas(painted(), soft_blob_at_edge())
+    controller = controller_for(canvas, client)
+    controller.personalize("too-soon")
+    assert "Apply a candidate" in controller.message and controller.training is None
+
+    controller.generate(GenerationParams(prompt="a teapot", candidates=2, seed=8, steps=3))
+    pump_until(controller, settled(controller))
+    controller.apply()
+    pump_until(controller, settled(controller))
+    controller.personalize("krita-style", steps=5)
+    assert controller.learning
+    pump_until(controller, settled(controller), timeout=300)
+    assert controller.training is not None and controller.training.lora == "krita-style", controller.message
+    assert "Learned “krita-style” from 1 kept pictures" in controller.message
+    assert "krita-style" in [m.name for m in client.list_models() if m.kind == "lora"]
+
+    controller.generate(GenerationParams(prompt="a teapot", candidates=1, seed=8, steps=3, lora="krita-style"))
+    pump_until(controller, settled(controller))
+    assert controller.phase is Phase.finished, controller.message

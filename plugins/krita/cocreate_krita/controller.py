@@ -22,6 +22,7 @@ from cocreate_client.pixels import Image
 from . import placements
 from .calls import Calls
 from .history import TurnSummary, turns_from_session
+from .personalize import Training
 from .placements import Placement
 from .region import Box, DocumentError, Region, layer_pixels
 
@@ -203,6 +204,7 @@ class DocumentController:
         self.session_id = ""
         self.previews_shown = 0  # step previews drawn, for tests and the benchmark
         self._job: Job | None = None
+        self.training: Training | None = None  # a personal LoRA being learned from this session
         self._cancel_requested = False
         self._retry: Callable[[], None] = self.refresh_history  # what Retry does after a failure
         self._placements = placements.decode(canvas.load_placements())
@@ -216,7 +218,11 @@ class DocumentController:
     @property
     def busy(self) -> bool:
         """Something is under way that pump() or Calls.pump() will move on."""
-        return self.running or self.calls.busy
+        return self.running or self.calls.busy or self.learning
+
+    @property
+    def learning(self) -> bool:
+        return self.training is not None and self.training.running
 
     @property
     def selected_choice(self) -> Choice | None:
@@ -287,8 +293,10 @@ class DocumentController:
         self._say("Cancelling…")
 
     def pump(self) -> None:
-        """Take in every finished call and every event of the running job; never blocks."""
+        """Take in every finished call and every event of the running jobs; never blocks."""
         self.calls.pump()
+        if self.training is not None and self.training.pump():
+            self._changed()
         if self._job is None:
             return
         events = self._job.poll()
@@ -479,8 +487,34 @@ class DocumentController:
         self.branch_from = ""
         self._changed()
 
+    # ------------------------------------------------------------ personal LoRAs
+
+    def personalize(self, name: str, model: str = "", steps: int = 0) -> None:
+        """Learn the personal LoRA `name` from the pictures kept (applied) in this document's session
+        (`steps` of training; 0 = the daemon's default)."""
+        if self.learning:
+            return
+        name = name.strip()
+        if not name:
+            self._say("Name the LoRA first (letters, digits, '.', '_' or '-').")
+            return
+        kept = any(t.decision in ("accepted", "edited") for t in self.history)
+        if not self.session_id or not kept:
+            self._say("Apply a candidate or two first: the LoRA learns from the pictures you kept.")
+            return
+        request = tasks.personalize(self.session_id, name, model=model, steps=steps)
+        self.training = Training(self.client, request, self._say, self._training_refused)
+
+    def _training_refused(self, error: Failed) -> None:
+        self._say(explain(error, self.client.endpoint))  # said only: a generation under way goes on
+
+    def stop_learning(self) -> None:
+        if self.training is not None:
+            self.training.cancel()
+
     def close(self, document_open: bool = True) -> None:
         """Stop the job and leave no preview layer; a closed document is not touched any more."""
+        self.stop_learning()
         if self._job is not None:
             self._job.cancel()
             self._job = None

@@ -81,6 +81,8 @@ class CocreateDocker(DockWidget):
         self._shown_history: object = None
         self._problem = ""  # why there is no client: a malformed endpoint
         self._pumping_now = False
+        self._lora_to_pick = ""  # a LoRA just learned: chosen once the model list holds it
+        self._picked_from: list[object] = []  # the trainings whose LoRA was already picked
         self._timer = QTimer(self)
         self._timer.setInterval(PUMP_MS)
         self._timer.timeout.connect(self._tick)
@@ -155,6 +157,12 @@ class CocreateDocker(DockWidget):
         self.history.setIndentation(12)
         self.start_fresh_button = QPushButton("Start fresh")
         self.start_fresh_button.setToolTip("The next generation starts a new branch instead of continuing this one")
+        self.lora_name = QLineEdit()
+        self.lora_name.setPlaceholderText("my-style")
+        self.personalize_button = QPushButton("Learn my style")
+        self.personalize_button.setToolTip(
+            "Train a personal LoRA on the pictures you applied in this document; then pick it under LoRA"
+        )
 
         # Folded away: settings a painter changes now and then.
         self.negative_prompt = QLineEdit()
@@ -215,6 +223,7 @@ class CocreateDocker(DockWidget):
         layout.addWidget(QLabel("History"))
         layout.addWidget(self.history, 1)
         layout.addWidget(self.start_fresh_button)
+        layout.addLayout(_row(self.lora_name, self.personalize_button, stretch=0))
         body = QWidget()
         body.setLayout(layout)
         scroll = QScrollArea()
@@ -233,6 +242,7 @@ class CocreateDocker(DockWidget):
         self.apply_button.clicked.connect(lambda: self._act(DocumentController.apply))
         self.discard_button.clicked.connect(lambda: self._act(DocumentController.discard))
         self.start_fresh_button.clicked.connect(lambda: self._act(DocumentController.start_fresh))
+        self.personalize_button.clicked.connect(self._personalize)
         self.strip.currentRowChanged.connect(self._select)
         self.strip.itemSelectionChanged.connect(self._refresh)
         self.history.itemClicked.connect(self._choose_turn)
@@ -267,6 +277,16 @@ class CocreateDocker(DockWidget):
         picked = [choices[row].candidate_id for row in rows if row < len(choices)]
         params = self._params("variants" if self.controller.strip.task == "variants" else "inpaint")
         self._act(lambda controller: controller.steer(params, how, picked))
+
+    def _personalize(self) -> None:
+        controller = self.controller
+        if controller is None:
+            return
+        if controller.learning:
+            self._act(DocumentController.stop_learning)
+            return
+        name, model = self.lora_name.text() or self.lora_name.placeholderText(), self.model.currentData() or ""
+        self._act(lambda controller: controller.personalize(name, model))
 
     def _act(self, action: Callable[[DocumentController], object]) -> None:
         if self.controller is not None:
@@ -335,6 +355,9 @@ class CocreateDocker(DockWidget):
     def _models_loaded(self, models: list[tuple[str, str]]) -> None:
         _fill(self.model, DEFAULT_MODEL, [name for kind, name in models if kind == "image"])
         _fill(self.lora, NO_LORA, [name for kind, name in models if kind == "lora"])
+        if self._lora_to_pick and self.lora.findData(self._lora_to_pick) >= 0:
+            self.lora.setCurrentIndex(self.lora.findData(self._lora_to_pick))
+            self._lora_to_pick = ""
 
     # ------------------------------------------------------------ the pump
 
@@ -402,6 +425,12 @@ class CocreateDocker(DockWidget):
         self.progress.setRange(0, total or 1)
         self.progress.setValue(step if running else (total or 1) if controller.phase is Phase.finished else 0)
         self.start_fresh_button.setEnabled(bool(controller.branch_from))
+        self.personalize_button.setText("Stop learning" if controller.learning else "Learn my style")
+        training = controller.training
+        if training is not None and training.lora and all(training is not t for t in self._picked_from):
+            self._picked_from.append(training)
+            self._lora_to_pick = training.lora
+            self._load_models()
         self._show_strip(controller)
         self._show_history(controller)
 

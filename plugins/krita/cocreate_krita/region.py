@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cocreate_client import pixels
 from cocreate_client.pixels import Image, Mask
 
 # The region sent to the daemon is the selection's bounds grown by their longest side, and at least
@@ -92,12 +93,5 @@ def layer_pixels(picture: Image, mask: Mask | None) -> Image:
 
 def mask_bounds(mask: Mask) -> Box | None:
     """The smallest box (in the mask's own coordinates) holding every selected pixel; None when none is."""
-    rows = [y for y in range(mask.height) if mask.alpha[y * mask.width : (y + 1) * mask.width].strip(b"\0")]
-    if not rows:
-        return None
-    left, right = mask.width, 0
-    for y in rows:
-        row = mask.alpha[y * mask.width : (y + 1) * mask.width]
-        left = min(left, len(row) - len(row.lstrip(b"\0")))
-        right = max(right, len(row.rstrip(b"\0")))
-    return Box(left, rows[0], right - left, rows[-1] + 1 - rows[0])
+    bounds = pixels.mask_bounds(mask)
+    return Box(*bounds) if bounds is not None else None

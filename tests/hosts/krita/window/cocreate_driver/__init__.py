@@ -331,12 +331,12 @@ def active_layer(verdict: Verdict) -> Steps:
     select(document, 96, 96, 64, 64)
     controller = controller_of(document)
     yield idle(controller)
-    set_fields("a red door", 2, 12)
+    set_fields("a red door", 2, 6)
     docker().generate_button.click()
     yield Wait(lambda: has_preview(document) or not controller.running, "the first preview")
     check("a preview layer shows while it runs", has_preview(document), controller.message)
     seen: set[str] = set()
-    yield Wait(lambda: not controller.running, "the candidates", watch=lambda: seen.add(active_name(document)))
+    yield Wait(lambda: not controller.running, "the candidates", 120, watch=lambda: seen.add(active_name(document)))
     check("the painter's layer stays active while the preview shows", seen == {"Background"}, sorted(seen))
     check("the job finished", phase(controller) == "finished", controller.message)
     yield from make_active(document, strokes)  # the painter moves on before applying
@@ -372,7 +372,7 @@ def inside_group(verdict: Verdict) -> Steps:
     set_fields("moss", 1, 6)
     docker().generate_button.click()
     seen: set[str] = set()
-    yield Wait(lambda: not controller.running, "the candidates", watch=lambda: seen.add(active_name(document)))
+    yield Wait(lambda: not controller.running, "the candidates", 120, watch=lambda: seen.add(active_name(document)))
     check("the job finished", phase(controller) == "finished", controller.message)
     check("the layer in the group stays active", seen == {"Inner"}, sorted(seen))
     docker().apply_button.click()
@@ -483,7 +483,7 @@ def two_documents(verdict: Verdict) -> Steps:
     select(first, 16, 16, 64, 64)
     one = controller_of(first)
     yield idle(one)
-    set_fields("first", 2, 40)
+    set_fields("first", 2, 8)
     panel.generate_button.click()
     show_document(second)
     yield Wait(lambda: shown(second), "the docker follows the second document")
@@ -494,7 +494,7 @@ def two_documents(verdict: Verdict) -> Steps:
     check("the second document can generate meanwhile", panel.generate_button.isEnabled())
     set_fields("second", 1, 400)
     panel.generate_button.click()
-    yield Wait(lambda: two.progress[0] >= 1 or not two.running, "the second document's job")
+    yield Wait(lambda: two.phase.value in ("queued", "running") or not two.running, "the second document's job", 120)
     panel.cancel_button.click()  # cancelling here leaves the first document's job alone
     yield Wait(lambda: not two.running, "the second document's cancel")
     set_fields("second", 1, 3)
@@ -523,9 +523,9 @@ def layout_and_screenshot(verdict: Verdict) -> Steps:
     controller = controller_of(document)
     panel = docker()
     yield idle(controller)
-    set_fields("a hot air balloon", 4, 6)
+    set_fields("a hot air balloon", 4, 3)
     panel.generate_button.click()
-    yield Wait(lambda: not controller.busy, "the candidates")
+    yield Wait(lambda: not controller.busy, "the candidates", 180)
     panel.strip.setCurrentRow(1)
     yield idle(controller)
     yield pause(1.5)  # let Krita lay out and paint
@@ -555,6 +555,42 @@ def layout_and_screenshot(verdict: Verdict) -> Steps:
     check("a screenshot was taken", SCREENSHOT.exists())
 
 
+def steering_and_history(verdict: Verdict) -> Steps:
+    """On the landscape's candidates: More like this, In between two, and the history as a tree."""
+    check = verdict.check
+    document = Krita.instance().activeDocument()
+    controller, panel = controller_of(document), docker()
+    yield idle(controller)
+    shown_turn = controller.strip.turn_id
+    set_fields("a hot air balloon", 2, 2)
+    panel.strip.setCurrentRow(0)
+    panel.more_button.click()
+    yield Wait(lambda: not controller.busy, "more like this", 120)
+    grown = controller.history[-1] if controller.history else None
+    check(
+        "More like this grows a new turn from the shown one",
+        phase(controller) == "finished" and grown is not None and grown.parent_id == shown_turn,
+        controller.message,
+    )
+    panel.strip.item(0).setSelected(True)
+    panel.strip.item(1).setSelected(True)
+    check("two picked candidates enable In between", panel.between_button.isEnabled())
+    ends = [c.image for c in controller.strip.choices]
+    panel.between_button.click()
+    yield Wait(lambda: not controller.busy, "in between", 120)
+    walk = controller.strip
+    check(
+        "In between walks from one picked candidate to the other",
+        phase(controller) == "finished" and [walk.choices[0].image, walk.choices[-1].image] == ends,
+        f"{controller.message}: {len(walk.choices)} candidates",
+    )
+    check("the walk shows in the grid", panel.strip.count() == 3, panel.strip.count())
+    items = panel.history.topLevelItemCount()
+    nested = sum(panel.history.topLevelItem(i).childCount() for i in range(items))
+    check("the history is a tree: grown turns sit under their turn", nested > 0, f"{items} roots, {nested} nested")
+    check("the LoRA list starts with none", panel.lora.itemText(0) == "(none)", panel.lora.itemText(0))
+
+
 SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
     ("start", start),
     ("active layer", active_layer),
@@ -562,6 +598,7 @@ SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
     ("cancel at every phase", cancel_every_phase),
     ("two documents", two_documents),
     ("layout and screenshot", layout_and_screenshot),
+    ("steering and history", steering_and_history),
 ]
 
 
