@@ -39,7 +39,8 @@ SCREEN = "1366x768x24"  # the smallest common laptop screen: the docker must fit
 pytestmark = [*NEEDS_HOST_ROOT, pytest.mark.timeout(1200)]
 
 # Link the daemon's socket folder where the plugin looks by default, start Xvfb and Krita, wait for
-# the driver's verdict (or Krita's end), then stop both by process id so nothing holds /project.
+# the driver's verdict (or Krita's end, or a driver silent for too long), then stop both by process
+# id so nothing holds /project.
 LAUNCH = """
 unset QT_QPA_PLATFORM
 export XDG_DATA_HOME=/project/data XDG_CONFIG_HOME=/project/config
@@ -50,6 +51,9 @@ DISPLAY=:$(cat "$HOME/display") krita --nosplash > /project/krita.log 2>&1 & kri
 for _ in $(seq {seconds}); do
   grep -q '"finished": true' /project/window-verdict.json 2> /dev/null && break
   kill -0 $krita 2> /dev/null || break
+  # A driver that wrote nothing for 5 minutes is stuck (a modal dialog, say): stop rather than hold the root.
+  written=$(stat -c %Y /project/window-verdict.json 2> /dev/null || date +%s)
+  [ $(( $(date +%s) - written )) -gt 300 ] && break
   sleep 1
 done
 kill $krita 2> /dev/null; wait $krita

@@ -9,11 +9,12 @@ layers are written in 8-bit sRGB and converted into the document's colour space 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 from cocreate_client.pixels import Image, Mask, swap_red_blue
 from krita import Document, Node, Selection
-from PyQt5.QtCore import QByteArray, Qt, QTimer
+from PyQt5.QtCore import QByteArray, QCoreApplication, Qt, QTimer
 from PyQt5.QtGui import QImage
 
 from .region import Box, DocumentError, Region, clip, context_box, is_empty
@@ -22,6 +23,7 @@ DOCUMENT_KEY = "cocreate/document-id"
 PLACEMENTS = "cocreate/placements"
 PREVIEW_LAYER = "cocreate preview"
 WORKING_SPACE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+GUARD_MS, GUARD_SECONDS = 5, 3.0
 EMPTY_SELECTION = "The selection is empty: select the part to fill, or deselect to use the whole canvas."
 
 
@@ -30,6 +32,10 @@ class KritaDocument:
         self._doc = document
         self._preview: Node | None = None
         self._painter: Node | None = None  # the layer the painter had active when the preview came
+        self._guard = QTimer()  # after inserting the preview: gives the painter's layer back at once
+        self._guard.setInterval(GUARD_MS)
+        self._guard.timeout.connect(self._keep_painter_active)
+        self._guard_until = 0.0
 
     @property
     def key(self) -> str:
@@ -101,8 +107,11 @@ class KritaDocument:
             self._painter = self._doc.activeNode()
             preview = self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
             self._insert(preview, above)
-            # Krita activates the new layer once its Layers panel holds it, which may be after this call.
-            QTimer.singleShot(0, self._keep_painter_active)
+            # Krita makes every inserted layer active, through events it delivers during and shortly after
+            # the insertion: deliver those posted already, then watch a moment for the rest.
+            QCoreApplication.sendPostedEvents()
+            self._guard_until = time.monotonic() + GUARD_SECONDS
+            self._guard.start()
             if self._preview is not preview:
                 # Krita runs its event loop inside the insertion; a Cancel handled there removed it.
                 if preview.parentNode() is not None:
@@ -150,9 +159,11 @@ class KritaDocument:
 
     def _keep_painter_active(self) -> None:
         """Krita makes every inserted layer active; the painter keeps painting on their own layer instead."""
-        active = self._doc.activeNode()
+        if self._preview is None or time.monotonic() > self._guard_until:
+            self._guard.stop()
         if self._preview is None:
             return
+        active = self._doc.activeNode()
         if self._is_same(active, self._preview):
             self._restore_painter()
         elif active is not None:
