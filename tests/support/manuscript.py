@@ -6,7 +6,7 @@ import random
 import sqlite3
 from pathlib import Path
 
-WORDS = "the harbour was quiet in early morning she walked along pier counted boats gulls market".split()
+WORDS = ("the", "harbour", "was", "quiet", "in", "early", "morning", "she", "walked", "along", "pier", "counted")
 
 
 def manuscript(pages: int, seed: int = 0) -> str:

@@ -51,7 +51,8 @@ def test_hash_and_none_keep_no_text(tmp_path: Path, policy: context.ContextPolic
     text = "A private letter.\nWith two paragraphs."
     with SessionStore(tmp_path, store_context=policy) as store:
         session = store.create_session("libreoffice", "doc", "Letter")
-        turn = store.start_turn(session.id, None, "rewrite_text", {"selection": text, "instruction": "x"}, [1], "m", SHA)
+        params = {"selection": text, "instruction": "x"}
+        turn = store.start_turn(session.id, None, "rewrite_text", params, [1], "m", SHA)
         kept = store.get_turn(turn.id).params["selection"]
         assert kept["chars"] == len(text) and "chunks" not in kept
         assert ("sha256" in kept) == (policy == "hash")
