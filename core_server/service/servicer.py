@@ -29,7 +29,7 @@ from ..scheduler.scheduler import Scheduler
 from ..sessions import analytics
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
-from . import cocreation, convert, shm, validate
+from . import cocreation, convert, shm, shm_probe, validate
 from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
 log = logging.getLogger(__name__)
@@ -341,6 +341,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             version=__version__,
             limits=convert.limits_to_pb(self.limits),
         )
+
+    @unary
+    async def ProbeSharedMemory(
+        self, request: pb.SharedMemoryProbe, context: grpc.aio.ServicerContext
+    ) -> pb.SharedMemoryProbeReply:
+        return await asyncio.to_thread(shm_probe.probe, request, context.peer().startswith("unix:"))
 
 
 def _done(turn_id: str, status: int, job: Job) -> pb.GenerateEvent:

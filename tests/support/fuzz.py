@@ -208,6 +208,11 @@ def unary_cases(session_id: str) -> st.SearchStrategy[Case]:
         st.builds(lambda c: Case("RestoreCandidate", pb.RestoreCandidateRequest(candidate_id=c)), ids),
         st.just(Case("ListModels", pb.ListModelsRequest())),
         st.just(Case("ModelStatus", pb.ModelStatusRequest())),
+        st.builds(
+            lambda n, s: Case("ProbeSharedMemory", pb.SharedMemoryProbe(file=pb.SharedMemory(name=n, size=s))),
+            st.one_of(texts, st.just("cocreate-" + "0" * 32)),
+            st.one_of(small, u64),
+        ),
     )
 
 
@@ -227,6 +232,7 @@ RPCS = [
     "GetProvenance",
     "GetAnalytics",
     "RestoreCandidate",
+    "ProbeSharedMemory",
 ]
 
 

@@ -71,6 +71,10 @@ class CocreateBase(abc.ABC):
     async def RestoreCandidate(self, stream: 'grpclib.server.Stream[cocreate_pb2.RestoreCandidateRequest, cocreate_pb2.RestoreCandidateResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def ProbeSharedMemory(self, stream: 'grpclib.server.Stream[cocreate_pb2.SharedMemoryProbe, cocreate_pb2.SharedMemoryProbeReply]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/cocreate.v1.Cocreate/Generate': grpclib.const.Handler(
@@ -156,6 +160,12 @@ class CocreateBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 cocreate_pb2.RestoreCandidateRequest,
                 cocreate_pb2.RestoreCandidateResponse,
+            ),
+            '/cocreate.v1.Cocreate/ProbeSharedMemory': grpclib.const.Handler(
+                self.ProbeSharedMemory,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                cocreate_pb2.SharedMemoryProbe,
+                cocreate_pb2.SharedMemoryProbeReply,
             ),
         }
 
@@ -246,4 +256,10 @@ class CocreateStub:
             '/cocreate.v1.Cocreate/RestoreCandidate',
             cocreate_pb2.RestoreCandidateRequest,
             cocreate_pb2.RestoreCandidateResponse,
+        )
+        self.ProbeSharedMemory = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/cocreate.v1.Cocreate/ProbeSharedMemory',
+            cocreate_pb2.SharedMemoryProbe,
+            cocreate_pb2.SharedMemoryProbeReply,
         )
