@@ -47,7 +47,8 @@ class RecordingDaemon(CocreateBase):
         raise GRPCError(Status.UNIMPLEMENTED)
 
     Cancel = GetSession = ForkSession = ExportSession = GetCandidate = Feedback = _not_here
-    ListModels = ModelStatus = GetProvenance = GetAnalytics = RestoreCandidate = ProbeSharedMemory = _not_here
+    ListModels = ModelStatus = GetProvenance = GetAnalytics = RestoreCandidate = Personalize = _not_here
+    ProbeSharedMemory = _not_here
 
 
 @pytest.fixture

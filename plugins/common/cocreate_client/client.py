@@ -22,7 +22,7 @@ from grpclib.exceptions import GRPCError, StreamTerminatedError
 from h2.exceptions import ProtocolError
 
 from . import shm
-from .convert import candidate_content_from_pb, event_from_pb, image_fields
+from .convert import candidate_content_from_pb, event_from_pb, image_fields, personalize_events_from_pb
 from .endpoint import default_endpoint, parse_endpoint, resolve_token, tls_context
 from .errors import DaemonUnavailable, RequestError
 from .events import CandidateReady, Event
@@ -185,6 +185,15 @@ class Client:
         """Cancel a job by id (one this client did not start, say). True if it was running, not queued."""
         reply: pb.CancelResponse = await self._unary("Cancel", pb.CancelRequest(job_id=job_id))
         return reply.was_running
+
+    async def personalize(self, request: pb.PersonalizeRequest) -> AsyncGenerator[Event, None]:
+        """Train a personal LoRA on a session's kept pictures (build `request` with tasks.personalize):
+        Accepted, Queued*, Progress* (with the loss), Trained, Done; leaving early makes the daemon stop it."""
+        request.client = request.client or self.name_for(request.session_id)
+        async with contextlib.aclosing(self._stream("Personalize", request)) as messages:
+            async for message in messages:
+                for event in personalize_events_from_pb(message):
+                    yield event
 
     # ------------------------------------------------------------ sessions
 

@@ -49,6 +49,13 @@ class CocreateClient:
         self._loop.call_soon(job._start, self._client.generate(request))
         return job
 
+    def personalize(self, request: pb.PersonalizeRequest, on_event: Callable[[Event], None] | None = None) -> Job:
+        """Start training a personal LoRA (build `request` with cocreate_client.tasks.personalize) and
+        return at once; its Trained event (and `job.wait().lora`) names the LoRA. Cancel as a generation."""
+        job = Job(self._loop.call_soon, on_event)
+        self._loop.call_soon(job._start, self._client.personalize(request))
+        return job
+
     def cancel(self, job_id: str) -> bool:
         """Cancel a job by id through the daemon; True if it was running, False if still queued."""
         return self._loop.run(self._client.cancel(job_id))

@@ -72,6 +72,10 @@ class CocreateBase(abc.ABC):
         pass
 
     @abc.abstractmethod
+    async def Personalize(self, stream: 'grpclib.server.Stream[cocreate_pb2.PersonalizeRequest, cocreate_pb2.PersonalizeEvent]') -> None:
+        pass
+
+    @abc.abstractmethod
     async def ProbeSharedMemory(self, stream: 'grpclib.server.Stream[cocreate_pb2.SharedMemoryProbe, cocreate_pb2.SharedMemoryProbeReply]') -> None:
         pass
 
@@ -160,6 +164,12 @@ class CocreateBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 cocreate_pb2.RestoreCandidateRequest,
                 cocreate_pb2.RestoreCandidateResponse,
+            ),
+            '/cocreate.v1.Cocreate/Personalize': grpclib.const.Handler(
+                self.Personalize,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                cocreate_pb2.PersonalizeRequest,
+                cocreate_pb2.PersonalizeEvent,
             ),
             '/cocreate.v1.Cocreate/ProbeSharedMemory': grpclib.const.Handler(
                 self.ProbeSharedMemory,
@@ -256,6 +266,12 @@ class CocreateStub:
             '/cocreate.v1.Cocreate/RestoreCandidate',
             cocreate_pb2.RestoreCandidateRequest,
             cocreate_pb2.RestoreCandidateResponse,
+        )
+        self.Personalize = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/cocreate.v1.Cocreate/Personalize',
+            cocreate_pb2.PersonalizeRequest,
+            cocreate_pb2.PersonalizeEvent,
         )
         self.ProbeSharedMemory = grpclib.client.UnaryUnaryMethod(
             channel,
