@@ -625,12 +625,12 @@ def steering_and_history(verdict: Verdict) -> Steps:
 
 SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
     ("start", start),
+    ("layout and screenshot", layout_and_screenshot),
+    ("steering and history", steering_and_history),
     ("active layer", active_layer),
     ("inside a group", inside_group),
     ("cancel at every phase", cancel_every_phase),
     ("two documents", two_documents),
-    ("layout and screenshot", layout_and_screenshot),
-    ("steering and history", steering_and_history),
 ]
 
 
