@@ -19,7 +19,7 @@ def load_engine(entry: ModelEntry) -> Engine:
     if entry.kind == "image":
         from core_server.engines.image import ImageEngine
 
-        return ImageEngine.load(entry.path, config=entry.config)
+        return ImageEngine.load(entry.path, family=entry.family, config=entry.config)
     if entry.kind == "text":
         from core_server.engines.text import TextEngine
 

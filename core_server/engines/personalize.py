@@ -23,10 +23,11 @@ from peft.utils import get_peft_model_state_dict
 
 from core_server.engines import precision
 from core_server.engines.devices import choose_device
+from core_server.engines.families import family_named, family_of_folder
 from core_server.engines.image import load_pipeline
-from core_server.engines.paint import working_size
 from core_server.engines.pixels import over_backdrop, resize
-from core_server.tasks import EngineError
+from core_server.engines.resolution import geometry, paint_size
+from core_server.tasks import EngineError, PaintSize, Resolution
 
 ATTENTION = ["to_q", "to_k", "to_v", "to_out.0"]
 WHOLE_PICTURE_SHARE = 0.25  # of steps that hide the whole picture, as a texture or a new picture starts
@@ -60,8 +61,11 @@ def train_lora(
     if training.steps < 1 or training.rank < 1 or not training.learning_rate > 0:
         raise EngineError("steps and rank must be at least 1, and the learning rate above 0.")
     device = choose_device()
+    family = family_of_folder(config or model)
+    if family is not family_named("sd15"):
+        raise EngineError("cocreate personalize trains LoRAs for Stable Diffusion 1.x/2.x models only, so far.")
     # Trained in float32 (gradients in half precision need loss scaling); the adapter is used in any dtype.
-    pipe = load_pipeline(model, config, precision.Layout.for_dtype(torch.float32)).to(device)
+    pipe = load_pipeline(model, family, config, precision.Layout.for_dtype(torch.float32)).to(device)
     torch.manual_seed(training.seed)
     pictures, prompts = _encode(pipe, examples)
     unet = pipe.unet
@@ -110,7 +114,8 @@ def _encode(
     pictures, prompts = [], []
     for example in examples:
         height, width = example.image.shape[:2]
-        work_width, work_height = working_size(pipe, width, height)
+        shape = geometry(pipe, family_named("sd15"))
+        work_width, work_height = paint_size(shape, width, height, Resolution(PaintSize.NATIVE), "cpu")
         rgb = resize(over_backdrop(example.image), work_width, work_height)
         pixels = torch.tensor(rgb).permute(2, 0, 1)[None].to(pipe.device, torch.float32) / 127.5 - 1.0
         pictures.append((_latents(pipe, pixels), pixels))
