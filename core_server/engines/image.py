@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -173,11 +174,18 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
             # One dtype for every part here: load at the widest, precision.apply casts the rest down.
             pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
         else:
+            options.update(_absent_parts(path))
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
     except (OSError, ValueError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
     precision.apply(pipe, family, layout)
     return pipe
+
+
+def _absent_parts(folder: Path) -> dict[str, None]:
+    """The optional parts a folder was saved without (SD 3.5 without T5): diffusers wants them named as None."""
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    return {name: None for name, value in index.items() if value == [None, None]}
 
 
 def _folder_family(path: Path) -> Family:
