@@ -125,7 +125,7 @@ def test_add_refuses_folders_cocreate_cannot_run(fresh: ModelCatalog, text_folde
     index = json.loads((image_folder / "model_index.json").read_text())
     index["_class_name"] = "KandinskyV22Pipeline"  # a family cocreate has no module for
     (image_folder / "model_index.json").write_text(json.dumps(index))
-    with pytest.raises(CatalogError, match="KandinskyV22Pipeline model; cocreate runs .*Stable Diffusion XL"):
+    with pytest.raises(CatalogError, match=r"KandinskyV22Pipeline model; cocreate runs .*Stable Diffusion XL"):
         fresh.add("sdxl", image_folder)
 
 
