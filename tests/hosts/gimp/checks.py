@@ -274,6 +274,10 @@ def keep_a_candidate() -> dict:
     }
 
 
+def tags_of(image: Gimp.Image, prefix: str) -> list[dict[str, Any] | None]:
+    return [candidate_tag(layer) for layer in image.get_layers() if layer.get_name().startswith(prefix)]
+
+
 def steer_learn_and_paint_with_a_lora() -> dict:
     """Fill with 3 candidates and keep the second; More Like This on it, Less Like This and In Between These Two
     on the new ones; Learn My Style from the image's session; Fill again naming that LoRA."""
@@ -292,8 +296,8 @@ def steer_learn_and_paint_with_a_lora() -> dict:
         "kept": {**kept, "tag": candidate_tag(kept_layer)},
         "more": {**more, "tags": [candidate_tag(layer) for layer in liked]},
         "order": order,
-        "less": {**less, "tags": [candidate_tag(image.get_layers()[0])]},
-        "between": {**between, "tags": [candidate_tag(image.get_layers()[0])]},
+        "less": {**less, "tags": tags_of(image, "cocreate less like")},
+        "between": {**between, "tags": tags_of(image, "cocreate between")},
         "between_one": call(BETWEEN, image, [kept_layer], candidates=1),
         "more_of_no_candidate": call(MORE, image, [background], candidates=1),
         "learned": call(LEARN, image, [], lora_name="gimp-style", steps=3),
