@@ -56,7 +56,7 @@ def installed() -> Path:
     shutil.rmtree(WORK, ignore_errors=True)
     run = cocreate("plugins", "install", "blender")
     assert run.returncode == 0, run.stdout + run.stderr
-    match = re.search(r"installed the blender plugin into (\S+)", run.stdout + run.stderr)
+    match = re.search(r"installed the blender plugin into\s+(\S+)", run.stdout + run.stderr)
     assert match, run.stdout + run.stderr
     return Path(match.group(1))
 

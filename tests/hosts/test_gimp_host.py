@@ -54,7 +54,7 @@ def installed() -> Path:
     shutil.rmtree(WORK, ignore_errors=True)
     run = cocreate("plugins", "install", "gimp")
     assert run.returncode == 0, run.stdout + run.stderr
-    match = re.search(r"installed the gimp plugin into (\S+)", run.stdout)
+    match = re.search(r"installed the gimp plugin into\s+(\S+)", run.stdout)
     assert match, run.stdout
     (PROFILE / "shortcutsrc").write_text(SHORTCUTS)
     shutil.copy(HERE / "gimp" / "checks.py", WORK / "checks.py")
