@@ -23,6 +23,7 @@ ENVIRONMENT = """environment:
   COCREATE_DTYPE       float32, float16 or bfloat16 (default: float16 on CUDA; on the CPU bfloat16 where it
                        has bfloat16 instructions, else float32); the VAE stays float32 under bfloat16
   COCREATE_COMPILE     1: torch.compile the UNet (as serve --compile)
+  COCREATE_PAINT_SIZE  auto, region or native: the size image jobs paint at (as serve --paint-size)
   COCREATE_ENCODE_CACHE_MB  memory for the session caches of prompt and picture encodings (default 64; 0: off)
 """
 

@@ -26,6 +26,12 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
         "--compile", action="store_true", help="torch.compile the UNet: faster steps after a one-off cost per shape"
     )
     serve.add_argument(
+        "--paint-size",
+        choices=("auto", "region", "native"),
+        help="the size image jobs paint at unless a request says: auto (default) = native on a GPU, "
+        "the region's own size on the CPU",
+    )
+    serve.add_argument(
         "--keep-alive", type=positive, metavar="SECONDS", help="unload models no job has used for this long"
     )
     defaults = config.DEFAULT_LIMITS
@@ -59,6 +65,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.compile:
         os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
+    if args.paint_size:
+        os.environ["COCREATE_PAINT_SIZE"] = args.paint_size  # the image engine reads it for each job
     options = ServeOptions(
         socket=args.socket,
         listen=args.listen,
