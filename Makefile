@@ -58,9 +58,3 @@ bench: install
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/pixels.py
 	$(BIN)/python bench/text.py
-
-# Each plugin's UI with candidates showing, taken in the real host under Xvfb (needs root and the
-# host root), into docs/screenshots/ for the README. One pytest line per host.
-SCREENSHOTS ?= docs/screenshots
-screenshots: install host-root
-	COCREATE_SCREENSHOTS=$(SCREENSHOTS) $(BIN)/pytest -q tests/hosts/test_krita_window.py
