@@ -23,6 +23,7 @@ from typing import Any
 Shapes = Mapping[str, tuple[int, ...]]
 
 COMFY_PREFIX = "model.diffusion_model."
+MAX_HEADER_BYTES = 100 << 20  # safetensors caps its JSON header at 100 MB
 REAL_HEAD_DIM = 128  # every real checkpoint of these families; other sizes are miniatures
 
 
@@ -46,15 +47,21 @@ class UnknownCheckpoint(ValueError):
 
 def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """{tensor name: shape} from a .safetensors header or a .gguf file, without reading the weights."""
-    if path.suffix.lower() == ".gguf":
-        from gguf import GGUFReader
+    try:
+        if path.suffix.lower() == ".gguf":
+            from gguf import GGUFReader
 
-        # ggml lists dimensions innermost first; torch outermost first.
-        return {tensor.name: tuple(int(n) for n in reversed(tensor.shape)) for tensor in GGUFReader(path).tensors}
-    with path.open("rb") as file:
-        (length,) = struct.unpack("<Q", file.read(8))
-        header = json.loads(file.read(length))
-    return {name: tuple(info["shape"]) for name, info in header.items() if name != "__metadata__"}
+            # ggml lists dimensions innermost first; torch outermost first.
+            tensors = GGUFReader(path).tensors
+            return {tensor.name: tuple(int(n) for n in reversed(tensor.shape)) for tensor in tensors}
+        with path.open("rb") as file:
+            (length,) = struct.unpack("<Q", file.read(8))
+            if length > MAX_HEADER_BYTES:
+                raise ValueError(f"a {length}-byte header")
+            header = json.loads(file.read(length))
+        return {name: tuple(info["shape"]) for name, info in header.items() if name != "__metadata__"}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error) as error:
+        raise UnknownCheckpoint(f"{path.name} is not a readable safetensors or GGUF file ({error}).") from error
 
 
 def detect(shapes: Shapes, *, gguf: bool = False) -> TransformerCheckpoint | None:
