@@ -198,5 +198,5 @@ def test_unknown_layout_is_described() -> None:
 def test_corrupt_file_is_refused_clearly(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "broken.safetensors"
     path.write_bytes(content)
-    with pytest.raises(UnknownCheckpoint, match="broken.safetensors"):
+    with pytest.raises(UnknownCheckpoint, match=r"broken\.safetensors"):
         tensor_shapes(path)
