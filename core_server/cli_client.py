@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from . import cli_cocreation, cli_provenance
+from .models.pullable import PULLABLE, pullable
 from .packaging import HOSTS
 
 out = Console()
@@ -37,7 +38,7 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     add.add_argument("--config", type=Path, help="for a single .safetensors checkpoint: a diffusers folder of its kind")
     add.set_defaults(run=_models_add)
     pull = models.add_parser("pull", help="download a model from the Hugging Face Hub (safetensors only)")
-    pull.add_argument("repo", help="e.g. runwayml/stable-diffusion-inpainting")
+    pull.add_argument("repo", help=f"a Hub repository id, or one of: {', '.join(PULLABLE)}")
     pull.add_argument("--name", help="the name to register it under (default: the repo's)")
     pull.set_defaults(run=_models_pull)
     default = models.add_parser("default", help="the model used when a request names none")
@@ -135,8 +136,11 @@ def _models_add(args: argparse.Namespace) -> int:
 def _models_pull(args: argparse.Namespace) -> int:
     from .cli import CliError
 
+    curated = pullable(args.repo)
+    if curated:
+        out.print(curated.describe())
     try:
-        with out.status(f"downloading {args.repo} (safetensors only)…"):
+        with out.status(f"downloading {curated.repo if curated else args.repo} (safetensors only)…"):
             entry = _catalog().pull(args.repo, args.name)
     except (ValueError, RuntimeError, OSError) as error:
         raise CliError(str(error)) from None

@@ -21,6 +21,7 @@ from typing import Any
 from filelock import FileLock
 
 from core_server.config import models_dir as default_models_dir
+from core_server.models.pullable import DIFFUSERS_FOLDERS, pullable
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models
 from core_server.tasks import EngineError
 
@@ -159,6 +160,7 @@ class ModelCatalog:
 
     def pull(self, repo: str, name: str | None = None) -> ModelEntry:
         """Download `repo` from the Hugging Face Hub (safetensors, configs, tokenizer files only) and add it.
+        `repo` may be a short name from models.pullable (its diffusers folders only, under that name).
 
         The only network access in cocreate, and only when asked. HF_ENDPOINT and HF_TOKEN are honoured.
         """
@@ -166,6 +168,10 @@ class ModelCatalog:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
+        curated = pullable(repo)
+        patterns = list(DIFFUSERS_FOLDERS) if curated else PULL_PATTERNS
+        if curated:
+            repo, name = curated.repo, name or curated.name
         name = name or repo.rstrip("/").rsplit("/", 1)[-1]
         _check_name(name)
         with self._editing() as data:
@@ -178,7 +184,7 @@ class ModelCatalog:
         # Read at call time: huggingface_hub reads HF_ENDPOINT once, at import.
         endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         try:
-            snapshot_download(repo, local_dir=staging, allow_patterns=PULL_PATTERNS, endpoint=endpoint)
+            snapshot_download(repo, local_dir=staging, allow_patterns=patterns, endpoint=endpoint)
         except HFValidationError as error:
             raise CatalogError(f"{repo!r} is not a Hugging Face repository id (like 'org/name'): {error}") from error
         except GatedRepoError as error:
