@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core_server.models import flow_checkpoints
+
 TINY_FLUX = "tiny-flux"
 TINY_FLUX_FILL = "tiny-flux-fill"
 TINY_FLUX2_KLEIN = "tiny-flux2-klein"
@@ -45,21 +47,22 @@ QWEN_SPECIAL_TOKENS = (
 def builders() -> dict[str, Callable[[Path], None]]:
     """{tiny model name: function that saves it as a diffusers folder}."""
     return {
-        TINY_FLUX: lambda folder: _build_flux(folder, fill=False),
-        TINY_FLUX_FILL: lambda folder: _build_flux(folder, fill=True),
-        TINY_FLUX2_KLEIN: _build_flux2_klein,
-        TINY_Z_IMAGE: _build_z_image,
-        TINY_QWEN_IMAGE: _build_qwen_image,
-        TINY_CHROMA: _build_chroma,
+        TINY_FLUX: build_flux,
+        TINY_FLUX_FILL: build_flux_fill,
+        TINY_FLUX2_KLEIN: build_flux2_klein,
+        TINY_Z_IMAGE: build_z_image,
+        TINY_QWEN_IMAGE: build_qwen_image,
+        TINY_CHROMA: build_chroma,
     }
 
 
-def _quiet() -> None:
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
+def build_flux(folder: Path) -> None:
+    """Flux.1 [dev] (guidance embedded)."""
+    _build_flux(folder, fill=False)
 
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
+
+def build_flux_fill(folder: Path) -> None:
+    _build_flux(folder, fill=True)
 
 
 def _seeded(make: Callable[[], Any]) -> Any:
@@ -70,55 +73,11 @@ def _seeded(make: Callable[[], Any]) -> Any:
 
 
 def _flux_vae(latent_channels: int = LATENT_CHANNELS) -> Any:
-    """The Flux VAE's layout (no quant convs, shift and scale), three levels so latents are 1/4 of the pixels."""
-    from diffusers import AutoencoderKL
+    """The Flux VAE's layout (no quant convs; its shift and scale) at the tiny profile's size."""
+    from core_server.models import tiny
 
-    return _seeded(
-        lambda: AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 3,
-            up_block_types=("UpDecoderBlock2D",) * 3,
-            block_out_channels=(16, 16, 32),
-            layers_per_block=1,
-            latent_channels=latent_channels,
-            norm_num_groups=8,
-            sample_size=NATIVE_SIDE,
-            use_quant_conv=False,
-            use_post_quant_conv=False,
-            scaling_factor=0.3611,
-            shift_factor=0.1159,
-        )
-    )
-
-
-def _clip_tokenizer() -> Any:
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPTokenizer
-
-    alphabet = sorted(ByteLevel.alphabet())
-    tokens = [*alphabet, *(char + "</w>" for char in alphabet), "<|startoftext|>", "<|endoftext|>"]
-    return CLIPTokenizer(vocab={token: index for index, token in enumerate(tokens)}, merges=[], model_max_length=77)
-
-
-def _clip_text_encoder(tokenizer: Any) -> Any:
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    vocab = tokenizer.get_vocab()
-    return _seeded(
-        lambda: CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(vocab),
-                hidden_size=TEXT_WIDTH * 2,
-                intermediate_size=37,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=77,
-                bos_token_id=vocab["<|startoftext|>"],
-                eos_token_id=vocab["<|endoftext|>"],
-                pad_token_id=vocab["<|endoftext|>"],
-            )
-        )
+    return tiny.vae(
+        latent_channels, use_quant_conv=False, use_post_quant_conv=False, scaling_factor=0.3611, shift_factor=0.1159
     )
 
 
@@ -158,7 +117,7 @@ def _qwen_tokenizer() -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import Qwen2TokenizerFast
 
-    from core_server.models.tiny import CORPUS
+    from core_server.models import tiny
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -169,7 +128,7 @@ def _qwen_tokenizer() -> Any:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(CORPUS.splitlines(), trainer)
+    backend.train_from_iterator(tiny.CORPUS.splitlines(), trainer)
     tokenizer = Qwen2TokenizerFast(
         tokenizer_object=backend,
         eos_token="<|im_end|>",
@@ -204,7 +163,9 @@ def _save(pipe: Any, folder: Path) -> None:
 
 def _build_flux(folder: Path, *, fill: bool) -> None:
     """Flux.1 Dev (guidance embedded); with `fill`, Flux.1 Fill: latents, masked latents and the mask packed."""
-    _quiet()
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxInpaintPipeline, FluxTransformer2DModel
 
     vae = _flux_vae()
@@ -224,16 +185,16 @@ def _build_flux(folder: Path, *, fill: bool) -> None:
             joint_attention_dim=TEXT_WIDTH * 2,
             pooled_projection_dim=TEXT_WIDTH * 2,
             guidance_embeds=True,
-            axes_dims_rope=(4, 4, 8),
+            axes_dims_rope=flow_checkpoints.flux_rope(16),
         )
     )
-    clip, t5 = _clip_tokenizer(), _t5_tokenizer()
+    clip, t5 = tiny.clip_tokenizer(), _t5_tokenizer()
     pipeline = FluxFillPipeline if fill else FluxInpaintPipeline
     _save(
         pipeline(
             scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
             vae=vae,
-            text_encoder=_clip_text_encoder(clip),
+            text_encoder=tiny.clip_text_encoder(clip),
             tokenizer=clip,
             text_encoder_2=_t5_text_encoder(t5),
             tokenizer_2=t5,
@@ -243,8 +204,10 @@ def _build_flux(folder: Path, *, fill: bool) -> None:
     )
 
 
-def _build_chroma(folder: Path) -> None:
-    _quiet()
+def build_chroma(folder: Path) -> None:
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
     from diffusers import ChromaInpaintPipeline, ChromaTransformer2DModel, FlowMatchEulerDiscreteScheduler
 
     transformer = _seeded(
@@ -256,7 +219,7 @@ def _build_chroma(folder: Path) -> None:
             attention_head_dim=16,
             num_attention_heads=2,
             joint_attention_dim=TEXT_WIDTH * 2,
-            axes_dims_rope=(4, 4, 8),
+            axes_dims_rope=flow_checkpoints.flux_rope(16),
             approximator_num_channels=8,
             approximator_hidden_dim=32,
             approximator_layers=1,
@@ -275,8 +238,10 @@ def _build_chroma(folder: Path) -> None:
     )
 
 
-def _build_flux2_klein(folder: Path) -> None:
-    _quiet()
+def build_flux2_klein(folder: Path) -> None:
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
     from diffusers import (
         AutoencoderKLFlux2,
         FlowMatchEulerDiscreteScheduler,
@@ -309,7 +274,7 @@ def _build_flux2_klein(folder: Path) -> None:
             num_attention_heads=2,
             joint_attention_dim=TEXT_WIDTH * 3,
             timestep_guidance_channels=32,
-            axes_dims_rope=(4, 4, 4, 4),
+            axes_dims_rope=flow_checkpoints.flux2_rope(16),
             guidance_embeds=False,
         )
     )
@@ -326,8 +291,10 @@ def _build_flux2_klein(folder: Path) -> None:
     )
 
 
-def _build_z_image(folder: Path) -> None:
-    _quiet()
+def build_z_image(folder: Path) -> None:
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, ZImageInpaintPipeline, ZImageTransformer2DModel
     from transformers import Qwen3Model
@@ -344,7 +311,7 @@ def _build_z_image(folder: Path) -> None:
             n_heads=2,
             n_kv_heads=2,
             cap_feat_dim=TEXT_WIDTH,
-            axes_dims=[8, 4, 4],
+            axes_dims=list(flow_checkpoints.z_image_rope(16)),
             axes_lens=[256, 32, 32],
         )
     )
@@ -364,8 +331,10 @@ def _build_z_image(folder: Path) -> None:
     )
 
 
-def _build_qwen_image(folder: Path) -> None:
-    _quiet()
+def build_qwen_image(folder: Path) -> None:
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
     from diffusers import (
         AutoencoderKLQwenImage,
         FlowMatchEulerDiscreteScheduler,
@@ -388,6 +357,9 @@ def _build_qwen_image(folder: Path) -> None:
                     "num_key_value_heads": 2,
                     "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
                     "rope_theta": 1000000.0,
+                    "bos_token_id": ids("<|endoftext|>"),
+                    "eos_token_id": ids("<|im_end|>"),
+                    "pad_token_id": ids("<|endoftext|>"),
                 },
                 vision_config={
                     "depth": 1,
@@ -416,6 +388,9 @@ def _build_qwen_image(folder: Path) -> None:
             latents_std=[1.0] * LATENT_CHANNELS,
         )
     )
+    # Qwen-Image's VAE states no training size; this one says it paints at NATIVE_SIDE, as the others do
+    # (diffusers keeps the key and notes it as unexpected when loading).
+    vae.register_to_config(sample_size=NATIVE_SIDE)
     transformer = _seeded(
         lambda: QwenImageTransformer2DModel(
             patch_size=2,
@@ -425,7 +400,7 @@ def _build_qwen_image(folder: Path) -> None:
             attention_head_dim=16,
             num_attention_heads=2,
             joint_attention_dim=TEXT_WIDTH,
-            axes_dims_rope=(8, 4, 4),
+            axes_dims_rope=flow_checkpoints.qwen_rope(16),
         )
     )
     _save(

@@ -3,11 +3,12 @@ instead of from a CLIP vector, so only a T5 text encoder; real classifier-free g
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, unpack_2x2
-from core_server.models import tiny_flow
+
+from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, native_from_vae, unpack_2x2
 
 
 def prepare(pipe: Any) -> None:
@@ -15,14 +16,19 @@ def prepare(pipe: Any) -> None:
     Chroma's transformer has never had (it embeds no guidance); say so, or every inpaint fails."""
     if "guidance_embeds" not in pipe.transformer.config:
         pipe.transformer.register_to_config(guidance_embeds=False)
+    native_from_vae(pipe)
+
+
+def build_tiny(folder: Path) -> None:
+    from core_server.models import tiny_flow  # here: the catalog imports this table
+
+    tiny_flow.build_chroma(folder)
 
 
 FAMILY = Family(
     name="chroma",
     title="Chroma",
-    pipelines=Pipelines(
-        inpaint="ChromaInpaintPipeline", img2img="ChromaImg2ImgPipeline", text2img="ChromaPipeline"
-    ),
+    pipelines=Pipelines(inpaint="ChromaInpaintPipeline", img2img="ChromaImg2ImgPipeline", text2img="ChromaPipeline"),
     folder_classes=("ChromaPipeline", "ChromaInpaintPipeline", "ChromaImg2ImgPipeline"),
     denoiser="transformer",
     text_encoders=("text_encoder",),
@@ -37,6 +43,6 @@ FAMILY = Family(
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
     refuses={SEAMLESS: NO_SEAMLESS},
     preview_latents=unpack_2x2,
-    build_tiny=tiny_flow.builders()[tiny_flow.TINY_CHROMA],
+    build_tiny=build_tiny,
     prepare=prepare,
 )

@@ -44,3 +44,16 @@ def unpack_2x2(pipe: Any, latents: Any, height: int, width: int) -> Any:
     latents = latents[:, : rows * columns]  # image tokens first; reference-image tokens may follow
     cells = latents.reshape(count, rows, columns, packed // 4, 2, 2)
     return cells.permute(0, 3, 1, 4, 2, 5).reshape(count, packed // 4, rows * 2, columns * 2)
+
+
+def without_negative_prompt(options: dict[str, Any]) -> dict[str, Any]:
+    """For pipelines with no negative prompt (guidance distilled into the model, or none at all)."""
+    return {key: value for key, value in options.items() if key != "negative_prompt"}
+
+
+def native_from_vae(pipe: Any) -> None:
+    """The pipelines assume 128 latent cells (1024 px at the real 8× VAE); a VAE that states the size it was
+    trained at says better (the same 1024 for real checkpoints; the tiny profile's 64)."""
+    sample_size = pipe.vae.config.get("sample_size")
+    if isinstance(sample_size, int):
+        pipe.default_sample_size = sample_size // pipe.vae_scale_factor

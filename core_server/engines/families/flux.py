@@ -4,9 +4,18 @@ cells, CLIP-L and T5-XXL text encoders, guidance embedded in the model ([dev]) o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, unpack_2x2
-from core_server.models import tiny_flow
+
+from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, native_from_vae, unpack_2x2
+
+
+def build_tiny(folder: Path) -> None:
+    from core_server.models import tiny_flow  # here: the catalog imports this table
+
+    tiny_flow.build_flux(folder)
+
 
 FAMILY = Family(
     name="flux",
@@ -26,5 +35,6 @@ FAMILY = Family(
     true_inpainting="no inpainting variant (Flux.1 Fill is its own family): img2img with the mask blended in",
     refuses={SEAMLESS: NO_SEAMLESS},
     preview_latents=unpack_2x2,
-    build_tiny=tiny_flow.builders()[tiny_flow.TINY_FLUX],
+    prepare=native_from_vae,
+    build_tiny=build_tiny,
 )

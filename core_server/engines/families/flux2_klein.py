@@ -3,9 +3,11 @@ one Qwen3 text encoder, step-distilled to a few steps without guidance."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import NO_SEAMLESS, unpack_2x2
-from core_server.models import tiny_flow
+
+from core_server.engines.families.flow import NO_SEAMLESS, native_from_vae, unpack_2x2, without_negative_prompt
 
 # ComfyUI's Flux.2 latent → RGB factors, one row per channel of the 32-channel VAE latents.
 LATENT_RGB = (
@@ -43,6 +45,13 @@ LATENT_RGB = (
     (-0.0111, -0.0460, -0.0614),
 )
 
+
+def build_tiny(folder: Path) -> None:
+    from core_server.models import tiny_flow  # here: the catalog imports this table
+
+    tiny_flow.build_flux2_klein(folder)
+
+
 FAMILY = Family(
     name="flux2-klein",
     title="Flux.2 Klein",
@@ -62,6 +71,8 @@ FAMILY = Family(
     default_guidance=1.0,
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
     refuses={SEAMLESS: NO_SEAMLESS},
+    call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
-    build_tiny=tiny_flow.builders()[tiny_flow.TINY_FLUX2_KLEIN],
+    prepare=native_from_vae,
+    build_tiny=build_tiny,
 )

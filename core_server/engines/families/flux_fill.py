@@ -3,9 +3,24 @@ mask beside the noisy latents (384 input channels), so masked areas follow their
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, unpack_2x2
-from core_server.models import tiny_flow
+
+from core_server.engines.families.flow import (
+    FLUX_LATENT_RGB,
+    NO_SEAMLESS,
+    native_from_vae,
+    unpack_2x2,
+    without_negative_prompt,
+)
+
+
+def build_tiny(folder: Path) -> None:
+    from core_server.models import tiny_flow  # here: the catalog imports this table
+
+    tiny_flow.build_flux_fill(folder)
+
 
 FAMILY = Family(
     name="flux-fill",
@@ -24,6 +39,8 @@ FAMILY = Family(
     default_guidance=30.0,  # what Black Forest Labs give Fill
     true_inpainting="true inpainting: the transformer sees the masked picture and the mask",
     refuses={SEAMLESS: NO_SEAMLESS},
+    call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
-    build_tiny=tiny_flow.builders()[tiny_flow.TINY_FLUX_FILL],
+    prepare=native_from_vae,
+    build_tiny=build_tiny,
 )

@@ -4,11 +4,12 @@ a frame axis), packed in 2×2 cells, conditioned by Qwen2.5-VL. Guidance is true
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import NO_SEAMLESS, unpack_2x2
-from core_server.models import tiny_flow
+
+from core_server.engines.families.flow import native_from_vae, NO_SEAMLESS, unpack_2x2
 
 # ComfyUI's Wan 2.1 latent → RGB factors: Qwen-Image's VAE is Wan 2.1's.
 LATENT_RGB = (
@@ -34,7 +35,15 @@ LATENT_RGB = (
 def call_options(options: dict[str, Any]) -> dict[str, Any]:
     """The request's guidance is Qwen-Image's true CFG scale; its own guidance_scale is for guidance-distilled
     checkpoints, which this family's are not."""
-    return {**options, "true_cfg_scale": options.pop("guidance_scale")}
+    options = dict(options)
+    options["true_cfg_scale"] = options.pop("guidance_scale")
+    return options
+
+
+def build_tiny(folder: Path) -> None:
+    from core_server.models import tiny_flow  # here: the catalog imports this table
+
+    tiny_flow.build_qwen_image(folder)
 
 
 FAMILY = Family(
@@ -58,5 +67,6 @@ FAMILY = Family(
     refuses={SEAMLESS: NO_SEAMLESS},
     call_options=call_options,
     preview_latents=unpack_2x2,
-    build_tiny=tiny_flow.builders()[tiny_flow.TINY_QWEN_IMAGE],
+    prepare=native_from_vae,
+    build_tiny=build_tiny,
 )

@@ -3,9 +3,18 @@ distilled to 8 steps without guidance."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS
-from core_server.models import tiny_flow
+
+from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, native_from_vae
+
+
+def build_tiny(folder: Path) -> None:
+    from core_server.models import tiny_flow  # here: the catalog imports this table
+
+    tiny_flow.build_z_image(folder)
+
 
 FAMILY = Family(
     name="z-image",
@@ -24,5 +33,6 @@ FAMILY = Family(
     default_guidance=1.0,  # 1 or below: no classifier-free guidance, as Turbo runs
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
     refuses={SEAMLESS: NO_SEAMLESS},
-    build_tiny=tiny_flow.builders()[tiny_flow.TINY_Z_IMAGE],
+    prepare=native_from_vae,
+    build_tiny=build_tiny,
 )

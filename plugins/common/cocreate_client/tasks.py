@@ -78,8 +78,15 @@ def inpaint(
         guidance=guidance,
     )
     return _request(
-        "inpaint", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "inpaint",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -117,8 +124,15 @@ def expand(
         feather=feather,
     )
     return _request(
-        "expand", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "expand",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -156,8 +170,15 @@ def texture(
         strength=strength,
     )
     return _request(
-        "texture", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "texture",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -189,8 +210,15 @@ def variants(
         guidance=guidance,
     )
     return _request(
-        "variants", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "variants",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -221,8 +249,15 @@ def continue_text(
         stop_at=_choice("stop_at", _STOP_AT, stop_at),
     )
     return _request(
-        "continue_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=False, model=model, exploration=exploration,
+        "continue_text",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=False,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -249,8 +284,15 @@ def rewrite_text(
         top_p=top_p,
     )
     return _request(
-        "rewrite_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=False, model=model, exploration=exploration,
+        "rewrite_text",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=False,
+        model=model,
+        exploration=exploration,
     )
 
 
