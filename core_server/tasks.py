@@ -11,7 +11,7 @@ import enum
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,20 @@ class Seamless(enum.Enum):
     X = "x"
     Y = "y"
     BOTH = "both"
+
+
+class PaintSize(enum.Enum):
+    """The size an image job paints its region at."""
+
+    AUTO = "auto"  # the daemon's policy: native on a GPU, the region's own size on the CPU
+    REGION = "region"  # the region's own size, kept between the family's minimum and native size
+    NATIVE = "native"  # the model's native size, as a GPU paints it
+
+
+@dataclass(frozen=True)
+class Resolution:
+    size: PaintSize = PaintSize.AUTO
+    max_side: int = 0  # a cap on the longest painted side, px (0 = none)
 
 
 class StopAt(enum.Enum):
@@ -92,6 +106,7 @@ class InpaintTask:
     guidance: float = 0.0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ class ExpandTask:
     feather: int = 0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,7 @@ class TextureTask:
     strength: float = 0.0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,7 @@ class VariantsTask:
     guidance: float = 0.0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -175,6 +193,25 @@ TASK_NAMES: dict[type, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Training:
+    steps: int = 200
+    rank: int = 8
+    learning_rate: float = 1e-4
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PersonalizeTask:
+    """Train a personal LoRA on pictures the person kept; the trainer writes it to `out`.
+
+    Not a generation: the scheduler hands it to its trainer rather than to a loaded engine."""
+
+    pictures: tuple[tuple[bytes, str], ...]  # (an encoded picture PIL reads, its caption)
+    out: str  # the .safetensors file to write: a staging file the daemon chose, never a request's path
+    training: Training
+
+
 def task_kind(task: Task) -> str:
     """'image' or 'text': which kind of model serves this task."""
     return "text" if isinstance(task, ContinueTextTask | RewriteTextTask) else "image"
@@ -185,11 +222,13 @@ def task_kind(task: Task) -> str:
 
 @dataclass(frozen=True)
 class StepEvent:
-    """One denoising step (image) or one token (text) is done."""
+    """One denoising step (image), one token (text) or one training step is done."""
 
     step: int
     total: int
     previews: tuple[RGBAImage, ...] = ()  # one small image per candidate, when asked for
+    loss: float | None = None  # training steps only
+    painted: tuple[int, int] | None = None  # image jobs: the (width, height) the model paints at
 
 
 @dataclass(frozen=True)
@@ -208,6 +247,7 @@ class GenerationResult:
 
     images: tuple[RGBAImage, ...] = ()
     texts: tuple[str, ...] = ()
+    painted: tuple[int, int] | None = None  # image jobs: the (width, height) the model painted at
 
 
 class Cancelled(Exception):
@@ -263,3 +303,8 @@ class Engine(Protocol):
     def close(self) -> None:
         """Drop the weights (and free device memory) so the registry can unload this model."""
         ...
+
+
+# Trains a PersonalizeTask for the image model of a catalog entry: emits a StepEvent (with its loss)
+# per step, checks the token as often, writes the LoRA to task.out; raises Cancelled or EngineError.
+Trainer = Callable[[Any, PersonalizeTask, Emit, CancelToken], None]

@@ -8,10 +8,12 @@ expand, texture and variants tasks ask for. Saved as diffusers LoRA safetensors,
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,13 +22,27 @@ from diffusers import StableDiffusionInpaintPipeline
 from diffusers.utils import convert_state_dict_to_diffusers
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
+from PIL import Image, UnidentifiedImageError
 
 from core_server.engines import precision
 from core_server.engines.devices import choose_device
+from core_server.engines.families import family_named, family_of_folder
 from core_server.engines.image import load_pipeline
-from core_server.engines.paint import working_size
 from core_server.engines.pixels import over_backdrop, resize
-from core_server.tasks import EngineError
+from core_server.engines.resolution import geometry, paint_size
+from core_server.tasks import (
+    CancelToken,
+    Emit,
+    EngineError,
+    PaintSize,
+    PersonalizeTask,
+    Resolution,
+    StepEvent,
+    Training,
+)
+
+if TYPE_CHECKING:
+    from core_server.models.catalog import ModelEntry
 
 ATTENTION = ["to_q", "to_k", "to_v", "to_out.0"]
 WHOLE_PICTURE_SHARE = 0.25  # of steps that hide the whole picture, as a texture or a new picture starts
@@ -38,12 +54,26 @@ class Example:
     prompt: str
 
 
-@dataclass(frozen=True)
-class Training:
-    steps: int = 200
-    rank: int = 8
-    learning_rate: float = 1e-4
-    seed: int = 0
+def train(entry: ModelEntry, task: PersonalizeTask, emit: Emit, cancel: CancelToken) -> None:
+    """Run `task` on the image model `entry`: a StepEvent with the loss after each step, cancellable between
+    steps; the LoRA is written to task.out only when every step ran."""
+    examples = [Example(read_picture(data), caption) for data, caption in task.pictures]
+
+    def on_step(step: int, loss: float) -> None:
+        emit(StepEvent(step, task.training.steps, loss=loss))
+        cancel.check()
+
+    cancel.check()
+    train_lora(entry.path, entry.config, examples, Path(task.out), task.training, on_step)
+
+
+def read_picture(data: bytes) -> np.ndarray:
+    """An encoded picture (any format PIL reads) as (H, W, 4) uint8 RGBA."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return np.asarray(picture.convert("RGBA"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise EngineError(f"a picture to learn from is not one PIL can read: {error}") from None
 
 
 def train_lora(
@@ -60,8 +90,12 @@ def train_lora(
     if training.steps < 1 or training.rank < 1 or not training.learning_rate > 0:
         raise EngineError("steps and rank must be at least 1, and the learning rate above 0.")
     device = choose_device()
+    folder = config or model
+    family = family_of_folder(folder) if folder.is_dir() else None
+    if family is not family_named("sd15"):
+        raise EngineError("cocreate personalize trains LoRAs for Stable Diffusion 1.x/2.x models only, so far.")
     # Trained in float32 (gradients in half precision need loss scaling); the adapter is used in any dtype.
-    pipe = load_pipeline(model, config, precision.Layout.for_dtype(torch.float32)).to(device)
+    pipe = load_pipeline(model, family, config, precision.Layout.for_dtype(torch.float32)).to(device)
     torch.manual_seed(training.seed)
     pictures, prompts = _encode(pipe, examples)
     unet = pipe.unet
@@ -110,7 +144,8 @@ def _encode(
     pictures, prompts = [], []
     for example in examples:
         height, width = example.image.shape[:2]
-        work_width, work_height = working_size(pipe, width, height)
+        shape = geometry(pipe, family_named("sd15"))
+        work_width, work_height = paint_size(shape, width, height, Resolution(PaintSize.NATIVE), "cpu")
         rgb = resize(over_backdrop(example.image), work_width, work_height)
         pixels = torch.tensor(rgb).permute(2, 0, 1)[None].to(pipe.device, torch.float32) / 127.5 - 1.0
         pictures.append((_latents(pipe, pixels), pixels))

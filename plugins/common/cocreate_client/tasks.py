@@ -315,3 +315,28 @@ def steered(
     request.replay_turn_id = replay_turn_id
     request.lora = lora
     return request
+
+
+def personalize(
+    session_id: str,
+    name: str,
+    *,
+    model: str = "",
+    prompt: str | None = None,
+    steps: int = 0,
+    rank: int = 0,
+    learning_rate: float = 0.0,
+    seed: int = 0,
+) -> pb.PersonalizeRequest:
+    """Train personal LoRA `name` on the pictures kept in the session, for the image model `model` ("" = the
+    default). `prompt` captions every picture (None: each turn's prompt); 0 = the daemon's default."""
+    return pb.PersonalizeRequest(
+        session_id=session_id,
+        name=name,
+        model=model,
+        prompt=prompt,
+        steps=steps,
+        rank=rank,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
