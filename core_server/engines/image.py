@@ -56,9 +56,11 @@ class ImageEngine:
     kind = "image"
 
     def __init__(self, pipe: DiffusionPipeline, family: Family) -> None:
-        if pipe.vae.config.latent_channels != family.latent_channels and family.latent_channels:
+        # Video VAEs (Qwen-Image's) call their latent channels z_dim.
+        latent_channels = pipe.vae.config.get("latent_channels") or pipe.vae.config.get("z_dim")
+        if latent_channels != family.latent_channels and family.latent_channels:
             raise EngineError(
-                f"This VAE has {pipe.vae.config.latent_channels} latent channels; {family.title} models have "
+                f"This VAE has {latent_channels} latent channels; {family.title} models have "
                 f"{family.latent_channels}. Is the model of another family?"
             )
         pipe.set_progress_bar_config(disable=True)
@@ -178,6 +180,8 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
     except (OSError, ValueError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
+    if family.prepare is not None:
+        family.prepare(pipe)
     precision.apply(pipe, family, layout)
     return pipe
 

@@ -54,6 +54,8 @@ def task_params(task: tasks.Task) -> dict[str, Any]:
             value = {"width": value.width, "height": value.height}
         elif isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, tasks.Resolution):
+            value = {"size": value.size.value, "max_side": value.max_side}
         elif isinstance(value, tuple):
             value = list(value)
         params[field.name] = value

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core_server.engines.families import flow
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, native_from_vae, unpack_2x2
+from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, unpack_2x2
 
 
 def prepare(pipe: Any) -> None:
@@ -16,7 +16,7 @@ def prepare(pipe: Any) -> None:
     Chroma's transformer has never had (it embeds no guidance); say so, or every inpaint fails."""
     if "guidance_embeds" not in pipe.transformer.config:
         pipe.transformer.register_to_config(guidance_embeds=False)
-    native_from_vae(pipe)
+    flow.prepare(pipe)
 
 
 def build_tiny(folder: Path) -> None:

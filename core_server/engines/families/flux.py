@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, native_from_vae, unpack_2x2
+from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, prepare, unpack_2x2
 
 
 def build_tiny(folder: Path) -> None:
@@ -35,6 +34,6 @@ FAMILY = Family(
     true_inpainting="no inpainting variant (Flux.1 Fill is its own family): img2img with the mask blended in",
     refuses={SEAMLESS: NO_SEAMLESS},
     preview_latents=unpack_2x2,
-    prepare=native_from_vae,
+    prepare=prepare,
     build_tiny=build_tiny,
 )

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-
-from core_server.engines.families.flow import NO_SEAMLESS, native_from_vae, unpack_2x2, without_negative_prompt
+from core_server.engines.families.flow import NO_SEAMLESS, prepare, unpack_2x2, without_negative_prompt
 
 # ComfyUI's Flux.2 latent → RGB factors, one row per channel of the 32-channel VAE latents.
 LATENT_RGB = (
@@ -73,6 +72,6 @@ FAMILY = Family(
     refuses={SEAMLESS: NO_SEAMLESS},
     call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
-    prepare=native_from_vae,
+    prepare=prepare,
     build_tiny=build_tiny,
 )

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-
 from core_server.engines.families.flow import (
     FLUX_LATENT_RGB,
     NO_SEAMLESS,
-    native_from_vae,
+    prepare,
     unpack_2x2,
     without_negative_prompt,
 )
@@ -41,6 +40,6 @@ FAMILY = Family(
     refuses={SEAMLESS: NO_SEAMLESS},
     call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
-    prepare=native_from_vae,
+    prepare=prepare,
     build_tiny=build_tiny,
 )

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-
-from core_server.engines.families.flow import native_from_vae, NO_SEAMLESS, unpack_2x2
+from core_server.engines.families.flow import NO_SEAMLESS, prepare, unpack_2x2
 
 # ComfyUI's Wan 2.1 latent → RGB factors: Qwen-Image's VAE is Wan 2.1's.
 LATENT_RGB = (
@@ -67,6 +66,6 @@ FAMILY = Family(
     refuses={SEAMLESS: NO_SEAMLESS},
     call_options=call_options,
     preview_latents=unpack_2x2,
-    prepare=native_from_vae,
+    prepare=prepare,
     build_tiny=build_tiny,
 )

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, native_from_vae
+from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, prepare
 
 
 def build_tiny(folder: Path) -> None:
@@ -33,6 +32,6 @@ FAMILY = Family(
     default_guidance=1.0,  # 1 or below: no classifier-free guidance, as Turbo runs
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
     refuses={SEAMLESS: NO_SEAMLESS},
-    prepare=native_from_vae,
+    prepare=prepare,
     build_tiny=build_tiny,
 )
