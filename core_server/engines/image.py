@@ -26,6 +26,7 @@ from core_server.engines.families import family_named, family_of_folder
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.models import flow_checkpoints
 from core_server.tasks import (
     TASK_NAMES,
     Adapter,
@@ -173,8 +174,13 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-            pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
+            if flow_checkpoints.detect_file(path) is not None:
+                # A transformer alone; the other parts come from the diffusers folder `config`.
+                options["dtype"] = layout.loading_dtypes()
+                pipe = flow_checkpoints.load_pipeline(pipeline_class, path, config, layout.compute, options)
+            else:
+                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
+                pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
         else:
             options.update(_absent_parts(path))
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)

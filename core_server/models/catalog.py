@@ -22,6 +22,7 @@ from filelock import FileLock
 
 from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
+from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.pullable import DIFFUSERS_FOLDERS, pullable
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
@@ -110,12 +111,37 @@ class ModelCatalog:
         _check_name(name)
         path = Path(path).expanduser().resolve()
         kind = _inspect(path)
-        config_dir = _single_file_config(path, config) if kind == "image" and path.is_file() else None
+        flow = _flow_transformer(path) if kind == "image" and path.is_file() else None
+        config_dir = _single_file_config(path, config) if kind == "image" and path.is_file() and not flow else None
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
+            if flow is not None:
+                config_dir = self._flow_base(data, path, flow, config)
             data["models"][name] = self._record(kind, "local", path, config_dir)
             return self._entry(data, name)
+
+    def _flow_base(self, data: dict[str, Any], path: Path, flow: TransformerCheckpoint, config: Any) -> Path:
+        """The diffusers folder a lone transformer takes its VAE, text encoders and tokenizers from: `config`,
+        else a model of the same family in the catalog (one the user added or pulled before a tiny one)."""
+        family = FAMILIES[flow.family]
+        if config is not None:
+            folder = Path(config).expanduser().resolve()
+            if not (folder / "model_index.json").is_file() or family_of_folder(folder) is not family:
+                raise CatalogError(f"{folder} is not a diffusers folder of a {family.title} model for {path.name}.")
+            return folder
+        candidates = [
+            (record["source"] == "tiny", self._full_path(record["path"]))
+            for record in data["models"].values()
+            if record.get("family") == family.name and self._full_path(record["path"]).is_dir()
+        ]
+        if not candidates:
+            raise CatalogError(
+                f"{path.name} holds a {family.title} {flow.describe()} alone; its VAE and text encoders come from "
+                f"a diffusers folder of a {family.title} model. Pull one (see `cocreate models pull --help`) or "
+                "pass --config FOLDER."
+            )
+        return min(candidates)[1]
 
     def add_personal(self, name: str, weights: Path) -> ModelEntry:
         """Move a LoRA that `cocreate personalize` trained into models_dir/loras and register it; training
@@ -324,10 +350,12 @@ def _inspect(path: Path) -> str:
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise CatalogError(_pickle_refusal(path))
+        if path.suffix.lower() == ".gguf":
+            return "image"  # a quantized transformer (models.flow_checkpoints)
         if path.suffix.lower() != ".safetensors":
             raise CatalogError(
                 f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
-                "one .safetensors checkpoint or a LoRA .safetensors file."
+                "one .safetensors checkpoint, a GGUF transformer or a LoRA .safetensors file."
             )
         return LORA if _is_lora(path) else "image"
     if (path / "model_index.json").is_file():
@@ -386,6 +414,18 @@ def _check_causal_lm(path: Path) -> None:
         )
     if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
+
+
+def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
+    """A flow family's lone transformer (any layout, GGUF too), or None for other checkpoints."""
+    try:
+        found = detect_file(path)
+    except UnknownCheckpoint as error:
+        raise CatalogError(str(error)) from error
+    if found is not None and found.family not in FAMILIES:
+        titles = ", ".join(family.title for family in FAMILIES.values())
+        raise CatalogError(f"{path.name} is a {found.family} {found.describe()}; cocreate runs {titles}.")
+    return found
 
 
 def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:

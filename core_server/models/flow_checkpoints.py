@@ -29,7 +29,7 @@ REAL_HEAD_DIM = 128  # every real checkpoint of these families; other sizes are 
 
 @dataclass(frozen=True)
 class TransformerCheckpoint:
-    family: str  # engines.families name: flux, flux2-klein, z-image, qwen-image, chroma
+    family: str  # engines.families name: flux, flux-fill, flux2-klein, z-image, qwen-image, chroma (flux2-dev: none)
     variant: str  # flux: dev | schnell | fill; the others: the family name
     layout: str  # bfl | comfyui | diffusers
     transformer_class: str  # diffusers class name
@@ -173,7 +173,7 @@ def _flux_like(shapes: Shapes) -> Found | None:
         return None
     variant = "fill" if in_channels > 2 * out_channels else "dev" if guidance else "schnell"
     config = {**common, "pooled_projection_dim": pooled, "guidance_embeds": guidance}
-    return "flux", variant, layout, "FluxTransformer2DModel", config
+    return "flux-fill" if variant == "fill" else "flux", variant, layout, "FluxTransformer2DModel", config
 
 
 # Flux.2's tensors in each layout: (input, text input, output, timestep input, first q-norm, blocks, single blocks)
@@ -223,9 +223,9 @@ def _flux2(shapes: Shapes) -> Found | None:
         "axes_dims_rope": flux2_rope(head_dim),
         "guidance_embeds": guidance,
     }
-    # Klein (4B, 9B) is distilled and takes no guidance; FLUX.2 [dev] embeds it.
-    variant = "flux2-dev" if guidance else "flux2-klein"
-    return "flux2-klein", variant, layout, "Flux2Transformer2DModel", config
+    # Klein (4B, 9B) is distilled and takes no guidance; FLUX.2 [dev] embeds it (and has another text encoder).
+    family = "flux2-dev" if guidance else "flux2-klein"
+    return family, family, layout, "Flux2Transformer2DModel", config
 
 
 def _z_image(shapes: Shapes) -> Found | None:
@@ -304,3 +304,30 @@ def load_transformer(path: Path, checkpoint: TransformerCheckpoint, dtype: Any, 
     if checkpoint.gguf:
         options["quantization_config"] = GGUFQuantizationConfig(compute_dtype=dtype)
     return model_class.from_single_file(state, **options)
+
+
+def detect_file(path: Path) -> TransformerCheckpoint | None:
+    """detect() on a file: .safetensors or .gguf; None when it is no transformer of ours."""
+    gguf = path.suffix.lower() == ".gguf"
+    found = detect(tensor_shapes(path), gguf=gguf)
+    if found is None and gguf:
+        raise UnknownCheckpoint(
+            f"{path.name} is a GGUF file but not a Flux.1, Flux.2, Z-Image, Qwen-Image or Chroma transformer "
+            f"({describe_unknown(tensor_shapes(path))})."
+        )
+    return found
+
+
+def load_pipeline(pipeline_class: Any, path: Path, base: Path, dtype: Any, options: dict[str, Any]) -> Any:
+    """The family's pipeline with its transformer from the single file `path` and every other part (VAE,
+    text encoders, tokenizers, scheduler) from `base`, a diffusers folder of the same family."""
+    import tempfile
+
+    checkpoint = detect_file(path)
+    if checkpoint is None:
+        raise UnknownCheckpoint(
+            f"{path.name} is no flow-matching transformer ({describe_unknown(tensor_shapes(path))})."
+        )
+    with tempfile.TemporaryDirectory(prefix="cocreate-transformer-") as config_dir:
+        transformer = load_transformer(path, checkpoint, dtype, Path(config_dir))
+    return pipeline_class.from_pretrained(base, transformer=transformer, **options)

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from core_server.models import tiny_flow
+from core_server.models import CatalogError, ModelCatalog, tiny_flow
 from core_server.models.flow_checkpoints import (
     COMFY_PREFIX,
     UnknownCheckpoint,
@@ -24,10 +24,12 @@ from core_server.models.flow_checkpoints import (
     load_transformer,
     tensor_shapes,
 )
+from core_server.tasks import CancelToken, InpaintTask
+from tests.engines.support import disc_mask, load_on_cpu, random_image
 
 EXPECTED = {
     tiny_flow.TINY_FLUX: ("flux", "dev"),
-    tiny_flow.TINY_FLUX_FILL: ("flux", "fill"),
+    tiny_flow.TINY_FLUX_FILL: ("flux-fill", "fill"),
     tiny_flow.TINY_FLUX2_KLEIN: ("flux2-klein", "flux2-klein"),
     tiny_flow.TINY_Z_IMAGE: ("z-image", "z-image"),
     tiny_flow.TINY_QWEN_IMAGE: ("qwen-image", "qwen-image"),
@@ -47,11 +49,12 @@ def transformers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def write_gguf(state: dict[str, torch.Tensor], path: Path) -> None:
-    """Matrices whose rows split into 32-value blocks as Q8_0, the rest as float32, as GGUF converters do."""
+    """Linear weights whose rows split into 32-value blocks as Q8_0, the rest (norms, biases, pad tokens) as
+    float32, as GGUF converters do."""
     writer = gguf.GGUFWriter(path, arch="test")
     for name, tensor in state.items():
         values = tensor.float().numpy()
-        if values.ndim == 2 and values.shape[1] % 32 == 0:
+        if name.endswith(".weight") and values.ndim == 2 and values.shape[1] % 32 == 0:
             packed = gguf.quants.quantize(values, gguf.GGMLQuantizationType.Q8_0)
             writer.add_tensor(name, packed, raw_shape=packed.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
         else:
@@ -159,7 +162,8 @@ def test_flux_bfl_variants(in_channels: int, guidance: bool, variant: str | None
         assert checkpoint is None
         return
     assert checkpoint is not None
-    assert (checkpoint.family, checkpoint.variant, checkpoint.layout) == ("flux", variant, "bfl")
+    family = "flux-fill" if variant == "fill" else "flux"
+    assert (checkpoint.family, checkpoint.variant, checkpoint.layout) == (family, variant, "bfl")
     assert checkpoint.config["num_attention_heads"] == 24
     assert checkpoint.config["axes_dims_rope"] == (16, 56, 56)
     assert (checkpoint.config["num_layers"], checkpoint.config["num_single_layers"]) == (2, 2)
@@ -200,3 +204,47 @@ def test_corrupt_file_is_refused_clearly(tmp_path: Path, content: bytes) -> None
     path.write_bytes(content)
     with pytest.raises(UnknownCheckpoint, match=r"broken\.safetensors"):
         tensor_shapes(path)
+
+
+@pytest.mark.parametrize(("model", "layout"), [(tiny_flow.TINY_FLUX, "comfyui"), (tiny_flow.TINY_Z_IMAGE, "gguf")])
+def test_models_add_takes_the_other_parts_from_a_model_of_the_family_and_paints(
+    catalog: ModelCatalog, model: str, layout: str, tmp_path: Path
+) -> None:
+    base = catalog.resolve(model, "image")
+    state = load_file(next((base.path / "transformer").glob("*.safetensors")))
+    if layout == "gguf":
+        path = tmp_path / "transformer-Q8_0.gguf"
+        write_gguf(state, path)
+    else:
+        path = tmp_path / "transformer.safetensors"
+        save_file({COMFY_PREFIX + key: tensor for key, tensor in state.items()}, path)
+    entry = catalog.add(f"single-{model}", path)
+    try:
+        assert (entry.family, entry.config) == (base.family, base.path)
+        engine = load_on_cpu(entry)
+        try:
+            task = InpaintTask(image=random_image(64, 64), mask=disc_mask(64, 64, 32, 32, 16), prompt="moss", steps=2)
+            result = engine.run(task, [1], previews=False, emit=lambda event: None, cancel=CancelToken())
+            assert result.images[0].width == 64
+        finally:
+            engine.close()
+    finally:
+        catalog.remove(entry.name)
+
+
+def test_a_lone_transformer_without_a_model_of_its_family_is_refused(tmp_path: Path) -> None:
+    shapes_only = tmp_path / "flux1-dev.safetensors"
+    save_file(
+        {
+            key: torch.zeros(shape)
+            for key, shape in flux_bfl_shapes(in_channels=64, guidance=True, hidden=32, head=16).items()
+        },
+        shapes_only,
+    )
+    empty = ModelCatalog(tmp_path / "models")
+    with pytest.raises(CatalogError, match=r"Flux\.1 dev transformer .*alone.*models pull"):
+        empty._flow_base({"models": {}}, shapes_only, detect(tensor_shapes(shapes_only)), None)
+    unknown = tmp_path / "mystery.gguf"
+    write_gguf({"encoder.conv_in.weight": torch.zeros(4, 32)}, unknown)
+    with pytest.raises(CatalogError, match=r"mystery\.gguf is a GGUF file but not .*\(1 tensors under encoder\)"):
+        empty.add("mystery", unknown)
