@@ -20,6 +20,10 @@ def load_engine(entry: ModelEntry) -> Engine:
         from core_server.engines.image import ImageEngine
 
         return ImageEngine.load(entry.path, family=entry.family, config=entry.config)
+    if entry.kind == "text" and entry.path.suffix.lower() == ".gguf":
+        from core_server.engines.llama_text import LlamaTextEngine
+
+        return LlamaTextEngine.load(entry.path)
     if entry.kind == "text":
         from core_server.engines.text import TextEngine
 

@@ -58,6 +58,16 @@ def apply(pipe: DiffusionPipeline, family: Family, layout: Layout) -> None:
         decoder_entry = pipe.vae.decoder if pipe.vae.post_quant_conv is None else pipe.vae.post_quant_conv
         for entry in (pipe.vae.encoder, decoder_entry):
             entry.register_forward_pre_hook(_cast_inputs(layout.vae))
+        # ...and takes the encoder's latents as they come, so they leave it in the denoiser's dtype.
+        encoder_exit = pipe.vae.encoder if pipe.vae.quant_conv is None else pipe.vae.quant_conv
+        encoder_exit.register_forward_hook(_cast_output(layout.compute))
+
+
+def _cast_output(dtype: torch.dtype) -> Any:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        return output.to(dtype)
+
+    return hook
 
 
 def _cast_inputs(dtype: torch.dtype) -> Any:

@@ -307,15 +307,8 @@ def load_transformer(path: Path, checkpoint: TransformerCheckpoint, dtype: Any, 
 
 
 def detect_file(path: Path) -> TransformerCheckpoint | None:
-    """detect() on a file: .safetensors or .gguf; None when it is no transformer of ours."""
-    gguf = path.suffix.lower() == ".gguf"
-    found = detect(tensor_shapes(path), gguf=gguf)
-    if found is None and gguf:
-        raise UnknownCheckpoint(
-            f"{path.name} is a GGUF file but not a Flux.1, Flux.2, Z-Image, Qwen-Image or Chroma transformer "
-            f"({describe_unknown(tensor_shapes(path))})."
-        )
-    return found
+    """detect() on a .safetensors or .gguf file; None when it is no transformer of ours (a GGUF text model)."""
+    return detect(tensor_shapes(path), gguf=path.suffix.lower() == ".gguf")
 
 
 def load_pipeline(pipeline_class: Any, path: Path, base: Path, dtype: Any, options: dict[str, Any]) -> Any:

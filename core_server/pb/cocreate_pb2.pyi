@@ -89,6 +89,18 @@ class SharedMemory(_message.Message):
     size: int
     def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
+class SharedMemoryProbe(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: SharedMemory
+    def __init__(self, file: _Optional[_Union[SharedMemory, _Mapping]] = ...) -> None: ...
+
+class SharedMemoryProbeReply(_message.Message):
+    __slots__ = ("seen",)
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    seen: bytes
+    def __init__(self, seen: _Optional[bytes] = ...) -> None: ...
+
 class InpaintTask(_message.Message):
     __slots__ = ("image", "mask", "prompt", "negative_prompt", "strength", "steps", "guidance")
     IMAGE_FIELD_NUMBER: _ClassVar[int]

@@ -34,7 +34,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, convert, shm, validate
+from . import cocreation, convert, shm, shm_probe, validate
 from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
 log = logging.getLogger(__name__)
@@ -409,6 +409,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             version=__version__,
             limits=convert.limits_to_pb(self.limits),
         )
+
+    @unary
+    async def ProbeSharedMemory(
+        self, request: pb.SharedMemoryProbe, context: grpc.aio.ServicerContext
+    ) -> pb.SharedMemoryProbeReply:
+        return await asyncio.to_thread(shm_probe.probe, request, context.peer().startswith("unix:"))
 
 
 def _elapsed_ms(job: Job) -> int:
