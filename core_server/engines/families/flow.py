@@ -52,30 +52,9 @@ def without_negative_prompt(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare(pipe: Any) -> None:
-    """What every flow family's pipeline needs once loaded: its native size, and latents in its dtype."""
-    native_from_vae(pipe)
-    # With a bfloat16 transformer and a float32 VAE (engines.precision on the CPU) these pipelines hand
-    # the transformer latents made from the VAE's float32 encodings; cast them as they go in.
-    pipe.transformer.register_forward_pre_hook(_latents_in_own_dtype, with_kwargs=True)
-
-
-def _latents_in_own_dtype(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    dtype = module.dtype
-    for name in ("hidden_states", "x"):  # Z-Image takes a list of latents as x
-        value = kwargs.get(name)
-        if isinstance(value, list):
-            kwargs[name] = [latent.to(dtype) for latent in value]
-        elif value is not None:
-            kwargs[name] = value.to(dtype)
-    if args:
-        first = args[0]
-        args = ([latent.to(dtype) for latent in first] if isinstance(first, list) else first.to(dtype), *args[1:])
-    return args, kwargs
-
-
-def native_from_vae(pipe: Any) -> None:
-    """The pipelines assume 128 latent cells (1024 px at the real 8× VAE); a VAE that states the size it was
-    trained at says better (the same 1024 for real checkpoints; the tiny profile's 64)."""
+    """The native size from the VAE. The pipelines assume 128 latent cells (1024 px at the real 8× VAE); a
+    VAE that states the size it was trained at says better (the same 1024 for real checkpoints; the tiny
+    profile's 64)."""
     sample_size = pipe.vae.config.get("sample_size")
     if isinstance(sample_size, int):
         pipe.default_sample_size = sample_size // pipe.vae_scale_factor
