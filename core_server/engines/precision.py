@@ -53,6 +53,9 @@ def apply(pipe: DiffusionPipeline, family: Family, layout: Layout) -> None:
             continue  # quantized (a GGUF transformer): loaded with its compute dtype, its bytes are not floats
         if module.dtype != dtype:  # diffusers warns on every cast, needed or not
             module.to(dtype)
+    if layout.vae == torch.float32 and pipe.vae.config.get("force_upcast"):
+        # Already in float32: SDXL's pipelines would otherwise cast it to the denoiser's dtype after each encode.
+        pipe.vae.register_to_config(force_upcast=False)
     if layout.vae != layout.compute:
         # The pipeline hands the VAE latents in the UNet's dtype; both its entry points cast them.
         decoder_entry = pipe.vae.decoder if pipe.vae.post_quant_conv is None else pipe.vae.post_quant_conv

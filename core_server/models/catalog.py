@@ -22,6 +22,7 @@ from filelock import FileLock
 
 from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
+from core_server.engines.families.detect import Detected, detect
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.pullable import DIFFUSERS_FOLDERS, pullable
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
@@ -111,14 +112,17 @@ class ModelCatalog:
         _check_name(name)
         path = Path(path).expanduser().resolve()
         kind = _inspect(path)
+        config_dir, family = None, ""
         flow = _flow_transformer(path) if kind == "image" and path.is_file() else None
-        config_dir = _single_file_config(path, config) if kind == "image" and path.is_file() and not flow else None
+        if kind == "image" and path.is_file() and flow is None:
+            found = _detect(path)
+            config_dir, family = _single_file_config(path, found, config), found.family
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
             if flow is not None:
-                config_dir = self._flow_base(data, path, flow, config)
-            data["models"][name] = self._record(kind, "local", path, config_dir)
+                config_dir, family = self._flow_base(data, path, flow, config), flow.family
+            data["models"][name] = self._record(kind, "local", path, config_dir, family)
             return self._entry(data, name)
 
     def _flow_base(self, data: dict[str, Any], path: Path, flow: TransformerCheckpoint, config: Any) -> Path:
@@ -278,7 +282,7 @@ class ModelCatalog:
                 data["defaults"][kind] = TINY_DEFAULTS[kind]
         self._tiny_ready = True
 
-    def _record(self, kind: str, source: str, path: Path, config: Path | None) -> dict[str, Any]:
+    def _record(self, kind: str, source: str, path: Path, config: Path | None, family: str = "") -> dict[str, Any]:
         record: dict[str, Any] = {
             "kind": kind,
             "source": source,
@@ -288,7 +292,7 @@ class ModelCatalog:
             "sha256": "",
             "weights": [],
         }
-        record["family"] = self._family(record)
+        record["family"] = family or self._family(record)
         self._refresh_sha256(record)
         return record
 
@@ -436,13 +440,31 @@ def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
     return found
 
 
-def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
+def _detect(checkpoint: Path) -> Detected:
+    try:
+        return detect(checkpoint)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
+
+
+def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None) -> Path:
     """The local diffusers folder that describes a single-file checkpoint's pipeline."""
     if config is not None:
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
             raise CatalogError(f"{folder} is not a diffusers folder (no model_index.json) for {checkpoint.name}.")
+        family = family_of_folder(folder)
+        if family is None or family.name != found.family:
+            raise CatalogError(
+                f"{checkpoint.name} is a {found.describe()} checkpoint, but {folder.name} describes a "
+                f"{family.title if family else 'model of no family cocreate runs'}; give a folder of the same family."
+            )
         return folder
+    if not found.complete:
+        raise CatalogError(
+            f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
+            "add it with --config naming a diffusers folder of the same family to take them from."
+        )
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's
     # configs from the Hub even with local_files_only, so look them up in the local cache ourselves.
     from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint
@@ -453,15 +475,17 @@ def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
             "pretrained_model_name_or_path"
         ]
     except (OSError, ValueError, KeyError) as error:
-        raise CatalogError(f"{checkpoint.name} is no Stable Diffusion checkpoint diffusers knows: {error}") from error
+        raise CatalogError(
+            f"{checkpoint.name} looks like a {found.describe()}, but diffusers cannot read it: {error}"
+        ) from error
     try:
         return Path(snapshot_download(repo, local_files_only=True, allow_patterns=["*.json", "*.txt"]))
     except OSError as error:
         raise CatalogError(
-            f"{checkpoint.name} is a single-file checkpoint of the {repo} kind; building its pipeline needs that "
-            "model's config files, which are not on this machine. Download them once "
+            f"{checkpoint.name} is a {found.describe()} checkpoint of the {repo} kind; building its pipeline needs "
+            "that model's config and tokenizer files, which are not on this machine. Download them once "
             f"(`hf download {repo} --include '*.json' '*.txt'`) and add the checkpoint again, or pass a local "
-            "diffusers folder of the same kind as config."
+            "diffusers folder of the same family as --config."
         ) from error
 
 

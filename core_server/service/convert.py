@@ -117,9 +117,10 @@ def turn_to_pb(t: model.Turn, thumbnails: dict[str, tasks.RGBAImage]) -> pb.Turn
 
 
 def progress_to_pb(event: tasks.StepEvent) -> pb.GenerateEvent:
-    return pb.GenerateEvent(
-        progress=pb.Progress(step=event.step, total=event.total, previews=[image_to_pb(p) for p in event.previews])
-    )
+    progress = pb.Progress(step=event.step, total=event.total, previews=[image_to_pb(p) for p in event.previews])
+    if event.painted is not None:
+        progress.painted_width, progress.painted_height = event.painted
+    return pb.GenerateEvent(progress=progress)
 
 
 def candidate_to_pb(c: model.Candidate, content: tasks.RGBAImage | str) -> pb.GenerateEvent:

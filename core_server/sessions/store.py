@@ -303,8 +303,12 @@ class SessionStore:
         status: str,
         images: Sequence[RGBAImage] = (),
         texts: Sequence[str] = (),
+        painted: tuple[int, int] | None = None,
     ) -> list[Candidate]:
-        """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it."""
+        """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it.
+
+        `painted`: the (width, height) an image job painted at, kept in the turn's params as "painted".
+        """
         if status not in FINISHED:
             raise ValueError(f"a turn finishes as one of {sorted(FINISHED)}, not {status!r}")
         with self._tx() as db:
@@ -328,6 +332,11 @@ class SessionStore:
             ).rowcount
             if not ended:  # another thread finished it since we looked
                 raise InvalidReference(f"turn '{turn_id}' is no longer running")
+            if painted is not None:
+                db.execute(
+                    "UPDATE turns SET params_json = json_set(params_json, '$.painted', json(?)) WHERE id = ?",
+                    (json.dumps(list(painted)), turn_id),
+                )
             _insert_candidates(db, candidates)
         return candidates
 
