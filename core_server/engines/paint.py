@@ -156,10 +156,7 @@ def _denoise(
         return {}
 
     with seamless_tiling((pipe.unet, pipe.vae), job.seamless), given_noise(pipe, noise):
-        # Encode the picture and its masked copy ourselves, once and without sampling, so every
-        # candidate starts from the same latents and depends on its own seed alone.
-        latents = _encode(pipe, torch.cat([image, image * (mask < 0.5)]))
-        image_latents, masked_image_latents = latents.chunk(2)
+        image_latents, masked_image_latents = _encode_inputs(pipe, image, mask, job.strength)
         output = pipe(
             prompt=job.prompt,
             negative_prompt=job.negative_prompt,
@@ -177,6 +174,25 @@ def _denoise(
             callback_on_step_end=on_step_end,
         )
     return np.clip(np.rint(output.images * 255.0), 0, 255).astype(np.uint8)
+
+
+def _encode_inputs(
+    pipe: StableDiffusionInpaintPipeline, image: torch.Tensor, mask: torch.Tensor, strength: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The latents of the picture and of its masked copy, encoded once and without sampling, so every
+    candidate starts from the same latents and depends on its own seed alone.
+
+    Only what the pipeline reads is encoded: the picture's latents start the denoising below strength 1
+    and are blended back every step by a plain (4-channel) UNet; the masked copy is the extra input of an
+    inpainting (9-channel) UNet. The one not read is stood in for by the other, as the pipeline wants both.
+    """
+    inpainting_unet = pipe.unet.config.in_channels == 9
+    wants_picture = strength < 1 or not inpainting_unet
+    if wants_picture and inpainting_unet:
+        picture, masked = _encode(pipe, torch.cat([image, image * (mask < 0.5)])).chunk(2)
+        return picture, masked
+    latents = _encode(pipe, image if wants_picture else image * (mask < 0.5))
+    return latents, latents
 
 
 def _encode(pipe: StableDiffusionInpaintPipeline, images: torch.Tensor) -> torch.Tensor:
