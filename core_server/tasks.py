@@ -208,6 +208,7 @@ class GenerationResult:
 
     images: tuple[RGBAImage, ...] = ()
     texts: tuple[str, ...] = ()
+    stages: tuple[tuple[str, float], ...] = ()  # seconds per stage of the engine's work (core_server.stages)
 
 
 class Cancelled(Exception):

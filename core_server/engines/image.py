@@ -22,6 +22,7 @@ from core_server.engines import compiling, encode_cache, expand, inpaint, precis
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
     Adapter,
@@ -95,7 +96,9 @@ class ImageEngine:
         if not seeds:
             raise EngineError("Ask for at least one candidate.")
         cancel.check()
-        job = to_job(task)
+        stages = Stages()
+        with stages.timed("prepare"):
+            job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
         with self._lock:
@@ -103,13 +106,15 @@ class ImageEngine:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
             try:
-                canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel)
+                canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages)
             except torch.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
                 raise EngineError(
                     f"Out of GPU memory for {len(seeds)} candidates; ask for fewer, or for a smaller region."
                 ) from error
-        return GenerationResult(images=tuple(rgba_image(canvas) for canvas in canvases))
+        with stages.timed("composite"):
+            images = tuple(rgba_image(canvas) for canvas in canvases)
+        return GenerationResult(images=images, stages=stages.items())
 
     def _use_adapter(self, pipe: StableDiffusionInpaintPipeline, adapter: Adapter | None) -> None:
         """Make `adapter` the one active LoRA (None: none), loading it on first use."""

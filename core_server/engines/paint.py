@@ -8,6 +8,7 @@ bit-identical.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ from PIL import Image
 from core_server.engines.noise import given_noise, initial_noise, plain
 from core_server.engines.pixels import bounding_box, composite, over_backdrop, resize
 from core_server.engines.preview import PreviewFrame
+from core_server.engines.profiling import timed_modules
 from core_server.engines.seamless import seamless_tiling
+from core_server.stages import Stages
 from core_server.tasks import CancelToken, Emit, EngineError, NoiseRecipe, Seamless, StepEvent
 
 DEFAULT_STEPS = 20
@@ -51,8 +54,10 @@ def paint(
     previews: bool,
     emit: Emit,
     cancel: CancelToken,
+    stages: Stages,
 ) -> list[np.ndarray]:
-    """One (H, W, 4) uint8 canvas per seed, candidate i denoised from seeds[i]."""
+    """One (H, W, 4) uint8 canvas per seed, candidate i denoised from seeds[i]; each part's time goes to `stages`."""
+    prepare_started = time.perf_counter()
     # 1. Check inputs
     box = bounding_box(job.mask)
     if box is None:
@@ -86,17 +91,20 @@ def paint(
     pixels = resize(over_backdrop(region), work_width, work_height, **wrap)
     soft = resize(region_mask, work_width, work_height, resample=Image.Resampling.BILINEAR, **wrap)
 
-    # 4. Denoise all candidates in one batch
     frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom)) if previews else None
-    generated = _denoise(pipe, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel)
+    stages.add("prepare", time.perf_counter() - prepare_started)
+
+    # 4. Denoise all candidates in one batch
+    generated = _denoise(pipe, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel, stages=stages)
 
     # 5. Back to the region's size and into the canvas
     canvases = []
-    for rgb in generated:
-        rgb = resize(rgb, right - left, bottom - top, **wrap)
-        canvas = job.image.copy()
-        canvas[top:bottom, left:right] = composite(region, region_mask, rgb)
-        canvases.append(canvas)
+    with stages.timed("composite"):
+        for rgb in generated:
+            rgb = resize(rgb, right - left, bottom - top, **wrap)
+            canvas = job.image.copy()
+            canvas[top:bottom, left:right] = composite(region, region_mask, rgb)
+            canvases.append(canvas)
     return canvases
 
 
@@ -131,6 +139,7 @@ def _denoise(
     frame: PreviewFrame | None,
     emit: Emit,
     cancel: CancelToken,
+    stages: Stages,
 ) -> np.ndarray:
     """(n, h, w, 3) uint8 from (h, w, 3) uint8 pixels and an (h, w) bool mask."""
     device, dtype = pipe.unet.device, pipe.unet.dtype
@@ -151,29 +160,34 @@ def _denoise(
     def on_step_end(pipe: StableDiffusionInpaintPipeline, step: int, timestep: int, tensors: dict) -> dict:
         # Raising Cancelled here leaves the pipeline before its VAE decode; the next call starts afresh.
         cancel.check()
-        shown = frame.render(tensors["latents"]) if frame else ()
+        with stages.timed("previews"):
+            shown = frame.render(tensors["latents"]) if frame else ()
         emit(StepEvent(step + 1, pipe.num_timesteps, shown))
         return {}
 
     with seamless_tiling((pipe.unet, pipe.vae), job.seamless), given_noise(pipe, noise):
-        image_latents, masked_image_latents = _encode_inputs(pipe, image, mask, job.strength)
-        output = pipe(
-            prompt=job.prompt,
-            negative_prompt=job.negative_prompt,
-            image=image_latents,
-            mask_image=mask,
-            masked_image_latents=masked_image_latents,
-            height=pixels.shape[0],
-            width=pixels.shape[1],
-            strength=job.strength,
-            num_inference_steps=job.steps,
-            guidance_scale=job.guidance,
-            num_images_per_prompt=len(seeds),
-            generator=generators,
-            output_type="np",
-            callback_on_step_end=on_step_end,
-        )
-    return np.clip(np.rint(output.images * 255.0), 0, 255).astype(np.uint8)
+        with stages.timed("vae encode"):
+            image_latents, masked_image_latents = _encode_inputs(pipe, image, mask, job.strength)
+        inside = {"text encoder": pipe.text_encoder, "unet": pipe.unet, "vae decode": pipe.vae.decoder}
+        with timed_modules(stages, inside, rest="pipeline other"):
+            output = pipe(
+                prompt=job.prompt,
+                negative_prompt=job.negative_prompt,
+                image=image_latents,
+                mask_image=mask,
+                masked_image_latents=masked_image_latents,
+                height=pixels.shape[0],
+                width=pixels.shape[1],
+                strength=job.strength,
+                num_inference_steps=job.steps,
+                guidance_scale=job.guidance,
+                num_images_per_prompt=len(seeds),
+                generator=generators,
+                output_type="np",
+                callback_on_step_end=on_step_end,
+            )
+    with stages.timed("composite"):
+        return np.clip(np.rint(output.images * 255.0), 0, 255).astype(np.uint8)
 
 
 def _encode_inputs(

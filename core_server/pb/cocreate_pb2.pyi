@@ -320,14 +320,24 @@ class Candidate(_message.Message):
     def __init__(self, index: _Optional[int] = ..., candidate_id: _Optional[str] = ..., seed: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., text: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class Done(_message.Message):
-    __slots__ = ("turn_id", "status", "elapsed_ms")
+    __slots__ = ("turn_id", "status", "elapsed_ms", "stages")
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
     turn_id: str
     status: JobStatus
     elapsed_ms: int
-    def __init__(self, turn_id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., elapsed_ms: _Optional[int] = ...) -> None: ...
+    stages: _containers.RepeatedCompositeFieldContainer[StageTime]
+    def __init__(self, turn_id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., elapsed_ms: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ...) -> None: ...
+
+class StageTime(_message.Message):
+    __slots__ = ("name", "seconds")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    seconds: float
+    def __init__(self, name: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -538,7 +548,7 @@ class RestoreCandidateResponse(_message.Message):
     def __init__(self, candidate: _Optional[_Union[CandidateContent, _Mapping]] = ..., session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., feedback_id: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default")
+    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default", "load_seconds", "load_peak_rss_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -547,6 +557,8 @@ class ModelInfo(_message.Message):
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    LOAD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_PEAK_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     source: str
@@ -555,7 +567,9 @@ class ModelInfo(_message.Message):
     dtype: str
     memory_bytes: int
     is_default: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ...) -> None: ...
+    load_seconds: float
+    load_peak_rss_bytes: int
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ..., load_seconds: _Optional[float] = ..., load_peak_rss_bytes: _Optional[int] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -55,6 +55,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def Generate(
         self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateEvent]:
+        received = time.perf_counter()
         await asyncio.to_thread(shm.take_pixels, request, self.limits)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
@@ -84,6 +85,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             previews=spec.previews,
             loop=asyncio.get_running_loop(),
         )
+        job.stages.add("request", time.perf_counter() - received)
         try:
             position = self.scheduler.submit(job)
         except Exception:
@@ -100,7 +102,9 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             while True:
                 event = await job.next_event()
                 if isinstance(event, tasks.StepEvent):
-                    yield convert.progress_to_pb(event)
+                    with job.stages.timed("progress events"):
+                        progress = convert.progress_to_pb(event)
+                    yield progress
                 elif isinstance(event, tasks.TextDeltaEvent):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
@@ -109,11 +113,14 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     settled = True
                     result = event.result
                     # Stored before the client hears of them: an acknowledged candidate survives a crash.
-                    stored = await asyncio.to_thread(
-                        self.store.finish_turn, turn.id, "completed", images=result.images, texts=result.texts
-                    )
+                    with job.stages.timed("store"):
+                        stored = await asyncio.to_thread(
+                            self.store.finish_turn, turn.id, "completed", images=result.images, texts=result.texts
+                        )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
-                        yield outbox.candidate_to_pb(candidate, content)
+                        with job.stages.timed("candidate events"):
+                            message = outbox.candidate_to_pb(candidate, content)
+                        yield message
                     yield _done(turn.id, pb.JOB_COMPLETED, job)
                     return
                 elif isinstance(event, WasCancelled):
@@ -345,4 +352,6 @@ class CocreateServicer(pb_grpc.CocreateServicer):
 
 def _done(turn_id: str, status: int, job: Job) -> pb.GenerateEvent:
     elapsed_ms = int((time.monotonic() - job.submitted) * 1000)
-    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=elapsed_ms))
+    log.debug("job %s took %d ms: %s", job.id, elapsed_ms, job.stages.describe())
+    stages = [pb.StageTime(name=name, seconds=seconds) for name, seconds in job.stages.items()]
+    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=elapsed_ms, stages=stages))
