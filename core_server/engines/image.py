@@ -18,7 +18,16 @@ from diffusers.utils import logging as diffusers_logging
 from safetensors.torch import load_file
 from transformers.utils import logging as transformers_logging
 
-from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
+from core_server.engines import (
+    compiling,
+    encode_cache,
+    expand,
+    inpaint,
+    precision,
+    single_file,
+    texture,
+    variants,
+)
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
@@ -170,9 +179,8 @@ def load_pipeline(path: Path, config: Path | None, layout: precision.Layout) -> 
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-            pipe = StableDiffusionInpaintPipeline.from_single_file(
-                str(path), config=str(config), dtype=layout.vae, **options
+            pipe = single_file.load_pipeline(
+                StableDiffusionInpaintPipeline, path, config, layout.loading_dtypes(), **options
             )
         else:
             pipe = StableDiffusionInpaintPipeline.from_pretrained(
