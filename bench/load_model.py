@@ -48,7 +48,9 @@ start = time.perf_counter()
 pipe = load_pipeline(Path(checkpoint), Path(config), precision.Layout.for_dtype(getattr(torch, dtype)))
 seconds = time.perf_counter() - start
 model = memory_bytes(pipe.unet, pipe.vae, pipe.text_encoder)
+import core_server
 print(json.dumps({"seconds": seconds, "peak": status("VmHWM"), "before": before, "model": model}))
+print(core_server.__file__, file=sys.stderr)
 """
 
 
@@ -71,6 +73,7 @@ def load_once(tree: Path, checkpoint: Path, config: Path, dtype: str) -> dict[st
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(checkpoint), str(config), dtype],
         env=env,
+        cwd=tree,  # python -c puts the working folder first on the path: this tree's core_server, not ours
         capture_output=True,
         text=True,
         check=False,

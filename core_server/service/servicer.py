@@ -329,6 +329,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     dtype=resident.dtype if resident else "",
                     memory_bytes=resident.memory_bytes if resident else 0,
                     is_default=entry.is_default,
+                    load_seconds=resident.load_seconds if resident else 0.0,
+                    load_peak_rss_bytes=resident.load_peak_rss_bytes if resident else 0,
                 )
             )
         return infos
