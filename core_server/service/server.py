@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .. import config
-from ..engines import load_engine
+from ..engines import load_engine, train_lora
 from ..engines.devices import choose_device
 from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2, cocreate_pb2_grpc
@@ -64,7 +64,9 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     # the first health check or model list does not wait on it.
     await asyncio.to_thread(catalog.list)
     limits = options.limits
-    scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue)
+    scheduler = Scheduler(
+        Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue, train=train_lora
+    )
     interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(options.token)] if options.token else []
     message_options = [
         ("grpc.max_receive_message_length", limits.max_message_bytes),

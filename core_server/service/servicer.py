@@ -10,9 +10,12 @@ import asyncio
 import io
 import logging
 import secrets
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
@@ -27,8 +30,10 @@ from ..provenance.credentials import SigningError
 from ..scheduler.jobs import Failed, Finished, Job, QueuedAt, WasCancelled
 from ..scheduler.scheduler import Scheduler
 from ..sessions import analytics
+from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
+from ..tasks import PersonalizeTask
 from . import cocreation, convert, shm, validate
 from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
@@ -148,6 +153,69 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         if was_running is None:
             raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
         return pb.CancelResponse(was_running=was_running)
+
+    # ------------------------------------------------------------ personal LoRAs
+
+    @streaming
+    async def Personalize(
+        self, request: pb.PersonalizeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.PersonalizeEvent]:
+        spec = validate.personalize_spec(request, self.limits)
+        entry = await asyncio.to_thread(self.catalog.resolve, spec.model, "image")
+        await asyncio.to_thread(self._check_lora_name, spec.name)
+        pictures = await asyncio.to_thread(kept_pictures, self.store, spec.session_id)
+        if not pictures:
+            raise FailedPrecondition(
+                f"Session {spec.session_id} has no accepted pictures yet: keep (accept) some candidates first, "
+                "then personalize again."
+            )
+        if spec.prompt is not None:
+            pictures = [(picture, spec.prompt) for picture, _ in pictures]
+        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.catalog.models_dir, prefix=".personalize-"))
+        weights = staging / f"{spec.name}.safetensors"
+        job = Job(
+            id=uuid.uuid4().hex,
+            client=spec.client or context.peer(),
+            task=PersonalizeTask(tuple(pictures), str(weights), spec.training),
+            seeds=(spec.training.seed,),
+            model=entry.name,
+            model_entry=entry,
+            previews=False,
+            loop=asyncio.get_running_loop(),
+        )
+        settled = False
+        try:
+            position = self.scheduler.submit(job)
+            yield pb.PersonalizeEvent(accepted=pb.Accepted(job_id=job.id, queue_position=position, model=entry.name))
+            while True:
+                event = await job.next_event()
+                if isinstance(event, tasks.StepEvent):
+                    progress = pb.Progress(step=event.step, total=event.total, loss=event.loss or 0.0)
+                    yield pb.PersonalizeEvent(progress=progress)
+                elif isinstance(event, QueuedAt):
+                    yield pb.PersonalizeEvent(queued=pb.Queued(queue_position=event.position))
+                elif isinstance(event, Finished):
+                    settled = True
+                    lora = await asyncio.to_thread(self.catalog.add_personal, spec.name, weights)
+                    yield _personalized(pb.JOB_COMPLETED, job, lora=lora.name, pictures=len(pictures), sha=lora.sha256)
+                    return
+                elif isinstance(event, WasCancelled):
+                    settled = True
+                    yield _personalized(pb.JOB_CANCELLED, job)
+                    return
+                elif isinstance(event, Failed):
+                    settled = True
+                    raise event.error
+        finally:
+            if not settled:  # the caller went away
+                self.scheduler.cancel(job.id)
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _check_lora_name(self, name: str) -> None:
+        """Training again under a personal LoRA's name replaces it; any other model's name is taken."""
+        taken = next((e for e in self.catalog.list() if e.name == name and e.source != "personal"), None)
+        if taken is not None:
+            raise FailedPrecondition(f"{name} is already the name of {taken.source} {taken.kind} model; pick another.")
 
     # ------------------------------------------------------------ sessions
 
@@ -352,8 +420,17 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         )
 
 
+def _elapsed_ms(job: Job) -> int:
+    return int((time.monotonic() - job.submitted) * 1000)
+
+
 def _done(turn_id: str, status: int, job: Job) -> pb.GenerateEvent:
-    elapsed_ms = int((time.monotonic() - job.submitted) * 1000)
+    elapsed_ms = _elapsed_ms(job)
     log.debug("job %s took %d ms: %s", job.id, elapsed_ms, job.stages.describe())
     stages = [pb.StageTime(name=name, seconds=seconds) for name, seconds in job.stages.items()]
     return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=elapsed_ms, stages=stages))
+
+
+def _personalized(status: int, job: Job, *, lora: str = "", pictures: int = 0, sha: str = "") -> pb.PersonalizeEvent:
+    done = pb.Personalized(status=status, lora=lora, pictures=pictures, sha256=sha, elapsed_ms=_elapsed_ms(job))
+    return pb.PersonalizeEvent(done=done)

@@ -35,6 +35,7 @@ _EXPORTS = {
     "Progress": "events",
     "TextDelta": "events",
     "CandidateReady": "events",
+    "Trained": "events",
     "Done": "events",
     "Failed": "events",
     "Event": "events",

@@ -21,7 +21,7 @@ from grpclib.exceptions import GRPCError, StreamTerminatedError
 from h2.exceptions import ProtocolError
 
 from . import shm
-from .convert import candidate_content_from_pb, event_from_pb, image_fields
+from .convert import candidate_content_from_pb, event_from_pb, image_fields, personalize_events_from_pb
 from .endpoint import default_endpoint, parse_endpoint, resolve_token, tls_context
 from .errors import DaemonUnavailable, RequestError
 from .events import CandidateReady, Event
@@ -38,6 +38,8 @@ _FORMATS = {"png": pb.PROVENANCE_FORMAT_PNG, "jpeg": pb.PROVENANCE_FORMAT_JPEG}
 # a 256 MiB image (8192² RGBA) from stalling on a window update every 4 MiB.
 _WINDOW = 64 * 1024 * 1024
 _CONFIG = Configuration(http2_connection_window_size=_WINDOW, http2_stream_window_size=_WINDOW)
+MAX_CLIENT_NAME = 200  # the daemon's bound on GenerateRequest.client
+_REMEMBERED_SESSIONS = 1024  # documents known by session id, for client names; the oldest go first
 
 
 class Client:
@@ -50,6 +52,7 @@ class Client:
         token: str | None = None,
         ca_file: str | os.PathLike[str] | None = None,
         timeout: float = 60.0,
+        client_name: str = "",
     ) -> None:
         self.endpoint = parse_endpoint(endpoint or default_endpoint())
         if ca_file and self.endpoint.path is not None:
@@ -58,6 +61,8 @@ class Client:
         token = resolve_token(token)
         self._metadata = {"authorization": f"Bearer {token}"} if token else {}
         self.timeout = timeout
+        self.client_name = client_name
+        self._documents: dict[str, tuple[str, str]] = {}  # session id → (host, document)
         self._channel: Channel | None = None
         self._stub: CocreateStub | None = None
 
@@ -93,6 +98,21 @@ class Client:
             self.close()  # the connection is gone: the next call makes a new one
             raise DaemonUnavailable(str(self.endpoint), _reason(error)) from error
 
+    def _remember(self, *sessions: pb.Session) -> None:
+        """Note each session's host and document, to name the client of generations in it."""
+        for session in sessions:
+            self._documents.pop(session.id, None)
+            self._documents[session.id] = (session.host, session.document_id or session.document_name)
+        while len(self._documents) > _REMEMBERED_SESSIONS:
+            del self._documents[next(iter(self._documents))]
+
+    def name_for(self, session_id: str) -> str:
+        """Who asks, for the daemon's fair queue: "host:document" of the session, else `client_name`.
+
+        A stable name per document gives each open document its own lane, whatever its connection."""
+        host, document = self._documents.get(session_id, ("", ""))
+        return ":".join(part for part in (self.client_name or host, document) if part)[:MAX_CLIENT_NAME]
+
     async def _unary(self, method_name: str, request: object, timeout: float | None = None) -> Any:
         with self._errors():
             method = getattr(self._connect(), method_name)
@@ -113,36 +133,60 @@ class Client:
 
         On this machine (a Unix socket) large images travel through shared memory both ways."""
         local = self.endpoint.path is not None and shm.available()
-        with shm.outgoing(request) if local else contextlib.nullcontext():
-            request.shared_memory = local
-            async with contextlib.aclosing(self._stream("Generate", request)) as messages:
-                async for message in messages:
-                    event = event_from_pb(message)
-                    if event is not None:
-                        yield event
+        named = not request.client
+        if named:
+            request.client = self.name_for(request.session_id)
+        try:
+            with shm.outgoing(request) if local else contextlib.nullcontext():
+                request.shared_memory = local
+                async with contextlib.aclosing(self._stream("Generate", request)) as messages:
+                    async for message in messages:
+                        event = event_from_pb(message)
+                        if event is not None:
+                            yield event
+        finally:
+            if named:  # the caller's request stays as it was, to reuse for another session
+                request.ClearField("client")
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job by id (one this client did not start, say). True if it was running, not queued."""
         reply: pb.CancelResponse = await self._unary("Cancel", pb.CancelRequest(job_id=job_id))
         return reply.was_running
 
+    async def personalize(self, request: pb.PersonalizeRequest) -> AsyncGenerator[Event, None]:
+        """Train a personal LoRA on a session's kept pictures (build `request` with tasks.personalize):
+        Accepted, Queued*, Progress* (with the loss), Trained, Done; leaving early makes the daemon stop it."""
+        request.client = request.client or self.name_for(request.session_id)
+        async with contextlib.aclosing(self._stream("Personalize", request)) as messages:
+            async for message in messages:
+                for event in personalize_events_from_pb(message):
+                    yield event
+
     # ------------------------------------------------------------ sessions
 
     async def create_session(self, host: str, document_id: str = "", document_name: str = "") -> pb.Session:
         request = pb.CreateSessionRequest(host=host, document_id=document_id, document_name=document_name)
-        return await self._unary("CreateSession", request)
+        session: pb.Session = await self._unary("CreateSession", request)
+        self._remember(session)
+        return session
 
     async def get_session(self, session_id: str, thumbnail_size: int = 0) -> pb.SessionDetail:
         request = pb.GetSessionRequest(session_id=session_id, thumbnail_size=thumbnail_size)
-        return await self._unary("GetSession", request)
+        detail: pb.SessionDetail = await self._unary("GetSession", request)
+        self._remember(detail.session)
+        return detail
 
     async def list_sessions(self, host: str = "", document_id: str = "", limit: int = 0) -> list[pb.Session]:
         request = pb.ListSessionsRequest(host=host, document_id=document_id, limit=limit)
         reply: pb.ListSessionsResponse = await self._unary("ListSessions", request)
+        self._remember(*reply.sessions)
         return list(reply.sessions)
 
     async def fork_session(self, session_id: str, turn_id: str) -> pb.Session:
-        return await self._unary("ForkSession", pb.ForkSessionRequest(session_id=session_id, turn_id=turn_id))
+        request = pb.ForkSessionRequest(session_id=session_id, turn_id=turn_id)
+        session: pb.Session = await self._unary("ForkSession", request)
+        self._remember(session)
+        return session
 
     async def export_session(self, session_id: str, path: str | os.PathLike[str]) -> int:
         """Write the session's zip to `path` (complete or not at all); returns its size in bytes."""

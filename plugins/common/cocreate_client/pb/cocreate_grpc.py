@@ -71,6 +71,10 @@ class CocreateBase(abc.ABC):
     async def RestoreCandidate(self, stream: 'grpclib.server.Stream[cocreate_pb2.RestoreCandidateRequest, cocreate_pb2.RestoreCandidateResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def Personalize(self, stream: 'grpclib.server.Stream[cocreate_pb2.PersonalizeRequest, cocreate_pb2.PersonalizeEvent]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/cocreate.v1.Cocreate/Generate': grpclib.const.Handler(
@@ -156,6 +160,12 @@ class CocreateBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 cocreate_pb2.RestoreCandidateRequest,
                 cocreate_pb2.RestoreCandidateResponse,
+            ),
+            '/cocreate.v1.Cocreate/Personalize': grpclib.const.Handler(
+                self.Personalize,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                cocreate_pb2.PersonalizeRequest,
+                cocreate_pb2.PersonalizeEvent,
             ),
         }
 
@@ -246,4 +256,10 @@ class CocreateStub:
             '/cocreate.v1.Cocreate/RestoreCandidate',
             cocreate_pb2.RestoreCandidateRequest,
             cocreate_pb2.RestoreCandidateResponse,
+        )
+        self.Personalize = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/cocreate.v1.Cocreate/Personalize',
+            cocreate_pb2.PersonalizeRequest,
+            cocreate_pb2.PersonalizeEvent,
         )

@@ -176,7 +176,7 @@ def shared_client() -> CocreateClient:
     global _client
     with _lock:
         if _client is None:
-            _client = CocreateClient()
+            _client = CocreateClient(client_name="libreoffice")
         return _client
 
 
