@@ -4,7 +4,7 @@
 
 The real-size SD1.5-inpainting architecture with random weights (bench/overhead.build_real_arch) is
 written once under --home as one float16 .safetensors in the original tensor names (2.1 GB,
-bench/single_file.py). Each round loads it in a fresh process with the image engine's load_pipeline of
+tests/support/single_file.py). Each round loads it in a fresh process with the image engine's load_pipeline of
 this tree ("after") and of commit --before ("before", exported with git archive), alternating, so the
 shared machine's load falls on both alike. A load's peak is the process's VmHWM; its share above the
 process's resident memory before the load is printed too. The file's plain read time (warm page cache)

@@ -15,7 +15,7 @@ from Done (what a regression names).
 
 --real-arch builds the real-size SD1.5-inpainting architecture (860M-parameter UNet, CLIP ViT-L/14 text
 encoder, the SD VAE) with random weights once under --home and writes it as one 2.1 GB float16
-single-file checkpoint (bench/single_file.py), the kind artists download; no download happens.
+single-file checkpoint (tests/support/single_file.py), the kind artists download; no download happens.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ import argparse
 import gc
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, when run as a script
 
 SEED = 1234
 REAL_MODEL = "sd15-inpaint-random"  # the single-file checkpoint's catalog name
@@ -101,10 +104,9 @@ def build_real_arch(models_dir: Path, tokenizer_from: Path, native_side: int = 5
 def real_checkpoint() -> tuple[Path, Path]:
     """The real-size single-file checkpoint and the diffusers folder describing it, built once under
     COCREATE_HOME's models folder."""
-    from single_file import write
-
     from core_server import config
     from core_server.models.catalog import ModelCatalog
+    from tests.support.single_file import write
 
     models = config.models_dir()
     tiny = ModelCatalog(models).resolve("tiny-image", "image")

@@ -1,8 +1,9 @@
 """A single-file SD1.x checkpoint (the original Stable Diffusion tensor names, one .safetensors) written
-from a diffusers folder: what artists download, made locally from bench/overhead.build_real_arch's
-random-weight pipeline, so the benches load the same kind of file with no download.
+from a diffusers folder: what artists download, made locally from random-weight pipelines (the tiny
+profile, bench/overhead.build_real_arch's real-size one), so tests and benches load that kind of file
+with no download.
 
-    python bench/single_file.py FOLDER OUT.safetensors [--dtype float16]
+    python -m tests.support.single_file FOLDER OUT.safetensors [--dtype float16] [--check]
 
 Only the renaming is done here; diffusers' own single-file loader reads the result back, and
 `check` compares every tensor with the folder's.
@@ -38,8 +39,9 @@ UNET_TOP = {
 VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
 
 
-def unet_name(name: str) -> str:
-    """'down_blocks.1.resnets.0.conv1.weight' -> 'input_blocks.4.0.in_layers.2.weight' (SD1.x: 2 layers a block)."""
+def unet_name(name: str, attended_up_blocks: set[str]) -> str:
+    """'down_blocks.1.resnets.0.conv1.weight' -> 'input_blocks.4.0.in_layers.2.weight' (2 layers a block, as
+    SD1.x has). An up block's upsampler follows its attention layers, if it has them (`attended_up_blocks`)."""
     for ours, theirs in UNET_TOP.items():
         if name.startswith(ours + "."):
             return theirs + name[len(ours) :]
@@ -53,7 +55,7 @@ def unet_name(name: str) -> str:
         (r"up_blocks\.(\d)\.attentions\.(\d)\.", lambda m: f"output_blocks.{3 * int(m[1]) + int(m[2])}.1."),
         (
             r"up_blocks\.(\d)\.upsamplers\.0\.",
-            lambda m: f"output_blocks.{3 * int(m[1]) + 2}.{1 if m[1] == '0' else 2}.",
+            lambda m: f"output_blocks.{3 * int(m[1]) + 2}.{2 if m[1] in attended_up_blocks else 1}.",
         ),
     ]
     for pattern, replace in rules:
@@ -67,14 +69,18 @@ def unet_name(name: str) -> str:
     raise KeyError(f"no original name for UNet tensor {name}")
 
 
-def vae_name(name: str) -> str:
-    """'decoder.up_blocks.0.resnets.1.conv1.weight' -> 'decoder.up.3.block.1.conv1.weight'."""
+def vae_name(name: str, levels: int) -> str:
+    """'decoder.up_blocks.0.resnets.1.conv1.weight' -> 'decoder.up.3.block.1.conv1.weight' (4 levels)."""
     name = name.replace("conv_norm_out", "norm_out").replace("conv_shortcut", "nin_shortcut")
     name = re.sub(r"encoder\.down_blocks\.(\d)\.resnets\.(\d)\.", r"encoder.down.\1.block.\2.", name)
     name = re.sub(r"encoder\.down_blocks\.(\d)\.downsamplers\.0\.", r"encoder.down.\1.downsample.", name)
+
     # The decoder's up blocks are numbered from the other end.
-    name = re.sub(r"decoder\.up_blocks\.(\d)\.resnets\.", lambda m: f"decoder.up.{3 - int(m[1])}.block.", name)
-    name = re.sub(r"decoder\.up_blocks\.(\d)\.upsamplers\.0\.", lambda m: f"decoder.up.{3 - int(m[1])}.upsample.", name)
+    def up(kind: str) -> Callable[[re.Match[str]], str]:
+        return lambda m: f"decoder.up.{levels - 1 - int(m[1])}.{kind}."
+
+    name = re.sub(r"decoder\.up_blocks\.(\d)\.resnets\.", up("block"), name)
+    name = re.sub(r"decoder\.up_blocks\.(\d)\.upsamplers\.0\.", up("upsample"), name)
     name = re.sub(r"mid_block\.resnets\.(\d)\.", lambda m: f"mid.block_{int(m[1]) + 1}.", name)
     if "mid_block.attentions.0." in name:
         name = name.replace("mid_block.attentions.0.", "mid.attn_1.")
@@ -89,9 +95,13 @@ def original_state_dict(folder: Path, dtype: torch.dtype) -> dict[str, torch.Ten
     def part(subfolder: str) -> dict[str, torch.Tensor]:
         return load_file(next((folder / subfolder).glob("*.safetensors")))
 
-    tensors = {UNET + unet_name(k): v for k, v in part("unet").items()}
-    for k, v in part("vae").items():
-        name = vae_name(k)
+    unet = part("unet")
+    attended = {k.split(".")[1] for k in unet if k.startswith("up_blocks.") and ".attentions." in k}
+    tensors = {UNET + unet_name(k, attended): v for k, v in unet.items()}
+    vae = part("vae")
+    levels = len({k.split(".")[2] for k in vae if k.startswith("decoder.up_blocks.")})
+    for k, v in vae.items():
+        name = vae_name(k, levels)
         # The original VAE's attention projections are 1×1 convolutions.
         is_projection = re.search(r"attn_1\.(q|k|v|proj_out)\.weight$", name)
         tensors[VAE + name] = v[:, :, None, None] if is_projection else v
