@@ -29,7 +29,7 @@ BEFORE = "66f9eb0"  # main before issue 21: from_single_file in the widest dtype
 
 # Run in a fresh interpreter against one tree's core_server: load, then report as JSON.
 CHILD = """
-import json, sys, time
+import inspect, json, sys, time
 from pathlib import Path
 import torch
 from core_server.engines import precision
@@ -42,15 +42,17 @@ def status(field):
             return int(line.split()[1]) * 1024
 
 checkpoint, config, dtype = sys.argv[1:4]
+arguments = [Path(checkpoint), Path(config), precision.Layout.for_dtype(getattr(torch, dtype))]
+if "family" in inspect.signature(load_pipeline).parameters:  # since the family table
+    from core_server.engines.families import family_named
+    arguments.insert(1, family_named("sd15"))
 before = status("VmRSS")
 Path("/proc/self/clear_refs").write_text("5")  # the peak from here on: the load's
 start = time.perf_counter()
-pipe = load_pipeline(Path(checkpoint), Path(config), precision.Layout.for_dtype(getattr(torch, dtype)))
+pipe = load_pipeline(*arguments)
 seconds = time.perf_counter() - start
 model = memory_bytes(pipe.unet, pipe.vae, pipe.text_encoder)
-import core_server
 print(json.dumps({"seconds": seconds, "peak": status("VmHWM"), "before": before, "model": model}))
-print(core_server.__file__, file=sys.stderr)
 """
 
 

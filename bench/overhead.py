@@ -174,6 +174,7 @@ def main() -> None:
     from core_server import config
     from core_server.engines import precision
     from core_server.engines.devices import choose_dtype
+    from core_server.engines.families import family_named
     from core_server.engines.image import load_pipeline
     from core_server.models.catalog import ModelCatalog
 
@@ -197,7 +198,8 @@ def main() -> None:
             through_daemon = daemon_call(client, session, model, size, rgba, alpha, steps, candidates)
             through_daemon()  # loads the model and warms up
             loaded = {m.name: m for m in client.model_status().loaded}[model]
-            pipe = load_pipeline(entry.path, entry.config, precision.Layout.for_dtype(layout_dtype))
+            layout = precision.Layout.for_dtype(layout_dtype)
+            pipe = load_pipeline(entry.path, family_named(entry.family), entry.config, layout)
             pipe.set_progress_bar_config(disable=True)
             direct = direct_call(pipe, size, rgba, alpha, steps, seeds)
             direct()  # warms up

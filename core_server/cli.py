@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import __version__, config
+from .sessions.context import POLICIES
 
 console = Console(stderr=True)
 
@@ -27,6 +28,7 @@ ENVIRONMENT = """environment:
   COCREATE_DTYPE       float32, float16 or bfloat16 (default: float16 on CUDA; on the CPU bfloat16 where it
                        has bfloat16 instructions, else float32); the VAE stays float32 under bfloat16
   COCREATE_COMPILE     1: torch.compile the UNet (as serve --compile)
+  COCREATE_PAINT_SIZE  auto, region or native: the size image jobs paint at (as serve --paint-size)
   COCREATE_ENCODE_CACHE_MB  memory for the session caches of prompt and picture encodings (default 64; 0: off)
 """
 
@@ -77,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         "--compile", action="store_true", help="torch.compile the UNet: faster steps after a one-off cost per shape"
     )
     serve.add_argument(
+        "--paint-size",
+        choices=("auto", "region", "native"),
+        help="the size image jobs paint at unless a request says: auto (default) = native on a GPU, "
+        "the region's own size on the CPU",
+    )
+    serve.add_argument(
         "--keep-alive", type=_positive, metavar="SECONDS", help="unload models no job has used for this long"
     )
     defaults = config.DEFAULT_LIMITS
@@ -93,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument(
             flag, type=_positive, default=default, dest=name, metavar="N", help=f"{what} (default {default})"
         )
+    serve.add_argument(
+        "--store-context",
+        choices=POLICIES,
+        default="full",
+        help="what each turn keeps of the document text it was given: full (deduplicated between turns), "
+        "hash (length and SHA-256: nothing readable) or none (length only) (default full)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
 
@@ -133,6 +148,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.compile:
         os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
+    if args.paint_size:
+        os.environ["COCREATE_PAINT_SIZE"] = args.paint_size  # the image engine reads it for each job
     options = ServeOptions(
         socket=args.socket,
         listen=args.listen,
@@ -142,6 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
         preload=args.preload,
         keep_alive_s=args.keep_alive,
+        store_context=args.store_context,
         limits=config.Limits(
             max_side=args.max_side,
             max_candidates=args.max_candidates,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from torch import nn
@@ -16,12 +16,12 @@ from core_server.stages import Stages
 
 
 @contextlib.contextmanager
-def timed_modules(stages: Stages, modules: Mapping[str, nn.Module], rest: str) -> Iterator[None]:
-    """Within the block, every forward call of modules[name] adds its seconds to stage `name`; the block's
-    time not counted by any stage goes to stage `rest`."""
+def timed_modules(stages: Stages, modules: Iterable[tuple[str, nn.Module]], rest: str) -> Iterator[None]:
+    """Within the block, every forward call of each (name, module) adds its seconds to stage `name` (several
+    modules may share one); the block's time not counted by any stage goes to stage `rest`."""
     counted_before, started_block = stages.total(), time.perf_counter()
     handles = []
-    for name, module in modules.items():
+    for name, module in modules:
         started: list[float] = []
 
         def before(module: nn.Module, args: Any, started: list[float] = started) -> None:

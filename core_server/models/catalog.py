@@ -21,20 +21,20 @@ from typing import Any
 from filelock import FileLock
 
 from core_server.config import models_dir as default_models_dir
-from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models
+from core_server.engines.families import FAMILIES, family_of_folder
+from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
 A_MODEL = {"image": "an image model", "text": "a text model", LORA: "a LoRA"}
-TINY_MODELS = {TINY_IMAGE: "image", TINY_TEXT: "text"}
+TINY_MODELS = {**{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny}, TINY_TEXT: "text"}
+TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
 # Pickle-based weight files can run code when loaded; cocreate loads safetensors only.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 # What pull() downloads: weights as safetensors, configs, tokenizer files and chat templates.
 PULL_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
-# A Stable Diffusion 1.x/2.x pipeline: one UNet, one VAE, one CLIP text encoder.
-PIPELINE_COMPONENTS = {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}
 CLI_FIX = "Add one with `cocreate models add NAME PATH` or `cocreate models pull REPO`."
 LORA_FIX = "Train one with `cocreate personalize SESSION_OR_FOLDER --name NAME` or `cocreate models add NAME FILE`."
 
@@ -60,6 +60,7 @@ class ModelEntry:
     sha256: str  # of the weights: the *.safetensors files in path order (a single file: its usual sha256)
     is_default: bool = False
     config: Path | None = None  # single-file checkpoints: the local diffusers folder describing the pipeline
+    family: str = ""  # image models: the family (engines.families), "" for text models and LoRAs
 
 
 class ModelCatalog:
@@ -101,9 +102,9 @@ class ModelCatalog:
         """Register a local model in place (nothing is copied).
 
         `path` is a diffusers folder (model_index.json), a transformers folder (config.json), one
-        .safetensors image checkpoint or a LoRA .safetensors file. A checkpoint needs the config files of
-        the pipeline it belongs to: `config` (a local diffusers folder) or its base model's configs in the
-        Hugging Face cache.
+        .safetensors image checkpoint, a LoRA .safetensors file or a .gguf text model (run by llama.cpp).
+        A checkpoint needs the config files of the pipeline it belongs to: `config` (a local diffusers
+        folder) or its base model's configs in the Hugging Face cache.
         """
         _check_name(name)
         path = Path(path).expanduser().resolve()
@@ -140,7 +141,7 @@ class ModelCatalog:
             if record is None:
                 raise UnknownModel(f"No model called {name!r}.")
             if data["defaults"].get(record["kind"]) == name:
-                data["defaults"][record["kind"]] = next(n for n, k in TINY_MODELS.items() if k == record["kind"])
+                data["defaults"][record["kind"]] = TINY_DEFAULTS[record["kind"]]
             if record["source"] == "pulled":
                 shutil.rmtree(self._full_path(record["path"]), ignore_errors=True)
             elif record["source"] == "personal":
@@ -242,18 +243,20 @@ class ModelCatalog:
                 data["models"][name] = self._record(TINY_MODELS[name], "tiny", folder, None)
         for kind in KINDS:
             if data["defaults"].get(kind) not in data["models"]:
-                data["defaults"][kind] = next(n for n, k in TINY_MODELS.items() if k == kind)
+                data["defaults"][kind] = TINY_DEFAULTS[kind]
         self._tiny_ready = True
 
     def _record(self, kind: str, source: str, path: Path, config: Path | None) -> dict[str, Any]:
-        record = {
+        record: dict[str, Any] = {
             "kind": kind,
             "source": source,
             "path": self._stored_path(path),
             "config": str(config) if config else None,
+            "family": "",
             "sha256": "",
             "weights": [],
         }
+        record["family"] = self._family(record)
         self._refresh_sha256(record)
         return record
 
@@ -267,7 +270,16 @@ class ModelCatalog:
             sha256=record["sha256"],
             is_default=data["defaults"].get(record["kind"]) == name,
             config=Path(record["config"]) if record["config"] else None,
+            family=record.get("family") or self._family(record),
         )
+
+    def _family(self, record: dict[str, Any]) -> str:
+        """For records written before families were recorded: read it from the folder."""
+        path = Path(record["config"]) if record["config"] else self._full_path(record["path"])
+        if record["kind"] != "image" or not (path / "model_index.json").is_file():
+            return ""
+        family = family_of_folder(path)
+        return family.name if family else ""
 
     def _refresh_sha256(self, record: dict[str, Any]) -> None:
         """Rehash the weights only when a file's size or mtime changed since the last hash."""
@@ -306,10 +318,13 @@ def _inspect(path: Path) -> str:
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise CatalogError(_pickle_refusal(path))
+        if path.suffix.lower() == ".gguf":  # a text model for llama.cpp
+            _check_gguf(path)
+            return "text"
         if path.suffix.lower() != ".safetensors":
             raise CatalogError(
                 f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
-                "one .safetensors checkpoint or a LoRA .safetensors file."
+                "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model."
             )
         return LORA if _is_lora(path) else "image"
     if (path / "model_index.json").is_file():
@@ -328,6 +343,12 @@ def _inspect(path: Path) -> str:
     if not _weight_files(path):
         raise CatalogError(f"{path} holds no .safetensors weights.")
     return kind
+
+
+def _check_gguf(file: Path) -> None:
+    with file.open("rb") as stream:
+        if stream.read(4) != b"GGUF":
+            raise CatalogError(f"{file.name} is named .gguf but is not a GGUF file (it does not start with 'GGUF').")
 
 
 def _is_lora(file: Path) -> bool:
@@ -350,12 +371,12 @@ def _pickle_refusal(path: Path) -> str:
 
 
 def _check_pipeline(path: Path) -> None:
-    index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
-    components = {key for key, value in index.items() if not key.startswith("_") and isinstance(value, list)}
-    if not components >= PIPELINE_COMPONENTS or {"text_encoder_2", "transformer"} & components:
+    if family_of_folder(path) is None:
+        index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+        titles = ", ".join(family.title for family in FAMILIES.values())
         raise CatalogError(
-            f"{path.name} is a {index.get('_class_name', 'diffusers')} model; cocreate runs Stable Diffusion "
-            "1.x/2.x pipelines (unet, vae, one CLIP text_encoder, tokenizer, scheduler)."
+            f"{path.name} is a {index.get('_class_name', 'diffusers')} model; cocreate runs these families of "
+            f"image models: {titles}."
         )
 
 

@@ -22,6 +22,7 @@ from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2, cocreate_pb2_grpc
 from ..scheduler.residency import Residency
 from ..scheduler.scheduler import Scheduler
+from ..sessions.context import ContextPolicy
 from ..sessions.store import SessionStore
 from .auth import TokenAuth
 from .decoding import DecodeGuard
@@ -47,6 +48,7 @@ class ServeOptions:
     limits: config.Limits = config.DEFAULT_LIMITS
     preload: bool = False  # load the default image model in the background at start
     keep_alive_s: float | None = None  # unload models idle this long; None: keep them
+    store_context: ContextPolicy = "full"  # what turns keep of the document text (sessions.context)
 
 
 async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) -> None:
@@ -55,7 +57,7 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         raise ConfigError("--listen serves TCP and needs a token: pass --token-file FILE or set COCREATE_TOKEN")
     if bool(options.tls_cert) != bool(options.tls_key):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
-    store = SessionStore(config.sessions_dir())
+    store = SessionStore(config.sessions_dir(), store_context=options.store_context)
     interrupted = store.mark_interrupted()
     if interrupted:
         log.warning("%d turn(s) were interrupted by the last shutdown and are marked so", interrupted)

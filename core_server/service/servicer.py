@@ -34,7 +34,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, convert, shm, validate
+from . import cocreation, convert, shm, shm_probe, validate
 from .errors import FailedPrecondition, InvalidArgument, streaming, unary
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     # Stored before the client hears of them: an acknowledged candidate survives a crash.
                     with job.stages.timed("store"):
                         stored = await asyncio.to_thread(
-                            self.store.finish_turn, turn.id, "completed", images=result.images, texts=result.texts
+                            self.store.finish_turn,
+                            turn.id,
+                            "completed",
+                            images=result.images,
+                            texts=result.texts,
+                            painted=result.painted,
                         )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
                         with job.stages.timed("candidate events"):
@@ -397,6 +402,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     dtype=resident.dtype if resident else "",
                     memory_bytes=resident.memory_bytes if resident else 0,
                     is_default=entry.is_default,
+                    family=entry.family,
                     load_seconds=resident.load_seconds if resident else 0.0,
                     load_peak_rss_bytes=resident.load_peak_rss_bytes if resident else 0,
                 )
@@ -418,6 +424,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             version=__version__,
             limits=convert.limits_to_pb(self.limits),
         )
+
+    @unary
+    async def ProbeSharedMemory(
+        self, request: pb.SharedMemoryProbe, context: grpc.aio.ServicerContext
+    ) -> pb.SharedMemoryProbeReply:
+        return await asyncio.to_thread(shm_probe.probe, request, context.peer().startswith("unix:"))
 
 
 def _elapsed_ms(job: Job) -> int:

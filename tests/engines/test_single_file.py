@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core_server.engines import precision, single_file
+from core_server.engines.families import family_named
 from core_server.engines.image import load_pipeline
 from core_server.models import ModelCatalog
 from tests.support.single_file import write
@@ -26,8 +27,9 @@ def test_each_part_loads_in_its_own_dtype_with_the_folders_weights(
 ) -> None:
     path, folder = checkpoint
     layout = precision.Layout.for_dtype(dtype)
-    pipe = load_pipeline(path, folder, layout)
-    reference = load_pipeline(folder, None, precision.Layout.for_dtype(torch.float32))
+    sd15 = family_named("sd15")
+    pipe = load_pipeline(path, sd15, folder, layout)
+    reference = load_pipeline(folder, sd15, None, precision.Layout.for_dtype(torch.float32))
     for part, wanted in (("unet", layout.compute), ("text_encoder", layout.compute), ("vae", layout.vae)):
         loaded = getattr(pipe, part).state_dict()
         for name, tensor in getattr(reference, part).state_dict().items():

@@ -220,6 +220,11 @@ def unary_cases(session_id: str) -> st.SearchStrategy[Case]:
         ),
         st.just(Case("ListModels", pb.ListModelsRequest())),
         st.just(Case("ModelStatus", pb.ModelStatusRequest())),
+        st.builds(
+            lambda n, s: Case("ProbeSharedMemory", pb.SharedMemoryProbe(file=pb.SharedMemory(name=n, size=s))),
+            st.one_of(texts, st.just("cocreate-" + "0" * 32)),
+            st.one_of(small, u64),
+        ),
     )
 
 
@@ -240,6 +245,7 @@ RPCS = [
     "GetAnalytics",
     "RestoreCandidate",
     "Personalize",
+    "ProbeSharedMemory",
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import ssl
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from pathlib import Path
@@ -65,6 +66,7 @@ class Client:
         self._documents: dict[str, tuple[str, str]] = {}  # session id → (host, document)
         self._channel: Channel | None = None
         self._stub: CocreateStub | None = None
+        self._shares_memory: bool | None = None  # with the daemon, on this connection; None: not asked yet
 
     # ------------------------------------------------------------ plumbing
 
@@ -82,6 +84,7 @@ class Client:
         if self._channel is not None:
             self._channel.close()
         self._channel = self._stub = None
+        self._shares_memory = None
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -131,22 +134,52 @@ class Client:
     async def generate(self, request: pb.GenerateRequest) -> AsyncGenerator[Event, None]:
         """Run one job, yielding its events; leaving early (cancel, aclose) makes the daemon cancel it.
 
-        On this machine (a Unix socket) large images travel through shared memory both ways."""
-        local = self.endpoint.path is not None and shm.available()
-        named = not request.client
-        if named:
+        On this machine (a Unix socket) large images travel through shared memory both ways, when
+        the daemon sees this client's /dev/shm."""
+        local = await self.shares_memory()
+        if not request.client:  # filled in, not put back: a request reused for its session keeps its name
             request.client = self.name_for(request.session_id)
+        with shm.outgoing(request) if local else contextlib.nullcontext():
+            request.shared_memory = local
+            async with contextlib.aclosing(self._stream("Generate", request)) as messages:
+                async for message in messages:
+                    event = await self._event(message)
+                    if event is not None:
+                        yield event
+
+    async def _event(self, message: pb.GenerateEvent) -> Event | None:
         try:
-            with shm.outgoing(request) if local else contextlib.nullcontext():
-                request.shared_memory = local
-                async with contextlib.aclosing(self._stream("Generate", request)) as messages:
-                    async for message in messages:
-                        event = event_from_pb(message)
-                        if event is not None:
-                            yield event
+            return event_from_pb(message)
+        except shm.SharedMemoryError:
+            if message.WhichOneof("event") != "candidate":
+                raise
+            # The probe said yes, yet this candidate's file is not here (the daemon restarted in
+            # another sandbox, say): it is stored, so fetch it on the wire rather than lose it.
+            self._shares_memory = False
+            return await self.get_candidate(message.candidate.candidate_id)
+
+    async def shares_memory(self) -> bool:
+        """Whether large pixels may go through /dev/shm: a Unix socket, and the daemon reads back a
+        probe file this client wrote (asked once per connection; an older daemon means no)."""
+        if self.endpoint.path is None or not shm.available():
+            return False
+        if self._shares_memory is not None:
+            return self._shares_memory
+        secret = secrets.token_bytes(shm.PROBE_MAX_BYTES)
+        try:
+            name = shm.write(secret)
+        except OSError:  # /dev/shm is full, say
+            return False
+        try:
+            probe = pb.SharedMemoryProbe(file=pb.SharedMemory(name=name, size=len(secret)))
+            reply: pb.SharedMemoryProbeReply = await self._unary("ProbeSharedMemory", probe)
+            shared = secrets.compare_digest(reply.seen, secret)
+        except RequestError:  # UNIMPLEMENTED: a daemon from before the probe
+            shared = False
         finally:
-            if named:  # the caller's request stays as it was, to reuse for another session
-                request.ClearField("client")
+            shm.remove(name)
+        self._shares_memory = shared
+        return shared
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job by id (one this client did not start, say). True if it was running, not queued."""

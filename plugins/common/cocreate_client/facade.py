@@ -60,6 +60,10 @@ class CocreateClient:
         """Cancel a job by id through the daemon; True if it was running, False if still queued."""
         return self._loop.run(self._client.cancel(job_id))
 
+    def shares_memory(self) -> bool:
+        """Whether large pixels go through /dev/shm with this daemon (else on the wire): asked once per connection."""
+        return self._loop.run(self._client.shares_memory())
+
     def health(self) -> pb.ModelStatusResponse:
         return self._loop.run(self._client.health())
 
