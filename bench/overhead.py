@@ -196,13 +196,14 @@ def main() -> None:
         layout_dtype = choose_dtype(torch.device("cpu")) if dtype == "auto" else getattr(torch, dtype)
         with daemon_client(home, dtype, env) as (client, session):
             through_daemon = daemon_call(client, session, model, size, rgba, alpha, steps, candidates)
-            through_daemon()  # loads the model and warms up
+            # Warm-ups, one step each: the model loads, and each side meets the shapes once.
+            daemon_call(client, session, model, size, rgba, alpha, 1, candidates)()
             loaded = {m.name: m for m in client.model_status().loaded}[model]
             layout = precision.Layout.for_dtype(layout_dtype)
             pipe = load_pipeline(entry.path, family_named(entry.family), entry.config, layout)
             pipe.set_progress_bar_config(disable=True)
             direct = direct_call(pipe, size, rgba, alpha, steps, seeds)
-            direct()  # warms up
+            direct_call(pipe, size, rgba, alpha, 1, seeds)()
             times: dict[str, list[float]] = {"direct": [], "daemon": []}
             stages: list[dict[str, float]] = []
             for round_ in range(args.rounds):
@@ -215,7 +216,7 @@ def main() -> None:
                         stages.append({"round trip": times[name][-1], **dict(done.stages)})
             del pipe, direct
             gc.collect()
-        report(dtype, loaded.dtype, times, stages)
+        report(dtype, loaded, times, stages)
 
 
 def daemon_client(home: Path, name: str, env: dict[str, str]) -> Any:
@@ -267,10 +268,13 @@ def daemon_call(
     return call
 
 
-def report(dtype: str, loaded: str, times: dict[str, list[float]], stages: list[dict[str, float]]) -> None:
+def report(dtype: str, loaded: Any, times: dict[str, list[float]], stages: list[dict[str, float]]) -> None:
     direct, daemon = statistics.median(times["direct"]), statistics.median(times["daemon"])
     ratios = [b / a for a, b in zip(times["direct"], times["daemon"], strict=True)]
-    print(f"\n{dtype} (daemon: {loaded})")
+    print(
+        f"\n{dtype} (daemon: {loaded.dtype}; its load took {loaded.load_seconds:.1f} s, peak resident memory "
+        f"{loaded.load_peak_rss_bytes / 2**30:.2f} GiB for {loaded.memory_bytes / 2**30:.2f} GiB of weights)"
+    )
 
     def each(values: list[float]) -> str:
         return " ".join(f"{value:.3f}" for value in values)
