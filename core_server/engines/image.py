@@ -32,6 +32,7 @@ from core_server.engines import (
 )
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.families import family_named, family_of_folder
+from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
@@ -187,14 +188,36 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            pipe = single_file.load_pipeline(pipeline_class, path, config, layout.loading_dtypes(), **options)
+            found = detect(path)
+            options.update(_absent_parts(config))
+            if found.complete:
+                # Each part straight into its dtype, a chunk of the file at a time.
+                pipe = single_file.load_pipeline(pipeline_class, path, config, layout.loading_dtypes(), **options)
+            else:
+                # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
+                options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
+                pipe = pipeline_class.from_pretrained(
+                    config, use_safetensors=True, dtype=layout.loading_dtypes(), **options
+                )
         else:
             options.update(_absent_parts(path))
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RuntimeError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
     precision.apply(pipe, family, layout)
     return pipe
+
+
+def _single_file_denoiser(path: Path, found: Detected, family: Family, config: Path, dtype: torch.dtype) -> Any:
+    index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
+    model_class = getattr(diffusers, index[family.denoiser][1])
+    if found.layout == "diffusers":
+        model = model_class.from_config(model_class.load_config(config / family.denoiser))
+        model.load_state_dict(load_file(path))
+        return model.to(dtype)
+    return model_class.from_single_file(
+        str(path), config=str(config), subfolder=family.denoiser, torch_dtype=dtype, local_files_only=True
+    )
 
 
 def _absent_parts(folder: Path) -> dict[str, None]:

@@ -1,0 +1,93 @@
+"""`cocreate serve`: run the daemon (a Unix socket by default; TCP with a token)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from .. import config
+from ..sessions.context import POLICIES
+from .core import CliError, positive, read_token
+
+
+def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    serve = verbs.add_parser("serve", help="run the daemon (Unix socket by default)")
+    serve.add_argument("--token-file", type=Path, help="file holding the token TCP clients must send")
+    serve.add_argument("--socket", type=Path, help="Unix socket path (default: the per-user runtime socket)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="serve TCP instead; requires a token")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate for TLS on --listen")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key for TLS on --listen")
+    serve.add_argument("--max-memory", type=float, metavar="GIB", help="unload least-recently-used models past this")
+    serve.add_argument("--preload", action="store_true", help="load the default image model in the background at start")
+    serve.add_argument(
+        "--compile", action="store_true", help="torch.compile the UNet: faster steps after a one-off cost per shape"
+    )
+    serve.add_argument(
+        "--paint-size",
+        choices=("auto", "region", "native"),
+        help="the size image jobs paint at unless a request says: auto (default) = native on a GPU, "
+        "the region's own size on the CPU",
+    )
+    serve.add_argument(
+        "--keep-alive", type=positive, metavar="SECONDS", help="unload models no job has used for this long"
+    )
+    defaults = config.DEFAULT_LIMITS
+    limit_flags = {
+        "--max-queue": ("max_queue", "jobs waiting; more get RESOURCE_EXHAUSTED"),
+        "--max-side": ("max_side", "pixels on either side of an image (sets the message limit too)"),
+        "--max-candidates": ("max_candidates", "candidates per request"),
+        "--max-steps": ("max_steps", "denoising steps per request"),
+        "--max-new-tokens": ("max_new_tokens", "tokens per text candidate"),
+        "--max-text-chars": ("max_text_chars", "characters of text in a request"),
+    }
+    for flag, (name, what) in limit_flags.items():
+        default = getattr(defaults, name)
+        serve.add_argument(
+            flag, type=positive, default=default, dest=name, metavar="N", help=f"{what} (default {default})"
+        )
+    serve.add_argument(
+        "--store-context",
+        choices=POLICIES,
+        default="full",
+        help="what each turn keeps of the document text it was given: full (deduplicated between turns), "
+        "hash (length and SHA-256: nothing readable) or none (length only) (default full)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ..service.server import ConfigError, ServeOptions, serve
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.compile:
+        os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
+    if args.paint_size:
+        os.environ["COCREATE_PAINT_SIZE"] = args.paint_size  # the image engine reads it for each job
+    options = ServeOptions(
+        socket=args.socket,
+        listen=args.listen,
+        token=read_token(args.token_file),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
+        preload=args.preload,
+        keep_alive_s=args.keep_alive,
+        store_context=args.store_context,
+        limits=config.Limits(
+            max_side=args.max_side,
+            max_candidates=args.max_candidates,
+            max_steps=args.max_steps,
+            max_new_tokens=args.max_new_tokens,
+            max_text_chars=args.max_text_chars,
+            max_queue=args.max_queue,
+        ),
+    )
+    try:
+        asyncio.run(serve(options, on_ready=lambda line: print(line, flush=True)))
+    except ConfigError as error:
+        raise CliError(str(error)) from None
+    return 0
