@@ -27,8 +27,8 @@ def test_screenshot_of_the_panel_with_candidates(tmp_path_factory: pytest.TempPa
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     oxt = libreoffice.build(folder)
-    for script in ("writer_check.py", "writer_screenshot.py"):
-        shutil.copy(HERE / "libreoffice" / script, folder / script)
+    for script in ("libreoffice/writer_check.py", "libreoffice/writer_screenshot.py", "grab_screen.py"):
+        shutil.copy(HERE / script, folder / Path(script).name)
     with running_daemon(tmp_path_factory.mktemp("home"), listen="127.0.0.1:0", token=TOKEN) as daemon:
         command = ["xvfb-run", "-a", "-s", SCREEN, "python3", "/project/writer_screenshot.py"]
         run = subprocess.run(
