@@ -125,11 +125,12 @@ def versus_llama_cpp(args: argparse.Namespace, tokenizer_dir: Path, work: Path) 
     )
     rows: dict[str, list[float]] = {}  # first token cold, warm (seconds); tokens/s for N = 1, 4
     for name, load in (
-        ("transformers float32", lambda: TextEngine.load(folder)),
+        ("transformers", lambda: TextEngine.load(folder)),  # in the dtype the daemon picks (engines.devices)
         ("llama.cpp F16", lambda: LlamaTextEngine.load(f16, threads=threads)),
         ("llama.cpp Q4_0", lambda: LlamaTextEngine.load(q4, threads=threads)),
     ):
         engine = load()
+        name = f"{name} {engine.dtype}" if isinstance(engine, TextEngine) else name
         clear = engine.prefix_cache.clear if isinstance(engine, TextEngine) else engine.clear_prefix
 
         def cold(engine: Engine = engine, clear: Callable[[], None] = clear) -> float:
@@ -149,7 +150,7 @@ def versus_llama_cpp(args: argparse.Namespace, tokenizer_dir: Path, work: Path) 
         print(f"  {name}: {engine.memory_bytes / 2**30:.2f} GiB loaded")
         engine.close()
 
-    base = rows["transformers float32"]
+    base = next(iter(rows.values()))
     print(f"  {'':<22}{'first token cold':>22}{'warm':>22}{'tokens/s N=1':>22}{'tokens/s N=4':>22}")
     for name, row in rows.items():
         cells = [f"{row[0] * 1e3:.0f} ms", f"{row[1] * 1e3:.0f} ms", f"{row[2]:.1f}", f"{row[3]:.1f}"]

@@ -23,6 +23,7 @@ from transformers.utils import logging as transformers_logging
 from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.families import family_named, family_of_folder
+from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
@@ -171,15 +172,36 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-            pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
+            found = detect(path)
+            if found.complete:
+                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
+                pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
+            else:
+                # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
+                options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
+                options.update(_absent_parts(config))
+                pipe = pipeline_class.from_pretrained(
+                    config, use_safetensors=True, dtype=layout.loading_dtypes(), **options
+                )
         else:
             options.update(_absent_parts(path))
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RuntimeError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
     precision.apply(pipe, family, layout)
     return pipe
+
+
+def _single_file_denoiser(path: Path, found: Detected, family: Family, config: Path, dtype: torch.dtype) -> Any:
+    index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
+    model_class = getattr(diffusers, index[family.denoiser][1])
+    if found.layout == "diffusers":
+        model = model_class.from_config(model_class.load_config(config / family.denoiser))
+        model.load_state_dict(load_file(path))
+        return model.to(dtype)
+    return model_class.from_single_file(
+        str(path), config=str(config), subfolder=family.denoiser, torch_dtype=dtype, local_files_only=True
+    )
 
 
 def _absent_parts(folder: Path) -> dict[str, None]:

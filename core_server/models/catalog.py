@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from filelock import FileLock
 
 from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
+from core_server.engines.families.detect import Detected, detect
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
 
@@ -35,6 +36,8 @@ TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 # What pull() downloads: weights as safetensors, configs, tokenizer files and chat templates.
 PULL_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
+# Half-precision copies diffusers saves beside the full ones: named part.fp16.safetensors.
+VARIANT = re.compile(r"^(?P<stem>[^/]+)\.fp16\.safetensors$")
 CLI_FIX = "Add one with `cocreate models add NAME PATH` or `cocreate models pull REPO`."
 LORA_FIX = "Train one with `cocreate personalize SESSION_OR_FOLDER --name NAME` or `cocreate models add NAME FILE`."
 
@@ -109,11 +112,14 @@ class ModelCatalog:
         _check_name(name)
         path = Path(path).expanduser().resolve()
         kind = _inspect(path)
-        config_dir = _single_file_config(path, config) if kind == "image" and path.is_file() else None
+        config_dir, family = None, ""
+        if kind == "image" and path.is_file():
+            found = _detect(path)
+            config_dir, family = _single_file_config(path, found, config), found.family
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
-            data["models"][name] = self._record(kind, "local", path, config_dir)
+            data["models"][name] = self._record(kind, "local", path, config_dir, family)
             return self._entry(data, name)
 
     def add_personal(self, name: str, weights: Path) -> ModelEntry:
@@ -158,8 +164,11 @@ class ModelCatalog:
                 raise CatalogError(f"{name} is {A_MODEL[record['kind']]}; it cannot be the default {kind} model.")
             data["defaults"][kind] = name
 
-    def pull(self, repo: str, name: str | None = None) -> ModelEntry:
+    def pull(self, repo: str, name: str | None = None, files: Sequence[str] = ()) -> ModelEntry:
         """Download `repo` from the Hugging Face Hub (safetensors, configs, tokenizer files only) and add it.
+
+        `files`: exactly these (models.pulls.needed_files chose them); half-precision copies are then
+        renamed to the plain names diffusers loads.
 
         The only network access in cocreate, and only when asked. HF_ENDPOINT and HF_TOKEN are honoured.
         """
@@ -179,7 +188,7 @@ class ModelCatalog:
         # Read at call time: huggingface_hub reads HF_ENDPOINT once, at import.
         endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         try:
-            snapshot_download(repo, local_dir=staging, allow_patterns=PULL_PATTERNS, endpoint=endpoint)
+            snapshot_download(repo, local_dir=staging, allow_patterns=list(files) or PULL_PATTERNS, endpoint=endpoint)
         except HFValidationError as error:
             raise CatalogError(f"{repo!r} is not a Hugging Face repository id (like 'org/name'): {error}") from error
         except GatedRepoError as error:
@@ -192,6 +201,9 @@ class ModelCatalog:
                 f"Could not download {repo} from {endpoint} ({reason}). Check the network connection "
                 "(or HF_ENDPOINT), or add a model folder you already have with `cocreate models add NAME PATH`."
             ) from error
+        for file in files:
+            if (plain := without_variant(file)) != file:
+                (staging / file).replace(staging / plain)
         try:
             kind = _inspect(staging)
         except CatalogError:
@@ -246,7 +258,7 @@ class ModelCatalog:
                 data["defaults"][kind] = TINY_DEFAULTS[kind]
         self._tiny_ready = True
 
-    def _record(self, kind: str, source: str, path: Path, config: Path | None) -> dict[str, Any]:
+    def _record(self, kind: str, source: str, path: Path, config: Path | None, family: str = "") -> dict[str, Any]:
         record: dict[str, Any] = {
             "kind": kind,
             "source": source,
@@ -256,7 +268,7 @@ class ModelCatalog:
             "sha256": "",
             "weights": [],
         }
-        record["family"] = self._family(record)
+        record["family"] = family or self._family(record)
         self._refresh_sha256(record)
         return record
 
@@ -391,13 +403,31 @@ def _check_causal_lm(path: Path) -> None:
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
 
 
-def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
+def _detect(checkpoint: Path) -> Detected:
+    try:
+        return detect(checkpoint)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
+
+
+def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None) -> Path:
     """The local diffusers folder that describes a single-file checkpoint's pipeline."""
     if config is not None:
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
             raise CatalogError(f"{folder} is not a diffusers folder (no model_index.json) for {checkpoint.name}.")
+        family = family_of_folder(folder)
+        if family is None or family.name != found.family:
+            raise CatalogError(
+                f"{checkpoint.name} is a {found.describe()} checkpoint, but {folder.name} describes a "
+                f"{family.title if family else 'model of no family cocreate runs'}; give a folder of the same family."
+            )
         return folder
+    if not found.complete:
+        raise CatalogError(
+            f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
+            "add it with --config naming a diffusers folder of the same family to take them from."
+        )
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's
     # configs from the Hub even with local_files_only, so look them up in the local cache ourselves.
     from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint
@@ -408,19 +438,28 @@ def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
             "pretrained_model_name_or_path"
         ]
     except (OSError, ValueError, KeyError) as error:
-        raise CatalogError(f"{checkpoint.name} is no Stable Diffusion checkpoint diffusers knows: {error}") from error
+        raise CatalogError(
+            f"{checkpoint.name} looks like a {found.describe()}, but diffusers cannot read it: {error}"
+        ) from error
     try:
         return Path(snapshot_download(repo, local_files_only=True, allow_patterns=["*.json", "*.txt"]))
     except OSError as error:
         raise CatalogError(
-            f"{checkpoint.name} is a single-file checkpoint of the {repo} kind; building its pipeline needs that "
-            "model's config files, which are not on this machine. Download them once "
+            f"{checkpoint.name} is a {found.describe()} checkpoint of the {repo} kind; building its pipeline needs "
+            "that model's config and tokenizer files, which are not on this machine. Download them once "
             f"(`hf download {repo} --include '*.json' '*.txt'`) and add the checkpoint again, or pass a local "
-            "diffusers folder of the same kind as config."
+            "diffusers folder of the same family as --config."
         ) from error
 
 
 # ---------------------------------------------------------------- weights
+
+
+def without_variant(path: str) -> str:
+    """unet/diffusion_pytorch_model.fp16.safetensors → unet/diffusion_pytorch_model.safetensors."""
+    folder, _, name = path.rpartition("/")
+    match = VARIANT.match(name)
+    return f"{folder}/{match['stem']}.safetensors".lstrip("/") if match else path
 
 
 def _weight_files(path: Path) -> list[Path]:

@@ -131,7 +131,7 @@ def test_add_refuses_folders_cocreate_cannot_run(fresh: ModelCatalog, text_folde
 
 def test_a_single_file_checkpoint_without_local_configs_says_what_is_missing(fresh: ModelCatalog) -> None:
     unet = fresh.resolve("tiny-image", "image").path / "unet" / "diffusion_pytorch_model.safetensors"
-    with pytest.raises(CatalogError, match="config files"):
+    with pytest.raises(CatalogError, match=r"inpainting sd15 \(diffusers, denoiser only\): it has no VAE"):
         fresh.add("single", unet)
     with pytest.raises(CatalogError, match="not a diffusers folder"):
         fresh.add("single", unet, config=unet.parent)
