@@ -89,7 +89,7 @@ class ImageEngine:
         that describes its pipeline. `family` "" : read from the folder."""
         device = choose_device()
         chosen = family_named(family) if family else _folder_family(path)
-        pipe = load_pipeline(path, chosen, config, precision.Layout.for_dtype(choose_dtype(device)))
+        pipe = load_pipeline(path, chosen, config, precision.Layout.for_dtype(choose_dtype(device, chosen.gpu_dtype)))
         pipe = pipe.to(device)
         if compiling.requested():
             compiling.compile_in_place(getattr(pipe, chosen.denoiser))
