@@ -13,6 +13,9 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     health.set_defaults(run=_health)
     demo = verbs.add_parser("demo", help="run a daemon on the tiny profile and drive it end to end")
     demo.add_argument("--out", type=Path, default=Path("cocreate-demo"), help="folder for the outputs")
+    demo.add_argument(
+        "--family", default="sd15", help="the image model family to paint with: its tiny model (sd15, sdxl, sd3...)"
+    )
     demo.set_defaults(run=_demo)
 
 
@@ -31,4 +34,4 @@ def _health(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    return run_demo(args.out)
+    return run_demo(args.out, family=args.family)

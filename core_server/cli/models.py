@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from ..models.pullable import PULLABLE, pullable
 from .core import CliError, connect, out
 
 if TYPE_CHECKING:
@@ -25,8 +25,9 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     add.add_argument("--config", type=Path, help="for a single .safetensors checkpoint: a diffusers folder of its kind")
     add.set_defaults(run=_models_add)
     pull = models.add_parser("pull", help="download a model from the Hugging Face Hub (safetensors only)")
-    pull.add_argument("repo", help=f"a Hub repository id, or one of: {', '.join(PULLABLE)}")
-    pull.add_argument("--name", help="the name to register it under (default: the repo's)")
+    pull.add_argument("repo", help="a short name (sd15-inpaint, sdxl-inpaint, sdxl, sd35-medium...) or a repo id")
+    pull.add_argument("--name", help="the name to register it under (default: the short name or the repo's)")
+    pull.add_argument("--yes", action="store_true", help="download without asking (after showing size and licence)")
     pull.set_defaults(run=_models_pull)
     default = models.add_parser("default", help="the model used when a request names none")
     default.add_argument("kind", choices=["image", "text"])
@@ -37,12 +38,13 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
 def _models_list(args: argparse.Namespace) -> int:
     with connect(args) as client:
         models = client.list_models()
-    table = Table("NAME", "KIND", "SOURCE", "DEFAULT", "LOADED", "DEVICE", "DTYPE", "MEMORY")
+    table = Table("NAME", "KIND", "FAMILY", "SOURCE", "DEFAULT", "LOADED", "DEVICE", "DTYPE", "MEMORY")
     for m in models:
         memory = f"{m.memory_bytes / 2**20:.0f} MiB" if m.loaded else ""
         table.add_row(
             m.name,
             m.kind,
+            m.family,
             m.source,
             "yes" if m.is_default else "",
             "yes" if m.loaded else "",
@@ -70,12 +72,18 @@ def _models_add(args: argparse.Namespace) -> int:
 
 
 def _models_pull(args: argparse.Namespace) -> int:
-    curated = pullable(args.repo)
-    if curated:
-        out.print(curated.describe())
+    from ..models import pulls
+
     try:
-        with out.status(f"downloading {curated.repo if curated else args.repo} (safetensors only)…"):
-            entry = _catalog().pull(args.repo, args.name)
+        with out.status(f"asking the Hub about {args.repo}…"):
+            plan = pulls.plan(args.repo, args.name)
+        out.print(plan.describe(), soft_wrap=True)
+        if not args.yes and not (sys.stdin.isatty() and input("download it? [y/N] ").strip().lower() == "y"):
+            out.print("nothing downloaded (add --yes to download without asking)")
+            return 1
+        # An interrupted pull resumes where it stopped when asked again.
+        with out.status(f"downloading {plan.repo} ({plan.size_bytes / 2**30:.1f} GiB)…"):
+            entry = _catalog().pull(plan.repo, plan.name, plan.files)
     except (ValueError, RuntimeError, OSError) as error:
         raise CliError(str(error)) from None
     out.print(f"pulled {entry.kind} model [bold]{entry.name}[/bold] into {entry.path}")

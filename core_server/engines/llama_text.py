@@ -25,6 +25,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from core_server.engines.continue_text import fim_token_ids
 from core_server.engines.gguf_tokenizer import GGUFTokenizer
 from core_server.engines.sampling import CandidateText, SamplingParams, emit_delta
 from core_server.engines.text import TextPlanner
@@ -66,7 +67,8 @@ class LlamaTextEngine:
         self._memory = llama_cpp.llama_get_memory(self._context)
         self._tokenizer = GGUFTokenizer(model)
         self._vocab_size = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model))
-        self._planner = TextPlanner.of(self._tokenizer, self.window, self._vocab_size, rows_share_window=True)
+        fim = self._tokenizer.fim_ids or fim_token_ids(self._tokenizer)
+        self._planner = TextPlanner(self._tokenizer, self.window, self._vocab_size, rows_share_window=True, fim=fim)
         self._eos = self._tokenizer.end_ids
         self._held: list[int] = []  # the tokens sequence 0 holds
         self._lock = threading.Lock()

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
-from core_server.models.pullable import DIFFUSERS_FOLDERS, pullable
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
 
@@ -38,6 +37,8 @@ TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 # What pull() downloads: weights as safetensors, configs, tokenizer files and chat templates.
 PULL_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
+# Half-precision copies diffusers saves beside the full ones: named part.fp16.safetensors.
+VARIANT = re.compile(r"^(?P<stem>[^/]+)\.fp16\.safetensors$")
 CLI_FIX = "Add one with `cocreate models add NAME PATH` or `cocreate models pull REPO`."
 LORA_FIX = "Train one with `cocreate personalize SESSION_OR_FOLDER --name NAME` or `cocreate models add NAME FILE`."
 
@@ -189,9 +190,11 @@ class ModelCatalog:
                 raise CatalogError(f"{name} is {A_MODEL[record['kind']]}; it cannot be the default {kind} model.")
             data["defaults"][kind] = name
 
-    def pull(self, repo: str, name: str | None = None) -> ModelEntry:
+    def pull(self, repo: str, name: str | None = None, files: Sequence[str] = ()) -> ModelEntry:
         """Download `repo` from the Hugging Face Hub (safetensors, configs, tokenizer files only) and add it.
-        `repo` may be a short name from models.pullable (its diffusers folders only, under that name).
+
+        `files`: exactly these (models.pulls.needed_files chose them); half-precision copies are then
+        renamed to the plain names diffusers loads.
 
         The only network access in cocreate, and only when asked. HF_ENDPOINT and HF_TOKEN are honoured.
         """
@@ -199,10 +202,6 @@ class ModelCatalog:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
-        curated = pullable(repo)
-        patterns = list(DIFFUSERS_FOLDERS) if curated else PULL_PATTERNS
-        if curated:
-            repo, name = curated.repo, name or curated.name
         name = name or repo.rstrip("/").rsplit("/", 1)[-1]
         _check_name(name)
         with self._editing() as data:
@@ -215,7 +214,7 @@ class ModelCatalog:
         # Read at call time: huggingface_hub reads HF_ENDPOINT once, at import.
         endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         try:
-            snapshot_download(repo, local_dir=staging, allow_patterns=patterns, endpoint=endpoint)
+            snapshot_download(repo, local_dir=staging, allow_patterns=list(files) or PULL_PATTERNS, endpoint=endpoint)
         except HFValidationError as error:
             raise CatalogError(f"{repo!r} is not a Hugging Face repository id (like 'org/name'): {error}") from error
         except GatedRepoError as error:
@@ -228,6 +227,9 @@ class ModelCatalog:
                 f"Could not download {repo} from {endpoint} ({reason}). Check the network connection "
                 "(or HF_ENDPOINT), or add a model folder you already have with `cocreate models add NAME PATH`."
             ) from error
+        for file in files:
+            if (plain := without_variant(file)) != file:
+                (staging / file).replace(staging / plain)
         try:
             kind = _inspect(staging)
         except CatalogError:
@@ -490,6 +492,13 @@ def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | 
 
 
 # ---------------------------------------------------------------- weights
+
+
+def without_variant(path: str) -> str:
+    """unet/diffusion_pytorch_model.fp16.safetensors → unet/diffusion_pytorch_model.safetensors."""
+    folder, _, name = path.rpartition("/")
+    match = VARIANT.match(name)
+    return f"{folder}/{match['stem']}.safetensors".lstrip("/") if match else path
 
 
 def _weight_files(path: Path) -> list[Path]:

@@ -230,9 +230,10 @@ class SessionStore:
 
     def export_zip(self, session_id: str, out: BinaryIO, extra: Sequence[tuple[str, bytes]] = ()) -> None:
         """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*,
-        and the `extra` (name, bytes) files."""
+        contexts/<sha256>.txt (the document text turns were given, where the store keeps it), and the
+        `extra` (name, bytes) files."""
         session, turns = self.session_detail(session_id)
-        write_zip(session, turns, self._blobs, out, extra)
+        write_zip(session, turns, self._blobs, out, [*self._context_files(turns), *extra])
 
     # ------------------------------------------------------------ turns
 
@@ -288,6 +289,16 @@ class SessionStore:
                 )
             }
         return "".join(found[name] for name in kept["chunks"])
+
+    def _context_files(self, turns: Sequence[Turn]) -> list[tuple[str, bytes]]:
+        """Each distinct document text the turns refer to, once, named by its SHA-256."""
+        files: dict[str, bytes] = {}
+        for turn in turns:
+            for field in context.CONTEXT_FIELDS:
+                kept = turn.params.get(field)
+                if context.is_reference(kept) and "chunks" in kept and kept["sha256"] not in files:
+                    files[kept["sha256"]] = (self.context_text(kept) or "").encode("utf-8")
+        return [(f"contexts/{sha256}.txt", data) for sha256, data in files.items()]
 
     def _referenced(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         params, chunks = dict(params), {}

@@ -10,6 +10,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.support.daemon import Daemon
@@ -26,8 +28,9 @@ def cocreate(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_demo_writes_candidates_and_continuations(tmp_path: Path) -> None:
-    result = cocreate("demo", "--out", str(tmp_path / "out"), home=tmp_path / "home")
+@pytest.mark.parametrize("family", ["sd15", "sd3"])
+def test_demo_writes_candidates_and_continuations(tmp_path: Path, family: str) -> None:
+    result = cocreate("demo", "--out", str(tmp_path / "out"), "--family", family, home=tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     out = tmp_path / "out"
     for name in ("input.png", "mask.png", "session.zip", *(f"inpaint-candidate-{i}.png" for i in range(3))):
@@ -46,6 +49,7 @@ def test_health_models_sessions_against_a_daemon(daemon: Daemon, session_id: str
 
     models = cocreate("models", "list", *endpoint, home=home)
     assert "tiny-image" in models.stdout and "tiny-text" in models.stdout
+    assert "tiny-sdxl" in models.stdout and "sdxl" in models.stdout.split("tiny-sdxl", 1)[1].splitlines()[0]
 
     sessions = cocreate("sessions", "list", *endpoint, home=home)
     assert session_id[:8] in sessions.stdout
