@@ -53,6 +53,7 @@ class Family:
     default_guidance: float
     # How inpainting works: "9-channel UNet" style true inpainting, or img2img with the mask blended in.
     true_inpainting: str
+    gpu_dtype: str = "float16"  # on CUDA; bfloat16 for models whose activations overflow float16
     refuses: Mapping[str, str] = field(default_factory=dict)  # task → why this family cannot do it
     # Options added to every pipeline call (e.g. a family without negative prompts drops them).
     call_options: Callable[[dict[str, Any]], dict[str, Any]] = lambda options: options
