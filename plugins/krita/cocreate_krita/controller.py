@@ -287,10 +287,11 @@ class DocumentController:
         if not self.running:
             return
         self._cancel_requested = True
+        # Said first: Krita runs its event loop inside the layer's removal, where the job's end may land.
+        self._say("Cancelling…")
         if self._job is not None:
             self._job.cancel()
         self.canvas.remove_preview()
-        self._say("Cancelling…")
 
     def pump(self) -> None:
         """Take in every finished call and every event of the running jobs; never blocks."""

@@ -244,7 +244,7 @@ class CocreateDocker(DockWidget):
         self.start_fresh_button.clicked.connect(lambda: self._act(DocumentController.start_fresh))
         self.personalize_button.clicked.connect(self._personalize)
         self.strip.currentRowChanged.connect(self._select)
-        self.strip.itemSelectionChanged.connect(self._refresh)
+        self.strip.itemSelectionChanged.connect(self._show_picked)
         self.history.itemClicked.connect(self._choose_turn)
         self.retry_button.clicked.connect(self._retry)
 
@@ -418,7 +418,7 @@ class CocreateDocker(DockWidget):
         self.discard_button.setEnabled(controller.strip is not None)
         self.more_button.setEnabled(chosen)
         self.less_button.setEnabled(chosen)
-        self.between_button.setEnabled(not running and len(self.strip.selectedItems()) == 2)
+        self._show_picked()
         self.retry_button.setText("Retry" if controller.phase is Phase.failed else "Reconnect")
         self.retry_button.setVisible(controller.phase is Phase.failed or not controller.history)
         step, total = controller.progress
@@ -433,6 +433,11 @@ class CocreateDocker(DockWidget):
             self._load_models()
         self._show_strip(controller)
         self._show_history(controller)
+
+    def _show_picked(self) -> None:
+        """In between needs two picked (Ctrl+click) candidates; re-syncing the grid here would undo a click."""
+        running = self.controller is not None and self.controller.running
+        self.between_button.setEnabled(not running and len(self.strip.selectedItems()) == 2)
 
     def _show_strip(self, controller: DocumentController) -> None:
         strip = controller.strip

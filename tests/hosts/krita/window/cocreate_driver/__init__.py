@@ -603,7 +603,7 @@ def steering_and_history(verdict: Verdict) -> Steps:
     check(
         "More like this grows a new turn from the shown one",
         phase(controller) == "finished" and grown is not None and grown.parent_id == shown_turn,
-        controller.message,
+        f"{controller.message} parent {grown and grown.parent_id} shown {shown_turn} turns {len(controller.history)}",
     )
     panel.strip.item(0).setSelected(True)
     panel.strip.item(1).setSelected(True)
