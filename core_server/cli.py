@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = verbs.add_parser("serve", help="run the daemon (Unix socket by default)")
     serve.add_argument("--token-file", type=Path, help="file holding the token TCP clients must send")
+    serve.add_argument(
+        "--tokens", type=Path, metavar="FILE", help="named tokens for TCP, hashed: one 'NAME sha256:HEX' a line"
+    )
     serve.add_argument("--socket", type=Path, help="Unix socket path (default: the per-user runtime socket)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="serve TCP instead; requires a token")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate for TLS on --listen")
@@ -95,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
+
+    token = verbs.add_parser("token", help="make a named token for a TCP daemon and add its hash to a tokens file")
+    token.add_argument("name", help="who will use it (letters, digits, . _ @ -)")
+    token.add_argument("--tokens", type=Path, required=True, metavar="FILE", help="the file serve --tokens reads")
+    token.set_defaults(run=_new_token)
 
     from . import cli_client  # the verbs that talk to a running daemon
 
@@ -136,7 +144,8 @@ def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         socket=args.socket,
         listen=args.listen,
-        token=read_token(args.token_file),
+        token=read_token(args.token_file) if args.listen and not args.tokens else None,
+        tokens_file=args.tokens,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
@@ -155,6 +164,18 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(serve(options, on_ready=lambda line: print(line, flush=True)))
     except ConfigError as error:
         raise CliError(str(error)) from None
+    return 0
+
+
+def _new_token(args: argparse.Namespace) -> int:
+    from .service.identity import TokenFileError, append_token
+
+    try:
+        token = append_token(args.tokens, args.name)
+    except TokenFileError as error:
+        raise CliError(str(error)) from None
+    console.print(f"added {args.name!r} to {args.tokens}; give them this token (it is not kept anywhere):")
+    print(token)
     return 0
 
 

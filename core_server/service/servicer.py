@@ -30,7 +30,8 @@ from ..sessions import analytics
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from . import cocreation, convert, shm, validate
-from .errors import FailedPrecondition, InvalidArgument, streaming, unary
+from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
+from .identity import TokenBook, caller, lane
 
 log = logging.getLogger(__name__)
 EXPORT_CHUNK = 1 << 20
@@ -40,9 +41,16 @@ MAX_ANALYTICS_SESSIONS = 1000  # each one reads its candidates and finals: keep 
 
 class CocreateServicer(pb_grpc.CocreateServicer):
     def __init__(
-        self, store: SessionStore, catalog: ModelCatalog, scheduler: Scheduler, device: str, limits: config.Limits
+        self,
+        store: SessionStore,
+        catalog: ModelCatalog,
+        scheduler: Scheduler,
+        device: str,
+        limits: config.Limits,
+        tokens: TokenBook | None = None,  # None: the Unix socket, where the kernel names the caller
     ) -> None:
         self.limits = limits
+        self.tokens = tokens
         self.store = store
         self.catalog = catalog
         self.scheduler = scheduler
@@ -55,7 +63,9 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def Generate(
         self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateEvent]:
-        await asyncio.to_thread(shm.take_pixels, request, self.limits)
+        identity = caller(context, self.tokens)
+        local = self.tokens is None
+        await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
@@ -73,10 +83,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             list(steered.seeds),
             entry.name,
             entry.sha256,
+            identity,
         )
         job = Job(
             id=uuid.uuid4().hex,
-            client=spec.client or context.peer(),
+            owner=identity,
+            client=lane(identity, spec.client),
             task=steered.task,
             seeds=steered.seeds,
             model=entry.name,
@@ -90,7 +102,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             await asyncio.to_thread(self.store.finish_turn, turn.id, "failed")
             raise
         settled = False  # the turn's final status is written (or being written)
-        outbox = shm.Outbox(request.shared_memory)
+        outbox = shm.Outbox(request.shared_memory and local)
         try:
             yield pb.GenerateEvent(
                 accepted=pb.Accepted(
@@ -137,6 +149,11 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     @unary
     async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:
         job_id = validate.check_id("job_id", request.job_id)
+        owner = self.scheduler.owner_of(job_id)
+        if owner is None:
+            raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
+        if owner != caller(context, self.tokens):
+            raise PermissionDenied(f"job {job_id} was started by another client; only that client can cancel it")
         was_running = self.scheduler.cancel(job_id)
         if was_running is None:
             raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
@@ -153,7 +170,11 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         if not request.host:
             raise InvalidArgument("host", "name the program asking (krita, gimp, blender, libreoffice, cli...)")
         session = await asyncio.to_thread(
-            self.store.create_session, request.host, request.document_id, request.document_name
+            self.store.create_session,
+            request.host,
+            request.document_id,
+            request.document_name,
+            caller(context, self.tokens),
         )
         return convert.session_to_pb(session)
 
@@ -331,7 +352,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.ModelStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelStatusResponse:
         models = await asyncio.to_thread(self._models)
-        running = self.scheduler.running_job_ids()
+        running = self.scheduler.running_job_ids(owner=caller(context, self.tokens))  # others' jobs are not shown
         return pb.ModelStatusResponse(
             loaded=[m for m in models if m.loaded],
             device=self.device,

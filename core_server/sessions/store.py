@@ -97,17 +97,22 @@ _MIGRATIONS = (
         created_ms INTEGER NOT NULL
     );
     """,
+    # Who asked (service.identity): rows from before it was recorded say ''.
+    """
+    ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+    ALTER TABLE turns ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _SESSION = """
     SELECT s.id, s.host, s.document_id, s.document_name, s.created_ms,
            (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) AS turn_count,
-           s.forked_from_turn_id
+           s.forked_from_turn_id, s.identity
     FROM sessions s"""
 _TURN = """
     SELECT id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,
-           status, created_ms, finished_ms
+           status, created_ms, finished_ms, identity
     FROM turns"""
 _CANDIDATE = "SELECT c.id, c.turn_id, c.idx, c.seed, c.kind, c.sha256, c.width, c.height, c.text FROM candidates c"
 _FEEDBACK = """
@@ -151,12 +156,13 @@ class SessionStore:
 
     # ------------------------------------------------------------ sessions
 
-    def create_session(self, host: str, document_id: str, document_name: str) -> Session:
-        session = Session(_new_id(), host, document_id, document_name, _now_ms())
+    def create_session(self, host: str, document_id: str, document_name: str, identity: str = "") -> Session:
+        session = Session(_new_id(), host, document_id, document_name, _now_ms(), identity=identity)
         with self._tx(write=True) as db:
             db.execute(
-                "INSERT INTO sessions (id, host, document_id, document_name, created_ms) VALUES (?, ?, ?, ?, ?)",
-                (session.id, host, document_id, document_name, session.created_ms),
+                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, host, document_id, document_name, session.created_ms, identity),
             )
         return session
 
@@ -200,13 +206,13 @@ class SessionStore:
             if running:
                 raise InvalidReference(f"turn '{running[0]}' is still running; fork once it has finished")
 
-            fork = Session(
-                _new_id(), source.host, source.document_id, source.document_name, _now_ms(), len(path), turn_id
+            fork = replace(
+                source, id=_new_id(), created_ms=_now_ms(), turn_count=len(path), forked_from_turn_id=turn_id
             )
             db.execute(
-                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, forked_from_turn_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (fork.id, fork.host, fork.document_id, fork.document_name, fork.created_ms, turn_id),
+                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, forked_from_turn_id, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (fork.id, fork.host, fork.document_id, fork.document_name, fork.created_ms, turn_id, fork.identity),
             )
             for turn in _copy_path(path, fork.id):
                 _insert_turn(db, turn)
@@ -233,6 +239,7 @@ class SessionStore:
         seeds: Sequence[int],
         model: str,
         model_sha256: str,
+        identity: str = "",
     ) -> Turn:
         if not all(0 <= seed < 1 << 64 for seed in seeds):
             raise ValueError(f"seeds must be unsigned 64-bit integers, got {list(seeds)}")
@@ -248,6 +255,7 @@ class SessionStore:
             model_sha256=model_sha256,
             status="running",
             created_ms=_now_ms(),
+            identity=identity,
         )
         with self._tx(write=True) as db:
             _get_session(db, session_id)
@@ -513,7 +521,7 @@ def _copy_path(path: Sequence[Turn], session_id: str) -> list[Turn]:
 def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
     db.execute(
         "INSERT INTO turns (id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,"
-        " status, created_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " status, created_ms, finished_ms, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             turn.id,
             turn.session_id,
@@ -526,6 +534,7 @@ def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
             turn.status,
             turn.created_ms,
             turn.finished_ms,
+            turn.identity,
         ),
     )
 
@@ -560,6 +569,7 @@ def _turn(row: sqlite3.Row, candidates: tuple[Candidate, ...]) -> Turn:
         created_ms=row["created_ms"],
         finished_ms=row["finished_ms"],
         candidates=candidates,
+        identity=row["identity"],
     )
 
 
