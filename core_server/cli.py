@@ -139,6 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .service.server import ConfigError, ServeOptions, serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "debug":
+        _quiet_libraries()
     if args.compile:
         os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
     options = ServeOptions(
@@ -165,6 +167,16 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise CliError(str(error)) from None
     return 0
+
+
+def _quiet_libraries() -> None:
+    """Library warnings may quote what a person typed (diffusers' CLIP truncation copies the prompt):
+    below debug, the libraries report errors only, so no user content reaches the log."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
 
 
 def _new_token(args: argparse.Namespace) -> int:

@@ -68,7 +68,6 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
     os.umask(0o077)  # everything the daemon writes (database, its WAL, blobs, keys) is this user's alone
     home_lock = _lock_home(config.data_dir())  # before the store: a second daemon must change nothing
-    _quiet_libraries()
     store = SessionStore(config.sessions_dir())
     interrupted = store.mark_interrupted()
     if interrupted:
@@ -157,17 +156,6 @@ def _lock_home(home: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
-
-
-def _quiet_libraries() -> None:
-    """Library warnings may quote what a person typed (diffusers' CLIP truncation copies the prompt):
-    below debug, the libraries say only errors, so no user content reaches the log."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        from diffusers.utils import logging as diffusers_logging
-        from transformers.utils import logging as transformers_logging
-
-        diffusers_logging.set_verbosity_error()
-        transformers_logging.set_verbosity_error()
 
 
 def _bind(server: grpc.aio.Server, options: ServeOptions) -> tuple[UnixFront | None, str]:

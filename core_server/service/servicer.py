@@ -7,12 +7,11 @@ only moves messages.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 from google.protobuf import json_format
@@ -30,6 +29,7 @@ from ..sessions import analytics
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from . import cocreation, convert, shm, validate
+from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
 
@@ -221,21 +221,33 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.ExportSessionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.FileChunk]:
         session_id = validate.check_id("session_id", request.session_id)
-        buffer = io.BytesIO()
-        await asyncio.to_thread(self._export, session_id, buffer)
-        data = buffer.getbuffer()
-        for start in range(0, len(data), EXPORT_CHUNK):
-            yield pb.FileChunk(data=bytes(data[start : start + EXPORT_CHUNK]))
-
-    def _export(self, session_id: str, out: io.BytesIO) -> None:
-        """The session's zip with every candidate signed (provenance/, provenance.json) and analytics.json."""
-        stats = measure.session_report(self.store, session_id)
-        report = json_format.MessageToJson(convert.session_stats_to_pb(stats), indent=2, ensure_ascii=False)
+        await asyncio.to_thread(self.store.get_session, session_id)  # NOT_FOUND before any byte
+        pipe = ChunkPipe(EXPORT_CHUNK)
+        writer = asyncio.create_task(asyncio.to_thread(self._export, session_id, pipe))
         try:
-            signed = self.provenance.export_files(session_id)
-        except SigningError as error:
-            raise FailedPrecondition(str(error)) from error
-        self.store.export_zip(session_id, out, [*signed, ("analytics.json", report.encode())])
+            while (chunk := await asyncio.to_thread(pipe.next_chunk)) is not None:
+                yield pb.FileChunk(data=chunk)
+            await writer  # its error, if it failed part way
+        finally:
+            pipe.close()  # a caller that left stops the writer at its next write
+
+    def _export(self, session_id: str, out: ChunkPipe) -> None:
+        """The session's zip with every candidate signed (provenance/, provenance.json) and analytics.json,
+        written as each file is made."""
+
+        def extra() -> Iterator[tuple[str, bytes]]:
+            try:
+                yield from self.provenance.export_files(session_id)
+            except SigningError as error:
+                raise FailedPrecondition(str(error)) from error
+            stats = measure.session_report(self.store, session_id)
+            report = json_format.MessageToJson(convert.session_stats_to_pb(stats), indent=2, ensure_ascii=False)
+            yield "analytics.json", report.encode()
+
+        try:
+            self.store.export_zip(session_id, out, extra())
+        finally:
+            out.finish()
 
     @unary
     async def GetCandidate(

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -222,7 +222,7 @@ class SessionStore:
                         _insert_feedback(db, feedback)
         return fork
 
-    def export_zip(self, session_id: str, out: BinaryIO, extra: Sequence[tuple[str, bytes]] = ()) -> None:
+    def export_zip(self, session_id: str, out: BinaryIO, extra: Iterable[tuple[str, bytes]] = ()) -> None:
         """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*,
         and the `extra` (name, bytes) files."""
         session, turns = self.session_detail(session_id)
