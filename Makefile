@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST_ROOT ?= $(or $(COCREATE_HOST_ROOT),/var/cache/cocreate/hostroot)
+LLAMA_CMAKE_ARGS ?=
 
 .PHONY: install demo test lint proto host-root bpy-venv bench
 
@@ -12,7 +13,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 	$(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(BIN)/pip
-	$(BIN)/pip install -e '.[test]'
+	# llama-cpp-python compiles llama.cpp here (cmake, a few minutes); for a GPU build pass e.g.
+	# LLAMA_CMAKE_ARGS=-DGGML_CUDA=on, for a binary that runs on other CPUs -DGGML_NATIVE=OFF
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e '.[test]'
 	# the plugins ship the client with pure-Python wheels: fetched now, so tests and builds run offline
 	$(BIN)/python -m core_server.packaging.bundle build/client
 	touch $@

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import __version__, config
+from .sessions.context import POLICIES
 
 console = Console(stderr=True)
 
@@ -96,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument(
             flag, type=_positive, default=default, dest=name, metavar="N", help=f"{what} (default {default})"
         )
+    serve.add_argument(
+        "--store-context",
+        choices=POLICIES,
+        default="full",
+        help="what each turn keeps of the document text it was given: full (deduplicated between turns), "
+        "hash (length and SHA-256: nothing readable) or none (length only) (default full)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
 
@@ -153,6 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
         preload=args.preload,
         keep_alive_s=args.keep_alive,
+        store_context=args.store_context,
         limits=config.Limits(
             max_side=args.max_side,
             max_candidates=args.max_candidates,

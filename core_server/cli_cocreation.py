@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from .tasks import Training
 
 out = Console()
 
@@ -22,7 +29,9 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     restore.add_argument("file", type=Path, help="where to save it (PNG for images, UTF-8 for texts)")
     restore.set_defaults(run=_restore)
     personalize = verbs.add_parser(
-        "personalize", help="train a LoRA on the pictures accepted in a session (or in a folder), for later requests"
+        "personalize",
+        parents=[common],
+        help="train a LoRA on the pictures accepted in a session (by the daemon) or in a folder, for later requests",
     )
     personalize.add_argument("source", metavar="SESSION_OR_FOLDER")
     personalize.add_argument("--name", required=True, help="what requests call it (`lora` in GenerateRequest)")
@@ -64,27 +73,84 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _personalize(args: argparse.Namespace) -> int:
-    from .cli import CliError
-    from .engines.personalize import Training
-    from .models.catalog import UnknownModel
-    from .personalize import NothingToLearn, personalize
-    from .tasks import EngineError
+    from .tasks import Training
 
     training = Training(steps=args.steps, rank=args.rank, learning_rate=args.learning_rate, seed=args.seed)
-    try:
-        with out.status("training…") as status:
-            entry, pictures = personalize(
-                args.source,
-                args.name,
-                base=args.model,
-                prompt=args.prompt,
-                training=training,
-                on_step=lambda step, loss: status.update(f"training: step {step}/{args.steps}, loss {loss:.4f}"),
-            )
-    except (NothingToLearn, UnknownModel, EngineError, ValueError, OSError) as error:
-        raise CliError(str(error.args[0] if error.args else error)) from None
+    folder = Path(args.source).expanduser()
+    with out.status("training…") as status:
+        if folder.is_dir():
+            name, pictures, where = _personalize_folder(args, folder, training, status)
+        else:
+            name, pictures, where = _personalize_session(args, training, status)
     out.print(
-        f"trained LoRA [bold]{entry.name}[/bold] on {pictures} pictures ({args.steps} steps) into {entry.path}; "
-        f"requests use it with lora={entry.name!r} (see `cocreate models list`)"
+        f"trained LoRA [bold]{name}[/bold] on {pictures} pictures ({args.steps} steps){where}; "
+        f"requests use it with lora={name!r} (see `cocreate models list`)"
     )
     return 0
+
+
+def _personalize_folder(
+    args: argparse.Namespace, folder: Path, training: Training, status: Status
+) -> tuple[str, int, str]:
+    """In this process: the pictures are on this machine."""
+    from .cli import CliError
+    from .models.catalog import UnknownModel
+    from .personalize import NothingToLearn, personalize_folder
+    from .tasks import EngineError, StepEvent
+
+    def show(event: object) -> None:
+        if isinstance(event, StepEvent):
+            status.update(f"training: step {event.step}/{event.total}, loss {event.loss or 0:.4f}")
+
+    try:
+        entry, pictures = personalize_folder(
+            folder, args.name, base=args.model, prompt=args.prompt, training=training, emit=show
+        )
+    except (NothingToLearn, UnknownModel, EngineError, ValueError, OSError) as error:
+        raise CliError(str(error.args[0] if error.args else error)) from None
+    return entry.name, pictures, f" into {entry.path}"
+
+
+def _personalize_session(args: argparse.Namespace, training: Training, status: Status) -> tuple[str, int, str]:
+    """By the daemon, which holds the session, in its job queue."""
+    from cocreate_client import Progress, Queued, Trained, tasks
+
+    from .cli import CliError
+    from .cli_client import connect
+
+    request = tasks.personalize(
+        args.source,
+        args.name,
+        model=args.model,
+        prompt=args.prompt,
+        steps=training.steps,
+        rank=training.rank,
+        learning_rate=training.learning_rate,
+        seed=training.seed,
+    )
+    trained = None
+    with connect(args) as client:
+        job = client.personalize(request)
+        try:
+            while True:
+                finished = job.done  # read first: every event is queued before the job counts as done
+                for event in job.poll():
+                    if isinstance(event, Queued):
+                        status.update(f"waiting: {event.position} job(s) ahead")
+                    elif isinstance(event, Progress):
+                        status.update(f"training: step {event.step}/{event.total}, loss {event.loss or 0:.4f}")
+                    elif isinstance(event, Trained):
+                        trained = event
+                if finished:
+                    break
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            job.cancel()
+            job.wait(30)
+            raise
+    result = job.wait(0)
+    if result.error is not None:
+        raise CliError(result.error.message)
+    if trained is None:
+        raise CliError("the training was cancelled")
+    return trained.lora, trained.pictures, ""

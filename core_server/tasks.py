@@ -11,7 +11,7 @@ import enum
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,25 @@ TASK_NAMES: dict[type, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Training:
+    steps: int = 200
+    rank: int = 8
+    learning_rate: float = 1e-4
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PersonalizeTask:
+    """Train a personal LoRA on pictures the person kept; the trainer writes it to `out`.
+
+    Not a generation: the scheduler hands it to its trainer rather than to a loaded engine."""
+
+    pictures: tuple[tuple[bytes, str], ...]  # (an encoded picture PIL reads, its caption)
+    out: str  # the .safetensors file to write: a staging file the daemon chose, never a request's path
+    training: Training
+
+
 def task_kind(task: Task) -> str:
     """'image' or 'text': which kind of model serves this task."""
     return "text" if isinstance(task, ContinueTextTask | RewriteTextTask) else "image"
@@ -185,11 +204,12 @@ def task_kind(task: Task) -> str:
 
 @dataclass(frozen=True)
 class StepEvent:
-    """One denoising step (image) or one token (text) is done."""
+    """One denoising step (image), one token (text) or one training step is done."""
 
     step: int
     total: int
     previews: tuple[RGBAImage, ...] = ()  # one small image per candidate, when asked for
+    loss: float | None = None  # training steps only
 
 
 @dataclass(frozen=True)
@@ -263,3 +283,8 @@ class Engine(Protocol):
     def close(self) -> None:
         """Drop the weights (and free device memory) so the registry can unload this model."""
         ...
+
+
+# Trains a PersonalizeTask for the image model of a catalog entry: emits a StepEvent (with its loss)
+# per step, checks the token as often, writes the LoRA to task.out; raises Cancelled or EngineError.
+Trainer = Callable[[Any, PersonalizeTask, Emit, CancelToken], None]

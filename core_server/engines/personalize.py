@@ -8,10 +8,12 @@ expand, texture and variants tasks ask for. Saved as diffusers LoRA safetensors,
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,13 +22,17 @@ from diffusers import StableDiffusionInpaintPipeline
 from diffusers.utils import convert_state_dict_to_diffusers
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
+from PIL import Image, UnidentifiedImageError
 
 from core_server.engines import precision
 from core_server.engines.devices import choose_device
 from core_server.engines.image import load_pipeline
 from core_server.engines.paint import working_size
 from core_server.engines.pixels import over_backdrop, resize
-from core_server.tasks import EngineError
+from core_server.tasks import CancelToken, Emit, EngineError, PersonalizeTask, StepEvent, Training
+
+if TYPE_CHECKING:
+    from core_server.models.catalog import ModelEntry
 
 ATTENTION = ["to_q", "to_k", "to_v", "to_out.0"]
 WHOLE_PICTURE_SHARE = 0.25  # of steps that hide the whole picture, as a texture or a new picture starts
@@ -38,12 +44,26 @@ class Example:
     prompt: str
 
 
-@dataclass(frozen=True)
-class Training:
-    steps: int = 200
-    rank: int = 8
-    learning_rate: float = 1e-4
-    seed: int = 0
+def train(entry: ModelEntry, task: PersonalizeTask, emit: Emit, cancel: CancelToken) -> None:
+    """Run `task` on the image model `entry`: a StepEvent with the loss after each step, cancellable between
+    steps; the LoRA is written to task.out only when every step ran."""
+    examples = [Example(read_picture(data), caption) for data, caption in task.pictures]
+
+    def on_step(step: int, loss: float) -> None:
+        emit(StepEvent(step, task.training.steps, loss=loss))
+        cancel.check()
+
+    cancel.check()
+    train_lora(entry.path, entry.config, examples, Path(task.out), task.training, on_step)
+
+
+def read_picture(data: bytes) -> np.ndarray:
+    """An encoded picture (any format PIL reads) as (H, W, 4) uint8 RGBA."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return np.asarray(picture.convert("RGBA"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise EngineError(f"a picture to learn from is not one PIL can read: {error}") from None
 
 
 def train_lora(

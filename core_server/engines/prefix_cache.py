@@ -109,7 +109,8 @@ class PrefixCache:
 
 def next_token_logits(model: PreTrainedModel, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
     """Run `input_ids` through the model on top of `cache` (which grows); the logits after the last one."""
-    output = model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    # `cache=`, not the `past_key_values=` that transformers 5.40 removes.
+    output = model(input_ids=input_ids, cache=cache, use_cache=True, logits_to_keep=1)
     return output.logits[:, -1, :].float()
 
 

@@ -65,7 +65,7 @@ def sample(
         emit(StepEvent(step, params.max_new_tokens))
         for index, (candidate, token) in enumerate(zip(candidates, tokens.tolist(), strict=True)):
             if not candidate.done:
-                _emit_delta(emit, index, candidate.finish() if token in eos_token_ids else candidate.add(token))
+                emit_delta(emit, index, candidate.finish() if token in eos_token_ids else candidate.add(token))
         if all(candidate.done for candidate in candidates) or step == params.max_new_tokens:
             break
         if step == 1:
@@ -77,7 +77,7 @@ def sample(
     # 3. Out of tokens: show what the stop rules were still holding back.
     for index, candidate in enumerate(candidates):
         if not candidate.done:
-            _emit_delta(emit, index, candidate.finish())
+            emit_delta(emit, index, candidate.finish())
     return [candidate.text for candidate in candidates]
 
 
@@ -97,7 +97,7 @@ def _sample(
     )
 
 
-def _emit_delta(emit: Emit, index: int, text: str) -> None:
+def emit_delta(emit: Emit, index: int, text: str) -> None:
     if text:
         emit(TextDeltaEvent(index, text))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -56,14 +57,13 @@ class TextEngine:
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self._model: PreTrainedModel | None = model
         self._tokenizer = tokenizer
-        self._fim = fim_token_ids(tokenizer)
         # Chat models often end a turn with a token of their own besides EOS; any of them ends a candidate.
         eos = model.generation_config.eos_token_id
         eos_ids = eos if isinstance(eos, list) else [eos]
         self._eos = frozenset(token for token in (*eos_ids, tokenizer.eos_token_id) if token is not None)
         self._lock = threading.Lock()
-        self._vocab_size = model.get_output_embeddings().weight.shape[0]
         self._device = model.device
+        self._planner = TextPlanner.of(tokenizer, self.window, model.get_output_embeddings().weight.shape[0])
 
     @classmethod
     def load(cls, path: Path) -> TextEngine:
@@ -91,26 +91,9 @@ class TextEngine:
         emit: Emit,
         cancel: CancelToken,
     ) -> GenerationResult:
-        if not seeds:
-            raise EngineError("Ask for at least one candidate.")
-        if isinstance(task, ContinueTextTask):
-            prompt, max_new_tokens = self._continue_prompt(with_examples(task))
-            stop = StopRules(task.stop, task.stop_at)
-        elif isinstance(task, RewriteTextTask):
-            prompt, max_new_tokens = self._rewrite_prompt(with_examples(task))
-            stop = StopRules()
-        else:
-            name = TASK_NAMES.get(type(task), type(task).__name__)
-            raise EngineError(f"A text model cannot run {name}; pick an image model.")
-        params = SamplingParams(
-            max_new_tokens=max_new_tokens,
-            temperature=task.temperature or DEFAULT_TEMPERATURE,
-            top_p=task.top_p or DEFAULT_TOP_P,
-            stop=stop,
-            logits_bias=logit_bias(self._tokenizer, task.steering, self._vocab_size, self._device),
-        )
-        if params.temperature < 0 or not 0 < params.top_p <= 1:
-            raise EngineError(f"temperature must be > 0 and top_p in (0, 1], not {task.temperature} and {task.top_p}.")
+        prompt, params = self._planner.plan(task, seeds)
+        if params.logits_bias is not None:
+            params = replace(params, logits_bias=params.logits_bias.to(self._device))
         with self._lock:
             if self._model is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
@@ -130,7 +113,7 @@ class TextEngine:
                 self.prefix_cache.clear()
                 torch.cuda.empty_cache()
                 raise EngineError(
-                    f"Out of GPU memory for {len(seeds)} candidates of {len(prompt)} + {max_new_tokens} tokens; "
+                    f"Out of GPU memory for {len(seeds)} candidates of {len(prompt)} + {params.max_new_tokens} tokens; "
                     "ask for fewer candidates or tokens."
                 ) from error
         return GenerationResult(texts=tuple(texts))
@@ -144,21 +127,63 @@ class TextEngine:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    def _continue_prompt(self, task: ContinueTextTask) -> tuple[list[int], int]:
-        max_new_tokens = task.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
-        if max_new_tokens >= self.window:
-            raise EngineError(
-                f"max_new_tokens {max_new_tokens} leaves no room for the text in this model's "
-                f"{self.window}-token window; ask for fewer."
-            )
-        room = self.window - max_new_tokens
-        return continue_prompt(self._tokenizer, task, room=room, fim=self._fim), max_new_tokens
 
-    def _rewrite_prompt(self, task: RewriteTextTask) -> tuple[list[int], int]:
-        prompt = rewrite_prompt(self._tokenizer, task)
-        room = self.window - len(prompt)
+@dataclass(frozen=True)
+class TextPlanner:
+    """Turns a text task into a prompt and sampling parameters for one model, checked against its window.
+
+    `rows_share_window`: the candidates' new tokens all sit in the one window beside the prompt (llama.cpp's
+    unified cache) rather than each in its own row (a transformers batch)."""
+
+    tokenizer: PreTrainedTokenizerBase
+    window: int
+    vocab_size: int  # the model's logits, which may outnumber the tokenizer's tokens
+    rows_share_window: bool = False
+    fim: tuple[int, int, int] | None = None
+
+    @classmethod
+    def of(cls, tokenizer: PreTrainedTokenizerBase, window: int, vocab_size: int, **kwargs: bool) -> TextPlanner:
+        return cls(tokenizer, window, vocab_size, fim=fim_token_ids(tokenizer), **kwargs)
+
+    def plan(self, task: Task, seeds: Sequence[int]) -> tuple[list[int], SamplingParams]:
+        if not seeds:
+            raise EngineError("Ask for at least one candidate.")
+        rows = len(seeds) if self.rows_share_window else 1
+        if isinstance(task, ContinueTextTask):
+            prompt, max_new_tokens = self._continue_prompt(with_examples(task), rows)
+            stop = StopRules(task.stop, task.stop_at)
+        elif isinstance(task, RewriteTextTask):
+            prompt, max_new_tokens = self._rewrite_prompt(with_examples(task), rows)
+            stop = StopRules()
+        else:
+            name = TASK_NAMES.get(type(task), type(task).__name__)
+            raise EngineError(f"A text model cannot run {name}; pick an image model.")
+        params = SamplingParams(
+            max_new_tokens=max_new_tokens,
+            temperature=task.temperature or DEFAULT_TEMPERATURE,
+            top_p=task.top_p or DEFAULT_TOP_P,
+            stop=stop,
+            logits_bias=logit_bias(self.tokenizer, task.steering, self.vocab_size, torch.device("cpu")),
+        )
+        if params.temperature < 0 or not 0 < params.top_p <= 1:
+            raise EngineError(f"temperature must be > 0 and top_p in (0, 1], not {task.temperature} and {task.top_p}.")
+        return prompt, params
+
+    def _continue_prompt(self, task: ContinueTextTask, rows: int) -> tuple[list[int], int]:
+        max_new_tokens = task.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        if max_new_tokens * rows >= self.window:
+            raise EngineError(
+                f"max_new_tokens {max_new_tokens} for {rows} candidate(s) leaves no room for the text in this "
+                f"model's {self.window}-token window; ask for fewer."
+            )
+        room = self.window - max_new_tokens * rows
+        return continue_prompt(self.tokenizer, task, room=room, fim=self.fim), max_new_tokens
+
+    def _rewrite_prompt(self, task: RewriteTextTask, rows: int) -> tuple[list[int], int]:
+        prompt = rewrite_prompt(self.tokenizer, task)
+        room = (self.window - len(prompt)) // rows
         # By default leave room for a rewrite twice as long as the selection, as far as the window allows.
-        selection = len(self._tokenizer(task.selection, add_special_tokens=False, verbose=False).input_ids)
+        selection = len(self.tokenizer(task.selection, add_special_tokens=False, verbose=False).input_ids)
         max_new_tokens = task.max_new_tokens or min(room, max(DEFAULT_MAX_NEW_TOKENS, 2 * selection))
         if not 0 < max_new_tokens <= room:
             raise EngineError(

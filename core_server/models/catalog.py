@@ -101,9 +101,9 @@ class ModelCatalog:
         """Register a local model in place (nothing is copied).
 
         `path` is a diffusers folder (model_index.json), a transformers folder (config.json), one
-        .safetensors image checkpoint or a LoRA .safetensors file. A checkpoint needs the config files of
-        the pipeline it belongs to: `config` (a local diffusers folder) or its base model's configs in the
-        Hugging Face cache.
+        .safetensors image checkpoint, a LoRA .safetensors file or a .gguf text model (run by llama.cpp).
+        A checkpoint needs the config files of the pipeline it belongs to: `config` (a local diffusers
+        folder) or its base model's configs in the Hugging Face cache.
         """
         _check_name(name)
         path = Path(path).expanduser().resolve()
@@ -306,10 +306,13 @@ def _inspect(path: Path) -> str:
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise CatalogError(_pickle_refusal(path))
+        if path.suffix.lower() == ".gguf":  # a text model for llama.cpp
+            _check_gguf(path)
+            return "text"
         if path.suffix.lower() != ".safetensors":
             raise CatalogError(
                 f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
-                "one .safetensors checkpoint or a LoRA .safetensors file."
+                "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model."
             )
         return LORA if _is_lora(path) else "image"
     if (path / "model_index.json").is_file():
@@ -328,6 +331,12 @@ def _inspect(path: Path) -> str:
     if not _weight_files(path):
         raise CatalogError(f"{path} holds no .safetensors weights.")
     return kind
+
+
+def _check_gguf(file: Path) -> None:
+    with file.open("rb") as stream:
+        if stream.read(4) != b"GGUF":
+            raise CatalogError(f"{file.name} is named .gguf but is not a GGUF file (it does not start with 'GGUF').")
 
 
 def _is_lora(file: Path) -> bool:

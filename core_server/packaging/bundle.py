@@ -2,8 +2,9 @@
 
     python -m core_server.packaging.bundle OUT_DIR [--wheels DIR]
 
-writes OUT_DIR/cocreate_client/ with the dependencies unpacked in OUT_DIR/cocreate_client/_vendor/
-(cocreate_client puts that folder first on sys.path when it is there). Only OUT_DIR/cocreate_client
+writes OUT_DIR/cocreate_client/ with the dependencies unpacked in OUT_DIR/cocreate_client/_vendor/,
+their imports made relative (privatize.py) so they load as cocreate_client._vendor.* and never as a
+host's own protobuf or h2; nothing goes on sys.path. Only OUT_DIR/cocreate_client
 is replaced; anything else in OUT_DIR stays. The dependencies are pinned py3-none-any wheels, checked
 against their sha256, downloaded once into the wheel cache (default build/wheels) with pip, so a
 filled cache works offline. The compiled wheels a virtualenv may hold are never copied.
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from .privatize import privatize
 
 ROOT = Path(__file__).resolve().parents[2]  # a checkout: plugins/ sits beside core_server/
 SOURCE = ROOT / "plugins" / "common" / "cocreate_client"
@@ -106,6 +109,7 @@ def bundle(out: Path, cache: Path) -> Path:
     shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_vendor"))
     for path in wheels:
         unpack(path, target / "_vendor")
+    privatize(target)
     return target
 
 

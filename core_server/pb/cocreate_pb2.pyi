@@ -89,6 +89,18 @@ class SharedMemory(_message.Message):
     size: int
     def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
+class SharedMemoryProbe(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: SharedMemory
+    def __init__(self, file: _Optional[_Union[SharedMemory, _Mapping]] = ...) -> None: ...
+
+class SharedMemoryProbeReply(_message.Message):
+    __slots__ = ("seen",)
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    seen: bytes
+    def __init__(self, seen: _Optional[bytes] = ...) -> None: ...
+
 class InpaintTask(_message.Message):
     __slots__ = ("image", "mask", "prompt", "negative_prompt", "strength", "steps", "guidance")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
@@ -286,14 +298,16 @@ class Queued(_message.Message):
     def __init__(self, queue_position: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("step", "total", "previews")
+    __slots__ = ("step", "total", "previews", "loss")
     STEP_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     PREVIEWS_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
     step: int
     total: int
     previews: _containers.RepeatedCompositeFieldContainer[Image]
-    def __init__(self, step: _Optional[int] = ..., total: _Optional[int] = ..., previews: _Optional[_Iterable[_Union[Image, _Mapping]]] = ...) -> None: ...
+    loss: float
+    def __init__(self, step: _Optional[int] = ..., total: _Optional[int] = ..., previews: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., loss: _Optional[float] = ...) -> None: ...
 
 class TextDelta(_message.Message):
     __slots__ = ("index", "text")
@@ -536,6 +550,54 @@ class RestoreCandidateResponse(_message.Message):
     turn_id: str
     feedback_id: str
     def __init__(self, candidate: _Optional[_Union[CandidateContent, _Mapping]] = ..., session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., feedback_id: _Optional[str] = ...) -> None: ...
+
+class PersonalizeRequest(_message.Message):
+    __slots__ = ("session_id", "name", "model", "prompt", "steps", "rank", "learning_rate", "seed", "client")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    name: str
+    model: str
+    prompt: str
+    steps: int
+    rank: int
+    learning_rate: float
+    seed: int
+    client: str
+    def __init__(self, session_id: _Optional[str] = ..., name: _Optional[str] = ..., model: _Optional[str] = ..., prompt: _Optional[str] = ..., steps: _Optional[int] = ..., rank: _Optional[int] = ..., learning_rate: _Optional[float] = ..., seed: _Optional[int] = ..., client: _Optional[str] = ...) -> None: ...
+
+class PersonalizeEvent(_message.Message):
+    __slots__ = ("accepted", "queued", "progress", "done")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    accepted: Accepted
+    queued: Queued
+    progress: Progress
+    done: Personalized
+    def __init__(self, accepted: _Optional[_Union[Accepted, _Mapping]] = ..., queued: _Optional[_Union[Queued, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., done: _Optional[_Union[Personalized, _Mapping]] = ...) -> None: ...
+
+class Personalized(_message.Message):
+    __slots__ = ("status", "lora", "pictures", "sha256", "elapsed_ms")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LORA_FIELD_NUMBER: _ClassVar[int]
+    PICTURES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    status: JobStatus
+    lora: str
+    pictures: int
+    sha256: str
+    elapsed_ms: int
+    def __init__(self, status: _Optional[_Union[JobStatus, str]] = ..., lora: _Optional[str] = ..., pictures: _Optional[int] = ..., sha256: _Optional[str] = ..., elapsed_ms: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default")

@@ -105,6 +105,16 @@ class CocreateStub:
                 request_serializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateRequest.SerializeToString,
                 response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateResponse.FromString,
                 _registered_method=True)
+        self.Personalize = channel.unary_stream(
+                '/cocreate.v1.Cocreate/Personalize',
+                request_serializer=cocreate_dot_v1_dot_cocreate__pb2.PersonalizeRequest.SerializeToString,
+                response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.PersonalizeEvent.FromString,
+                _registered_method=True)
+        self.ProbeSharedMemory = channel.unary_unary(
+                '/cocreate.v1.Cocreate/ProbeSharedMemory',
+                request_serializer=cocreate_dot_v1_dot_cocreate__pb2.SharedMemoryProbe.SerializeToString,
+                response_deserializer=cocreate_dot_v1_dot_cocreate__pb2.SharedMemoryProbeReply.FromString,
+                _registered_method=True)
 
 
 class CocreateServicer:
@@ -204,6 +214,23 @@ class CocreateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Personalize(self, request, context):
+        """Train a personal LoRA on the pictures kept (ACCEPTED or EDITED) in a session, for later requests'
+        `lora`. accepted -> (queued)* -> progress* -> done; runs in the job queue like Generate, and
+        cancelling the call (or Cancel(job_id)) stops it. No kept picture: FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProbeSharedMemory(self, request, context):
+        """Whether client and daemon see the same /dev/shm (a sandboxed host has its own): the client asks
+        once per connection, before it puts pixels there; where they do not, pixels go on the wire.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CocreateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -276,6 +303,16 @@ def add_CocreateServicer_to_server(servicer, server):
                     servicer.RestoreCandidate,
                     request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateRequest.FromString,
                     response_serializer=cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateResponse.SerializeToString,
+            ),
+            'Personalize': grpc.unary_stream_rpc_method_handler(
+                    servicer.Personalize,
+                    request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.PersonalizeRequest.FromString,
+                    response_serializer=cocreate_dot_v1_dot_cocreate__pb2.PersonalizeEvent.SerializeToString,
+            ),
+            'ProbeSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProbeSharedMemory,
+                    request_deserializer=cocreate_dot_v1_dot_cocreate__pb2.SharedMemoryProbe.FromString,
+                    response_serializer=cocreate_dot_v1_dot_cocreate__pb2.SharedMemoryProbeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -656,6 +693,60 @@ class Cocreate:
             '/cocreate.v1.Cocreate/RestoreCandidate',
             cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateRequest.SerializeToString,
             cocreate_dot_v1_dot_cocreate__pb2.RestoreCandidateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Personalize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cocreate.v1.Cocreate/Personalize',
+            cocreate_dot_v1_dot_cocreate__pb2.PersonalizeRequest.SerializeToString,
+            cocreate_dot_v1_dot_cocreate__pb2.PersonalizeEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProbeSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cocreate.v1.Cocreate/ProbeSharedMemory',
+            cocreate_dot_v1_dot_cocreate__pb2.SharedMemoryProbe.SerializeToString,
+            cocreate_dot_v1_dot_cocreate__pb2.SharedMemoryProbeReply.FromString,
             options,
             channel_credentials,
             insecure,

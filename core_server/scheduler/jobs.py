@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..tasks import CancelToken, EngineEvent, GenerationResult, StepEvent, Task
+from ..tasks import CancelToken, EngineEvent, GenerationResult, PersonalizeTask, StepEvent, Task
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ TERMINAL = (Finished, WasCancelled, Failed)
 
 @dataclass
 class Job:
-    """One Generate call: the task, who asked, which model, and a channel back to the caller.
+    """One Generate (or Personalize) call: the task, who asked, which model, and a channel back to the caller.
 
     Engines run on worker threads; `publish` is safe to call from any thread and
     hands the event to the asyncio loop that owns the caller.
@@ -46,7 +46,7 @@ class Job:
 
     id: str
     client: str  # the queue lane: the owner's, split by the client name the request gave
-    task: Task
+    task: Task | PersonalizeTask
     seeds: tuple[int, ...]
     model: str  # catalog name
     model_entry: Any  # the catalog's entry, handed to the loader untouched

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..tasks import Cancelled, EngineEvent
+from ..tasks import Cancelled, EngineError, EngineEvent, GenerationResult, PersonalizeTask, Trainer
 from .fair_queue import FairQueue
 from .jobs import Failed, Finished, Job, QueuedAt, WasCancelled
 from .residency import Residency
@@ -17,9 +17,24 @@ class QueueFull(Exception):
     """More jobs are waiting than the daemon accepts; the client should retry later."""
 
 
+def _no_trainer(*_: object) -> None:
+    raise EngineError("this daemon cannot train LoRAs")
+
+
 class Scheduler:
-    def __init__(self, residency: Residency, *, max_queue: int, devices: tuple[str, ...] = ("default",)) -> None:
+    """Runs generation jobs on engines from `residency`, and personalisation jobs with `train` (which
+    loads its own copy of the base model: training changes weights a loaded engine must keep)."""
+
+    def __init__(
+        self,
+        residency: Residency,
+        *,
+        max_queue: int,
+        devices: tuple[str, ...] = ("default",),
+        train: Trainer = _no_trainer,
+    ) -> None:
         self.residency = residency
+        self._train = train
         self._max_queue = max_queue
         self._queue = FairQueue()
         self._running: dict[str, Job] = {}  # by job id
@@ -128,12 +143,16 @@ class Scheduler:
 
         try:
             job.cancel_token.check()
-            engine = self.residency.acquire(job.model, job.model_entry)
-            try:
-                job.cancel_token.check()
-                result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
-            finally:
-                self.residency.release(job.model)
+            if isinstance(job.task, PersonalizeTask):
+                self._train(job.model_entry, job.task, emit, job.cancel_token)
+                result = GenerationResult()
+            else:
+                engine = self.residency.acquire(job.model, job.model_entry)
+                try:
+                    job.cancel_token.check()
+                    result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
+                finally:
+                    self.residency.release(job.model)
         except Cancelled:
             job.publish(WasCancelled())
         except Exception as error:  # reported to the caller as a status; the worker lives on

@@ -18,12 +18,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .. import config
-from ..engines import load_engine
+from ..engines import load_engine, train_lora
 from ..engines.devices import choose_device
 from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2, cocreate_pb2_grpc
 from ..scheduler.residency import Residency
 from ..scheduler.scheduler import Scheduler
+from ..sessions.context import ContextPolicy
 from ..sessions.store import SessionStore
 from . import shm
 from .auth import TokenAuth
@@ -53,6 +54,7 @@ class ServeOptions:
     limits: config.Limits = config.DEFAULT_LIMITS
     preload: bool = False  # load the default image model in the background at start
     keep_alive_s: float | None = None  # unload models idle this long; None: keep them
+    store_context: ContextPolicy = "full"  # what turns keep of the document text (sessions.context)
 
 
 async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) -> None:
@@ -68,7 +70,7 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
     os.umask(0o077)  # everything the daemon writes (database, its WAL, blobs, keys) is this user's alone
     home_lock = _lock_home(config.data_dir())  # before the store: a second daemon must change nothing
-    store = SessionStore(config.sessions_dir())
+    store = SessionStore(config.sessions_dir(), store_context=options.store_context)
     interrupted = store.mark_interrupted()
     if interrupted:
         log.warning("%d turn(s) were interrupted by the last shutdown and are marked so", interrupted)
@@ -77,7 +79,9 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     # the first health check or model list does not wait on it.
     await asyncio.to_thread(catalog.list)
     limits = options.limits
-    scheduler = Scheduler(Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue)
+    scheduler = Scheduler(
+        Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue, train=train_lora
+    )
     # Authentication first, then decoding: nothing from a caller without a token is ever decoded.
     interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(tokens)] if tokens else []
     message_options = [

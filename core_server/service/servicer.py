@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
@@ -26,9 +29,11 @@ from ..provenance.credentials import SigningError
 from ..scheduler.jobs import Failed, Finished, Job, QueuedAt, WasCancelled
 from ..scheduler.scheduler import Scheduler
 from ..sessions import analytics
+from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
-from . import cocreation, convert, shm, validate
+from ..tasks import PersonalizeTask
+from . import cocreation, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -158,6 +163,71 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         if was_running is None:
             raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
         return pb.CancelResponse(was_running=was_running)
+
+    # ------------------------------------------------------------ personal LoRAs
+
+    @streaming
+    async def Personalize(
+        self, request: pb.PersonalizeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.PersonalizeEvent]:
+        spec = validate.personalize_spec(request, self.limits)
+        entry = await asyncio.to_thread(self.catalog.resolve, spec.model, "image")
+        await asyncio.to_thread(self._check_lora_name, spec.name)
+        pictures = await asyncio.to_thread(kept_pictures, self.store, spec.session_id)
+        if not pictures:
+            raise FailedPrecondition(
+                f"Session {spec.session_id} has no accepted pictures yet: keep (accept) some candidates first, "
+                "then personalize again."
+            )
+        if spec.prompt is not None:
+            pictures = [(picture, spec.prompt) for picture, _ in pictures]
+        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.catalog.models_dir, prefix=".personalize-"))
+        weights = staging / f"{spec.name}.safetensors"
+        identity = caller(context, self.tokens)
+        job = Job(
+            id=uuid.uuid4().hex,
+            owner=identity,
+            client=lane(identity, spec.client),
+            task=PersonalizeTask(tuple(pictures), str(weights), spec.training),
+            seeds=(spec.training.seed,),
+            model=entry.name,
+            model_entry=entry,
+            previews=False,
+            loop=asyncio.get_running_loop(),
+        )
+        settled = False
+        try:
+            position = self.scheduler.submit(job)
+            yield pb.PersonalizeEvent(accepted=pb.Accepted(job_id=job.id, queue_position=position, model=entry.name))
+            while True:
+                event = await job.next_event()
+                if isinstance(event, tasks.StepEvent):
+                    progress = pb.Progress(step=event.step, total=event.total, loss=event.loss or 0.0)
+                    yield pb.PersonalizeEvent(progress=progress)
+                elif isinstance(event, QueuedAt):
+                    yield pb.PersonalizeEvent(queued=pb.Queued(queue_position=event.position))
+                elif isinstance(event, Finished):
+                    settled = True
+                    lora = await asyncio.to_thread(self.catalog.add_personal, spec.name, weights)
+                    yield _personalized(pb.JOB_COMPLETED, job, lora=lora.name, pictures=len(pictures), sha=lora.sha256)
+                    return
+                elif isinstance(event, WasCancelled):
+                    settled = True
+                    yield _personalized(pb.JOB_CANCELLED, job)
+                    return
+                elif isinstance(event, Failed):
+                    settled = True
+                    raise event.error
+        finally:
+            if not settled:  # the caller went away
+                self.scheduler.cancel(job.id)
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _check_lora_name(self, name: str) -> None:
+        """Training again under a personal LoRA's name replaces it; any other model's name is taken."""
+        taken = next((e for e in self.catalog.list() if e.name == name and e.source != "personal"), None)
+        if taken is not None:
+            raise FailedPrecondition(f"{name} is already the name of {taken.source} {taken.kind} model; pick another.")
 
     # ------------------------------------------------------------ sessions
 
@@ -375,7 +445,21 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             limits=convert.limits_to_pb(self.limits),
         )
 
+    @unary
+    async def ProbeSharedMemory(
+        self, request: pb.SharedMemoryProbe, context: grpc.aio.ServicerContext
+    ) -> pb.SharedMemoryProbeReply:
+        return await asyncio.to_thread(shm_probe.probe, request, self.tokens is None)
+
+
+def _elapsed_ms(job: Job) -> int:
+    return int((time.monotonic() - job.submitted) * 1000)
+
 
 def _done(turn_id: str, status: int, job: Job) -> pb.GenerateEvent:
-    elapsed_ms = int((time.monotonic() - job.submitted) * 1000)
-    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=elapsed_ms))
+    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=_elapsed_ms(job)))
+
+
+def _personalized(status: int, job: Job, *, lora: str = "", pictures: int = 0, sha: str = "") -> pb.PersonalizeEvent:
+    done = pb.Personalized(status=status, lora=lora, pictures=pictures, sha256=sha, elapsed_ms=_elapsed_ms(job))
+    return pb.PersonalizeEvent(done=done)

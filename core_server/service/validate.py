@@ -104,6 +104,52 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
     )
 
 
+# Training bounds: far above what a personal LoRA needs, low enough that a typo cannot hold the worker for days.
+MAX_TRAINING_STEPS = 10_000
+MAX_RANK = 128
+DEFAULT_TRAINING = tasks.Training()
+
+
+@dataclass(frozen=True)
+class PersonalizeSpec:
+    session_id: str
+    name: str
+    model: str  # "" = the default image model
+    prompt: str | None  # None: each turn's prompt
+    training: tasks.Training
+    client: str
+
+
+def personalize_spec(request: pb.PersonalizeRequest, limits: config.Limits) -> PersonalizeSpec:
+    check_id("session_id", request.session_id)
+    if not request.name:
+        raise InvalidArgument("name", "name the LoRA (letters, digits, '.', '_' and '-'), as requests will call it")
+    check_model_name("name", request.name)
+    check_model_name("model", request.model)
+    if not request.steps <= MAX_TRAINING_STEPS:
+        raise InvalidArgument("steps", f"must be at most {MAX_TRAINING_STEPS} (0 = {DEFAULT_TRAINING.steps})")
+    if not request.rank <= MAX_RANK:
+        raise InvalidArgument("rank", f"must be at most {MAX_RANK} (0 = {DEFAULT_TRAINING.rank})")
+    learning_rate = _bounded("learning_rate", request.learning_rate, 1.0)
+    if request.seed > MAX_SEED:
+        raise InvalidArgument("seed", f"must be at most {MAX_SEED}")
+    if len(request.client) > 200:
+        raise InvalidArgument("client", "at most 200 characters")
+    return PersonalizeSpec(
+        session_id=request.session_id,
+        name=request.name,
+        model=request.model,
+        prompt=_prompt("prompt", request.prompt, limits) if request.HasField("prompt") else None,
+        training=tasks.Training(
+            steps=request.steps or DEFAULT_TRAINING.steps,
+            rank=request.rank or DEFAULT_TRAINING.rank,
+            learning_rate=learning_rate or DEFAULT_TRAINING.learning_rate,
+            seed=request.seed,
+        ),
+        client=request.client,
+    )
+
+
 def _ids(field: str, values: object) -> tuple[str, ...]:
     ids = tuple(values)  # type: ignore[call-overload]
     if len(ids) > MAX_NAMED_CANDIDATES:

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from core_server.sessions import context
 from core_server.sessions.blobs import BlobStore
 from core_server.sessions.export import write_zip
 from core_server.sessions.images import shrink_to_fit
@@ -97,6 +98,13 @@ _MIGRATIONS = (
         created_ms INTEGER NOT NULL
     );
     """,
+    # Document text given to turns, in content-addressed chunks shared between turns (sessions.context).
+    """
+    CREATE TABLE context_chunks (
+        sha256 TEXT PRIMARY KEY,
+        text TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
     # Who asked (service.identity): rows from before it was recorded say ''.
     """
     ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';
@@ -137,9 +145,13 @@ def is_valid_id(s: object) -> bool:
 
 
 class SessionStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, store_context: context.ContextPolicy = "full") -> None:
+        """`store_context`: what a turn keeps of the document text it was given (sessions.context)."""
+        if store_context not in context.POLICIES:
+            raise ValueError(f"store_context must be one of {', '.join(context.POLICIES)}, not {store_context!r}")
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
+        self.store_context = store_context
         self._blobs = BlobStore(root / "blobs")
         self._lock = threading.Lock()
         self._db = _connect(root / "sessions.db")
@@ -241,8 +253,11 @@ class SessionStore:
         model_sha256: str,
         identity: str = "",
     ) -> Turn:
+        """`params`' document text (sessions.context.CONTEXT_FIELDS) is kept as the store_context policy says:
+        the turn holds a reference, `context_text` gives the text back."""
         if not all(0 <= seed < 1 << 64 for seed in seeds):
             raise ValueError(f"seeds must be unsigned 64-bit integers, got {list(seeds)}")
+        params, chunks = self._referenced(params)
         params_json = json.dumps(params, sort_keys=True)
         turn = Turn(
             id=_new_id(),
@@ -261,8 +276,34 @@ class SessionStore:
             _get_session(db, session_id)
             if parent_turn_id is not None:
                 _check_turn_in_session(db, parent_turn_id, session_id)
+            db.executemany("INSERT OR IGNORE INTO context_chunks (sha256, text) VALUES (?, ?)", chunks.items())
             _insert_turn(db, turn)
         return turn
+
+    def context_text(self, kept: Any) -> str | None:
+        """The document text a turn parameter refers to; None where the policy kept no text. A parameter
+        that is not a reference (a turn stored before references) is its own text."""
+        if not context.is_reference(kept):
+            return kept if isinstance(kept, str) else None
+        if "chunks" not in kept:
+            return None
+        with self._tx() as db:
+            found = {
+                row["sha256"]: row["text"]
+                for row in db.execute(
+                    "SELECT sha256, text FROM context_chunks WHERE sha256 IN (SELECT value FROM json_each(?))",
+                    (json.dumps(kept["chunks"]),),
+                )
+            }
+        return "".join(found[name] for name in kept["chunks"])
+
+    def _referenced(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        params, chunks = dict(params), {}
+        for field in context.CONTEXT_FIELDS:
+            if isinstance(params.get(field), str):
+                params[field], pieces = context.reference(params[field], self.store_context)
+                chunks.update(pieces)
+        return params, chunks
 
     def finish_turn(
         self,

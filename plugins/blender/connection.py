@@ -59,7 +59,7 @@ class Connection:
             if self._client is not None:
                 self._client.close()
             token = Path(token_file).expanduser().read_text().strip() if token_file else None
-            self._client = CocreateClient(endpoint or None, token=token)
+            self._client = CocreateClient(endpoint or None, token=token, client_name="blender")
             self._address = (endpoint, token_file)
         return self._client
 

@@ -38,6 +38,9 @@ from core_server.tasks import (
 )
 from tests.engines.support import Recorder, random_image
 
+# The engine keeps to transformers' current API: a deprecation (e.g. `past_key_values=`, gone in 5.40) fails here.
+pytestmark = pytest.mark.filterwarnings("error::FutureWarning", "error::DeprecationWarning:transformers")
+
 
 @pytest.fixture(scope="module")
 def tokenizer(catalog: ModelCatalog) -> PreTrainedTokenizerBase:

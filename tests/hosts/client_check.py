@@ -1,6 +1,9 @@
 """Runs in the host root's python3 with only the client bundle: health, session, inpaint, continue_text.
 
-    python3 client_check.py ENDPOINT TOKEN      (from the bundle folder, bound at /project)
+    python3 client_check.py ENDPOINT TOKEN [SIDE]     (from the bundle folder, bound at /project)
+
+SIDE (default 64) is the inpainted picture's side: 256 or more sends 256 KiB or more, which goes
+through shared memory where client and daemon share /dev/shm, and on the wire where they do not.
 
 Writes verdict.json beside itself, whatever happens; tests/hosts/test_client_in_host_python.py reads it.
 """
@@ -18,6 +21,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 FORBIDDEN = ("grpc", "numpy", "PIL")
 DEPENDENCIES = ("grpclib", "h2", "hpack", "hyperframe", "multidict", "google.protobuf")
+VENDORED_TOP_LEVEL = {"google", "grpclib", "h2", "hpack", "hyperframe", "multidict", "typing_extensions"}
 
 
 class Forbid(MetaPathFinder):
@@ -32,27 +36,28 @@ class Forbid(MetaPathFinder):
             raise ImportError(f"{name} is forbidden in this check")
 
 
-def run(endpoint: str, token: str, verdict: dict[str, object]) -> None:
+def run(endpoint: str, token: str, side: int, verdict: dict[str, object]) -> None:
     from cocreate_client import CocreateClient, TextDelta, pixels, tasks
-    from google.protobuf.internal import api_implementation
+    from cocreate_client._vendor.google.protobuf.internal import api_implementation
 
     verdict["protobuf_implementation"] = api_implementation.Type()
     with CocreateClient(endpoint, token=token) as client:
         verdict["health"] = client.health().version or "(no version)"
+        verdict["shares_memory"] = client.shares_memory()
         session = client.create_session("host-check", "doc-1", "Host check")
         verdict["session"] = bool(session.id)
 
-        side = 64
-        image = pixels.Image(
-            side, side, bytes((x * 4, y * 4, 128, 255)[c] for y in range(side) for x in range(side) for c in range(4))
-        )
-        selection = bytes(255 if 16 <= x < 48 and 16 <= y < 48 else 0 for y in range(side) for x in range(side))
+        rgba = bytes((x % 64 * 4, y % 64 * 4, 128, 255)[c] for y in range(side) for x in range(side) for c in range(4))
+        image = pixels.Image(side, side, rgba)
+        low, high = side // 4, side * 3 // 4
+        selection = bytes(255 if low <= x < high and low <= y < high else 0 for y in range(side) for x in range(side))
         request = tasks.inpaint(
             image,
             session_id=session.id,
             prompt="a red square",
             candidates=2,
             seed=7,
+            steps=2,
             mask=pixels.selection_to_mask(selection, side, side),
             previews=True,
         )
@@ -88,7 +93,7 @@ def run(endpoint: str, token: str, verdict: dict[str, object]) -> None:
         }
 
 
-def problems(verdict: dict[str, Any]) -> list[str]:
+def problems(verdict: dict[str, Any], side: int = 64) -> list[str]:
     """What is wrong with a verdict this script wrote; empty when the bundle worked."""
     if "exception" in verdict:
         return [verdict["exception"]]
@@ -100,12 +105,14 @@ def problems(verdict: dict[str, Any]) -> list[str]:
     outside = {k: v for k, v in verdict["dependencies_from"].items() if "/cocreate_client/_vendor/" not in v}
     if outside:
         found.append(f"dependencies not from the bundle: {outside}")
+    if verdict["top_level"]:
+        found.append(f"the bundle's dependencies were imported as the host's own: {verdict['top_level']}")
     inpaint, text = verdict["inpaint"], verdict["continue_text"]
     if not inpaint["ok"]:
         found.append(f"inpaint failed: {inpaint['error']}")
     elif (inpaint["first"], inpaint["last"], inpaint["candidates"]) != (["Accepted"], ["Done"], [0, 1]):
         found.append(f"inpaint events: {inpaint}")
-    elif inpaint["sizes"] != [[64, 64]] or not inpaint["unmasked_kept"]:
+    elif inpaint["sizes"] != [[side, side]] or not inpaint["unmasked_kept"]:
         found.append(f"inpaint pixels: {inpaint}")
     if not text["ok"] or not text["deltas"] or not text["text"]:
         found.append(f"continue_text: {text}")
@@ -114,19 +121,22 @@ def problems(verdict: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     endpoint, token = sys.argv[1], sys.argv[2]
+    side = int(sys.argv[3]) if len(sys.argv) > 3 else 64
     forbid = Forbid()
     sys.meta_path.insert(0, forbid)
     sys.path.insert(0, str(HERE))  # the bundle, and nothing else of ours
     verdict: dict[str, object] = {"python": platform.python_version()}
     try:
-        run(endpoint, token, verdict)
+        run(endpoint, token, side, verdict)
     except Exception:
         verdict["exception"] = traceback.format_exc()
     verdict["forbidden_attempts"] = forbid.attempts
     verdict["forbidden_loaded"] = [m for m in sys.modules if m.split(".")[0] in FORBIDDEN]
     verdict["dependencies_from"] = {
-        name: str(getattr(sys.modules.get(name), "__file__", None)) for name in DEPENDENCIES
+        name: str(getattr(sys.modules.get(f"cocreate_client._vendor.{name}"), "__file__", None))
+        for name in DEPENDENCIES
     }
+    verdict["top_level"] = sorted({m for m in sys.modules if m.split(".")[0] in VENDORED_TOP_LEVEL})
     (HERE / "verdict.json").write_text(json.dumps(verdict, indent=2))
 
 

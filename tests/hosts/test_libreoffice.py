@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,10 @@ from tests.support.daemon import running_daemon
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TOKEN = "writer-check-token"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+sys.path.insert(0, str(REPO / "plugins" / "libreoffice" / "pythonpath"))
+from cocreate_writer.shape import Run, as_inserted, styled_runs  # noqa: E402  (the plugin's plain module)
 
 pytestmark = NEEDS_HOST_ROOT
 
@@ -82,7 +88,9 @@ def test_continue_streams_candidates_and_a_pick_is_one_undo_step(record: dict[st
     assert len(set(first["texts"])) == 3  # three different candidates
     assert first["deltas"] >= 3  # they streamed in, chunk by chunk...
     assert first["partial_views"] >= 1  # ...and the panel showed them half-written
-    assert first["panel_visible"] and first["panel_texts"] == first["texts"]
+    # The panel shows each candidate as a pick inserts it: no raw control characters.
+    assert first["panel_visible"] and first["panel_texts"] == first["shown"] == [as_inserted(t) for t in first["texts"]]
+    assert not any(CONTROL.search(text) for text in first["panel_texts"])
     assert first["panel_pick_enabled"] == [bool(text) for text in first["texts"]] or all(first["panel_pick_enabled"])
     assert first["document_unchanged"]  # nothing is written until a pick
     assert first["dispatch_seconds"] < 5  # the dispatch only posts the command: Writer never waits
@@ -122,7 +130,7 @@ def test_picks_rejections_and_later_edits_reach_the_session(record: dict[str, An
     (detail,) = record["sessions"]  # one session for the one document
     verdict = record["verdict"]
     tasks = [turn.task for turn in detail.turns]
-    assert tasks == ["continue_text", "continue_text", "rewrite_text", "rewrite_text", "rewrite_text"]
+    assert tasks == ["continue_text", "continue_text", *["rewrite_text"] * 4]
     regenerated = detail.turns[4]
     assert regenerated.parent_id == detail.turns[3].id
 
@@ -136,8 +144,10 @@ def test_picks_rejections_and_later_edits_reach_the_session(record: dict[str, An
     assert [(d, note) for d, note, _ in first] == [(pb.ACCEPTED, ""), (pb.REJECTED, "removed after it was inserted")]
     second = decisions(1)[verdict["continue"]["second_pick"]["picked"]]
     assert [d for d, _, _ in second] == [pb.ACCEPTED, pb.EDITED]
-    edited = verdict["continue"]["edited_passage"].encode()
-    assert second[1][2] == hashlib.sha256(edited).hexdigest()  # the passage as the writer left it
+    # The writer typed over the passage's first word: the feedback holds the passage as the document does.
+    edited = verdict["continue"]["edited_passage"]
+    assert edited.startswith("Then")
+    assert second[1][2] == hashlib.sha256(edited.encode()).hexdigest()
     assert all([d for d, _, _ in c] == [pb.REJECTED] for c in decisions(2))
     assert all([(d, note) for d, note, _ in c] == [(pb.REJECTED, "regenerated")] for c in decisions(3))
     # The check undid this pick at the end: closing the document reported the passage gone.
@@ -154,3 +164,56 @@ def test_the_writers_edit_feeds_the_edit_distance(record: dict[str, Any]) -> Non
     assert edit.kind == "text"
     assert edit.char_distance == Levenshtein.distance(picked.text, edited) > 0
     assert edit.word_distance >= 1
+
+
+def _runs(paragraph: list[list[Any]]) -> list[Run]:
+    """A paragraph's portions as the shaping module's runs, a format being (bold, italic)."""
+    return [Run(text, 2 * bold + italic) for text, bold, italic in paragraph]
+
+
+def _merged(runs: list[Run]) -> list[tuple[str, int | None]]:
+    merged: list[tuple[str, int | None]] = []
+    for run in runs:
+        if merged and merged[-1][1] == run.style:
+            merged[-1] = (merged[-1][0] + run.text, run.style)
+        else:
+            merged.append((run.text, run.style))
+    return merged
+
+
+def test_variants_over_two_formatted_paragraphs_keep_both_and_each_ones_formats(record: dict[str, Any]) -> None:
+    """A pick from the panel over the last two paragraphs: two stay two, and every word carries the format
+    it had where it survived, else its paragraph's own (italic for the second, never the first character's
+    bold for all); one undo step restores text and formats."""
+    result = record["verdict"]["formatted_variants"]
+    before, pick = result["formats_before"], result["pick"]
+    shown = result["asked"]["shown"][pick["picked"]]
+    assert pick["inserted_as_expected"], (shown, pick["document_after"])
+    assert pick["document_after"].count("\n") == result["original"].count("\n")
+    after = pick["formats"]
+    assert len(after) == len(before) and after[:-2] == before[:-2]
+    for paragraph, text in zip((-2, -1), shown.split("\n"), strict=True):
+        assert "".join(run[0] for run in after[paragraph]) == text
+        assert _merged(_runs(after[paragraph])) == _merged(styled_runs(text, _runs(before[paragraph])))
+    assert all(italic for _, _, italic in after[-1])
+    assert pick["undo_steps_added"] == 1 and pick["undo_restores"]
+
+
+def test_a_rewrite_keeps_the_formats_of_the_words_that_survive(record: dict[str, Any]) -> None:
+    """The extension's document module on a known rewrite: "quiet" stays bold, "pier" bold in italics (with
+    the full stop the rewrite put after it: a word's extra characters take its last one's format)."""
+    result = record["verdict"]["document_edits"]
+    assert result["content"].split("\n")[:2] == ["The harbour was very quiet this morning.", "She walked to the pier."]
+    first, second = result["formats"][0], result["formats"][1]
+    assert [text for text, bold, _ in first if bold] == ["quiet"]
+    assert not any(italic for _, _, italic in first)
+    assert [text for text, bold, _ in second if bold] == ["pier."]
+    assert all(italic for _, _, italic in second)
+    assert result["undo_steps_added"] == 1
+    assert result["passage_text"] == "\n".join(result["content"].split("\n")[:2])
+
+
+@pytest.mark.parametrize("edit", ["first_word", "typed_before", "middle", "last_word", "whole"])
+def test_an_edited_passage_is_reported_as_the_document_holds_it(record: dict[str, Any], edit: str) -> None:
+    seen = record["verdict"]["document_edits"][edit]
+    assert seen["reported"] == seen["in_document"]

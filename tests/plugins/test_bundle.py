@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core_server.packaging import privatize
 from tests.hosts.client_check import problems
 from tests.support.daemon import Daemon, running_daemon
 
@@ -113,3 +114,54 @@ def test_bundle_in_each_python(bundled: Path, tcp_daemon: Daemon, tmp_path: Path
     verdict = json.loads(verdict_file.read_text())
     assert verdict["python"].startswith(version)
     assert problems(verdict) == []
+
+
+def test_the_bundle_and_a_hosts_own_protobuf_and_h2_live_side_by_side(bundled: Path) -> None:
+    """This virtualenv has a compiled protobuf (upb) and h2 of its own, like a host's Python may:
+    each side keeps its copy, and nothing of the bundle is importable at top level."""
+    script = """
+import json, sys
+import google.protobuf, h2
+from google.protobuf.internal import api_implementation as host
+sys.path.insert(0, sys.argv[1])
+from cocreate_client import CocreateClient, tasks
+from cocreate_client.pb import cocreate_pb2
+from cocreate_client._vendor.google.protobuf.internal import api_implementation as ours
+request = tasks.continue_text("x", session_id="s")
+print(json.dumps({
+    "host": host.Type(), "ours": ours.Type(),
+    "host_h2": sys.modules["h2"].__file__, "top_level_grpclib": "grpclib" in sys.modules,
+    "message_base": type(request).__mro__[1].__module__,
+    "round_trip": cocreate_pb2.GenerateRequest.FromString(request.SerializeToString()) == request,
+}))
+"""
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script, str(bundled)], capture_output=True, text=True, check=True
+    )
+    seen = json.loads(run.stdout)
+    assert (seen["host"], seen["ours"]) == ("upb", "python")
+    assert "/cocreate_client/" not in seen["host_h2"] and not seen["top_level_grpclib"]
+    assert seen["message_base"] == "cocreate_client._vendor.google.protobuf.message" and seen["round_trip"]
+
+
+def test_every_form_of_import_of_a_vendored_package_becomes_relative() -> None:
+    source = (
+        "import os, h2.connection\n"
+        "import hpack.table as table  # why\n"
+        "from google.protobuf import (\n    message,\n    descriptor,\n)\n"
+        "def f():\n    import h2\n    from . import sibling\n"
+        "ok = _CanImport('google._upb._message')\n"
+    )
+    rewritten = privatize.rewrite(source, {"h2", "hpack", "google"}, ".._vendor")
+    assert rewritten.splitlines() == [
+        "import os; from .._vendor.h2 import connection as _vendored_connection; from .._vendor import h2",
+        "from .._vendor.hpack import table as table  # why",
+        "from .._vendor.google.protobuf import (",
+        "    message,",
+        "    descriptor,",
+        ")",
+        "def f():",
+        "    from .._vendor import h2",
+        "    from . import sibling",
+        "ok = _CanImport((__name__[: __name__.rindex(\"_vendor.\") + 8] + 'google._upb._message'))",
+    ]

@@ -403,6 +403,7 @@ def test_passage_changes() -> None:
     assert passage_change("the sea", "the sea, and more I typed") is None
     assert passage_change("the sea", "the blue sea") == "edited"
     assert passage_change("the sea", "  ") == "removed"
+    assert passage_change("the blue sea", "a sea", replaced="a sea") == "removed"  # undone: the selection is back
 
 
 # ---------------------------------------------------------------- commands and state

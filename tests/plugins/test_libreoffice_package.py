@@ -21,7 +21,7 @@ PLUGIN = REPO / "plugins" / "libreoffice" / "pythonpath" / "cocreate_writer"
 MANIFEST = "{http://openoffice.org/2001/manifest}"
 REGISTRY = "{http://openoffice.org/2001/registry}"
 # The modules that run without LibreOffice (and are unit-tested with fakes).
-PLAIN = ("commands.py", "state.py", "controller.py")
+PLAIN = ("commands.py", "state.py", "controller.py", "shape.py")
 
 sys.path.insert(0, str(PLUGIN.parent))
 

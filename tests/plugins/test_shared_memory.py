@@ -3,12 +3,14 @@ round trip through a real daemon, the files cleaned up, and the daemon refusing 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cocreate_client import CocreateClient, Image, Mask, shm, tasks
+from cocreate_client import CocreateClient, Image, Mask, RequestError, shm, tasks
+from cocreate_client.client import Client
 from cocreate_client.pb import cocreate_pb2 as pb
 
 from tests.support.daemon import Daemon, running_daemon
@@ -76,25 +78,26 @@ def test_images_go_both_ways_through_shared_memory(daemon: Daemon, monkeypatch: 
     taken: list[str] = []
     take = shm.take
     monkeypatch.setattr(shm, "take", lambda name, size: taken.append(name) or take(name, size))
-    sent: list[int] = []
+    sent: list[tuple[int, str]] = []
     write = shm.write
-    monkeypatch.setattr(shm, "write", lambda data: sent.append(len(data)) or write(data))
-    before = ours()
+
+    def recorded(data: bytes) -> str:
+        sent.append((len(data), name := write(data)))
+        return name
+
+    monkeypatch.setattr(shm, "write", recorded)
     image, mask = picture()
     with CocreateClient(daemon.endpoint) as client:
         session = client.create_session("test", "shm")
         request = tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=2, seed=5)
         result = client.generate(request).wait(120)
     assert result.ok, result.error
-    assert sent == [SIDE * SIDE * 4, SIDE * SIDE]  # the picture and its mask (256 KiB: just large enough)
+    # The probe, then the picture and its mask (256 KiB: just large enough).
+    assert [size for size, _ in sent] == [shm.PROBE_MAX_BYTES, SIDE * SIDE * 4, SIDE * SIDE]
     assert len(taken) == 2  # both candidates came as files
-    for candidate in result.candidates:
-        got = candidate.image
-        assert got is not None and (got.width, got.height) == (SIDE, SIDE)
-        outside = [i for i, m in enumerate(mask.alpha) if m == 0][:: SIDE + 7]
-        assert all(got.rgba[i * 4 : i * 4 + 4] == image.rgba[i * 4 : i * 4 + 4] for i in outside)
+    assert all(unchanged_outside_mask(c.image, image, mask) for c in result.candidates)
     assert request.inpaint.image.rgba == image.rgba  # the caller's request is as it was
-    assert ours() <= before  # every file removed, the client's and the daemon's
+    assert ours().isdisjoint([name for _, name in sent] + taken)  # every file removed, the client's and the daemon's
 
 
 def test_the_daemon_refuses_shared_memory_that_is_not_as_described(daemon: Daemon) -> None:
@@ -113,3 +116,81 @@ def test_the_daemon_refuses_shared_memory_that_is_not_as_described(daemon: Daemo
             error = client.generate(request).wait(60).error
             assert error is not None and error.code == "INVALID_ARGUMENT", error
             assert problem in error.message and "inpaint.image" in error.message
+
+
+def unchanged_outside_mask(got: Image | None, image: Image, mask: Mask) -> bool:
+    outside = [i for i, m in enumerate(mask.alpha) if m == 0][:: SIDE + 7]
+    return got is not None and all(got.rgba[i * 4 : i * 4 + 4] == image.rgba[i * 4 : i * 4 + 4] for i in outside)
+
+
+def test_a_client_with_its_own_dev_shm_sends_and_gets_large_images_on_the_wire(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As in a Flatpak, Snap or container host: the client's /dev/shm is not the daemon's."""
+    private = tmp_path / "private-shm"
+    private.mkdir()
+    monkeypatch.setattr(shm, "FOLDER", private)
+    taken: list[str] = []
+    monkeypatch.setattr(shm, "take", lambda name, size: taken.append(name) or b"")
+    image, mask = picture()
+    with CocreateClient(daemon.endpoint) as client:
+        session = client.create_session("test", "sandboxed")
+        request = tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=2, seed=5)
+        result = client.generate(request).wait(120)
+        again = client.generate(request).wait(120)  # probed once per connection: the answer is kept
+    assert result.ok and again.ok, (result.error, again.error)
+    assert len(result.candidates) == 2
+    assert all(unchanged_outside_mask(c.image, image, mask) for c in result.candidates)
+    assert list(private.iterdir()) == []  # the probe file removed; nothing else was written
+    assert taken == []  # and the daemon wrote no candidate files for a client that cannot see them
+
+
+def test_a_candidate_file_the_client_cannot_open_is_fetched_on_the_wire(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe said yes, then the file was not there (the daemon moved into a sandbox, say)."""
+    missing: list[str] = []
+
+    def vanished(name: str, size: int) -> bytes:
+        missing.append(name)
+        raise shm.SharedMemoryError(f"cannot open shared memory {name}: No such file or directory")
+
+    monkeypatch.setattr(shm, "take", vanished)
+    image, mask = picture()
+    with CocreateClient(daemon.endpoint) as client:
+        session = client.create_session("test", "vanished")
+        request = tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=1, seed=5)
+        result = client.generate(request).wait(120)
+    assert result.ok, result.error
+    assert len(missing) == 1 and unchanged_outside_mask(result.candidates[0].image, image, mask)
+    for name in missing:  # the daemon would remove it after its grace period; here the test does
+        shm.remove(name)
+
+
+def test_the_probe_reads_back_only_small_private_files_of_cocreate_names(daemon: Daemon) -> None:
+    async def probe(name: str, size: int) -> bytes:
+        client = Client(daemon.endpoint)
+        try:
+            request = pb.SharedMemoryProbe(file=pb.SharedMemory(name=name, size=size))
+            return (await client._unary("ProbeSharedMemory", request)).seen
+        finally:
+            client.close()
+
+    secret = os.urandom(shm.PROBE_MAX_BYTES)
+    name = shm.write(secret)
+    loose = shm.FOLDER / (shm.PREFIX + "4" * 32)
+    loose.write_bytes(secret)
+    loose.chmod(0o644)
+    fifo = shm.FOLDER / (shm.PREFIX + "5" * 32)
+    os.mkfifo(fifo, 0o600)
+    try:
+        assert asyncio.run(probe(name, len(secret))) == secret
+        assert asyncio.run(probe("../../etc/passwd", 16)) == b""
+        assert asyncio.run(probe(loose.name, len(secret))) == b""
+        assert asyncio.run(probe(fifo.name, len(secret))) == b""  # refused at once, never waited on
+        with pytest.raises(RequestError, match=r"INVALID_ARGUMENT.*file\.size"):
+            asyncio.run(probe(name, 10_000))
+    finally:
+        shm.remove(name)
+        loose.unlink()
+        fifo.unlink()

@@ -206,12 +206,29 @@ def unary_cases(session_id: str) -> st.SearchStrategy[Case]:
         ),
         st.builds(lambda s: Case("GetAnalytics", pb.GetAnalyticsRequest(session_id=s)), st.one_of(st.just(""), ids)),
         st.builds(lambda c: Case("RestoreCandidate", pb.RestoreCandidateRequest(candidate_id=c)), ids),
+        st.builds(  # the session keeps no picture: nothing here trains for long
+            lambda s, n, m, k, r, lr: Case(
+                "Personalize",
+                pb.PersonalizeRequest(session_id=s, name=n, model=m, steps=k, rank=r, learning_rate=lr),
+            ),
+            st.one_of(st.just(session_id), ids),
+            st.one_of(texts, st.sampled_from(["style", "../style", "a/b", "tiny-image"])),
+            st.sampled_from(["", "tiny-image", "tiny-text", "nope", "../x"]),
+            u32,
+            u32,
+            floats,
+        ),
         st.just(Case("ListModels", pb.ListModelsRequest())),
         st.just(Case("ModelStatus", pb.ModelStatusRequest())),
+        st.builds(
+            lambda n, s: Case("ProbeSharedMemory", pb.SharedMemoryProbe(file=pb.SharedMemory(name=n, size=s))),
+            st.one_of(texts, st.just("cocreate-" + "0" * 32)),
+            st.one_of(small, u64),
+        ),
     )
 
 
-STREAMING = {"Generate", "ExportSession"}
+STREAMING = {"Generate", "ExportSession", "Personalize"}
 RPCS = [
     "Generate",
     "Cancel",
@@ -227,6 +244,8 @@ RPCS = [
     "GetProvenance",
     "GetAnalytics",
     "RestoreCandidate",
+    "Personalize",
+    "ProbeSharedMemory",
 ]
 
 

@@ -2,25 +2,17 @@
 
     from cocreate_client import CocreateClient, tasks, pixels
 
-A bundle made by scripts/bundle_client.py carries its dependencies in `_vendor/` beside this file;
-they go first on sys.path so a host's own (possibly older or compiled) copies do not win.
-Names are imported lazily so `cocreate_client.endpoint`, which the daemon uses, loads no grpclib.
+A plugin's bundle (`python -m core_server.packaging.bundle`) carries the dependencies in `_vendor/`
+beside this file, their imports rewritten to be relative: they load as cocreate_client._vendor.*,
+never on sys.path, so a host's own protobuf or h2 is neither replaced nor used. Outside a bundle
+(the daemon, tests) the installed packages serve. Names are imported lazily so
+`cocreate_client.endpoint`, which the daemon uses, loads no grpclib.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import Any
-
-_VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_vendor")
-if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
-    sys.path.insert(0, _VENDOR)
-    if "google.protobuf" not in sys.modules:
-        # The vendored protobuf is pure Python; `google` is a namespace package, so a compiled
-        # google._upb of another protobuf version elsewhere on sys.path would otherwise be picked up.
-        os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
 _EXPORTS = {
     "CocreateClient": "facade",
@@ -35,6 +27,7 @@ _EXPORTS = {
     "Progress": "events",
     "TextDelta": "events",
     "CandidateReady": "events",
+    "Trained": "events",
     "Done": "events",
     "Failed": "events",
     "Event": "events",
@@ -57,6 +50,6 @@ def __getattr__(name: str) -> Any:
         if (error.name or "").split(".")[0] not in _DEPENDENCIES:
             raise
         raise ImportError(
-            f"cocreate_client needs {error.name}, which the plugin should carry in {_VENDOR}; "
-            "build that folder with scripts/bundle_client.py"
+            f"cocreate_client needs {error.name}: install it, or use the plugin's bundle "
+            "(python -m core_server.packaging.bundle), which carries it"
         ) from error

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import ssl
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from grpclib.exceptions import GRPCError, StreamTerminatedError
 from h2.exceptions import ProtocolError
 
 from . import shm
-from .convert import candidate_content_from_pb, event_from_pb, image_fields
+from .convert import candidate_content_from_pb, event_from_pb, image_fields, personalize_events_from_pb
 from .endpoint import default_endpoint, parse_endpoint, resolve_token, tls_context
 from .errors import DaemonUnavailable, RequestError
 from .events import CandidateReady, Event
@@ -38,6 +39,8 @@ _FORMATS = {"png": pb.PROVENANCE_FORMAT_PNG, "jpeg": pb.PROVENANCE_FORMAT_JPEG}
 # a 256 MiB image (8192² RGBA) from stalling on a window update every 4 MiB.
 _WINDOW = 64 * 1024 * 1024
 _CONFIG = Configuration(http2_connection_window_size=_WINDOW, http2_stream_window_size=_WINDOW)
+MAX_CLIENT_NAME = 200  # the daemon's bound on GenerateRequest.client
+_REMEMBERED_SESSIONS = 1024  # documents known by session id, for client names; the oldest go first
 
 
 class Client:
@@ -50,6 +53,7 @@ class Client:
         token: str | None = None,
         ca_file: str | os.PathLike[str] | None = None,
         timeout: float = 60.0,
+        client_name: str = "",
     ) -> None:
         self.endpoint = parse_endpoint(endpoint or default_endpoint())
         if ca_file and self.endpoint.path is not None:
@@ -58,8 +62,11 @@ class Client:
         token = resolve_token(token)
         self._metadata = {"authorization": f"Bearer {token}"} if token else {}
         self.timeout = timeout
+        self.client_name = client_name
+        self._documents: dict[str, tuple[str, str]] = {}  # session id → (host, document)
         self._channel: Channel | None = None
         self._stub: CocreateStub | None = None
+        self._shares_memory: bool | None = None  # with the daemon, on this connection; None: not asked yet
 
     # ------------------------------------------------------------ plumbing
 
@@ -77,6 +84,7 @@ class Client:
         if self._channel is not None:
             self._channel.close()
         self._channel = self._stub = None
+        self._shares_memory = None
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -92,6 +100,21 @@ class Client:
         except (OSError, StreamTerminatedError, ProtocolError) as error:
             self.close()  # the connection is gone: the next call makes a new one
             raise DaemonUnavailable(str(self.endpoint), _reason(error)) from error
+
+    def _remember(self, *sessions: pb.Session) -> None:
+        """Note each session's host and document, to name the client of generations in it."""
+        for session in sessions:
+            self._documents.pop(session.id, None)
+            self._documents[session.id] = (session.host, session.document_id or session.document_name)
+        while len(self._documents) > _REMEMBERED_SESSIONS:
+            del self._documents[next(iter(self._documents))]
+
+    def name_for(self, session_id: str) -> str:
+        """Who asks, for the daemon's fair queue: "host:document" of the session, else `client_name`.
+
+        A stable name per document gives each open document its own lane, whatever its connection."""
+        host, document = self._documents.get(session_id, ("", ""))
+        return ":".join(part for part in (self.client_name or host, document) if part)[:MAX_CLIENT_NAME]
 
     async def _unary(self, method_name: str, request: object, timeout: float | None = None) -> Any:
         with self._errors():
@@ -111,38 +134,92 @@ class Client:
     async def generate(self, request: pb.GenerateRequest) -> AsyncGenerator[Event, None]:
         """Run one job, yielding its events; leaving early (cancel, aclose) makes the daemon cancel it.
 
-        On this machine (a Unix socket) large images travel through shared memory both ways."""
-        local = self.endpoint.path is not None and shm.available()
+        On this machine (a Unix socket) large images travel through shared memory both ways, when
+        the daemon sees this client's /dev/shm."""
+        local = await self.shares_memory()
+        if not request.client:  # filled in, not put back: a request reused for its session keeps its name
+            request.client = self.name_for(request.session_id)
         with shm.outgoing(request) if local else contextlib.nullcontext():
             request.shared_memory = local
             async with contextlib.aclosing(self._stream("Generate", request)) as messages:
                 async for message in messages:
-                    event = event_from_pb(message)
+                    event = await self._event(message)
                     if event is not None:
                         yield event
+
+    async def _event(self, message: pb.GenerateEvent) -> Event | None:
+        try:
+            return event_from_pb(message)
+        except shm.SharedMemoryError:
+            if message.WhichOneof("event") != "candidate":
+                raise
+            # The probe said yes, yet this candidate's file is not here (the daemon restarted in
+            # another sandbox, say): it is stored, so fetch it on the wire rather than lose it.
+            self._shares_memory = False
+            return await self.get_candidate(message.candidate.candidate_id)
+
+    async def shares_memory(self) -> bool:
+        """Whether large pixels may go through /dev/shm: a Unix socket, and the daemon reads back a
+        probe file this client wrote (asked once per connection; an older daemon means no)."""
+        if self.endpoint.path is None or not shm.available():
+            return False
+        if self._shares_memory is not None:
+            return self._shares_memory
+        secret = secrets.token_bytes(shm.PROBE_MAX_BYTES)
+        try:
+            name = shm.write(secret)
+        except OSError:  # /dev/shm is full, say
+            return False
+        try:
+            probe = pb.SharedMemoryProbe(file=pb.SharedMemory(name=name, size=len(secret)))
+            reply: pb.SharedMemoryProbeReply = await self._unary("ProbeSharedMemory", probe)
+            shared = secrets.compare_digest(reply.seen, secret)
+        except RequestError:  # UNIMPLEMENTED: a daemon from before the probe
+            shared = False
+        finally:
+            shm.remove(name)
+        self._shares_memory = shared
+        return shared
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job by id (one this client did not start, say). True if it was running, not queued."""
         reply: pb.CancelResponse = await self._unary("Cancel", pb.CancelRequest(job_id=job_id))
         return reply.was_running
 
+    async def personalize(self, request: pb.PersonalizeRequest) -> AsyncGenerator[Event, None]:
+        """Train a personal LoRA on a session's kept pictures (build `request` with tasks.personalize):
+        Accepted, Queued*, Progress* (with the loss), Trained, Done; leaving early makes the daemon stop it."""
+        request.client = request.client or self.name_for(request.session_id)
+        async with contextlib.aclosing(self._stream("Personalize", request)) as messages:
+            async for message in messages:
+                for event in personalize_events_from_pb(message):
+                    yield event
+
     # ------------------------------------------------------------ sessions
 
     async def create_session(self, host: str, document_id: str = "", document_name: str = "") -> pb.Session:
         request = pb.CreateSessionRequest(host=host, document_id=document_id, document_name=document_name)
-        return await self._unary("CreateSession", request)
+        session: pb.Session = await self._unary("CreateSession", request)
+        self._remember(session)
+        return session
 
     async def get_session(self, session_id: str, thumbnail_size: int = 0) -> pb.SessionDetail:
         request = pb.GetSessionRequest(session_id=session_id, thumbnail_size=thumbnail_size)
-        return await self._unary("GetSession", request)
+        detail: pb.SessionDetail = await self._unary("GetSession", request)
+        self._remember(detail.session)
+        return detail
 
     async def list_sessions(self, host: str = "", document_id: str = "", limit: int = 0) -> list[pb.Session]:
         request = pb.ListSessionsRequest(host=host, document_id=document_id, limit=limit)
         reply: pb.ListSessionsResponse = await self._unary("ListSessions", request)
+        self._remember(*reply.sessions)
         return list(reply.sessions)
 
     async def fork_session(self, session_id: str, turn_id: str) -> pb.Session:
-        return await self._unary("ForkSession", pb.ForkSessionRequest(session_id=session_id, turn_id=turn_id))
+        request = pb.ForkSessionRequest(session_id=session_id, turn_id=turn_id)
+        session: pb.Session = await self._unary("ForkSession", request)
+        self._remember(session)
+        return session
 
     async def export_session(self, session_id: str, path: str | os.PathLike[str]) -> int:
         """Write the session's zip to `path` (complete or not at all); returns its size in bytes."""

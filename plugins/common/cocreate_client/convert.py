@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import shm
-from .events import Accepted, CandidateReady, Done, Event, Progress, Queued, TextDelta
+from .events import Accepted, CandidateReady, Done, Event, Progress, Queued, TextDelta, Trained
 from .pb import cocreate_pb2 as pb
 from .pixels import Image, Mask
 
@@ -68,3 +68,20 @@ def event_from_pb(message: pb.GenerateEvent) -> Event | None:
         d = message.done
         return Done(d.turn_id, cancelled=d.status == pb.JOB_CANCELLED, elapsed_ms=d.elapsed_ms)
     return None
+
+
+def personalize_events_from_pb(message: pb.PersonalizeEvent) -> list[Event]:
+    """A personalisation's events as a generation's: its end is Trained (when it completed) and Done."""
+    kind = message.WhichOneof("event")
+    if kind == "accepted":
+        a = message.accepted
+        return [Accepted(a.job_id, "", a.queue_position, [], a.model)]
+    if kind == "queued":
+        return [Queued(message.queued.queue_position)]
+    if kind == "progress":
+        return [Progress(message.progress.step, message.progress.total, loss=message.progress.loss)]
+    if kind == "done":
+        d = message.done
+        done = Done("", cancelled=d.status == pb.JOB_CANCELLED, elapsed_ms=d.elapsed_ms)
+        return [done] if done.cancelled else [Trained(d.lora, d.pictures, d.sha256), done]
+    return []

@@ -1,7 +1,7 @@
 """What a running job reports, free of protobuf and of any host API.
 
 A job's events arrive in this order: Accepted, Queued*, (Progress | TextDelta)*, CandidateReady*,
-then exactly one of Done or Failed.
+then exactly one of Done or Failed. A personalisation job sends Trained (not candidates) before Done.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Progress:
     step: int
     total: int
     previews: list[Image] = field(default_factory=list)  # one small image per candidate, when asked for
+    loss: float | None = None  # personalisation: the training loss of this step
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ class CandidateReady:
 
 
 @dataclass(frozen=True)
+class Trained:
+    """A personal LoRA is ready: requests name it as `lora` (see tasks.steered)."""
+
+    lora: str
+    pictures: int  # how many kept pictures it learned from
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
 class Done:
     turn_id: str
     cancelled: bool
@@ -61,4 +71,4 @@ class Failed:
     message: str
 
 
-Event = Accepted | Queued | Progress | TextDelta | CandidateReady | Done | Failed
+Event = Accepted | Queued | Progress | TextDelta | CandidateReady | Trained | Done | Failed

@@ -27,8 +27,11 @@ class CocreateClient:
         token: str | None = None,
         ca_file: str | os.PathLike[str] | None = None,
         timeout: float = 60.0,
+        client_name: str = "",
     ) -> None:
-        self._client = Client(endpoint, token=token, ca_file=ca_file, timeout=timeout)
+        """`client_name` names the host ("krita"): each generation is queued as "<host>:<document>" of
+        its session (one fair lane per document), unless the request sets `client` itself."""
+        self._client = Client(endpoint, token=token, ca_file=ca_file, timeout=timeout, client_name=client_name)
         self._loop = BackgroundLoop()
 
     @property
@@ -46,9 +49,20 @@ class CocreateClient:
         self._loop.call_soon(job._start, self._client.generate(request))
         return job
 
+    def personalize(self, request: pb.PersonalizeRequest, on_event: Callable[[Event], None] | None = None) -> Job:
+        """Start training a personal LoRA (build `request` with cocreate_client.tasks.personalize) and
+        return at once; its Trained event (and `job.wait().lora`) names the LoRA. Cancel as a generation."""
+        job = Job(self._loop.call_soon, on_event)
+        self._loop.call_soon(job._start, self._client.personalize(request))
+        return job
+
     def cancel(self, job_id: str) -> bool:
         """Cancel a job by id through the daemon; True if it was running, False if still queued."""
         return self._loop.run(self._client.cancel(job_id))
+
+    def shares_memory(self) -> bool:
+        """Whether large pixels go through /dev/shm with this daemon (else on the wire): asked once per connection."""
+        return self._loop.run(self._client.shares_memory())
 
     def health(self) -> pb.ModelStatusResponse:
         return self._loop.run(self._client.health())

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
 from .errors import DaemonUnavailable, RequestError
-from .events import Accepted, CandidateReady, Done, Event, Failed, TextDelta
+from .events import Accepted, CandidateReady, Done, Event, Failed, TextDelta, Trained
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class JobResult:
     turn_id: str = ""
     candidates: list[CandidateReady] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)  # streamed text per candidate index
+    lora: str = ""  # personalisation: the LoRA it trained
     cancelled: bool = False
     error: Failed | None = None
 
@@ -37,7 +38,7 @@ class JobResult:
 
 
 class Job:
-    """Made by `CocreateClient.generate`; its events end with exactly one Done or Failed."""
+    """Made by `CocreateClient.generate` (or `.personalize`); its events end with exactly one Done or Failed."""
 
     def __init__(self, call_soon: Callable[..., object], on_event: Callable[[Event], None] | None = None) -> None:
         self._call_soon = call_soon  # runs a callable on the client thread
@@ -121,6 +122,8 @@ class Job:
                 result.texts[event.index] = result.texts.get(event.index, "") + event.text
             elif isinstance(event, CandidateReady):
                 result.candidates.append(event)
+            elif isinstance(event, Trained):
+                result.lora = event.lora
             elif isinstance(event, Done):
                 result.turn_id, result.cancelled = event.turn_id or result.turn_id, event.cancelled
             elif isinstance(event, Failed):

@@ -3,7 +3,8 @@
 A sender writes the pixels to a new file in /dev/shm (a RAM file system), mode 0600, named
 "cocreate-" and 32 random hex characters, and sends only that name and the size; the receiver
 checks the name, that the file is a regular one of its own user readable by nobody else and of
-exactly the size expected, and copies it out. Where there is no /dev/shm, pixels go on the wire.
+exactly the size expected, and copies it out. Where there is no /dev/shm, or the client's is not the
+daemon's (a sandboxed host has its own; a probe file read back tells), pixels go on the wire.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ PREFIX = "cocreate-"
 NAME = re.compile(r"cocreate-[0-9a-f]{32}")
 # Below this a file costs about what it saves; such pixels stay on the wire.
 MIN_BYTES = 256 * 1024
+PROBE_MAX_BYTES = 64  # the random bytes a client writes to learn whether the daemon sees them
 _PIXEL_FIELDS = {"cocreate.v1.Image": "rgba", "cocreate.v1.Mask": "alpha"}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# Opening a FIFO planted under a valid name returns at once instead of blocking; fstat refuses it.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW
 
 
 class SharedMemoryError(ValueError):
@@ -57,7 +61,7 @@ def read(name: str, size: int) -> bytes:
     if not NAME.fullmatch(name):
         raise SharedMemoryError(f"{name[:64]!r} is not a cocreate shared-memory name")
     try:
-        fd = os.open(FOLDER / name, os.O_RDONLY | _NOFOLLOW)
+        fd = os.open(FOLDER / name, _READ_FLAGS)
     except OSError as error:
         raise SharedMemoryError(f"cannot open shared memory {name}: {error.strerror}") from None
     try:

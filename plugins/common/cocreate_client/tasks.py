@@ -78,8 +78,15 @@ def inpaint(
         guidance=guidance,
     )
     return _request(
-        "inpaint", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "inpaint",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -117,8 +124,15 @@ def expand(
         feather=feather,
     )
     return _request(
-        "expand", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "expand",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -156,8 +170,15 @@ def texture(
         strength=strength,
     )
     return _request(
-        "texture", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "texture",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -189,8 +210,15 @@ def variants(
         guidance=guidance,
     )
     return _request(
-        "variants", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=previews, model=model, exploration=exploration,
+        "variants",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -221,8 +249,15 @@ def continue_text(
         stop_at=_choice("stop_at", _STOP_AT, stop_at),
     )
     return _request(
-        "continue_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=False, model=model, exploration=exploration,
+        "continue_text",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=False,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -249,8 +284,15 @@ def rewrite_text(
         top_p=top_p,
     )
     return _request(
-        "rewrite_text", task, session_id=session_id, parent_turn_id=parent_turn_id, candidates=candidates,
-        seed=seed, previews=False, model=model, exploration=exploration,
+        "rewrite_text",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=False,
+        model=model,
+        exploration=exploration,
     )
 
 
@@ -273,3 +315,28 @@ def steered(
     request.replay_turn_id = replay_turn_id
     request.lora = lora
     return request
+
+
+def personalize(
+    session_id: str,
+    name: str,
+    *,
+    model: str = "",
+    prompt: str | None = None,
+    steps: int = 0,
+    rank: int = 0,
+    learning_rate: float = 0.0,
+    seed: int = 0,
+) -> pb.PersonalizeRequest:
+    """Train personal LoRA `name` on the pictures kept in the session, for the image model `model` ("" = the
+    default). `prompt` captions every picture (None: each turn's prompt); 0 = the daemon's default."""
+    return pb.PersonalizeRequest(
+        session_id=session_id,
+        name=name,
+        model=model,
+        prompt=prompt,
+        steps=steps,
+        rank=rank,
+        learning_rate=learning_rate,
+        seed=seed,
+    )

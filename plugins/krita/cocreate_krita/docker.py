@@ -235,7 +235,9 @@ class CocreateDocker(DockWidget):
     def _ensure_client(self) -> bool:
         if self._client is None:
             try:
-                self._client = CocreateClient(self.endpoint.text().strip() or None, timeout=CLIENT_TIMEOUT)
+                self._client = CocreateClient(
+                    self.endpoint.text().strip() or None, timeout=CLIENT_TIMEOUT, client_name="krita"
+                )
             except ValueError as error:  # a malformed endpoint
                 self._problem = str(error)
                 return False

@@ -13,18 +13,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uno
 import unohelper
+from com.sun.star.awt.FontSlant import ITALIC
+from com.sun.star.awt.FontWeight import BOLD
 from com.sun.star.beans import PropertyValue
 from com.sun.star.frame import XStatusListener
 
@@ -110,7 +114,7 @@ class PanelWatcher(unohelper.Base, XStatusListener):
             if event.State:
                 self.latest = json.loads(event.State)
                 state, panel = self.latest["state"], self.latest["panel"]
-                texts = [candidate["text"] for candidate in state["candidates"]]
+                texts = self.latest.get("shown") or [c["text"] for c in state["candidates"]]  # as a pick inserts it
                 if state["phase"] == "streaming" and any(texts) and panel["texts"][: len(texts)] == texts:
                     self.partial_views += 1
             self._changed.notify_all()
@@ -172,6 +176,24 @@ class Writer:
         self.helper.executeDispatch(self.frame, PROTOCOL + name, "", 0, tuple(prop(k, v) for k, v in arguments.items()))
         return time.monotonic() - start
 
+    def type_over(self, text: str) -> None:
+        """Type `text` over the selection, as the keyboard does (through Writer's own insert command)."""
+        self.helper.executeDispatch(self.frame, ".uno:InsertText", "", 0, (prop("Text", text),))
+
+    def formats(self) -> list[list[tuple[str, bool, bool]]]:
+        """Each paragraph's text portions as (text, bold, italic)."""
+        paragraphs = []
+        enumeration = self.text.createEnumeration()
+        while enumeration.hasMoreElements():
+            portions = enumeration.nextElement().createEnumeration()
+            runs = []
+            while portions.hasMoreElements():
+                portion = portions.nextElement()
+                if portion.getString():
+                    runs.append((portion.getString(), portion.CharWeight > 100, portion.CharPosture.value != "NONE"))
+            paragraphs.append(runs)
+        return paragraphs
+
     def wait(self, *phases: str) -> dict[str, Any]:
         return self.watcher.wait(lambda update: update["state"]["phase"] in phases)
 
@@ -191,6 +213,7 @@ def settled(update: dict[str, Any]) -> dict[str, Any]:
         "message": state["message"],
         "turn_id": state["turn_id"],
         "texts": [c["text"] for c in state["candidates"]],
+        "shown": update.get("shown") or [c["text"] for c in state["candidates"]],
         "ready": [c["ready"] for c in state["candidates"]],
         "deltas": state["deltas"],
         "panel_visible": panel.get("visible"),
@@ -220,9 +243,9 @@ def as_in_writer(text: str) -> str:
     return "".join(c for c in text if c in "\n\t" or not (ord(c) < 32 or ord(c) == 127))
 
 
-def pick(writer: Writer, texts: list[str], expected: Callable[[str], str]) -> dict[str, Any]:
-    """Pick the first non-empty candidate; check the document, then undo once."""
-    index = next((i for i, text in enumerate(texts) if text.strip()), None)
+def pick(writer: Writer, shown: list[str], expected: Callable[[str], str]) -> dict[str, Any]:
+    """Pick the first non-empty candidate; check the document holds it as the panel showed it."""
+    index = next((i for i, text in enumerate(shown) if text.strip()), None)
     if index is None:
         raise RuntimeError(f"no candidate to pick; the panel said: {writer.watcher.latest['state']['message']}")
     undo_steps = len(writer.undo.getAllUndoActionTitles())
@@ -233,7 +256,7 @@ def pick(writer: Writer, texts: list[str], expected: Callable[[str], str]) -> di
         "picked": index,
         "phase": update["state"]["phase"],
         "message": update["state"]["message"],
-        "inserted_as_expected": after == expected(as_in_writer(texts[index])),
+        "inserted_as_expected": after == expected(shown[index]),
         "undo_steps_added": len(writer.undo.getAllUndoActionTitles()) - undo_steps,
         "undo_title": writer.undo.getCurrentUndoActionTitle(),
         "document_after": after,
@@ -245,16 +268,20 @@ def check_continue(writer: Writer) -> dict[str, Any]:
     original = writer.content
     writer.place_cursor(offset)
     first = generation(writer, "continue", Candidates=3, Seed=7, StopAt="none", MaxTokens=24)
-    first_pick = pick(writer, first["texts"], lambda text: original[:offset] + text + original[offset:])
+    first_pick = pick(writer, first["panel_texts"], lambda text: original[:offset] + text + original[offset:])
     writer.undo.undo()
     first_pick["undo_restores"] = writer.content == original
 
-    # Again, and this time keep it and edit the passage a little: later sent as EDITED feedback.
+    # Again, and this time keep it and replace its first word (with any space before it) by typing over
+    # the selection: later sent as EDITED feedback, which must hold the passage as the document does.
     writer.place_cursor(offset)
     second = generation(writer, "continue", Candidates=2, Seed=11, StopAt="none", MaxTokens=24)
-    second_pick = pick(writer, second["texts"], lambda text: original[:offset] + text + original[offset:])
-    inserted = as_in_writer(second["texts"][second_pick["picked"]])
-    writer.text.insertString(writer.range_at(offset + 1), "EDITED", False)
+    second_pick = pick(writer, second["panel_texts"], lambda text: original[:offset] + text + original[offset:])
+    inserted = second["panel_texts"][second_pick["picked"]]
+    first_word = re.match(r"\s*\S*", inserted)
+    writer.place_cursor(offset, first_word.end() if first_word else 0)
+    writer.type_over("Then")
+    edited = writer.content
     return {
         "original": original,
         "offset": offset,
@@ -262,7 +289,7 @@ def check_continue(writer: Writer) -> dict[str, Any]:
         "first_pick": first_pick,
         "second": second,
         "second_pick": second_pick,
-        "edited_passage": inserted[:1] + "EDITED" + inserted[1:],
+        "edited_passage": edited[offset : len(edited) - (len(original) - offset)],
     }
 
 
@@ -284,7 +311,7 @@ def check_variants(writer: Writer) -> dict[str, Any]:
     asked = generation(writer, "variants", Candidates=3, Seed=5, Instruction="More formal", MaxTokens=16)
     writer.command("regenerate", Seed=50)
     regenerated = settled(writer.watcher.wait(lambda u: is_settled(u) and u["state"]["turn_id"] != asked["turn_id"]))
-    picked = pick(writer, regenerated["texts"], lambda text: original[:start] + text + original[start + length :])
+    picked = pick(writer, regenerated["shown"], lambda text: original[:start] + text + original[start + length :])
     writer.undo.undo()
     picked["undo_restores"] = writer.content == original
     return {
@@ -294,6 +321,82 @@ def check_variants(writer: Writer) -> dict[str, Any]:
         "regenerated": regenerated,
         "pick": picked,
     }
+
+
+def check_formatted_variants(writer: Writer) -> dict[str, Any]:
+    """Variants over two paragraphs with bold and italic runs (added at the end), picked through the panel."""
+    first, second = "The harbour was quiet in the early morning.", "She walked along the pier and counted the boats."
+    start = len(writer.content) + 1
+    for paragraph in (first, second):
+        writer.text.insertControlCharacter(writer.text.getEnd(), 0, False)  # PARAGRAPH_BREAK
+        writer.text.insertString(writer.text.getEnd(), paragraph, False)
+    writer.range_at(start + first.index("harbour"), len("harbour")).CharWeight = BOLD
+    writer.range_at(start + first.index("early morning"), len("early morning")).CharPosture = ITALIC
+    writer.range_at(start + len(first) + 1, len(second)).CharPosture = ITALIC
+    writer.range_at(start + len(first) + 1 + second.index("pier"), len("pier")).CharWeight = BOLD
+    original, formats = writer.content, writer.formats()
+    writer.place_cursor(start, len(first) + 1 + len(second))
+    asked = generation(writer, "variants", Candidates=2, Seed=21, Instruction="Simpler words", MaxTokens=24)
+    picked = pick(writer, asked["shown"], lambda text: original[:start] + text)
+    picked["formats"] = writer.formats()
+    writer.undo.undo()
+    picked["undo_restores"] = writer.content == original and writer.formats() == formats
+    return {"original": original, "formats_before": formats, "asked": asked, "pick": picked}
+
+
+def check_document_edits(context: Any, oxt: Path) -> dict[str, Any]:
+    """The extension's own document module (from the .oxt) on known texts: a rewrite whose words partly
+    survive, and edits of an inserted passage at its start, middle and end and over all of it."""
+    with zipfile.ZipFile(oxt) as archive:
+        archive.extractall("/tmp/oxt")
+    sys.path.insert(0, "/tmp/oxt/pythonpath")
+    from cocreate_writer.document import WriterDocument
+
+    writer = Writer(context)
+    paragraphs = writer.content.split("\n")
+    writer.range_at(paragraphs[0].index("quiet"), len("quiet")).CharWeight = BOLD
+    second = len(paragraphs[0]) + 1
+    writer.range_at(second, len(paragraphs[1])).CharPosture = ITALIC
+    writer.range_at(second + paragraphs[1].index("pier"), len("pier")).CharWeight = BOLD
+    document = WriterDocument(writer.doc)
+    writer.place_cursor(0, second + len(paragraphs[1]))
+    selection = document.selection()
+    undo_steps = len(writer.undo.getAllUndoActionTitles())
+    rewrite = "The harbour was very quiet this morning.\n\nShe walked to the pier."
+    passage = document.replace(selection.target, rewrite, "cocreate: rewrite")
+    result: dict[str, Any] = {
+        "rewrite": rewrite,
+        "content": writer.content,
+        "formats": writer.formats(),
+        "undo_steps_added": len(writer.undo.getAllUndoActionTitles()) - undo_steps,
+        "passage_text": document.passage_text(passage),
+    }
+    writer.doc.close(True)
+
+    edits = {  # name: (where in the inserted passage the selection starts, how long it is, what is typed)
+        "first_word": (0, len("Quietly"), "Then"),
+        "typed_before": (0, 0, "So "),
+        "middle": (8, len("the"), "a"),
+        "last_word": (len("Quietly the boats came"), len(" home"), " in."),
+        "whole": (0, len("Quietly the boats came home"), "All new."),
+    }
+    for name, (start, length, typed) in edits.items():
+        writer = Writer(context)
+        document = WriterDocument(writer.doc)
+        offset = writer.offset_of(1, 24)
+        writer.place_cursor(offset)
+        context_at = document.cursor_context()
+        passage = document.replace(context_at.target, "Quietly the boats came home", "cocreate: insert")
+        before = writer.content
+        writer.place_cursor(offset + start, length)
+        writer.type_over(typed)
+        after = writer.content
+        result[name] = {
+            "reported": document.passage_text(passage),
+            "in_document": after[offset : len(after) - (len(before) - offset - len("Quietly the boats came home"))],
+        }
+        writer.doc.close(True)
+    return result
 
 
 def check_no_daemon(writer: Writer) -> dict[str, Any]:
@@ -349,6 +452,10 @@ def main() -> None:
             verdict["continue"] = check_continue(writer)
             verdict["steps"].append("variants")
             verdict["variants"] = check_variants(writer)
+            verdict["steps"].append("formatted_variants")
+            verdict["formatted_variants"] = check_formatted_variants(writer)
+            verdict["steps"].append("document_edits")
+            verdict["document_edits"] = check_document_edits(context, HERE / oxt)
         with socket.socket() as probe:  # a port with nothing behind it
             probe.bind(("127.0.0.1", 0))
             dead = f"127.0.0.1:{probe.getsockname()[1]}"

@@ -71,6 +71,14 @@ class CocreateBase(abc.ABC):
     async def RestoreCandidate(self, stream: 'grpclib.server.Stream[cocreate_pb2.RestoreCandidateRequest, cocreate_pb2.RestoreCandidateResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def Personalize(self, stream: 'grpclib.server.Stream[cocreate_pb2.PersonalizeRequest, cocreate_pb2.PersonalizeEvent]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def ProbeSharedMemory(self, stream: 'grpclib.server.Stream[cocreate_pb2.SharedMemoryProbe, cocreate_pb2.SharedMemoryProbeReply]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/cocreate.v1.Cocreate/Generate': grpclib.const.Handler(
@@ -156,6 +164,18 @@ class CocreateBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 cocreate_pb2.RestoreCandidateRequest,
                 cocreate_pb2.RestoreCandidateResponse,
+            ),
+            '/cocreate.v1.Cocreate/Personalize': grpclib.const.Handler(
+                self.Personalize,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                cocreate_pb2.PersonalizeRequest,
+                cocreate_pb2.PersonalizeEvent,
+            ),
+            '/cocreate.v1.Cocreate/ProbeSharedMemory': grpclib.const.Handler(
+                self.ProbeSharedMemory,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                cocreate_pb2.SharedMemoryProbe,
+                cocreate_pb2.SharedMemoryProbeReply,
             ),
         }
 
@@ -246,4 +266,16 @@ class CocreateStub:
             '/cocreate.v1.Cocreate/RestoreCandidate',
             cocreate_pb2.RestoreCandidateRequest,
             cocreate_pb2.RestoreCandidateResponse,
+        )
+        self.Personalize = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/cocreate.v1.Cocreate/Personalize',
+            cocreate_pb2.PersonalizeRequest,
+            cocreate_pb2.PersonalizeEvent,
+        )
+        self.ProbeSharedMemory = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/cocreate.v1.Cocreate/ProbeSharedMemory',
+            cocreate_pb2.SharedMemoryProbe,
+            cocreate_pb2.SharedMemoryProbeReply,
         )

@@ -41,7 +41,7 @@ def execute(image: Gimp.Image, make_plan: Callable[[GimpDocument], Plan], *, int
         plan = make_plan(document)
     except (PlanError, GeometryError) as error:
         return Outcome(0, error=str(error))
-    client = CocreateClient()
+    client = CocreateClient(client_name="gimp")
     try:
         plan.request.session_id = session_id(client, document)
         return _generate(client, document, plan, interactive=interactive)

@@ -2,6 +2,7 @@
 
     commands.py    the vnd.cocreate.writer: URLs and which can run now          (plain)
     state.py       what the panel shows, and how a job's events change it      (plain)
+    shape.py       a candidate as the document will hold it: paragraphs, formats (plain)
     controller.py  one document's co-creation: requests, picks, feedback       (plain)
     document.py    the Writer text API: cursor, selection, insert as one undo step
     panel.py       the non-modal candidate dialog

@@ -40,6 +40,7 @@ class CursorContext:
 class Selection:
     text: str
     target: object  # the selected range, which a pick replaces
+    paragraphs: tuple[str, ...] = ()  # the selected part of each paragraph it touches
 
 
 class Document(Protocol):
@@ -104,6 +105,7 @@ class Request:
     text: str  # the text before the cursor, or the selection
     after: str
     options: Options
+    paragraphs: tuple[str, ...] = ()  # variants: the selection's paragraphs, which a rewrite keeps
 
     def build(self, session_id: str, parent_turn_id: str) -> pb.GenerateRequest:
         o = self.options
@@ -126,12 +128,14 @@ class Passage:
     candidate_id: str
     reported: str  # the text as the daemon last heard of it
     handle: object
+    replaced: str = ""  # what the pick wrote over: a rewrite's selection
 
 
-def passage_change(reported: str, now: str) -> str | None:
-    """'removed', 'edited' or None (unchanged). Text typed on straight after a passage is the writer
-    writing on, not an edit: the end of an inserted range and the next character's start are one place."""
-    if not now.strip():
+def passage_change(reported: str, now: str, replaced: str = "") -> str | None:
+    """'removed', 'edited' or None (unchanged). A passage back to the text it replaced (an undo) is removed.
+    Text typed on straight after a passage is the writer writing on, not an edit: the end of an inserted
+    range and the next character's start are one place."""
+    if not now.strip() or (replaced and now == replaced):
         return "removed"
     if now.startswith(reported):
         return None
@@ -209,7 +213,8 @@ class Controller:
         if selection is None:
             return self._problem("Select the text to rewrite first.", action="variants")
         self._target = selection.target
-        self._start(Request("variants", selection.text, "", self._options(options)), parent_turn_id="")
+        request = Request("variants", selection.text, "", self._options(options), selection.paragraphs)
+        self._start(request, parent_turn_id="")
 
     def pick(self, index: int) -> None:
         if not self.state.can_pick(index):
@@ -223,7 +228,9 @@ class Controller:
             self.state.message = f"Could not insert candidate {index + 1}: {error}"
             return self._publish()
         # What the document holds (line ends and stray control characters differ from the candidate).
-        self._passages.append(Passage(candidate.candidate_id, self.document.passage_text(passage), passage))
+        replaced = self._request.text if self._request is not None and self._request.action == "variants" else ""
+        reported = self.document.passage_text(passage)
+        self._passages.append(Passage(candidate.candidate_id, reported, passage, replaced))
         self._feedback(candidate.candidate_id, "accepted")
         self.state.phase, self.state.picked = "picked", index
         where = "at the cursor" if self.state.action == "continue" else "over the selection"
@@ -284,6 +291,7 @@ class Controller:
             instruction=request.options.instruction,
             stop_at=request.options.stop_at,
             count=request.options.candidates,
+            paragraphs=request.paragraphs,
         )
         self._publish()
 
@@ -349,7 +357,7 @@ class Controller:
                 log.warning("cocreate: an inserted passage can no longer be read", exc_info=True)
                 self._passages.remove(passage)
                 continue
-            change = passage_change(passage.reported, now)
+            change = passage_change(passage.reported, now, passage.replaced)
             if change == "removed":
                 self._feedback(passage.candidate_id, "rejected", note="removed after it was inserted")
                 self._passages.remove(passage)

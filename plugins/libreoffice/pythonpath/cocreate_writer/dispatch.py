@@ -114,7 +114,8 @@ class WriterSession(unohelper.Base, XDocumentEventListener):
         event = uno.createUnoStruct("com.sun.star.frame.FeatureStateEvent")
         event.Source, event.FeatureURL, event.IsEnabled, event.Requery = source, url, enabled(command, state), False
         if command.name == "panel":  # a string State on a toolbar item would become its label: only here
-            event.State = json.dumps({"state": asdict(state), "panel": self.panel.snapshot()})
+            shown = [state.shown(index) for index in range(len(state.candidates))]
+            event.State = json.dumps({"state": asdict(state), "shown": shown, "panel": self.panel.snapshot()})
         try:
             listener.statusChanged(event)
         except RuntimeException:  # the listener is gone (DisposedException, a closed bridge)
@@ -176,7 +177,7 @@ def shared_client() -> CocreateClient:
     global _client
     with _lock:
         if _client is None:
-            _client = CocreateClient()
+            _client = CocreateClient(client_name="libreoffice")
         return _client
 
 

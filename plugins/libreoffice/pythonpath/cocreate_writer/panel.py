@@ -49,7 +49,7 @@ class Panel:
             self._fill_options(state)
         for index in range(MAX_CANDIDATES):
             shown = index < len(state.candidates)
-            text = state.candidates[index].text if shown else ""
+            text = state.shown(index) if shown else ""
             field = model.getByName(f"text{index}")
             if field.Text != text:
                 field.Text = text

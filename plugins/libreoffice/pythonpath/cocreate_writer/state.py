@@ -8,6 +8,8 @@ from typing import Literal
 
 from cocreate_client import Accepted, CandidateReady, Done, Event, Failed, Queued, TextDelta
 
+from .shape import as_inserted, shaped_rewrite
+
 Phase = Literal["idle", "starting", "streaming", "ready", "failed", "cancelled", "picked", "rejected"]
 ACTION_TITLES = {"continue": "Continue at the cursor", "variants": "Variants of the selection"}
 
@@ -32,6 +34,15 @@ class PanelState:
     turn_id: str = ""
     picked: int | None = None
     deltas: int = 0  # text chunks streamed so far
+    paragraphs: tuple[str, ...] = ()  # variants: the selection's paragraphs, which a rewrite keeps
+
+    def shown(self, index: int) -> str:
+        """Candidate `index` as a pick would put it into the document (a rewrite in the selection's
+        paragraphs once it is complete: while it streams, its words would jump between them)."""
+        candidate = self.candidates[index]
+        if self.action == "variants" and candidate.ready:
+            return "\n".join(shaped_rewrite(candidate.text, self.paragraphs))
+        return as_inserted(candidate.text)
 
     def can_pick(self, index: int) -> bool:
         return self.phase == "ready" and 0 <= index < len(self.candidates) and self.candidates[index].ready
