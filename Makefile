@@ -1,12 +1,13 @@
 # make demo   install, then run the daemon on the tiny profile end to end
 # make test   install, build the host root (real Krita/GIMP/Blender/LibreOffice), run every test
+# make screenshots   the plugins' UIs in their real hosts under Xvfb, into docs/screenshots (README)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST_ROOT ?= $(or $(COCREATE_HOST_ROOT),/var/cache/cocreate/hostroot)
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install demo test lint proto host-root bpy-venv bench
+.PHONY: install demo test lint proto host-root bpy-venv bench screenshots
 
 install: $(VENV)/.installed
 
@@ -40,6 +41,10 @@ $(BPY_VENV)/.bpy-5.0.1:
 test: install host-root bpy-venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Every test marked `screenshot` (one per host) checks its picture is not blank and writes docs/screenshots/HOST.png.
+screenshots: install host-root
+	$(BIN)/pytest -m screenshot tests/hosts
 
 lint: install
 	$(BIN)/ruff check .

@@ -117,7 +117,7 @@ def host(index: int, endpoint: str, requests: int, seed: int, done: object, mark
     """One host: its own process, its own document, its own session."""
     rng = random.Random(seed * 1000 + index)
     tally = Tally()
-    client = CocreateClient(endpoint, timeout=300)
+    client = CocreateClient(endpoint, timeout=300, client_name="load")  # as a host names itself
     try:
         session = client.create_session("load", f"doc-{index}", f"Document {index}").id
         for _ in range(requests):
@@ -155,7 +155,7 @@ def queue_bound(home: Path) -> collections.Counter[str]:
     """A burst of 12 slow jobs at a daemon that queues 4: the rest are refused at once."""
     daemon = start_daemon(home, extra_args=("--max-queue", "4"))
     seen: collections.Counter[str] = collections.Counter()
-    client = CocreateClient(daemon.endpoint, timeout=120)
+    client = CocreateClient(daemon.endpoint, timeout=120, client_name="load")
     try:
         session = client.create_session("load").id
         request = tasks.inpaint(IMAGE, mask=MASK, steps=30, session_id=session)

@@ -31,7 +31,14 @@ SIDE = 128
 OPENING = "The painter stepped back from the canvas and"
 
 
-def run_demo(out: Path) -> int:
+def run_demo(out: Path, family: str = "sd15") -> int:
+    from .engines.families import FAMILIES
+    from .models.tiny import tiny_name
+
+    if family not in FAMILIES:
+        console.print(f"[red]no image model family {family!r}; cocreate knows {', '.join(FAMILIES)}[/red]")
+        return 2
+    model = tiny_name(FAMILIES[family])
     out.mkdir(parents=True, exist_ok=True)
     home = config.data_dir() / "demo"
     socket_path = Path(tempfile.mkdtemp(prefix="cocreate-demo-")) / "demo.sock"
@@ -45,7 +52,7 @@ def run_demo(out: Path) -> int:
     try:
         with CocreateClient(daemon.endpoint) as client:
             session = client.create_session("cli", "cocreate-demo", "cocreate demo")
-            candidate_id = _inpaint(client, session.id, out)
+            candidate_id = _inpaint(client, session.id, out, model)
             client.feedback(candidate_id, "accepted")
             _continue_text(client, session.id, out)
             size = client.export_session(session.id, out / "session.zip")
@@ -85,7 +92,7 @@ def _drain(job: Job, handle: object) -> None:
         time.sleep(0.01)
 
 
-def _inpaint(client: CocreateClient, session_id: str, out: Path) -> str:
+def _inpaint(client: CocreateClient, session_id: str, out: Path, model: str) -> str:
     image, mask = _picture()
     _save(image, out / "input.png")
     PILImage.frombytes("L", (SIDE, SIDE), mask.alpha).save(out / "mask.png")
@@ -98,7 +105,7 @@ def _inpaint(client: CocreateClient, session_id: str, out: Path) -> str:
         steps=8,
         seed=42,
         previews=True,
-        model="tiny-image",
+        model=model,
     )
     started = time.perf_counter()
     previews: list[Image] = []

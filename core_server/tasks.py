@@ -39,6 +39,20 @@ class Seamless(enum.Enum):
     BOTH = "both"
 
 
+class PaintSize(enum.Enum):
+    """The size an image job paints its region at."""
+
+    AUTO = "auto"  # the daemon's policy: native on a GPU, the region's own size on the CPU
+    REGION = "region"  # the region's own size, kept between the family's minimum and native size
+    NATIVE = "native"  # the model's native size, as a GPU paints it
+
+
+@dataclass(frozen=True)
+class Resolution:
+    size: PaintSize = PaintSize.AUTO
+    max_side: int = 0  # a cap on the longest painted side, px (0 = none)
+
+
 class StopAt(enum.Enum):
     NONE = "none"
     SENTENCE = "sentence"
@@ -92,6 +106,7 @@ class InpaintTask:
     guidance: float = 0.0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ class ExpandTask:
     feather: int = 0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,7 @@ class TextureTask:
     strength: float = 0.0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,7 @@ class VariantsTask:
     guidance: float = 0.0
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
 
 
 @dataclass(frozen=True)
@@ -210,6 +228,7 @@ class StepEvent:
     total: int
     previews: tuple[RGBAImage, ...] = ()  # one small image per candidate, when asked for
     loss: float | None = None  # training steps only
+    painted: tuple[int, int] | None = None  # image jobs: the (width, height) the model paints at
 
 
 @dataclass(frozen=True)
@@ -228,6 +247,7 @@ class GenerationResult:
 
     images: tuple[RGBAImage, ...] = ()
     texts: tuple[str, ...] = ()
+    painted: tuple[int, int] | None = None  # image jobs: the (width, height) the model painted at
 
 
 class Cancelled(Exception):

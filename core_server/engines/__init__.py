@@ -19,7 +19,7 @@ def load_engine(entry: ModelEntry) -> Engine:
     if entry.kind == "image":
         from core_server.engines.image import ImageEngine
 
-        return ImageEngine.load(entry.path, config=entry.config)
+        return ImageEngine.load(entry.path, family=entry.family, config=entry.config)
     if entry.kind == "text" and entry.path.suffix.lower() == ".gguf":
         from core_server.engines.llama_text import LlamaTextEngine
 

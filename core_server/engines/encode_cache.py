@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from diffusers import StableDiffusionInpaintPipeline
+from diffusers import DiffusionPipeline
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKLOutput
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from torch import nn
@@ -68,17 +68,32 @@ def budget_from_env() -> int:
     return int(megabytes * 2**20)
 
 
-def install(pipe: StableDiffusionInpaintPipeline, budget: int) -> TensorCache | None:
-    """Put one cache of `budget` bytes in front of the pipeline's prompt and VAE encoders; None when 0."""
+# The encode_prompt arguments of Stable Diffusion 1.x/2.x, whose (positive, negative) answer is cached.
+ONE_ENCODER_PROMPTS = {
+    "prompt",
+    "negative_prompt",
+    "num_images_per_prompt",
+    "do_classifier_free_guidance",
+    "lora_scale",
+}
+
+
+def install(pipe: DiffusionPipeline, budget: int) -> TensorCache | None:
+    """Put one cache of `budget` bytes in front of the pipeline's prompt and VAE encoders; None when 0.
+
+    Prompts are cached for pipelines with one text encoder (SD 1.x/2.x); pictures for every family.
+    """
     if budget <= 0:
         return None
     cache = TensorCache(budget)
-    pipe.encode_prompt = _cached_prompts(pipe, pipe.encode_prompt, cache)
+    prompt_arguments = set(inspect.signature(pipe.encode_prompt).parameters)
+    if prompt_arguments >= ONE_ENCODER_PROMPTS and "prompt_2" not in prompt_arguments:
+        pipe.encode_prompt = _cached_prompts(pipe, pipe.encode_prompt, cache)
     pipe.vae.encode = _cached_pictures(pipe.vae, pipe.vae.encode, cache)
     return cache
 
 
-def _cached_prompts(pipe: StableDiffusionInpaintPipeline, encode: Callable[..., Any], cache: TensorCache) -> Any:
+def _cached_prompts(pipe: DiffusionPipeline, encode: Callable[..., Any], cache: TensorCache) -> Any:
     signature = inspect.signature(encode)
 
     def encode_prompt(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -7,7 +7,7 @@ from functools import reduce
 import numpy as np
 
 from core_server.config import DEFAULT_LIMITS
-from core_server.engines.paint import DEFAULT_GUIDANCE, DEFAULT_STEPS, PaintJob
+from core_server.engines.paint import PaintJob
 from core_server.engines.pixels import image_array
 from core_server.tasks import EngineError, ExpandTask
 
@@ -40,8 +40,9 @@ def paint_job(task: ExpandTask) -> PaintJob:
         prompt=task.prompt,
         negative_prompt=task.negative_prompt,
         strength=1.0,
-        steps=task.steps or DEFAULT_STEPS,
-        guidance=task.guidance or DEFAULT_GUIDANCE,
+        steps=task.steps,
+        guidance=task.guidance,
+        resolution=task.resolution,
     )
 
 

@@ -37,6 +37,12 @@ class GGUFTokenizer:
         self.eos_token_id = eos if eos >= 0 else None
         self.all_special_ids = [token for token in range(count) if llama_cpp.llama_vocab_is_control(self._vocab, token)]
         self.end_ids = frozenset(token for token in range(count) if llama_cpp.llama_vocab_is_eog(self._vocab, token))
+        fim = tuple(
+            get(self._vocab)
+            for get in (llama_cpp.llama_vocab_fim_pre, llama_cpp.llama_vocab_fim_suf, llama_cpp.llama_vocab_fim_mid)
+        )
+        # llama.cpp knows more FIM spellings than the prompts do (CodeLlama's <PRE>, ...).
+        self.fim_ids: tuple[int, int, int] | None = fim if min(fim) >= 0 else None  # type: ignore[assignment]
         template = llama_cpp.llama_model_chat_template(model, None)
         self.chat_template = template.decode("utf-8") if template else None
 

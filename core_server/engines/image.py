@@ -1,9 +1,10 @@
-"""The image engine: one Stable Diffusion inpaint pipeline serving inpaint, expand, texture and variants."""
+"""The image engine: one family's inpaint pipeline serving inpaint, expand, texture and variants."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -11,8 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import diffusers
 import torch
-from diffusers import StableDiffusionInpaintPipeline
+from diffusers import DiffusionPipeline
 from diffusers.utils import is_accelerate_available
 from diffusers.utils import logging as diffusers_logging
 from safetensors.torch import load_file
@@ -20,6 +22,9 @@ from transformers.utils import logging as transformers_logging
 
 from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
+from core_server.engines.families import family_named, family_of_folder
+from core_server.engines.families.detect import Detected, detect
+from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
 from core_server.tasks import (
@@ -47,37 +52,38 @@ PAINT_JOBS: dict[type, Callable[[Any], PaintJob]] = {
 
 
 class ImageEngine:
-    """Serves the four image tasks from one set of weights (UNet with 9 or 4 input channels, VAE, CLIP)."""
+    """Serves the four image tasks from one set of weights, of any family in the family table."""
 
     kind = "image"
 
-    def __init__(self, pipe: StableDiffusionInpaintPipeline) -> None:
-        if pipe.unet.config.in_channels not in (4, 9):
+    def __init__(self, pipe: DiffusionPipeline, family: Family) -> None:
+        if pipe.vae.config.latent_channels != family.latent_channels and family.latent_channels:
             raise EngineError(
-                f"This UNet takes {pipe.unet.config.in_channels} input channels; cocreate runs Stable Diffusion "
-                "UNets with 9 (inpainting) or 4 (plain) channels."
+                f"This VAE has {pipe.vae.config.latent_channels} latent channels; {family.title} models have "
+                f"{family.latent_channels}. Is the model of another family?"
             )
-        if pipe.vae.config.latent_channels != 4:
-            raise EngineError(f"This VAE has {pipe.vae.config.latent_channels} latent channels; cocreate needs 4.")
         pipe.set_progress_bar_config(disable=True)
+        self.family = family
         self.encode_cache = encode_cache.install(pipe, encode_cache.budget_from_env())
-        self.device = pipe.unet.device.type
-        self.dtype = precision.Layout(pipe.unet.dtype, pipe.vae.dtype).describe()
-        self.memory_bytes = memory_bytes(pipe.unet, pipe.vae, pipe.text_encoder)
-        self._pipe: StableDiffusionInpaintPipeline | None = pipe
+        denoiser = getattr(pipe, family.denoiser)
+        self.device = denoiser.device.type
+        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe()
+        self.memory_bytes = memory_bytes(*precision.modules(pipe, family))
+        self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
         self._adapters: list[str] = []  # loaded LoRAs, least recently used first
 
     @classmethod
-    def load(cls, path: Path, config: Path | None = None) -> ImageEngine:
+    def load(cls, path: Path, family: str = "", config: Path | None = None) -> ImageEngine:
         """From a diffusers folder, or from one .safetensors checkpoint plus the local folder `config`
-        that describes its pipeline."""
+        that describes its pipeline. `family` "" : read from the folder."""
         device = choose_device()
-        pipe = load_pipeline(path, config, precision.Layout.for_dtype(choose_dtype(device)))
+        chosen = family_named(family) if family else _folder_family(path)
+        pipe = load_pipeline(path, chosen, config, precision.Layout.for_dtype(choose_dtype(device)))
         pipe = pipe.to(device)
         if compiling.requested():
-            compiling.compile_in_place(pipe.unet)
-        return cls(pipe)
+            compiling.compile_in_place(getattr(pipe, chosen.denoiser))
+        return cls(pipe, chosen)
 
     def run(
         self,
@@ -95,6 +101,8 @@ class ImageEngine:
         if not seeds:
             raise EngineError("Ask for at least one candidate.")
         cancel.check()
+        if task.lora is not None and (refusal := self.family.refusal(LORA)):
+            raise EngineError(refusal)
         job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
@@ -103,15 +111,15 @@ class ImageEngine:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
             try:
-                canvases = paint(self._pipe, job, seeds, previews=previews, emit=emit, cancel=cancel)
+                painted = paint(self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel)
             except torch.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
                 raise EngineError(
                     f"Out of GPU memory for {len(seeds)} candidates; ask for fewer, or for a smaller region."
                 ) from error
-        return GenerationResult(images=tuple(rgba_image(canvas) for canvas in canvases))
+        return GenerationResult(images=tuple(rgba_image(canvas) for canvas in painted.canvases), painted=painted.size)
 
-    def _use_adapter(self, pipe: StableDiffusionInpaintPipeline, adapter: Adapter | None) -> None:
+    def _use_adapter(self, pipe: DiffusionPipeline, adapter: Adapter | None) -> None:
         """Make `adapter` the one active LoRA (None: none), loading it on first use."""
         if adapter is None:
             if self._adapters:
@@ -149,13 +157,12 @@ class ImageEngine:
             torch.cuda.empty_cache()
 
 
-def load_pipeline(path: Path, config: Path | None, layout: precision.Layout) -> StableDiffusionInpaintPipeline:
-    """The pipeline from local files only, each part in its layout's dtype, on the CPU."""
+def load_pipeline(path: Path, family: Family, config: Path | None, layout: precision.Layout) -> DiffusionPipeline:
+    """The family's inpaint pipeline from local files only, each part in its layout's dtype, on the CPU."""
+    pipeline_class = getattr(diffusers, family.pipelines.inpaint)
     options: dict[str, Any] = {
         "local_files_only": True,
-        "safety_checker": None,
-        "feature_extractor": None,
-        "requires_safety_checker": False,
+        **family.load_options,
         # What diffusers picks anyway, said out loud so it does not warn about it on every load.
         "low_cpu_mem_usage": is_accelerate_available(),
     }
@@ -165,15 +172,46 @@ def load_pipeline(path: Path, config: Path | None, layout: precision.Layout) -> 
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-            pipe = StableDiffusionInpaintPipeline.from_single_file(
-                str(path), config=str(config), dtype=layout.vae, **options
-            )
+            found = detect(path)
+            if found.complete:
+                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
+                pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
+            else:
+                # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
+                options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
+                options.update(_absent_parts(config))
+                pipe = pipeline_class.from_pretrained(
+                    config, use_safetensors=True, dtype=layout.loading_dtypes(), **options
+                )
         else:
-            pipe = StableDiffusionInpaintPipeline.from_pretrained(
-                path, use_safetensors=True, dtype=layout.loading_dtypes(), **options
-            )
-    except (OSError, ValueError) as error:
-        raise EngineError(f"Could not load the image model at {path}: {error}") from error
-    precision.apply(pipe, layout)
+            options.update(_absent_parts(path))
+            pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
+    precision.apply(pipe, family, layout)
     return pipe
+
+
+def _single_file_denoiser(path: Path, found: Detected, family: Family, config: Path, dtype: torch.dtype) -> Any:
+    index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
+    model_class = getattr(diffusers, index[family.denoiser][1])
+    if found.layout == "diffusers":
+        model = model_class.from_config(model_class.load_config(config / family.denoiser))
+        model.load_state_dict(load_file(path))
+        return model.to(dtype)
+    return model_class.from_single_file(
+        str(path), config=str(config), subfolder=family.denoiser, torch_dtype=dtype, local_files_only=True
+    )
+
+
+def _absent_parts(folder: Path) -> dict[str, None]:
+    """The optional parts a folder was saved without (SD 3.5 without T5): diffusers wants them named as None."""
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    return {name: None for name, value in index.items() if value == [None, None]}
+
+
+def _folder_family(path: Path) -> Family:
+    family = family_of_folder(path) if path.is_dir() else None
+    if family is None:
+        raise EngineError(f"Cannot tell which family of image model {path} is; add it again to the catalog.")
+    return family

@@ -17,7 +17,6 @@ Cancel is checked every token and, inside a long prefill, by llama.cpp's abort c
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from core_server.engines.continue_text import fim_token_ids
 from core_server.engines.gguf_tokenizer import GGUFTokenizer
 from core_server.engines.sampling import CandidateText, SamplingParams, emit_delta
 from core_server.engines.text import TextPlanner
@@ -37,6 +37,7 @@ PREFILL_BATCH = 512
 # llama_ftype → what `dtype` reports
 FILE_TYPES = {0: "float32", 1: "float16", 2: "q4_0", 3: "q4_1", 7: "q8_0", 8: "q5_0", 9: "q5_1", 15: "q4_k_m"}
 _ABORTED = 2  # llama_decode's answer when the abort callback said stop
+GGML_LOG_LEVEL_ERROR = 4
 
 _backend_lock = threading.Lock()
 _backend_ready = False
@@ -66,7 +67,8 @@ class LlamaTextEngine:
         self._memory = llama_cpp.llama_get_memory(self._context)
         self._tokenizer = GGUFTokenizer(model)
         self._vocab_size = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model))
-        self._planner = TextPlanner.of(self._tokenizer, self.window, self._vocab_size, rows_share_window=True)
+        fim = self._tokenizer.fim_ids or fim_token_ids(self._tokenizer)
+        self._planner = TextPlanner(self._tokenizer, self.window, self._vocab_size, rows_share_window=True, fim=fim)
         self._eos = self._tokenizer.end_ids
         self._held: list[int] = []  # the tokens sequence 0 holds
         self._lock = threading.Lock()
@@ -79,13 +81,13 @@ class LlamaTextEngine:
         self.last_prefill = (0, 0)  # (tokens reused, tokens computed) by the last request
 
     @classmethod
-    def load(cls, path: Path) -> LlamaTextEngine:
+    def load(cls, path: Path, *, threads: int | None = None) -> LlamaTextEngine:
         _init_backend()
         params = llama_cpp.llama_model_default_params()
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not model:
             raise EngineError(f"llama.cpp could not load the GGUF model at {path}; is the file complete?")
-        return cls(model)
+        return cls(model, threads=threads)
 
     def run(
         self, task: Task, seeds: Sequence[int], *, previews: bool, emit: Emit, cancel: CancelToken
@@ -243,10 +245,22 @@ def _cache_bytes(model: object, window: int) -> int:
 
 
 def _init_backend() -> None:
-    """Once per process: llama.cpp's backends; its log (to stderr, chatty) kept to errors."""
+    """Once per process: llama.cpp's backends, and its log kept to errors."""
     global _backend_ready
     with _backend_lock:
         if not _backend_ready:
-            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+            quiet_log()
             llama_cpp.llama_backend_init()
             _backend_ready = True
+
+
+def quiet_log() -> None:
+    """llama.cpp logs every tensor it loads and every cache change to stderr: keep its errors only.
+    (llama-cpp-python's own filter reads ggml's newer log levels one off, so warnings pass as errors.)"""
+    llama_cpp.llama_log_set(_errors_only, ctypes.c_void_p(0))
+
+
+@llama_cpp.llama_log_callback
+def _errors_only(level: int, text: bytes, data: ctypes.c_void_p) -> None:
+    if level == GGML_LOG_LEVEL_ERROR:
+        os.write(2, text)

@@ -7,11 +7,14 @@ an interpolation ending on it all take one code path and come out bit-identical.
 from __future__ import annotations
 
 import contextlib
-import inspect
+import sys
+import threading
 from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import Any
 
 import torch
-from diffusers import StableDiffusionInpaintPipeline
+from diffusers import DiffusionPipeline
 
 from core_server.tasks import NoiseRecipe
 
@@ -41,34 +44,51 @@ def initial_noise(recipes: Sequence[NoiseRecipe], shape: tuple[int, ...]) -> tor
 
 
 @contextlib.contextmanager
-def given_noise(pipe: StableDiffusionInpaintPipeline, noise: torch.Tensor) -> Iterator[None]:
-    """Within the block, the pipeline starts from `noise` where it would draw its own from the generators.
+def given_noise(pipe: DiffusionPipeline, recipes: Sequence[NoiseRecipe]) -> Iterator[None]:
+    """Within the block, the pipeline starts from the recipes' noise, and encodes pictures without sampling.
 
-    diffusers' prepare_latents takes `latents` only as pure noise (it skips mixing in the image at strength
-    below 1), so its own result is kept and only the noise is swapped, with the same two formulas it uses.
+    Every diffusers pipeline draws its initial noise with its module's `randn_tensor(shape, generator=...)`
+    and encodes pictures with its module's `retrieve_latents`. Those two names are replaced once per
+    pipeline module by versions that defer to the job running on this thread, so whatever shape a family's
+    latents have (4 or 16 channels, packed or not), the noise is the recipes' and each candidate depends on
+    its own seeds alone. Other threads, and calls outside the block, get diffusers' own behaviour.
     """
-    original = pipe.prepare_latents
-    signature = inspect.signature(original)
-
-    def prepare(*args: object, **kwargs: object) -> tuple[torch.Tensor, ...]:
-        asked = signature.bind(*args, **kwargs)
-        asked.apply_defaults()
-        given = asked.arguments
-        _, _, image_latents = original(**{**given, "latents": None, "return_noise": True, "return_image_latents": True})
-        ours = noise.to(given["device"], given["dtype"])  # type: ignore[arg-type]
-        if given["is_strength_max"]:
-            latents = ours * pipe.scheduler.init_noise_sigma
-        else:
-            latents = pipe.scheduler.add_noise(image_latents, ours, given["timestep"])
-        outputs: tuple[torch.Tensor, ...] = (latents,)
-        if given["return_noise"]:
-            outputs += (ours,)
-        if given["return_image_latents"]:
-            outputs += (image_latents,)
-        return outputs
-
-    pipe.prepare_latents = prepare  # type: ignore[method-assign]
+    _redirect(sys.modules[type(pipe).__module__])
+    _job.recipes = tuple(recipes)
     try:
         yield
     finally:
-        del pipe.prepare_latents  # the instance attribute goes; the class method shows again
+        _job.recipes = None
+
+
+_job = threading.local()
+
+
+def _redirect(module: ModuleType) -> None:
+    with _REDIRECT_LOCK:
+        if getattr(module, "_cocreate_noise", False):
+            return
+        draw, retrieve = module.randn_tensor, getattr(module, "retrieve_latents", None)
+
+        def randn_tensor(shape: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+            recipes = getattr(_job, "recipes", None)
+            if recipes is None or len(shape) < 2 or shape[0] != len(recipes):
+                return draw(shape, *args, **kwargs)
+            # The same draw diffusers makes from a CPU generator per candidate, so a plain recipe is its seed's noise.
+            noise = initial_noise(recipes, tuple(shape[1:]))
+            return noise.to(kwargs.get("device"), kwargs.get("dtype"))
+
+        module.randn_tensor = randn_tensor
+        if retrieve is not None:
+
+            def retrieve_latents(encoder_output: Any, generator: Any = None, sample_mode: str = "sample") -> Any:
+                # The distribution's mode: the same latents for every candidate, whatever its generator.
+                if getattr(_job, "recipes", None) is not None and sample_mode == "sample":
+                    sample_mode = "argmax"
+                return retrieve(encoder_output, generator, sample_mode)
+
+            module.retrieve_latents = retrieve_latents
+        module._cocreate_noise = True
+
+
+_REDIRECT_LOCK = threading.Lock()

@@ -1,30 +1,31 @@
-"""Regenerate the masked part of a canvas: the one diffusion path behind every image task.
+"""Regenerate the masked part of a canvas: the one diffusion path behind every image task and family.
 
 Each task module (inpaint, expand, texture, variants) turns its request into a PaintJob: an RGBA canvas,
 a soft mask and a prompt. paint() crops the context around the mask, runs all candidates as one batch
-through the shared inpaint pipeline and composites the results back, so pixels where the mask is 0 stay
-bit-identical.
+through the family's inpaint pipeline and composites the results back, so pixels where the mask is 0 stay
+bit-identical. What differs between families (pipeline options, preview projection, sizes) comes from
+their Family; nothing here is written for one family.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import StableDiffusionInpaintPipeline
+from diffusers import DiffusionPipeline
 from PIL import Image
 
-from core_server.engines.noise import given_noise, initial_noise, plain
+from core_server.engines.families.family import SEAMLESS, Family
+from core_server.engines.noise import given_noise, plain
 from core_server.engines.pixels import bounding_box, composite, over_backdrop, resize
 from core_server.engines.preview import PreviewFrame
+from core_server.engines.resolution import geometry, paint_size
 from core_server.engines.seamless import seamless_tiling
-from core_server.tasks import CancelToken, Emit, EngineError, NoiseRecipe, Seamless, StepEvent
+from core_server.tasks import CancelToken, Emit, EngineError, NoiseRecipe, Resolution, Seamless, StepEvent
 
-DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 7.5
 # Context the model sees around the mask's bounding box: this share of the box's longest side, at least MIN_CONTEXT px.
 CONTEXT_SHARE = 0.5
 MIN_CONTEXT = 32
@@ -37,23 +38,34 @@ class PaintJob:
     prompt: str
     negative_prompt: str
     strength: float
-    steps: int
-    guidance: float
+    steps: int  # 0: the family's default
+    guidance: float  # 0: the family's default
     seamless: Seamless = Seamless.NONE
     noise: tuple[NoiseRecipe, ...] | None = None  # one per seed (feedback, interpolation); None: plain
+    resolution: Resolution = field(default_factory=Resolution)
+
+
+@dataclass(frozen=True)
+class Painted:
+    canvases: list[np.ndarray]  # one (H, W, 4) uint8 per seed
+    size: tuple[int, int]  # (width, height) the model painted at
 
 
 def paint(
-    pipe: StableDiffusionInpaintPipeline,
+    pipe: DiffusionPipeline,
+    family: Family,
     job: PaintJob,
     seeds: Sequence[int],
     *,
     previews: bool,
     emit: Emit,
     cancel: CancelToken,
-) -> list[np.ndarray]:
-    """One (H, W, 4) uint8 canvas per seed, candidate i denoised from seeds[i]."""
+) -> Painted:
+    """One canvas per seed, candidate i denoised from seeds[i]."""
     # 1. Check inputs
+    if job.seamless is not Seamless.NONE and (refusal := family.refusal(SEAMLESS)):
+        raise EngineError(refusal)
+    job = _with_defaults(job, family)
     box = bounding_box(job.mask)
     if box is None:
         raise EngineError("The mask is empty: mark the part of the image to regenerate.")
@@ -82,13 +94,14 @@ def paint(
 
     # 3. Model inputs at the working size. The model regenerates everything the mask touches; its soft
     #    values only weigh the composite.
-    work_width, work_height = working_size(pipe, right - left, bottom - top)
+    device = getattr(pipe, family.denoiser).device.type
+    work_width, work_height = paint_size(geometry(pipe, family), right - left, bottom - top, job.resolution, device)
     pixels = resize(over_backdrop(region), work_width, work_height, **wrap)
     soft = resize(region_mask, work_width, work_height, resample=Image.Resampling.BILINEAR, **wrap)
 
     # 4. Denoise all candidates in one batch
-    frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom)) if previews else None
-    generated = _denoise(pipe, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel)
+    frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom), family.latent_rgb) if previews else None
+    generated = _denoise(pipe, family, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel)
 
     # 5. Back to the region's size and into the canvas
     canvases = []
@@ -97,21 +110,11 @@ def paint(
         canvas = job.image.copy()
         canvas[top:bottom, left:right] = composite(region, region_mask, rgb)
         canvases.append(canvas)
-    return canvases
+    return Painted(canvases, (work_width, work_height))
 
 
-def working_size(pipe: StableDiffusionInpaintPipeline, width: int, height: int) -> tuple[int, int]:
-    """The size the model paints at: longest side at its native resolution, both sides multiples it can take."""
-    unet = pipe.unet.config
-    sample_size = unet.sample_size if isinstance(unet.sample_size, int) else max(unet.sample_size)
-    native = sample_size * pipe.vae_scale_factor
-    # The VAE divides by vae_scale_factor and every UNet down block by 2 more.
-    multiple = pipe.vae_scale_factor * 2 ** (len(unet.block_out_channels) - 1)
-    scale = native / max(width, height)
-    return (
-        max(multiple, round(width * scale / multiple) * multiple),
-        max(multiple, round(height * scale / multiple) * multiple),
-    )
+def _with_defaults(job: PaintJob, family: Family) -> PaintJob:
+    return replace(job, steps=job.steps or family.default_steps, guidance=job.guidance or family.default_guidance)
 
 
 def _with_context(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
@@ -122,7 +125,8 @@ def _with_context(box: tuple[int, int, int, int], width: int, height: int) -> tu
 
 @torch.inference_mode()
 def _denoise(
-    pipe: StableDiffusionInpaintPipeline,
+    pipe: DiffusionPipeline,
+    family: Family,
     job: PaintJob,
     pixels: np.ndarray,
     regenerate: np.ndarray,
@@ -133,52 +137,47 @@ def _denoise(
     cancel: CancelToken,
 ) -> np.ndarray:
     """(n, h, w, 3) uint8 from (h, w, 3) uint8 pixels and an (h, w) bool mask."""
-    device, dtype = pipe.unet.device, pipe.unet.dtype
-    image = torch.tensor(pixels).permute(2, 0, 1)[None].to(device, dtype) / 127.5 - 1.0
-    # Grown by a latent cell, so no masked pixel falls between the cells the UNet sees.
+    height, width = pixels.shape[:2]
+    image = torch.tensor(pixels).permute(2, 0, 1)[None].float() / 255.0
+    # Grown by a latent cell, so no masked pixel falls between the cells the model sees.
     reach = 2 * pipe.vae_scale_factor + 1
     mask = torch.from_numpy(regenerate)[None, None].float()
-    mask = F.max_pool2d(mask, kernel_size=reach, stride=1, padding=reach // 2).to(device, dtype)
+    mask = F.max_pool2d(mask, kernel_size=reach, stride=1, padding=reach // 2)
     # CPU generators give the same noise on every device, so a seed means the same picture everywhere.
+    # The initial noise comes from the recipes (noise.given_noise); the generators serve samplers that draw
+    # more noise on the way.
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-    latent_shape = (
-        pipe.vae.config.latent_channels,
-        pixels.shape[0] // pipe.vae_scale_factor,
-        pixels.shape[1] // pipe.vae_scale_factor,
-    )
-    noise = initial_noise(job.noise or plain(seeds), latent_shape)
 
-    def on_step_end(pipe: StableDiffusionInpaintPipeline, step: int, timestep: int, tensors: dict) -> dict:
+    def on_step_end(pipe: DiffusionPipeline, step: int, timestep: int, tensors: dict) -> dict:
         # Raising Cancelled here leaves the pipeline before its VAE decode; the next call starts afresh.
         cancel.check()
-        shown = frame.render(tensors["latents"]) if frame else ()
-        emit(StepEvent(step + 1, pipe.num_timesteps, shown))
+        shown: tuple = ()
+        if frame is not None:
+            latents = tensors["latents"]
+            if family.preview_latents is not None:
+                latents = family.preview_latents(pipe, latents, height, width)
+            shown = frame.render(latents)
+        emit(StepEvent(step + 1, pipe.num_timesteps, shown, painted=(width, height)))
         return {}
 
-    with seamless_tiling((pipe.unet, pipe.vae), job.seamless), given_noise(pipe, noise):
-        # Encode the picture and its masked copy ourselves, once and without sampling, so every
-        # candidate starts from the same latents and depends on its own seed alone.
-        latents = _encode(pipe, torch.cat([image, image * (mask < 0.5)]))
-        image_latents, masked_image_latents = latents.chunk(2)
-        output = pipe(
-            prompt=job.prompt,
-            negative_prompt=job.negative_prompt,
-            image=image_latents,
-            mask_image=mask,
-            masked_image_latents=masked_image_latents,
-            height=pixels.shape[0],
-            width=pixels.shape[1],
-            strength=job.strength,
-            num_inference_steps=job.steps,
-            guidance_scale=job.guidance,
-            num_images_per_prompt=len(seeds),
-            generator=generators,
-            output_type="np",
-            callback_on_step_end=on_step_end,
-        )
+    options = family.call_options(
+        {
+            "prompt": job.prompt,
+            "negative_prompt": job.negative_prompt,
+            "image": image,
+            "mask_image": mask,
+            "height": height,
+            "width": width,
+            "strength": job.strength,
+            "num_inference_steps": job.steps,
+            "guidance_scale": job.guidance,
+            "num_images_per_prompt": len(seeds),
+            "generator": generators,
+            "output_type": "np",
+            "callback_on_step_end": on_step_end,
+        }
+    )
+    tiled = (getattr(pipe, family.denoiser), pipe.vae)
+    with seamless_tiling(tiled, job.seamless), given_noise(pipe, job.noise or plain(seeds)):
+        output = pipe(**options)
     return np.clip(np.rint(output.images * 255.0), 0, 255).astype(np.uint8)
-
-
-def _encode(pipe: StableDiffusionInpaintPipeline, images: torch.Tensor) -> torch.Tensor:
-    # The distribution's mode, scaled as the pipeline scales its own encodings.
-    return pipe.vae.encode(images).latent_dist.mode() * pipe.vae.config.scaling_factor

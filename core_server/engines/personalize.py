@@ -26,10 +26,20 @@ from PIL import Image, UnidentifiedImageError
 
 from core_server.engines import precision
 from core_server.engines.devices import choose_device
+from core_server.engines.families import family_named, family_of_folder
 from core_server.engines.image import load_pipeline
-from core_server.engines.paint import working_size
 from core_server.engines.pixels import over_backdrop, resize
-from core_server.tasks import CancelToken, Emit, EngineError, PersonalizeTask, StepEvent, Training
+from core_server.engines.resolution import geometry, paint_size
+from core_server.tasks import (
+    CancelToken,
+    Emit,
+    EngineError,
+    PaintSize,
+    PersonalizeTask,
+    Resolution,
+    StepEvent,
+    Training,
+)
 
 if TYPE_CHECKING:
     from core_server.models.catalog import ModelEntry
@@ -80,8 +90,12 @@ def train_lora(
     if training.steps < 1 or training.rank < 1 or not training.learning_rate > 0:
         raise EngineError("steps and rank must be at least 1, and the learning rate above 0.")
     device = choose_device()
+    folder = config or model
+    family = family_of_folder(folder) if folder.is_dir() else None
+    if family is not family_named("sd15"):
+        raise EngineError("cocreate personalize trains LoRAs for Stable Diffusion 1.x/2.x models only, so far.")
     # Trained in float32 (gradients in half precision need loss scaling); the adapter is used in any dtype.
-    pipe = load_pipeline(model, config, precision.Layout.for_dtype(torch.float32)).to(device)
+    pipe = load_pipeline(model, family, config, precision.Layout.for_dtype(torch.float32)).to(device)
     torch.manual_seed(training.seed)
     pictures, prompts = _encode(pipe, examples)
     unet = pipe.unet
@@ -130,7 +144,8 @@ def _encode(
     pictures, prompts = [], []
     for example in examples:
         height, width = example.image.shape[:2]
-        work_width, work_height = working_size(pipe, width, height)
+        shape = geometry(pipe, family_named("sd15"))
+        work_width, work_height = paint_size(shape, width, height, Resolution(PaintSize.NATIVE), "cpu")
         rgb = resize(over_backdrop(example.image), work_width, work_height)
         pixels = torch.tensor(rgb).permute(2, 0, 1)[None].to(pipe.device, torch.float32) / 127.5 - 1.0
         pictures.append((_latents(pipe, pixels), pixels))

@@ -1,4 +1,4 @@
-"""The precision of each part of the image pipeline: the UNet and text encoder in the device's dtype,
+"""The precision of each part of the image pipeline: the denoiser and text encoders in the device's dtype,
 the VAE in float32 when that dtype is bfloat16.
 
 bfloat16 keeps 8 bits of mantissa: ample for the UNet's noise prediction (1.3 % off float32 per step
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from diffusers import StableDiffusionInpaintPipeline
+from diffusers import DiffusionPipeline
 from torch import nn
 
 from core_server.engines.devices import dtype_name
+from core_server.engines.families.family import Family
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,36 @@ class Layout:
         return f"{dtype_name(self.compute)} (vae {dtype_name(self.vae)})"
 
 
-def apply(pipe: StableDiffusionInpaintPipeline, layout: Layout) -> None:
+def modules(pipe: DiffusionPipeline, family: Family) -> list[nn.Module]:
+    """The denoiser, the text encoders the model has and the VAE: every part holding weights."""
+    names = (family.denoiser, *family.text_encoders, "vae")
+    return [module for module in (getattr(pipe, name, None) for name in names) if module is not None]
+
+
+def apply(pipe: DiffusionPipeline, family: Family, layout: Layout) -> None:
     """Cast each part to its dtype (a no-op when it was loaded so) and let the VAE take inputs in any dtype."""
-    for module, dtype in ((pipe.unet, layout.compute), (pipe.text_encoder, layout.compute), (pipe.vae, layout.vae)):
+    for module in modules(pipe, family):
+        dtype = layout.vae if module is pipe.vae else layout.compute
         if module.dtype != dtype:  # diffusers warns on every cast, needed or not
             module.to(dtype)
+    if layout.vae == torch.float32 and pipe.vae.config.get("force_upcast"):
+        # Already in float32: SDXL's pipelines would otherwise cast it to the denoiser's dtype after each encode.
+        pipe.vae.register_to_config(force_upcast=False)
     if layout.vae != layout.compute:
         # The pipeline hands the VAE latents in the UNet's dtype; both its entry points cast them.
         decoder_entry = pipe.vae.decoder if pipe.vae.post_quant_conv is None else pipe.vae.post_quant_conv
         for entry in (pipe.vae.encoder, decoder_entry):
             entry.register_forward_pre_hook(_cast_inputs(layout.vae))
+        # ...and takes the encoder's latents as they come, so they leave it in the denoiser's dtype.
+        encoder_exit = pipe.vae.encoder if pipe.vae.quant_conv is None else pipe.vae.quant_conv
+        encoder_exit.register_forward_hook(_cast_output(layout.compute))
+
+
+def _cast_output(dtype: torch.dtype) -> Any:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        return output.to(dtype)
+
+    return hook
 
 
 def _cast_inputs(dtype: torch.dtype) -> Any:

@@ -1,7 +1,8 @@
 """Step previews: a cheap linear latent → RGB projection instead of a VAE decode.
 
-A preview shows the whole result frame, downscaled, with the region being painted blended in by
-its mask, so a host can lay it over the document exactly where the result will land.
+Each family states its projection (Family.latent_rgb). A preview shows the whole result frame,
+downscaled, with the region being painted blended in by its mask, so a host can lay it over the
+document exactly where the result will land.
 """
 
 from __future__ import annotations
@@ -11,27 +12,20 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from core_server.engines.families.family import LatentRGB
 from core_server.engines.pixels import composite, resize, rgba_image
 from core_server.tasks import RGBAImage
 
 MAX_PREVIEW_SIDE = 256
 
-# How each of the 4 Stable Diffusion 1.x latent channels adds to R, G and B (ComfyUI's SD15 latent format).
-# Other 4-channel VAEs, the tiny profile's included, give rougher colours but show the job converging.
-LATENT_RGB_FACTORS = torch.tensor(
-    [
-        [0.3512, 0.2297, 0.3227],
-        [0.3250, 0.4974, 0.2350],
-        [-0.2829, 0.1762, 0.2721],
-        [-0.2120, -0.2616, -0.7177],
-    ]
-)
-
 
 class PreviewFrame:
     """The downscaled canvas and where the painted region sits in it; render() adds each step's latents."""
 
-    def __init__(self, canvas: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    def __init__(
+        self, canvas: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], factors: LatentRGB
+    ) -> None:
+        self._factors = torch.tensor(factors)
         height, width = mask.shape
         scale = min(1.0, MAX_PREVIEW_SIDE / max(width, height))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -44,7 +38,7 @@ class PreviewFrame:
 
     def render(self, latents: torch.Tensor) -> tuple[RGBAImage, ...]:
         left, top, right, bottom = self._box
-        rgb = latent_rgb(latents, (bottom - top, right - left))
+        rgb = latent_rgb(latents, (bottom - top, right - left), self._factors)
         previews = []
         for painted in rgb:
             frame = self._base.copy()
@@ -53,10 +47,16 @@ class PreviewFrame:
         return tuple(previews)
 
 
-def latent_rgb(latents: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """(n, height, width, 3) uint8 from (n, 4, h, w) latents, resized to `size` (height, width)."""
-    factors = LATENT_RGB_FACTORS.to(latents.device)
-    rgb = torch.einsum("nchw,cr->nrhw", latents.float(), factors)
+def latent_rgb(latents: torch.Tensor, size: tuple[int, int], factors: torch.Tensor) -> np.ndarray:
+    """(n, height, width, 3) uint8 from (n, C, h, w) latents, resized to `size` (height, width).
+
+    `factors` is the family's (C, 3) projection; a model with another channel count (a tiny model) shows
+    its first three channels instead: rough colours, but the job is seen converging.
+    """
+    if factors.shape[0] == latents.shape[1]:
+        rgb = torch.einsum("nchw,cr->nrhw", latents.float(), factors.to(latents.device))
+    else:
+        rgb = latents[:, :3].float() / 2
     rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False)
     pixels = ((rgb + 1.0) * 127.5).clamp(0, 255).round().to(torch.uint8)
     return pixels.permute(0, 2, 3, 1).cpu().numpy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core_server.engines.paint import DEFAULT_GUIDANCE, DEFAULT_STEPS, PaintJob
+from core_server.engines.paint import PaintJob
 from core_server.engines.pixels import BACKDROP, image_array, mask_array
 from core_server.tasks import EngineError, TextureTask
 
@@ -43,7 +43,8 @@ def paint_job(task: TextureTask) -> PaintJob:
         prompt=task.prompt,
         negative_prompt=task.negative_prompt,
         strength=strength,
-        steps=task.steps or DEFAULT_STEPS,
-        guidance=task.guidance or DEFAULT_GUIDANCE,
+        steps=task.steps,
+        guidance=task.guidance,
+        resolution=task.resolution,
         seamless=task.seamless,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core_server.engines.paint import DEFAULT_GUIDANCE, DEFAULT_STEPS, PaintJob
+from core_server.engines.paint import PaintJob
 from core_server.engines.pixels import image_array, mask_array
 from core_server.tasks import VariantsTask
 
@@ -19,6 +19,7 @@ def paint_job(task: VariantsTask) -> PaintJob:
         prompt=task.style_prompt,
         negative_prompt=task.negative_prompt,
         strength=task.strength or DEFAULT_STRENGTH,
-        steps=task.steps or DEFAULT_STEPS,
-        guidance=task.guidance or DEFAULT_GUIDANCE,
+        steps=task.steps,
+        guidance=task.guidance,
+        resolution=task.resolution,
     )

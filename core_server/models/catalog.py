@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +21,23 @@ from typing import Any
 from filelock import FileLock
 
 from core_server.config import models_dir as default_models_dir
-from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models
+from core_server.engines.families import FAMILIES, family_of_folder
+from core_server.engines.families.detect import Detected, detect
+from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
 A_MODEL = {"image": "an image model", "text": "a text model", LORA: "a LoRA"}
-TINY_MODELS = {TINY_IMAGE: "image", TINY_TEXT: "text"}
+TINY_MODELS = {**{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny}, TINY_TEXT: "text"}
+TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
 # Pickle-based weight files can run code when loaded; cocreate loads safetensors only.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
 # What pull() downloads: weights as safetensors, configs, tokenizer files and chat templates.
 PULL_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
-# A Stable Diffusion 1.x/2.x pipeline: one UNet, one VAE, one CLIP text encoder.
-PIPELINE_COMPONENTS = {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}
+# Half-precision copies diffusers saves beside the full ones: named part.fp16.safetensors.
+VARIANT = re.compile(r"^(?P<stem>[^/]+)\.fp16\.safetensors$")
 CLI_FIX = "Add one with `cocreate models add NAME PATH` or `cocreate models pull REPO`."
 LORA_FIX = "Train one with `cocreate personalize SESSION_OR_FOLDER --name NAME` or `cocreate models add NAME FILE`."
 
@@ -60,6 +63,7 @@ class ModelEntry:
     sha256: str  # of the weights: the *.safetensors files in path order (a single file: its usual sha256)
     is_default: bool = False
     config: Path | None = None  # single-file checkpoints: the local diffusers folder describing the pipeline
+    family: str = ""  # image models: the family (engines.families), "" for text models and LoRAs
 
 
 class ModelCatalog:
@@ -108,11 +112,14 @@ class ModelCatalog:
         _check_name(name)
         path = Path(path).expanduser().resolve()
         kind = _inspect(path)
-        config_dir = _single_file_config(path, config) if kind == "image" and path.is_file() else None
+        config_dir, family = None, ""
+        if kind == "image" and path.is_file():
+            found = _detect(path)
+            config_dir, family = _single_file_config(path, found, config), found.family
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
-            data["models"][name] = self._record(kind, "local", path, config_dir)
+            data["models"][name] = self._record(kind, "local", path, config_dir, family)
             return self._entry(data, name)
 
     def add_personal(self, name: str, weights: Path) -> ModelEntry:
@@ -140,7 +147,7 @@ class ModelCatalog:
             if record is None:
                 raise UnknownModel(f"No model called {name!r}.")
             if data["defaults"].get(record["kind"]) == name:
-                data["defaults"][record["kind"]] = next(n for n, k in TINY_MODELS.items() if k == record["kind"])
+                data["defaults"][record["kind"]] = TINY_DEFAULTS[record["kind"]]
             if record["source"] == "pulled":
                 shutil.rmtree(self._full_path(record["path"]), ignore_errors=True)
             elif record["source"] == "personal":
@@ -157,8 +164,11 @@ class ModelCatalog:
                 raise CatalogError(f"{name} is {A_MODEL[record['kind']]}; it cannot be the default {kind} model.")
             data["defaults"][kind] = name
 
-    def pull(self, repo: str, name: str | None = None) -> ModelEntry:
+    def pull(self, repo: str, name: str | None = None, files: Sequence[str] = ()) -> ModelEntry:
         """Download `repo` from the Hugging Face Hub (safetensors, configs, tokenizer files only) and add it.
+
+        `files`: exactly these (models.pulls.needed_files chose them); half-precision copies are then
+        renamed to the plain names diffusers loads.
 
         The only network access in cocreate, and only when asked. HF_ENDPOINT and HF_TOKEN are honoured.
         """
@@ -178,7 +188,7 @@ class ModelCatalog:
         # Read at call time: huggingface_hub reads HF_ENDPOINT once, at import.
         endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         try:
-            snapshot_download(repo, local_dir=staging, allow_patterns=PULL_PATTERNS, endpoint=endpoint)
+            snapshot_download(repo, local_dir=staging, allow_patterns=list(files) or PULL_PATTERNS, endpoint=endpoint)
         except HFValidationError as error:
             raise CatalogError(f"{repo!r} is not a Hugging Face repository id (like 'org/name'): {error}") from error
         except GatedRepoError as error:
@@ -191,6 +201,9 @@ class ModelCatalog:
                 f"Could not download {repo} from {endpoint} ({reason}). Check the network connection "
                 "(or HF_ENDPOINT), or add a model folder you already have with `cocreate models add NAME PATH`."
             ) from error
+        for file in files:
+            if (plain := without_variant(file)) != file:
+                (staging / file).replace(staging / plain)
         try:
             kind = _inspect(staging)
         except CatalogError:
@@ -242,18 +255,20 @@ class ModelCatalog:
                 data["models"][name] = self._record(TINY_MODELS[name], "tiny", folder, None)
         for kind in KINDS:
             if data["defaults"].get(kind) not in data["models"]:
-                data["defaults"][kind] = next(n for n, k in TINY_MODELS.items() if k == kind)
+                data["defaults"][kind] = TINY_DEFAULTS[kind]
         self._tiny_ready = True
 
-    def _record(self, kind: str, source: str, path: Path, config: Path | None) -> dict[str, Any]:
-        record = {
+    def _record(self, kind: str, source: str, path: Path, config: Path | None, family: str = "") -> dict[str, Any]:
+        record: dict[str, Any] = {
             "kind": kind,
             "source": source,
             "path": self._stored_path(path),
             "config": str(config) if config else None,
+            "family": "",
             "sha256": "",
             "weights": [],
         }
+        record["family"] = family or self._family(record)
         self._refresh_sha256(record)
         return record
 
@@ -267,7 +282,16 @@ class ModelCatalog:
             sha256=record["sha256"],
             is_default=data["defaults"].get(record["kind"]) == name,
             config=Path(record["config"]) if record["config"] else None,
+            family=record.get("family") or self._family(record),
         )
+
+    def _family(self, record: dict[str, Any]) -> str:
+        """For records written before families were recorded: read it from the folder."""
+        path = Path(record["config"]) if record["config"] else self._full_path(record["path"])
+        if record["kind"] != "image" or not (path / "model_index.json").is_file():
+            return ""
+        family = family_of_folder(path)
+        return family.name if family else ""
 
     def _refresh_sha256(self, record: dict[str, Any]) -> None:
         """Rehash the weights only when a file's size or mtime changed since the last hash."""
@@ -359,12 +383,12 @@ def _pickle_refusal(path: Path) -> str:
 
 
 def _check_pipeline(path: Path) -> None:
-    index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
-    components = {key for key, value in index.items() if not key.startswith("_") and isinstance(value, list)}
-    if not components >= PIPELINE_COMPONENTS or {"text_encoder_2", "transformer"} & components:
+    if family_of_folder(path) is None:
+        index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+        titles = ", ".join(family.title for family in FAMILIES.values())
         raise CatalogError(
-            f"{path.name} is a {index.get('_class_name', 'diffusers')} model; cocreate runs Stable Diffusion "
-            "1.x/2.x pipelines (unet, vae, one CLIP text_encoder, tokenizer, scheduler)."
+            f"{path.name} is a {index.get('_class_name', 'diffusers')} model; cocreate runs these families of "
+            f"image models: {titles}."
         )
 
 
@@ -379,13 +403,31 @@ def _check_causal_lm(path: Path) -> None:
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
 
 
-def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
+def _detect(checkpoint: Path) -> Detected:
+    try:
+        return detect(checkpoint)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
+
+
+def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None) -> Path:
     """The local diffusers folder that describes a single-file checkpoint's pipeline."""
     if config is not None:
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
             raise CatalogError(f"{folder} is not a diffusers folder (no model_index.json) for {checkpoint.name}.")
+        family = family_of_folder(folder)
+        if family is None or family.name != found.family:
+            raise CatalogError(
+                f"{checkpoint.name} is a {found.describe()} checkpoint, but {folder.name} describes a "
+                f"{family.title if family else 'model of no family cocreate runs'}; give a folder of the same family."
+            )
         return folder
+    if not found.complete:
+        raise CatalogError(
+            f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
+            "add it with --config naming a diffusers folder of the same family to take them from."
+        )
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's
     # configs from the Hub even with local_files_only, so look them up in the local cache ourselves.
     from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint
@@ -396,19 +438,28 @@ def _single_file_config(checkpoint: Path, config: str | Path | None) -> Path:
             "pretrained_model_name_or_path"
         ]
     except (OSError, ValueError, KeyError) as error:
-        raise CatalogError(f"{checkpoint.name} is no Stable Diffusion checkpoint diffusers knows: {error}") from error
+        raise CatalogError(
+            f"{checkpoint.name} looks like a {found.describe()}, but diffusers cannot read it: {error}"
+        ) from error
     try:
         return Path(snapshot_download(repo, local_files_only=True, allow_patterns=["*.json", "*.txt"]))
     except OSError as error:
         raise CatalogError(
-            f"{checkpoint.name} is a single-file checkpoint of the {repo} kind; building its pipeline needs that "
-            "model's config files, which are not on this machine. Download them once "
+            f"{checkpoint.name} is a {found.describe()} checkpoint of the {repo} kind; building its pipeline needs "
+            "that model's config and tokenizer files, which are not on this machine. Download them once "
             f"(`hf download {repo} --include '*.json' '*.txt'`) and add the checkpoint again, or pass a local "
-            "diffusers folder of the same kind as config."
+            "diffusers folder of the same family as --config."
         ) from error
 
 
 # ---------------------------------------------------------------- weights
+
+
+def without_variant(path: str) -> str:
+    """unet/diffusion_pytorch_model.fp16.safetensors → unet/diffusion_pytorch_model.safetensors."""
+    folder, _, name = path.rpartition("/")
+    match = VARIANT.match(name)
+    return f"{folder}/{match['stem']}.safetensors".lstrip("/") if match else path
 
 
 def _weight_files(path: Path) -> list[Path]:

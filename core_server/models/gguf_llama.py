@@ -99,6 +99,9 @@ def quantize(source: Path, path: Path, kind: str) -> Path:
     """`source` (an F16/F32 GGUF) quantized by llama.cpp to `kind` ('q4_0' or 'q8_0')."""
     import llama_cpp
 
+    from core_server.engines.llama_text import quiet_log
+
+    quiet_log()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANTIZED[kind]
     if llama_cpp.llama_model_quantize(str(source).encode(), str(path).encode(), params) != 0:

@@ -1,6 +1,7 @@
 """The tiny profile: small random-weight models built on this machine, so cocreate works offline with no setup.
 
-Both are saved in the standard formats (diffusers / transformers folders, safetensors weights) and load
+One image model per family (each family module says how to build its own, from the parts here) and one
+text model. All are saved in the standard formats (diffusers / transformers folders, safetensors weights) and load
 through the same from_pretrained path as real models. Weights are seeded, so every machine builds the same
 files. They paint noise and write gibberish; they exist to exercise the whole system quickly.
 """
@@ -13,6 +14,10 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from core_server.engines.families import FAMILIES
+from core_server.engines.families.family import Family
 
 TINY_IMAGE = "tiny-image"
 TINY_TEXT = "tiny-text"
@@ -51,13 +56,21 @@ def ensure_tiny_models(models_dir: Path) -> dict[str, Path]:
     place, and a loser of that race drops its copy (the files are identical).
     """
     root = models_dir / "tiny" / f"v{RECIPE_VERSION}"
-    folders = {TINY_IMAGE: root / TINY_IMAGE, TINY_TEXT: root / TINY_TEXT}
-    builders: dict[str, Callable[[Path], None]] = {TINY_IMAGE: _build_tiny_image, TINY_TEXT: _build_tiny_text}
+    builders: dict[str, Callable[[Path], None]] = {
+        tiny_name(family): family.build_tiny for family in FAMILIES.values() if family.build_tiny is not None
+    }
+    builders[TINY_TEXT] = _build_tiny_text
+    folders = {name: root / name for name in builders}
     for name, folder in folders.items():
         if not folder.is_dir():
             root.mkdir(parents=True, exist_ok=True)
             _build_atomically(builders[name], folder)
     return folders
+
+
+def tiny_name(family: Family) -> str:
+    """The tiny model of a family: tiny-image for SD 1.5 (the default since the start), tiny-FAMILY for the rest."""
+    return TINY_IMAGE if family.name == "sd15" else f"tiny-{family.name}"
 
 
 def _build_atomically(build: Callable[[Path], None], folder: Path) -> None:
@@ -73,80 +86,65 @@ def _build_atomically(build: Callable[[Path], None], folder: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _build_tiny_image(folder: Path) -> None:
-    # Imported here: only the first run builds models, and listing models should not load torch.
-    import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
-    from diffusers.utils import logging as diffusers_logging
+def clip_tokenizer() -> Any:
+    """A byte-level CLIP tokenizer with no merges: every byte alone and at a word's end, plus CLIP's markers."""
     from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-    from transformers.utils import logging as transformers_logging
+    from transformers import CLIPTokenizer
 
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
-    # A byte-level vocabulary with no merges: every byte alone and at a word's end, plus CLIP's markers.
     alphabet = sorted(ByteLevel.alphabet())
     tokens = [*alphabet, *(char + "</w>" for char in alphabet), "<|startoftext|>", END_OF_TEXT]
     vocab = {token: index for index, token in enumerate(tokens)}
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
-    # The sizes diffusers uses in its own pipeline tests, with a 3-level VAE (latents at 1/4) for speed.
-    torch.manual_seed(SEED)
-    unet = UNet2DConditionModel(
-        sample_size=16,
-        in_channels=9,
-        out_channels=4,
-        block_out_channels=(32, 64),
-        layers_per_block=2,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+
+def clip_text_encoder(tokenizer: Any, *, projection: bool = False) -> Any:
+    """A 32-wide CLIP text encoder for `tokenizer`; with a text projection when the family pools it (SDXL, SD3)."""
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    vocab = tokenizer.get_vocab()
+    config = CLIPTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=5,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        layer_norm_eps=1e-05,
+        projection_dim=32,
+        bos_token_id=vocab["<|startoftext|>"],
+        eos_token_id=vocab[END_OF_TEXT],
+        pad_token_id=vocab[END_OF_TEXT],
     )
     torch.manual_seed(SEED)
-    vae = AutoencoderKL(
+    return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
+
+
+def vae(latent_channels: int = 4, **options: Any) -> Any:
+    """A 3-level VAE (latents at 1/4 of the pixels) for speed."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(SEED)
+    return AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        latent_channels=4,
+        latent_channels=latent_channels,
         block_out_channels=(16, 32, 64),
         down_block_types=("DownEncoderBlock2D",) * 3,
         up_block_types=("UpDecoderBlock2D",) * 3,
         norm_num_groups=16,
         sample_size=64,
+        **options,
     )
-    torch.manual_seed(SEED)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=5,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            layer_norm_eps=1e-05,
-            bos_token_id=vocab["<|startoftext|>"],
-            eos_token_id=vocab[END_OF_TEXT],
-            pad_token_id=vocab[END_OF_TEXT],
-        )
-    )
-    scheduler = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
-    pipe = StableDiffusionInpaintPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder, safe_serialization=True)
+
+
+def quiet_progress() -> None:
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
 
 
 def _build_tiny_text(folder: Path) -> None:

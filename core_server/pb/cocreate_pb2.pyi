@@ -21,6 +21,12 @@ class StopAt(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP_AT_SENTENCE: _ClassVar[StopAt]
     STOP_AT_PARAGRAPH: _ClassVar[StopAt]
 
+class PaintSize(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAINT_SIZE_AUTO: _ClassVar[PaintSize]
+    PAINT_SIZE_REGION: _ClassVar[PaintSize]
+    PAINT_SIZE_NATIVE: _ClassVar[PaintSize]
+
 class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_STATUS_UNSPECIFIED: _ClassVar[JobStatus]
@@ -46,6 +52,9 @@ SEAMLESS_BOTH: SeamlessAxes
 STOP_AT_NONE: StopAt
 STOP_AT_SENTENCE: StopAt
 STOP_AT_PARAGRAPH: StopAt
+PAINT_SIZE_AUTO: PaintSize
+PAINT_SIZE_REGION: PaintSize
+PAINT_SIZE_NATIVE: PaintSize
 JOB_STATUS_UNSPECIFIED: JobStatus
 JOB_COMPLETED: JobStatus
 JOB_CANCELLED: JobStatus
@@ -218,7 +227,7 @@ class RewriteTextTask(_message.Message):
     def __init__(self, selection: _Optional[str] = ..., instruction: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "lora", "interpolate", "more_like", "less_like", "replay_turn_id", "shared_memory")
+    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "lora", "interpolate", "more_like", "less_like", "replay_turn_id", "shared_memory", "paint_size", "max_paint_side")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_TURN_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -239,6 +248,8 @@ class GenerateRequest(_message.Message):
     LESS_LIKE_FIELD_NUMBER: _ClassVar[int]
     REPLAY_TURN_ID_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    PAINT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_PAINT_SIDE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     parent_turn_id: str
     model: str
@@ -259,7 +270,9 @@ class GenerateRequest(_message.Message):
     less_like: _containers.RepeatedScalarFieldContainer[str]
     replay_turn_id: str
     shared_memory: bool
-    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ..., shared_memory: _Optional[bool] = ...) -> None: ...
+    paint_size: PaintSize
+    max_paint_side: int
+    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ..., shared_memory: _Optional[bool] = ..., paint_size: _Optional[_Union[PaintSize, str]] = ..., max_paint_side: _Optional[int] = ...) -> None: ...
 
 class GenerateEvent(_message.Message):
     __slots__ = ("accepted", "queued", "progress", "text_delta", "candidate", "done")
@@ -298,16 +311,20 @@ class Queued(_message.Message):
     def __init__(self, queue_position: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("step", "total", "previews", "loss")
+    __slots__ = ("step", "total", "previews", "loss", "painted_width", "painted_height")
     STEP_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     PREVIEWS_FIELD_NUMBER: _ClassVar[int]
     LOSS_FIELD_NUMBER: _ClassVar[int]
+    PAINTED_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    PAINTED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     step: int
     total: int
     previews: _containers.RepeatedCompositeFieldContainer[Image]
     loss: float
-    def __init__(self, step: _Optional[int] = ..., total: _Optional[int] = ..., previews: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., loss: _Optional[float] = ...) -> None: ...
+    painted_width: int
+    painted_height: int
+    def __init__(self, step: _Optional[int] = ..., total: _Optional[int] = ..., previews: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., loss: _Optional[float] = ..., painted_width: _Optional[int] = ..., painted_height: _Optional[int] = ...) -> None: ...
 
 class TextDelta(_message.Message):
     __slots__ = ("index", "text")
@@ -600,7 +617,7 @@ class Personalized(_message.Message):
     def __init__(self, status: _Optional[_Union[JobStatus, str]] = ..., lora: _Optional[str] = ..., pictures: _Optional[int] = ..., sha256: _Optional[str] = ..., elapsed_ms: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default")
+    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default", "family")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -609,6 +626,7 @@ class ModelInfo(_message.Message):
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     source: str
@@ -617,7 +635,8 @@ class ModelInfo(_message.Message):
     dtype: str
     memory_bytes: int
     is_default: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ...) -> None: ...
+    family: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ..., family: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

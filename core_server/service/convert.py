@@ -54,6 +54,8 @@ def task_params(task: tasks.Task) -> dict[str, Any]:
             value = {"width": value.width, "height": value.height}
         elif isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, tasks.Resolution):
+            value = {"size": value.size.value, "max_side": value.max_side}
         elif isinstance(value, tuple):
             value = list(value)
         params[field.name] = value
@@ -115,9 +117,10 @@ def turn_to_pb(t: model.Turn, thumbnails: dict[str, tasks.RGBAImage]) -> pb.Turn
 
 
 def progress_to_pb(event: tasks.StepEvent) -> pb.GenerateEvent:
-    return pb.GenerateEvent(
-        progress=pb.Progress(step=event.step, total=event.total, previews=[image_to_pb(p) for p in event.previews])
-    )
+    progress = pb.Progress(step=event.step, total=event.total, previews=[image_to_pb(p) for p in event.previews])
+    if event.painted is not None:
+        progress.painted_width, progress.painted_height = event.painted
+    return pb.GenerateEvent(progress=progress)
 
 
 def candidate_to_pb(c: model.Candidate, content: tasks.RGBAImage | str) -> pb.GenerateEvent:

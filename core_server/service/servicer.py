@@ -127,7 +127,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     result = event.result
                     # Stored before the client hears of them: an acknowledged candidate survives a crash.
                     stored = await asyncio.to_thread(
-                        self.store.finish_turn, turn.id, "completed", images=result.images, texts=result.texts
+                        self.store.finish_turn,
+                        turn.id,
+                        "completed",
+                        images=result.images,
+                        texts=result.texts,
+                        painted=result.painted,
                     )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
                         yield outbox.candidate_to_pb(candidate, content)
@@ -425,6 +430,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     dtype=resident.dtype if resident else "",
                     memory_bytes=resident.memory_bytes if resident else 0,
                     is_default=entry.is_default,
+                    family=entry.family,
                 )
             )
         return infos

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
@@ -87,6 +87,11 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         raise InvalidArgument("replay_turn_id", "a replay uses what that turn used; leave interpolate and *_like empty")
     if request.lora and tasks.task_kind(task) != "image":
         raise InvalidArgument("lora", "a LoRA applies to image tasks")
+    resolution = _resolution(request, limits)
+    if resolution != tasks.Resolution():
+        if tasks.task_kind(task) != "image":
+            raise InvalidArgument("paint_size", "paint_size and max_paint_side apply to image tasks")
+        task = replace(task, resolution=resolution)  # type: ignore[arg-type]
     return GenerateSpec(
         session_id=request.session_id,
         parent_turn_id=parent,
@@ -102,6 +107,21 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         less_like=_ids("less_like", request.less_like),
         replay_turn_id=replay,
     )
+
+
+_PAINT_SIZES = {
+    pb.PAINT_SIZE_AUTO: tasks.PaintSize.AUTO,
+    pb.PAINT_SIZE_REGION: tasks.PaintSize.REGION,
+    pb.PAINT_SIZE_NATIVE: tasks.PaintSize.NATIVE,
+}
+
+
+def _resolution(request: pb.GenerateRequest, limits: config.Limits) -> tasks.Resolution:
+    if request.paint_size not in _PAINT_SIZES:
+        raise InvalidArgument("paint_size", f"unknown value {request.paint_size}; use AUTO, REGION or NATIVE")
+    if request.max_paint_side > limits.max_side:
+        raise InvalidArgument("max_paint_side", f"must be at most {limits.max_side} px (0 = no cap)")
+    return tasks.Resolution(_PAINT_SIZES[request.paint_size], request.max_paint_side)
 
 
 # Training bounds: far above what a personal LoRA needs, low enough that a typo cannot hold the worker for days.

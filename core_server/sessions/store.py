@@ -236,9 +236,10 @@ class SessionStore:
 
     def export_zip(self, session_id: str, out: BinaryIO, extra: Iterable[tuple[str, bytes]] = ()) -> None:
         """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*,
-        and the `extra` (name, bytes) files."""
+        contexts/<sha256>.txt (the document text turns were given, where the store keeps it), and the
+        `extra` (name, bytes) files."""
         session, turns = self.session_detail(session_id)
-        write_zip(session, turns, self._blobs, out, extra)
+        write_zip(session, turns, self._blobs, out, [*self._context_files(turns), *extra])
 
     # ------------------------------------------------------------ turns
 
@@ -297,6 +298,16 @@ class SessionStore:
             }
         return "".join(found[name] for name in kept["chunks"])
 
+    def _context_files(self, turns: Sequence[Turn]) -> list[tuple[str, bytes]]:
+        """Each distinct document text the turns refer to, once, named by its SHA-256."""
+        files: dict[str, bytes] = {}
+        for turn in turns:
+            for field in context.CONTEXT_FIELDS:
+                kept = turn.params.get(field)
+                if context.is_reference(kept) and "chunks" in kept and kept["sha256"] not in files:
+                    files[kept["sha256"]] = (self.context_text(kept) or "").encode("utf-8")
+        return [(f"contexts/{sha256}.txt", data) for sha256, data in files.items()]
+
     def _referenced(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         params, chunks = dict(params), {}
         for field in context.CONTEXT_FIELDS:
@@ -311,8 +322,12 @@ class SessionStore:
         status: str,
         images: Sequence[RGBAImage] = (),
         texts: Sequence[str] = (),
+        painted: tuple[int, int] | None = None,
     ) -> list[Candidate]:
-        """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it."""
+        """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it.
+
+        `painted`: the (width, height) an image job painted at, kept in the turn's params as "painted".
+        """
         if status not in FINISHED:
             raise ValueError(f"a turn finishes as one of {sorted(FINISHED)}, not {status!r}")
         with self._tx() as db:
@@ -336,6 +351,11 @@ class SessionStore:
             ).rowcount
             if not ended:  # another thread finished it since we looked
                 raise InvalidReference(f"turn '{turn_id}' is no longer running")
+            if painted is not None:
+                db.execute(
+                    "UPDATE turns SET params_json = json_set(params_json, '$.painted', json(?)) WHERE id = ?",
+                    (json.dumps(list(painted)), turn_id),
+                )
             _insert_candidates(db, candidates)
         return candidates
 

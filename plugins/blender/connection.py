@@ -18,7 +18,8 @@ from .cocreate_client.pb import cocreate_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-BuildRequest = Callable[[str], pb.GenerateRequest]  # session id → the request
+# session id → the request: a generation, or a personalisation (learning the artist's style)
+BuildRequest = Callable[[str], pb.GenerateRequest | pb.PersonalizeRequest]
 
 
 class Connection:
@@ -40,7 +41,17 @@ class Connection:
         key = (endpoint, document[0])
         if key not in self._sessions:
             self._sessions[key] = client.create_session("blender", *document).id
-        return client.generate(build(self._sessions[key]))
+        request = build(self._sessions[key])
+        if isinstance(request, pb.PersonalizeRequest):
+            return client.personalize(request)
+        return client.generate(request)
+
+    def loras(self, endpoint: str, token_file: str) -> Future[list[str]]:
+        """The names of the LoRAs the daemon knows (personal ones among them), sorted."""
+        return self._worker.submit(self._loras, endpoint, token_file)
+
+    def _loras(self, endpoint: str, token_file: str) -> list[str]:
+        return sorted(m.name for m in self._client_for(endpoint, token_file).list_models() if m.kind == "lora")
 
     def feedback(self, endpoint: str, token_file: str, decisions: list[tuple[str, Decision]]) -> Future[None]:
         """Tell the daemon what the artist did with candidates, (candidate id, decision) in order.

@@ -7,6 +7,8 @@ operators and the tests (real Blender and the bpy wheel) all call the same code.
 
 from __future__ import annotations
 
+import time
+import uuid
 from array import array
 from typing import TYPE_CHECKING
 
@@ -26,9 +28,28 @@ class DocumentError(Exception):
 
 
 def identity() -> tuple[str, str]:
-    """The .blend's (id, name) for its co-creation session: its path, or "untitled" before saving."""
-    path = bpy.data.filepath
-    return path or "untitled", bpy.path.basename(path) or "untitled"
+    """The .blend's (id, name) for its co-creation session: an id made on first use and saved with the file
+    (so every new, unsaved file has its own session, and a file keeps its session when saved)."""
+    settings = bpy.context.scene.cocreate
+    if not settings.document_id:
+        settings.document_id = uuid.uuid4().hex
+    return settings.document_id, bpy.path.basename(bpy.data.filepath) or "untitled"
+
+
+def adopt_lora(name: str) -> None:
+    """A LoRA just trained: listed, and chosen for the next candidates."""
+    known = bpy.context.window_manager.cocreate_loras
+    if name not in known:
+        known.add().name = name
+    bpy.context.scene.cocreate.lora = name
+
+
+def list_loras(names: list[str]) -> None:
+    """The daemon's LoRAs, for the LoRA field's list."""
+    known = bpy.context.window_manager.cocreate_loras
+    known.clear()
+    for name in names:
+        known.add().name = name
 
 
 # ---------------------------------------------------------------- images
@@ -111,11 +132,24 @@ def show_image(image: bpy.types.Image, *, instead_of: str | None = None) -> None
 CANDIDATE_ID = "cocreate_candidate_id"  # the daemon's candidate
 TURN_ID = "cocreate_turn_id"  # the job (turn) that made it: its siblings share it
 DECISION = "cocreate_decision"  # "accepted" or "rejected" once told to the daemon; absent before
+MADE = "cocreate_made"  # when it landed (seconds since the epoch): the newest turn's candidates are listed
 
 
 def mark_candidate(image: bpy.types.Image, candidate_id: str, turn_id: str) -> None:
+    """Tag a candidate image; it keeps a fake user, so it is saved with the .blend before anything uses it."""
     image[CANDIDATE_ID] = candidate_id
     image[TURN_ID] = turn_id
+    image[MADE] = time.time()
+    image.use_fake_user = True
+
+
+def latest_candidates() -> list[bpy.types.Image]:
+    """The candidate images of the newest turn in this file (a reopened file's too), in their order."""
+    tagged = [image for image in bpy.data.images if image.get(TURN_ID) and image.get(CANDIDATE_ID)]
+    if not tagged:
+        return []
+    newest = max(tagged, key=lambda image: image.get(MADE, 0.0))[TURN_ID]
+    return sorted((image for image in tagged if image[TURN_ID] == newest), key=lambda image: image.get(MADE, 0.0))
 
 
 def choose_candidate(image: bpy.types.Image) -> list[tuple[str, Decision]]:

@@ -12,11 +12,25 @@ import enum
 import logging
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from . import document
-from .cocreate_client import Accepted, CandidateReady, CocreateError, Done, Event, Failed, Job, Progress, Queued, pixels
+from .cocreate_client import (
+    Accepted,
+    CandidateReady,
+    CocreateError,
+    Done,
+    Event,
+    Failed,
+    Job,
+    Progress,
+    Queued,
+    Trained,
+    pixels,
+)
+from .cocreate_client.pb import cocreate_pb2 as pb
 from .cocreate_client.pixels import Image
 
 log = logging.getLogger(__name__)
@@ -41,10 +55,14 @@ FINISHED = (Phase.done, Phase.cancelled, Phase.failed)
 class TextureJob:
     """One request and what became of it. `started` resolves to the client's Job once connected."""
 
-    kind: str  # texture, repair, variants
+    kind: str  # texture, repair, variants (more like, less like, between: steered again), personalize
     label: str  # the candidate images are named "<label> 1", "<label> 2", ...
     started: Future[Job]
     source: str | None = None  # the texture a repair or variants job started from
+    build: Callable[[str], pb.GenerateRequest] | None = None  # the request, to steer its candidates later
+    skipped: frozenset[int] = frozenset()  # candidate indices that make no image (an interpolation's ends)
+    turn_id: str = ""  # the daemon's turn, once done
+    lora: str = ""  # personalize: the LoRA it trained
     phase: Phase = Phase.starting
     step: int = 0
     total: int = 0
@@ -74,8 +92,11 @@ class TextureJob:
             return f"{self.kind}: queued, {self.queue_position} ahead"
         if self.phase is Phase.running and self.total:
             return f"{self.kind}: step {self.step}/{self.total}"
+        if self.phase is Phase.done and self.lora:
+            return f"learned your style: LoRA {self.lora}"
         if self.phase is Phase.done:
-            return f"{self.kind}: {len(self.images)} candidates"
+            count = len(self.images)
+            return f"{self.kind}: {count} candidate{'' if count == 1 else 's'}"
         if self.phase is Phase.failed:
             return f"{self.kind} failed: {self.message}"
         return f"{self.kind}: {self.phase.value}"
@@ -131,6 +152,8 @@ def _apply(job: TextureJob, event: Event, *, draw_preview: bool) -> None:
             _show_preview(job, tile(event.previews))
     elif isinstance(event, CandidateReady):
         job._ready.append(event)
+    elif isinstance(event, Trained):
+        job.lora = event.lora
     elif isinstance(event, Done):
         job.daemon_s = event.elapsed_ms / 1000
         if event.cancelled:
@@ -151,8 +174,13 @@ def _show_preview(job: TextureJob, picture: Image) -> None:
 
 def _land(job: TextureJob, turn_id: str) -> None:
     """Every candidate becomes a packed image that knows its candidate and turn ids, or none does."""
+    job.turn_id = turn_id
+    if job.lora:
+        document.adopt_lora(job.lora)
     try:
         for candidate in sorted(job._ready, key=lambda c: c.index):
+            if candidate.index in job.skipped:
+                continue
             if candidate.image is None:
                 raise ValueError(f"candidate {candidate.index} holds no image")
             image = document.new_image(f"{job.label} {candidate.index + 1}", candidate.image)
@@ -229,8 +257,12 @@ class History:
         self.finished.clear()
 
     def latest(self) -> TextureJob | None:
-        """The newest job that made candidates: the one the Candidates panel lists."""
+        """The newest job that made candidates."""
         return next((job for job in self.finished if job.images), None)
+
+    def of_turn(self, turn_id: str) -> TextureJob | None:
+        """The finished job that made the turn's candidates, if it is still remembered."""
+        return next((job for job in self.finished if turn_id and job.turn_id == turn_id), None)
 
 
 HISTORY = History()

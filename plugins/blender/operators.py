@@ -1,4 +1,5 @@
-"""The buttons: start a job (texture, repair, variants), cancel it, show a candidate, apply one.
+"""The buttons: start a job (texture, repair, variants), cancel it, show a candidate, apply one, steer
+from candidates (more like, less like, in between), learn the artist's style, list the daemon's LoRAs.
 
 Starting reads what it needs from Blender (pixels, masks) on the main thread, hands the rest to the
 connection's worker and returns at once; the pump takes it from there. Only `Apply to material`
@@ -8,9 +9,10 @@ on the connection's worker, that the artist accepted it and rejected its undecid
 """
 
 import logging
+from concurrent.futures import Future
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from . import document, pump
 from .cocreate_client import tasks
@@ -40,15 +42,26 @@ def close_connection() -> None:
 
 
 def start_job(
-    context: bpy.types.Context, kind: str, label: str, build: BuildRequest, source: str | None = None
+    context: bpy.types.Context,
+    kind: str,
+    label: str,
+    build: BuildRequest,
+    source: str | None = None,
+    skipped: frozenset[int] = frozenset(),
 ) -> TextureJob:
     """Send a request (built on the worker from a session id) and make it the active job."""
     endpoint, token_file = connection_preferences(context)
     started = connection().start(endpoint, token_file, document.identity(), build)
-    job = TextureJob(kind, label, started, source=source)
+    job = TextureJob(kind, label, started, source=source, build=build, skipped=skipped)  # type: ignore[arg-type]
     HISTORY.begin(job)
     pump.watch()
     return job
+
+
+def with_lora(context: bpy.types.Context, build: BuildRequest) -> BuildRequest:
+    """`build` naming the LoRA chosen in the panel, if any."""
+    lora = context.scene.cocreate.lora.strip()
+    return (lambda session_id: tasks.steered(build(session_id), lora=lora)) if lora else build  # type: ignore[arg-type]
 
 
 def context_texture(context: bpy.types.Context) -> bpy.types.Image | None:
@@ -93,7 +106,7 @@ class COCREATE_OT_generate_texture(_JobOperator, bpy.types.Operator):
                 previews=True,
             )
 
-        start_job(context, "texture", prompt.strip()[:40] or "texture", build)
+        start_job(context, "texture", prompt.strip()[:40] or "texture", with_lora(context, build))
         return {"FINISHED"}
 
 
@@ -145,7 +158,7 @@ class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
                 previews=True,
             )
 
-        start_job(context, "repair", f"{texture.name} repair", build, source=texture.name)
+        start_job(context, "repair", f"{texture.name} repair", with_lora(context, build), source=texture.name)
         return {"FINISHED"}
 
 
@@ -187,7 +200,7 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
                 previews=True,
             )
 
-        start_job(context, "variants", f"{texture.name} variant", build, source=texture.name)
+        start_job(context, "variants", f"{texture.name} variant", with_lora(context, build), source=texture.name)
         return {"FINISHED"}
 
 
@@ -259,6 +272,158 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# ---------------------------------------------------------------- steering from candidates
+
+PICKED: list[str] = []  # the candidate images picked for In between, oldest first (two at most)
+STEERED = {"more": "more like", "less": "less like", "between": "between"}
+
+
+def steer(context: bpy.types.Context, how: str, images: list[bpy.types.Image]) -> TextureJob:
+    """Ask again what the candidates' job asked, steered toward them, away from them, or between two.
+
+    Raises DocumentError when the job that made them is not known any more (the file was reopened since)."""
+    ids = [image.get(document.CANDIDATE_ID, "") for image in images]
+    turn_id = images[0].get(document.TURN_ID, "")
+    made = HISTORY.of_turn(turn_id)
+    if not all(ids) or made is None or made.build is None:
+        raise DocumentError(
+            "Steering works on candidates made since this file was opened: make new ones, then steer from them."
+        )
+    original = made.build
+    count = context.scene.cocreate.candidates
+    extra = 2 if how == "between" else 0  # an interpolation's ends are the two candidates: no new image
+
+    def build(session_id: str) -> pb.GenerateRequest:
+        request = original(session_id)
+        request.parent_turn_id = turn_id  # the session's tree: these grew from that turn
+        request.candidates = count + extra
+        named = {"more": request.more_like, "less": request.less_like, "between": request.interpolate}
+        for field in named.values():  # a steered job's own steering gives way to this one's
+            del field[:]
+        named[how].extend(ids)
+        return request
+
+    skipped = frozenset({0, count + 1}) if how == "between" else frozenset()
+    label = f"{made.label} {STEERED[how]}"
+    return start_job(context, STEERED[how], label, build, source=made.source, skipped=skipped)
+
+
+class COCREATE_OT_steer(_JobOperator, bpy.types.Operator):
+    """New candidates like this one, or unlike it"""
+
+    bl_idname = "cocreate.steer"
+    bl_label = "More or less like this"
+
+    image: StringProperty(name="Image")
+    how: EnumProperty(
+        name="How",
+        items=(("more", "More like this", "Toward this candidate"), ("less", "Less like this", "Away from it")),
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        image = document.find_image(self.image)
+        if image is None:
+            return {"CANCELLED"}
+        try:
+            steer(context, self.how, [image])
+        except DocumentError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class COCREATE_OT_pick_candidate(bpy.types.Operator):
+    """Pick this candidate (or drop it) for In between: the newest two picked are its ends"""
+
+    bl_idname = "cocreate.pick_candidate"
+    bl_label = "Pick"
+
+    image: StringProperty(name="Image")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if self.image in PICKED:
+            PICKED.remove(self.image)
+        else:
+            PICKED.append(self.image)
+            del PICKED[:-2]
+        return {"FINISHED"}
+
+
+class COCREATE_OT_between(_JobOperator, bpy.types.Operator):
+    """New candidates on the way from one picked candidate to the other"""
+
+    bl_idname = "cocreate.between"
+    bl_label = "In between"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return super().poll(context) and len(picked_images()) == 2
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            steer(context, "between", picked_images())
+        except DocumentError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        PICKED.clear()
+        return {"FINISHED"}
+
+
+def picked_images() -> list[bpy.types.Image]:
+    return [image for name in PICKED if (image := document.find_image(name)) is not None]
+
+
+# ---------------------------------------------------------------- personal LoRAs
+
+
+class COCREATE_OT_personalize(_JobOperator, bpy.types.Operator):
+    """Train a personal LoRA on the candidates applied in this file's session, for the next candidates"""
+
+    bl_idname = "cocreate.personalize"
+    bl_label = "Learn my style"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        s = context.scene.cocreate
+        name, steps = s.lora_name.strip(), s.training_steps
+        if not name:
+            self.report({"ERROR"}, "Name the LoRA first.")
+            return {"CANCELLED"}
+        start_job(context, "personalize", name, lambda session_id: tasks.personalize(session_id, name, steps=steps))
+        return {"FINISHED"}
+
+
+_listing: Future[list[str]] | None = None  # the daemon's LoRA list, on its way
+
+
+class COCREATE_OT_refresh_loras(bpy.types.Operator):
+    """Ask the daemon which LoRAs it has, for the LoRA field's list"""
+
+    bl_idname = "cocreate.refresh_loras"
+    bl_label = "Refresh LoRAs"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        global _listing
+        _listing = connection().loras(*connection_preferences(context))
+        if not bpy.app.timers.is_registered(loras_arrived):
+            bpy.app.timers.register(loras_arrived, first_interval=0.1)
+        return {"FINISHED"}
+
+
+def loras_arrived() -> float | None:
+    """Timer: once the list came, show it (main thread); tests call it directly, as timers do not run headless."""
+    global _listing
+    if _listing is None:
+        return None
+    if not _listing.done():
+        return 0.1
+    listing, _listing = _listing, None
+    try:
+        document.list_loras(listing.result())
+    except Exception as error:  # no daemon: the field still takes a typed name
+        log.warning("cocreate: could not list the daemon's LoRAs: %s", error)
+    return None
+
+
 CLASSES = (
     COCREATE_OT_generate_texture,
     COCREATE_OT_repair_texture,
@@ -266,4 +431,9 @@ CLASSES = (
     COCREATE_OT_cancel,
     COCREATE_OT_show_candidate,
     COCREATE_OT_apply_to_material,
+    COCREATE_OT_steer,
+    COCREATE_OT_pick_candidate,
+    COCREATE_OT_between,
+    COCREATE_OT_personalize,
+    COCREATE_OT_refresh_loras,
 )

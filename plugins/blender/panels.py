@@ -7,7 +7,7 @@ import bpy
 
 from . import document
 from .jobs import HISTORY, Phase
-from .operators import context_texture
+from .operators import PICKED, context_texture
 
 CATEGORY = "cocreate"
 
@@ -36,6 +36,9 @@ class GeneratePanel(_Panel):
         row = layout.row(align=True)
         row.prop(s, "candidates")
         row.prop(s, "steps")
+        row = layout.row(align=True)
+        row.prop_search(s, "lora", context.window_manager, "cocreate_loras", icon="BRUSHES_ALL")
+        row.operator("cocreate.refresh_loras", text="", icon="FILE_REFRESH")
         layout.operator("cocreate.generate_texture", icon="TEXTURE")
 
 
@@ -71,6 +74,19 @@ class VariantsPanel(_Panel):
         layout.operator("cocreate.texture_variants", icon="DUPLICATE")
 
 
+class StylePanel(_Panel):
+    bl_label = "Learn my style"
+    bl_options = frozenset({"DEFAULT_CLOSED"})
+
+    def draw(self, context: bpy.types.Context) -> None:
+        s, layout = context.scene.cocreate, self.layout
+        layout.label(text="A personal LoRA from the candidates you applied")
+        row = layout.row(align=True)
+        row.prop(s, "lora_name")
+        row.prop(s, "training_steps")
+        layout.operator("cocreate.personalize", icon="BRUSHES_ALL")
+
+
 class CandidatesPanel(_Panel):
     bl_label = "Candidates"
 
@@ -83,21 +99,29 @@ class CandidatesPanel(_Panel):
         last = HISTORY.finished[0] if HISTORY.finished else None
         if last is not None and last.phase is Phase.failed:
             layout.label(text=last.status(), icon="ERROR")
-        latest = HISTORY.latest()
-        if latest is None:
+        latest = document.latest_candidates()  # from the file: a reopened one lists its candidates too
+        if not latest:
             if job is None:
                 layout.label(text="Generated textures appear here.")
             return
         in_image_editor = context.space_data.type == "IMAGE_EDITOR"
-        for name in latest.images:
-            if document.find_image(name) is None:
-                continue  # removed since, or undone
+        for image in latest:
+            name = image.name
             row = layout.row(align=True)
             if in_image_editor:
                 row.operator("cocreate.show_candidate", text=name, icon="IMAGE_DATA").image = name
             else:
                 row.label(text=name, icon="IMAGE_DATA")
+            more = row.operator("cocreate.steer", text="", icon="ADD")
+            more.image, more.how = name, "more"
+            less = row.operator("cocreate.steer", text="", icon="REMOVE")
+            less.image, less.how = name, "less"
+            picked = name in PICKED
+            row.operator(
+                "cocreate.pick_candidate", text="", icon="CHECKBOX_HLT" if picked else "CHECKBOX_DEHLT", depress=picked
+            ).image = name
             row.operator("cocreate.apply_to_material", text="", icon="MATERIAL").image = name
+        layout.operator("cocreate.between", icon="ARROW_LEFTRIGHT", text="In between the two picked")
 
 
 def _texture_row(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
@@ -108,9 +132,9 @@ def _texture_row(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
 
 
 def _for_editor(space_type: str, prefix: str) -> list[type]:
-    """The four panels for one editor, with the Image Editor's or the Node Editor's class names."""
+    """The panels for one editor, with the Image Editor's or the Node Editor's class names."""
     made = []
-    for panel in (GeneratePanel, RepairPanel, VariantsPanel, CandidatesPanel):
+    for panel in (GeneratePanel, RepairPanel, VariantsPanel, StylePanel, CandidatesPanel):
         name = f"COCREATE_PT_{prefix}_{panel.__name__.removesuffix('Panel').lower()}"
         made.append(type(name, (panel, bpy.types.Panel), {"bl_space_type": space_type, "bl_idname": name}))
     return made

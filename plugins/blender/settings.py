@@ -5,7 +5,15 @@ definitions and needs them evaluated.
 """
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 SEAMLESS_ITEMS = (
     ("none", "None", "An ordinary picture: opposite edges do not match"),
@@ -27,7 +35,26 @@ class CocreateSettings(bpy.types.PropertyGroup):
     height: IntProperty(name="Height", default=512, min=64, max=8192, soft_max=2048, step=64, subtype="PIXEL")
     seamless: EnumProperty(name="Tiling", items=SEAMLESS_ITEMS, default="both", description="Axes the texture tiles on")
     candidates: IntProperty(name="Candidates", default=4, min=1, max=16, description="How many to make at once")
-    steps: IntProperty(name="Steps", default=0, min=0, max=150, description="Denoising steps; 0 = the model's default")
+    # No hard cap here: the daemon has its own (`cocreate serve --max-steps`) and says so when it is passed.
+    steps: IntProperty(
+        name="Steps",
+        default=0,
+        min=0,
+        max=100_000,
+        soft_max=150,
+        description="Denoising steps; 0 = the model's default",
+    )
+    lora: StringProperty(
+        name="LoRA", description="A personal LoRA the candidates follow (Learn my style makes one); empty = none"
+    )
+    lora_name: StringProperty(
+        name="Name", default="my-style", description="What Learn my style calls the LoRA it trains"
+    )
+    training_steps: IntProperty(
+        name="Training steps", default=0, min=0, max=10_000, description="0 = the daemon's default"
+    )
+    # This file's co-creation session, kept with the file (a new file gets its own before it is ever saved).
+    document_id: StringProperty(options={"HIDDEN"})
 
     texture: PointerProperty(
         name="Texture",
@@ -51,6 +78,10 @@ class CocreateSettings(bpy.types.PropertyGroup):
     variant_strength: FloatProperty(
         name="Strength", default=0.6, min=0.05, max=1.0, description="How far the variants may move from the texture"
     )
+
+
+class CocreateName(bpy.types.PropertyGroup):
+    """One entry of the daemon's LoRA list (its `name` is all it holds)."""
 
 
 class CocreatePreferences(bpy.types.AddonPreferences):
@@ -80,12 +111,14 @@ def connection_preferences(context: bpy.types.Context) -> tuple[str, str]:
     return prefs.endpoint.strip(), bpy.path.abspath(prefs.token_file) if prefs.token_file else ""
 
 
-CLASSES = (CocreateSettings, CocreatePreferences)
+CLASSES = (CocreateSettings, CocreateName, CocreatePreferences)
 
 
 def attach() -> None:
     bpy.types.Scene.cocreate = PointerProperty(type=CocreateSettings)
+    bpy.types.WindowManager.cocreate_loras = CollectionProperty(type=CocreateName)  # not saved: the daemon's
 
 
 def detach() -> None:
+    del bpy.types.WindowManager.cocreate_loras
     del bpy.types.Scene.cocreate

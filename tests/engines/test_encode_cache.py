@@ -3,6 +3,9 @@ change what a job makes."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -29,10 +32,10 @@ def test_the_next_turn_reuses_both_encodings_and_makes_the_same_pictures(image_e
     task = InpaintTask(random_image(64, 64, seed=11), disc_mask(64, 64, 30, 30, 10), prompt="a cache", steps=2)
     hits, misses = counts(image_engine)
     first = run(image_engine, task)
-    # A miss each: the prompt (with its negative), the picture and its masked copy.
-    assert counts(image_engine) == (hits, misses + 3)
+    # A miss each: the prompt (with its negative) and the masked copy (at strength 1 the picture is not encoded).
+    assert counts(image_engine) == (hits, misses + 2)
     again = run(image_engine, task)
-    assert counts(image_engine) == (hits + 3, misses + 3)
+    assert counts(image_engine) == (hits + 2, misses + 2)
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
 
 
@@ -41,9 +44,33 @@ def test_a_new_prompt_or_mask_reencodes_only_what_changed(image_engine: ImageEng
     run(image_engine, InpaintTask(image, mask, prompt="one", steps=2))
     hits, misses = counts(image_engine)
     run(image_engine, InpaintTask(image, mask, prompt="two", steps=2))
-    assert counts(image_engine) == (hits + 2, misses + 1)  # the pictures hit, the prompt missed
+    assert counts(image_engine) == (hits + 1, misses + 1)  # the masked copy hit, the prompt missed
     run(image_engine, InpaintTask(image, disc_mask(64, 64, 20, 40, 8), prompt="two", steps=2))
-    assert counts(image_engine) == (hits + 4, misses + 2)  # prompt and picture hit, the masked copy missed
+    assert counts(image_engine) == (hits + 2, misses + 2)  # the prompt hit, the new masked copy missed
+
+
+@contextlib.contextmanager
+def pictures_encoded(engine: ImageEngine) -> Iterator[list[int]]:
+    """How many pictures go through the VAE encoder inside the block (a cache hit sends none)."""
+    seen: list[int] = []
+    hook = engine._pipe.vae.encoder.register_forward_pre_hook(  # type: ignore[union-attr]
+        lambda module, args: seen.append(args[0].shape[0])
+    )
+    try:
+        yield seen
+    finally:
+        hook.remove()
+
+
+def test_strength_one_on_an_inpainting_unet_encodes_only_the_masked_copy(image_engine: ImageEngine) -> None:
+    image, mask = random_image(64, 64, seed=14), disc_mask(64, 64, 30, 30, 10)
+    assert image_engine._pipe.unet.config.in_channels == 9  # type: ignore[union-attr]
+    with pictures_encoded(image_engine) as seen:
+        run(image_engine, InpaintTask(image, mask, prompt="skip", steps=2))
+    assert sum(seen) == 1  # the picture's own latents would go unused: pure noise replaces them
+    with pictures_encoded(image_engine) as seen:
+        run(image_engine, InpaintTask(image, mask, prompt="skip", steps=4, strength=0.5))
+    assert sum(seen) == 1  # below strength 1 the picture is needed too; its masked copy comes from the cache
 
 
 def test_tiling_is_part_of_the_picture_key(image_engine: ImageEngine) -> None:
@@ -54,7 +81,7 @@ def test_tiling_is_part_of_the_picture_key(image_engine: ImageEngine) -> None:
         64, 64, prompt="tiles", image=image, mask=disc_mask(64, 64, 30, 30, 9), seamless=Seamless.X, steps=2
     )
     run(image_engine, tiled)
-    assert counts(image_engine) == (hits + 1, misses + 2)  # same prompt; the pictures encode anew when wrapping
+    assert counts(image_engine) == (hits + 1, misses + 1)  # same prompt; the masked copy encodes anew when wrapping
 
 
 def test_the_cache_is_bounded_and_drops_the_least_recently_used() -> None:

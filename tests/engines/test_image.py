@@ -16,7 +16,7 @@ from torch import nn
 
 from core_server.engines import image as image_module
 from core_server.engines.image import ImageEngine
-from core_server.engines.paint import working_size
+from core_server.engines.resolution import PAINT_SIZE_ENV, Geometry, geometry, paint_size
 from core_server.models import ModelCatalog
 from core_server.tasks import (
     Cancelled,
@@ -28,6 +28,8 @@ from core_server.tasks import (
     GenerationResult,
     InpaintTask,
     Mask,
+    PaintSize,
+    Resolution,
     Seamless,
     StepEvent,
     Task,
@@ -98,12 +100,48 @@ def test_a_small_mask_in_a_large_image_only_touches_its_context(image_engine: En
     assert (pixels(candidate)[~keep] != pixels(image)[~keep]).any()
 
 
-def test_working_size_is_native_longest_side_in_model_multiples(image_engine: ImageEngine) -> None:
-    pipe = image_engine._pipe
-    assert working_size(pipe, 64, 64) == (64, 64)  # the tiny model's native size (sample 16 x VAE 4)
-    assert working_size(pipe, 200, 120) == (64, 40)
-    assert working_size(pipe, 20, 30) == (40, 64)  # small regions are brought up to the native size
-    assert working_size(pipe, 8000, 10) == (64, 8)  # never below one multiple
+def test_the_tiny_models_geometry_comes_from_its_config(image_engine: ImageEngine) -> None:
+    # sample 16 x VAE 4 = 64 native; SD 1.5's minimum is half its native side; two UNet levels x VAE 4 = 8
+    assert geometry(image_engine._pipe, image_engine.family) == Geometry(native=64, minimum=32, multiple=8)
+
+
+def test_native_size_is_the_longest_side_at_native_resolution_in_model_multiples() -> None:
+    shape, native = Geometry(native=64, minimum=32, multiple=8), Resolution(PaintSize.NATIVE)
+    assert paint_size(shape, 64, 64, native, "cpu") == (64, 64)
+    assert paint_size(shape, 200, 120, native, "cpu") == (64, 40)
+    assert paint_size(shape, 20, 30, native, "cpu") == (40, 64)  # small regions are brought up to the native size
+    assert paint_size(shape, 8000, 10, native, "cpu") == (64, 8)  # never below one multiple
+
+
+def test_the_cpu_paints_a_region_at_its_own_size_and_a_gpu_at_native_size() -> None:
+    sd15 = Geometry(native=512, minimum=256, multiple=8)
+    assert paint_size(sd15, 256, 256, Resolution(), "cpu") == (256, 256)
+    assert paint_size(sd15, 256, 256, Resolution(), "cuda") == (512, 512)
+    assert paint_size(sd15, 256, 256, Resolution(PaintSize.NATIVE), "cpu") == (512, 512)
+    assert paint_size(sd15, 256, 256, Resolution(PaintSize.REGION), "cuda") == (256, 256)
+    assert paint_size(sd15, 100, 150, Resolution(), "cpu") == (168, 256)  # brought up to the family's minimum
+    assert paint_size(sd15, 2000, 1000, Resolution(), "cpu") == (512, 256)  # never above native
+    assert paint_size(sd15, 256, 256, Resolution(max_side=128), "cuda") == (128, 128)  # a request's cap
+
+
+def test_serve_sets_the_default_paint_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    sd15 = Geometry(native=512, minimum=256, multiple=8)
+    monkeypatch.setenv(PAINT_SIZE_ENV, "native")
+    assert paint_size(sd15, 256, 256, Resolution(), "cpu") == (512, 512)
+    assert paint_size(sd15, 256, 256, Resolution(PaintSize.REGION), "cpu") == (256, 256)
+    monkeypatch.setenv(PAINT_SIZE_ENV, "huge")
+    with pytest.raises(EngineError, match="not a paint size"):
+        paint_size(sd15, 256, 256, Resolution(), "cpu")
+
+
+def test_the_painted_size_is_reported_in_every_step_and_the_result(image_engine: Engine) -> None:
+    image, mask = random_image(48, 48, seed=3), disc_mask(48, 48, 24, 24, 10)  # the region: all of the 48² image
+    for resolution, size in ((Resolution(), (48, 48)), (Resolution(PaintSize.NATIVE), (64, 64))):
+        recorder = Recorder()
+        task = InpaintTask(image, mask, steps=STEPS, resolution=resolution)
+        result = image_engine.run(task, (1,), previews=False, emit=recorder, cancel=recorder.token)
+        assert result.painted == size
+        assert {step.painted for step in recorder.steps} == {size}
 
 
 def test_same_seeds_same_images_and_each_candidate_depends_on_its_seed_only(image_engine: Engine) -> None:

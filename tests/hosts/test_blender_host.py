@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.hosts.blender import checks
-from tests.hosts.root import NEEDS_HOST_ROOT
+from tests.hosts.root import IN_ROOT, NEEDS_HOST_ROOT
+from tests.hosts.screenshots import SCREEN, keep_screenshot
 from tests.support.daemon import running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def installed() -> Path:
     shutil.rmtree(WORK, ignore_errors=True)
     run = cocreate("plugins", "install", "blender")
     assert run.returncode == 0, run.stdout + run.stderr
-    match = re.search(r"installed the blender plugin into (\S+)", run.stdout + run.stderr)
+    match = re.search(r"installed the blender plugin into\s+(\S+)", run.stdout + run.stderr)
     assert match, run.stdout + run.stderr
     return Path(match.group(1))
 
@@ -115,3 +116,22 @@ def verdict(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 @pytest.mark.parametrize("name", checks.DAEMON + checks.WHEEL)
 def test_in_blender_4_3(verdict: dict[str, str], name: str) -> None:
     assert verdict[name] == "ok", verdict[name]
+
+
+@pytest.mark.screenshot
+def test_screenshot_of_the_sidebar_with_candidates(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """docs/screenshots/blender.png: Blender with a window under Xvfb; `make screenshots` regenerates it."""
+    token_file, shot = WORK / "token", WORK / "screenshot-blender.png"
+    token_file.write_text(TOKEN)
+    shot.unlink(missing_ok=True)
+    inside = {path: "/project" + str(path)[len(str(REPO)) :] for path in (token_file, shot)}
+    script = "/project/tests/hosts/blender/screenshot.py"
+    with running_daemon(tmp_path_factory.mktemp("daemon"), listen="127.0.0.1:0", token=TOKEN) as daemon:
+        command = ["env", f"HOME=/project/{WORK.relative_to(REPO)}/home", "xvfb-run", "-a", "-s", SCREEN]
+        command += ["blender", "--python", script, "--", daemon.endpoint, inside[token_file], inside[shot]]
+        run = subprocess.run(
+            [str(IN_ROOT), "-d", str(REPO), "--", *command], capture_output=True, text=True, timeout=900
+        )
+    assert shot.exists(), f"no screenshot (exit {run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    assert "cocreate job: texture: 4 candidates" in run.stdout, run.stdout[-4000:]
+    keep_screenshot(shot, "blender")

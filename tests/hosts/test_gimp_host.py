@@ -27,6 +27,7 @@ from cocreate_client import CocreateClient
 from cocreate_client.pb import cocreate_pb2 as pb
 
 from tests.hosts.root import NEEDS_HOST_ROOT
+from tests.hosts.screenshots import SCREEN, keep_screenshot
 from tests.support.daemon import Daemon, running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def installed() -> Path:
     shutil.rmtree(WORK, ignore_errors=True)
     run = cocreate("plugins", "install", "gimp")
     assert run.returncode == 0, run.stdout + run.stderr
-    match = re.search(r"installed the gimp plugin into (\S+)", run.stdout)
+    match = re.search(r"installed the gimp plugin into\s+(\S+)", run.stdout)
     assert match, run.stdout
     (PROFILE / "shortcutsrc").write_text(SHORTCUTS)
     shutil.copy(HERE / "gimp" / "checks.py", WORK / "checks.py")
@@ -74,7 +75,7 @@ def run_suite(suite: str, endpoint: str, *, gui: bool = False) -> dict[str, Any]
         f"GIMP3_DIRECTORY=/project/profile COCREATE_ENDPOINT={endpoint} COCREATE_TOKEN={TOKEN} COCREATE_CHECKS={suite}"
     )
     # Under Xvfb, core X events: keys sent to a window then arrive as a keyboard's would.
-    gimp = "GDK_CORE_DEVICE_EVENTS=1 xvfb-run -a gimp-3.0 --no-splash" if gui else "gimp-console-3.0 -i"
+    gimp = f"GDK_CORE_DEVICE_EVENTS=1 xvfb-run -a -s '{SCREEN}' gimp-3.0 --no-splash" if gui else "gimp-console-3.0 -i"
     command = f"{env} {gimp} --batch-interpreter python-fu-eval -b - --quit < checks.py"
     run = subprocess.run(
         [str(HERE / "in-root"), "-d", str(WORK), "--", "sh", "-c", command], capture_output=True, text=True, timeout=900
@@ -219,6 +220,38 @@ def test_keep_accepts_the_layer_s_candidate_rejects_its_siblings_and_removes_the
     }
 
 
+def test_more_less_between_learn_my_style_and_a_personal_lora(console: dict[str, Any], daemon: Daemon) -> None:
+    run = console["steer_learn_and_paint_with_a_lora"]
+    for step in ("made", "kept", "more", "less", "between", "learned", "painted"):
+        assert run[step]["status"] == "SUCCESS", (step, run[step])
+    assert [run[step]["layers_returned"] for step in ("more", "less", "between")] == [2, 1, 1]
+    assert run["learned"]["layers_returned"] == "gimp-style"  # the procedure returns the LoRA's name
+    assert "exactly two candidate layers" in run["between_one"]["error"]
+    assert "choose cocreate candidate layers" in run["more_of_no_candidate"]["error"]
+    assert [name.split(" · ")[0] for name in run["order"]] == [
+        "cocreate more like 1/2",
+        "cocreate more like 2/2",
+        "cocreate fill 2/3",
+    ], "the new candidates sit above the one they follow, the first on top"
+    kept = run["kept"]["tag"]["candidate"]
+    more, less, between = run["more"]["tags"], run["less"]["tags"][0], run["between"]["tags"][0]
+    with CocreateClient(daemon.endpoint, token=TOKEN) as client:
+        models = {model.name: model for model in client.list_models()}
+        turns = {
+            turn.id: (turn, json.loads(turn.params_json))
+            for session in client.list_sessions(host="gimp")
+            for turn in client.get_session(session.id).turns
+        }
+    assert (models["gimp-style"].kind, models["gimp-style"].source) == ("lora", "personal")
+    more_turn, more_params = turns[more[0]["turn"]]
+    assert more_turn.parent_id == run["kept"]["tag"]["turn"] and more_params["feedback"]["liked"][-1] == kept
+    assert turns[less["turn"]][1]["feedback"]["disliked"][-1] == more[0]["candidate"]
+    between_params = turns[between["turn"]][1]
+    assert between_params["interpolate"] == [tag["candidate"] for tag in more]
+    assert between_params["candidates"] == 3  # the two ends and the one asked for; the ends get no layer
+    assert turns[run["painted"]["tags"][0]["turn"]][1]["lora"]["name"] == "gimp-style"
+
+
 # ---------------------------------------------------------------- a person at the keyboard (full GIMP, Xvfb)
 
 
@@ -254,6 +287,14 @@ def test_escape_in_the_progress_window_cancels_the_job(gui: dict[str, Any], daem
             for turn in client.get_session(session.id).turns
         ]
     assert "cancelled" in statuses  # the daemon stopped the job, not just the plug-in
+
+
+@pytest.mark.screenshot
+def test_screenshot_of_the_dialog_over_candidates(daemon: Daemon) -> None:
+    """docs/screenshots/gimp.png: `make screenshots` regenerates it."""
+    shot = run_suite("screenshot", daemon.endpoint, gui=True)["screenshot"]
+    assert shot["made"]["status"] == "SUCCESS" and shot["dialog"] and shot["saved"], shot
+    keep_screenshot(WORK / "screenshot-gimp.png", "gimp")
 
 
 # ---------------------------------------------------------------- clear messages

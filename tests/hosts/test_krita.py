@@ -25,7 +25,7 @@ REPO = HERE.parent.parent
 TOKEN = "krita-check-token"
 IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
 
-pytestmark = NEEDS_HOST_ROOT
+pytestmark = [*NEEDS_HOST_ROOT, pytest.mark.timeout(1200)]  # the root is shared: waiting for it counts
 
 
 @pytest.fixture

@@ -272,6 +272,16 @@ def test_tcp_token_from_a_file(tcp_daemon: Daemon, no_token_env: None, monkeypat
         assert client.health().version
 
 
+def test_over_tcp_shared_memory_is_never_probed_and_the_probe_is_refused(tcp_daemon: Daemon) -> None:
+    """Shared memory is for clients on the daemon's machine: a remote caller cannot make it read a file."""
+    with CocreateClient(tcp_daemon.endpoint, token=TOKEN) as client:
+        assert client.shares_memory() is False
+        request = pb.SharedMemoryProbe(file=pb.SharedMemory(name="cocreate-" + "0" * 32, size=8))
+        with pytest.raises(RequestError) as raised:
+            client._loop.run(client._client._unary("ProbeSharedMemory", request))
+        assert raised.value.code == "INVALID_ARGUMENT" and "over TCP" in raised.value.message
+
+
 @pytest.mark.parametrize("token", [None, "wrong"])
 def test_tcp_refuses_a_missing_or_wrong_token(tcp_daemon: Daemon, no_token_env: None, token: str | None) -> None:
     with CocreateClient(tcp_daemon.endpoint, token=token) as client:

@@ -36,6 +36,8 @@ class MemoryCanvas:
         self.picture = picture
         self.selection = selection
         self.layers: list[tuple[str, Box, Image]] = []
+        self.active_layer = "painter's layer"
+        self.placed_above: list[str] = []
         self.preview: tuple[Box, Image] | None = None
         self.placements = b""
         self.key = "memory-" + str(id(self))
@@ -64,15 +66,19 @@ class MemoryCanvas:
             rows.append(b"".join(source[(x * picture.width // width) * 4 :][:4] for x in range(width)))
         return Image(width, height, b"".join(rows))
 
-    def show_preview(self, box: Box, pixels: Image) -> None:
+    def anchor(self) -> str:
+        return self.active_layer
+
+    def show_preview(self, box: Box, pixels: Image, above: str = "") -> None:
         assert (pixels.width, pixels.height) == (box.width, box.height)
         self.preview = (box, pixels)
 
     def remove_preview(self) -> None:
         self.preview = None
 
-    def add_layer(self, name: str, box: Box, pixels: Image) -> None:
+    def add_layer(self, name: str, box: Box, pixels: Image, above: str = "") -> None:
         self.layers.append((name, box, pixels))
+        self.placed_above.append(above)
 
     def load_placements(self) -> bytes:
         return self.placements
@@ -154,10 +160,12 @@ def test_fill_a_soft_selection_at_the_edge_then_apply(client: CocreateClient) ->
         assert all(kept), "the daemon changed pixels outside the selection"
     assert canvas.preview is not None  # the chosen candidate, shown for comparison
 
+    canvas.active_layer = "another layer"  # the painter moved on before applying
     controller.select(1)
     controller.apply()
     pump_until(controller, settled(controller))
     assert canvas.preview is None
+    assert canvas.placed_above == ["painter's layer"], "the result goes above the layer active at Generate"
     [(name, layer_box, layer)] = canvas.layers
     assert (name, layer_box) == ("a red fox", box)
     chosen = strip.choices[1].image
@@ -274,3 +282,55 @@ def test_daemon_restart_mid_job(tmp_path: Path, ending: str) -> None:
             pump_until(controller, settled(controller))
             assert controller.phase is Phase.finished, controller.message
             assert [t.prompt for t in controller.history] == ["interrupted", "again"]
+
+
+def test_more_like_less_like_and_in_between_grow_from_the_shown_turn(client: CocreateClient) -> None:
+    canvas = MemoryCanvas(painted(), soft_blob_at_edge())
+    controller = controller_for(canvas, client)
+    params = GenerationParams(prompt="a lantern", candidates=2, seed=4, steps=3)
+    controller.generate(params)
+    pump_until(controller, settled(controller))
+    first = controller.strip
+    assert first is not None and len(first.choices) == 2
+    one, two = (c.candidate_id for c in first.choices)
+
+    controller.steer(params, "more_like", [one])
+    pump_until(controller, settled(controller))
+    assert controller.phase is Phase.finished, controller.message
+    assert controller.history[-1].parent_id == first.turn_id
+
+    controller.steer(params, "interpolate", [one])
+    assert "Pick two candidates" in controller.message and controller.phase is Phase.finished
+
+    controller.choose_turn(first.turn_id)
+    controller.steer(params, "interpolate", [one, two])
+    pump_until(controller, settled(controller))
+    assert controller.phase is Phase.finished, controller.message
+    walk = controller.strip
+    assert walk is not None and len(walk.choices) == 3  # the two ends and one between them
+    ends = [walk.choices[0].image, walk.choices[-1].image]
+    assert ends == [first.choices[0].image, first.choices[1].image], "the walk's ends are the two picked"
+    assert controller.history[-1].parent_id == first.turn_id
+
+
+@pytest.mark.timeout(600)
+def test_learn_a_personal_lora_from_the_kept_pictures(client: CocreateClient) -> None:
+    canvas = MemoryCanvas(painted(), soft_blob_at_edge())
+    controller = controller_for(canvas, client)
+    controller.personalize("too-soon")
+    assert "Apply a candidate" in controller.message and controller.training is None
+
+    controller.generate(GenerationParams(prompt="a teapot", candidates=2, seed=8, steps=3))
+    pump_until(controller, settled(controller))
+    controller.apply()
+    pump_until(controller, settled(controller))
+    controller.personalize("krita-style", steps=5)
+    assert controller.learning
+    pump_until(controller, settled(controller), timeout=300)
+    assert controller.training is not None and controller.training.lora == "krita-style", controller.message
+    assert "Learned “krita-style” from 1 kept pictures" in controller.message
+    assert "krita-style" in [m.name for m in client.list_models() if m.kind == "lora"]
+
+    controller.generate(GenerationParams(prompt="a teapot", candidates=1, seed=8, steps=3, lora="krita-style"))
+    pump_until(controller, settled(controller))
+    assert controller.phase is Phase.finished, controller.message

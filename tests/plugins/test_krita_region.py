@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "krita"
 
 from cocreate_krita import placements
 from cocreate_krita.calls import Calls
-from cocreate_krita.history import turns_from_session
+from cocreate_krita.history import TurnSummary, as_tree, turns_from_session
 from cocreate_krita.placements import Placement
-from cocreate_krita.region import MIN_PADDING, Box, clip, context_box, is_empty, layer_pixels
+from cocreate_krita.region import MIN_PADDING, Box, clip, context_box, is_empty, layer_pixels, mask_bounds
 
 
 def noise(width: int, height: int, seed: int = 0) -> Image:
@@ -169,7 +169,48 @@ def test_turns_from_a_session() -> None:
     assert first.candidates[1].thumbnail is None and first.candidates[1].decision == ""
 
 
+def test_history_is_a_tree_of_branches() -> None:
+    def turn(turn_id: str, parent: str = "") -> TurnSummary:
+        return TurnSummary(turn_id, parent, "inpaint", "completed")
+
+    # t1 → t2 → t4, t1 → t3 (a branch from t1), t5 a new root (Start fresh)
+    roots = as_tree([turn("t1"), turn("t2", "t1"), turn("t3", "t1"), turn("t4", "t2"), turn("t5")])
+
+    def shape(branches: list) -> list:
+        return [(b.number, b.turn.turn_id, shape(b.children)) for b in branches]
+
+    assert shape(roots) == [
+        (1, "t1", [(2, "t2", [(4, "t4", [])]), (3, "t3", [])]),
+        (5, "t5", []),
+    ]
+    assert shape(as_tree([turn("t9", "gone")])) == [(1, "t9", [])]  # a parent not listed: a root
+
+
+def test_mask_bounds() -> None:
+    assert mask_bounds(Mask(4, 3, bytes(12))) is None
+    alpha = bytearray(12)
+    alpha[1 * 4 + 1] = 9
+    alpha[2 * 4 + 2] = 255
+    assert mask_bounds(Mask(4, 3, bytes(alpha))) == Box(1, 1, 2, 2)
+    assert mask_bounds(blob(40, 30, 20, 15, 5)) == Box(16, 11, 9, 9)
+
+
 # ---------------------------------------------------------------- calls
+
+
+def test_a_failing_callback_does_not_drop_the_calls_after_it() -> None:
+    calls, seen = Calls(), []
+
+    def broken(_: object) -> None:
+        raise RuntimeError("a bug in a callback")
+
+    calls.submit(lambda: 1, broken, seen.append)
+    calls.submit(lambda: 2, seen.append, seen.append)
+    deadline = time.monotonic() + 10
+    while calls.busy and time.monotonic() < deadline:
+        calls.pump()
+        time.sleep(0.01)
+    assert seen == [2] and not calls.busy
 
 
 def test_calls_report_back_only_when_pumped_and_in_order() -> None:

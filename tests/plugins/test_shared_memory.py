@@ -74,6 +74,13 @@ def picture() -> tuple[Image, Mask]:
     return Image(SIDE, SIDE, rgba), Mask(SIDE, SIDE, alpha)
 
 
+def inpaint_request(client: CocreateClient, document: str, candidates: int) -> pb.GenerateRequest:
+    """The picture inpainted inside its mask, in a new session of `document`."""
+    image, mask = picture()
+    session = client.create_session("test", document)
+    return tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=candidates, seed=5)
+
+
 def test_images_go_both_ways_through_shared_memory(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
     taken: list[str] = []
     take = shm.take
@@ -88,8 +95,7 @@ def test_images_go_both_ways_through_shared_memory(daemon: Daemon, monkeypatch: 
     monkeypatch.setattr(shm, "write", recorded)
     image, mask = picture()
     with CocreateClient(daemon.endpoint) as client:
-        session = client.create_session("test", "shm")
-        request = tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=2, seed=5)
+        request = inpaint_request(client, "shm", candidates=2)
         result = client.generate(request).wait(120)
     assert result.ok, result.error
     # The probe, then the picture and its mask (256 KiB: just large enough).
@@ -134,8 +140,7 @@ def test_a_client_with_its_own_dev_shm_sends_and_gets_large_images_on_the_wire(
     monkeypatch.setattr(shm, "take", lambda name, size: taken.append(name) or b"")
     image, mask = picture()
     with CocreateClient(daemon.endpoint) as client:
-        session = client.create_session("test", "sandboxed")
-        request = tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=2, seed=5)
+        request = inpaint_request(client, "sandboxed", candidates=2)
         result = client.generate(request).wait(120)
         again = client.generate(request).wait(120)  # probed once per connection: the answer is kept
     assert result.ok and again.ok, (result.error, again.error)
@@ -158,8 +163,7 @@ def test_a_candidate_file_the_client_cannot_open_is_fetched_on_the_wire(
     monkeypatch.setattr(shm, "take", vanished)
     image, mask = picture()
     with CocreateClient(daemon.endpoint) as client:
-        session = client.create_session("test", "vanished")
-        request = tasks.inpaint(image, mask=mask, session_id=session.id, prompt="x", steps=2, candidates=1, seed=5)
+        request = inpaint_request(client, "vanished", candidates=1)
         result = client.generate(request).wait(120)
     assert result.ok, result.error
     assert len(missing) == 1 and unchanged_outside_mask(result.candidates[0].image, image, mask)

@@ -153,7 +153,8 @@ def test_request_strings_never_become_paths(daemon: Daemon, session_id: str) -> 
         if path.is_file():
             assert safe.fullmatch(str(path.relative_to(home / "sessions" / "blobs"))), path
     names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
-    assert all(re.fullmatch(r"[a-z]+(/[0-9a-f]{32}\.(png|txt))?(\.json)?", n) for n in names), names
+    # ids (32 hex digits), or content hashes (64) for the document texts under contexts/
+    assert all(re.fullmatch(r"[a-z]+(/([0-9a-f]{32}|[0-9a-f]{64})\.(png|txt))?(\.json)?", n) for n in names), names
 
 
 def test_limits_are_configurable(tmp_path: Path) -> None:

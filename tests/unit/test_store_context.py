@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,18 @@ def test_a_turn_stored_before_references_still_reads_as_its_text(tmp_path: Path)
     with SessionStore(tmp_path) as store:
         assert store.context_text("plain old text") == "plain old text"
         assert store.context_text(None) is None
+
+
+def test_an_export_carries_each_document_text_once(tmp_path: Path) -> None:
+    with SessionStore(tmp_path) as store:
+        session = store.create_session("libreoffice", "doc", "Story")
+        params = {"before": "Once upon a time.", "after": ""}
+        first = store.start_turn(session.id, None, "continue_text", params, [1], "m", SHA)
+        store.start_turn(session.id, first.id, "continue_text", params, [2], "m", SHA)
+        archive = tmp_path / "story.zip"
+        with archive.open("wb") as out:
+            store.export_zip(session.id, out)
+    with zipfile.ZipFile(archive) as exported:
+        contexts = sorted(name for name in exported.namelist() if name.startswith("contexts/"))
+        assert contexts == sorted({f"contexts/{context.sha256(text)}.txt" for text in ("Once upon a time.", "")})
+        assert exported.read(f"contexts/{context.sha256('Once upon a time.')}.txt") == b"Once upon a time."

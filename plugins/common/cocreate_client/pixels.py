@@ -176,6 +176,19 @@ def selection_to_mask(selection: Pixels, width: int, height: int, *, threshold: 
     return Mask(width, height, data)
 
 
+def mask_bounds(mask: Mask) -> tuple[int, int, int, int] | None:
+    """(x, y, width, height) of the smallest rectangle holding every nonzero pixel; None when there is none."""
+    rows = [y for y in range(mask.height) if mask.alpha[y * mask.width : (y + 1) * mask.width].strip(b"\0")]
+    if not rows:
+        return None
+    left, right = mask.width, 0
+    for y in rows:
+        row = mask.alpha[y * mask.width : (y + 1) * mask.width]
+        left = min(left, len(row) - len(row.lstrip(b"\0")))
+        right = max(right, len(row.rstrip(b"\0")))
+    return left, rows[0], right - left, rows[-1] + 1 - rows[0]
+
+
 def _check_rect(width: int, height: int, x: int, y: int, w: int, h: int) -> None:
     if x < 0 or y < 0 or w < 0 or h < 0 or x + w > width or y + h > height:
         raise ValueError(f"rectangle ({x}, {y}) {w}x{h} is not inside {width}x{height}")

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants, Keep This Candidate.
+"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants, Keep This Candidate,
+More Like This, Less Like This, In Between These Two, Learn My Style.
 
 Each procedure takes its settings as arguments, so scripts and batch mode call it through the PDB with
 run-mode NONINTERACTIVE; interactively GIMP shows a dialog for the same arguments first. Every candidate
 becomes a new layer (the first shown, the others hidden), and one run is one undo step. Keep This Candidate,
 run on one of those layers, tells the daemon it was accepted and its sibling layers rejected, and removes
-the siblings (one undo step too).
+the siblings (one undo step too). More/Less Like This and In Between These Two paint the area of the chosen
+candidate layers again, steered by them; Learn My Style trains a personal LoRA on what was kept in this
+image's session, which the generating procedures then name in their LoRA setting.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ EXPAND = "plug-in-cocreate-expand"
 FILL = "plug-in-cocreate-fill"
 VARIANTS = "plug-in-cocreate-variants"
 KEEP = "plug-in-cocreate-keep"
+MORE = "plug-in-cocreate-more-like"
+LESS = "plug-in-cocreate-less-like"
+BETWEEN = "plug-in-cocreate-between"
+LEARN = "plug-in-cocreate-learn"
 MENU = "<Image>/Filters/cocreate"
 RW = GObject.ParamFlags.READWRITE
 INT_MAX = 2**31 - 1
@@ -64,6 +71,7 @@ def _add_shared(procedure: Gimp.Procedure, prompt: str, strength: str | None) ->
     procedure.add_double_argument(
         "guidance", "_Guidance", "Prompt guidance; 0: the model's default", 0.0, 30.0, 0.0, RW
     )
+    procedure.add_string_argument("lora", "Personal _LoRA", "A personal LoRA of the daemon; empty: none", "", RW)
 
 
 def _add_expand(procedure: Gimp.Procedure) -> None:
@@ -137,6 +145,7 @@ def _options(config: Gimp.ProcedureConfig, has_strength: bool) -> Options:
         steps=config.get_property("steps"),
         guidance=config.get_property("guidance"),
         strength=config.get_property("strength") if has_strength else 0.0,
+        lora=config.get_property("lora") or "",
     )
 
 
@@ -272,9 +281,128 @@ def _create_keep(plug_in: Gimp.PlugIn) -> Gimp.Procedure:
     return procedure
 
 
+STEERING: dict[str, tuple[str, str, str]] = {
+    MORE: ("more", "_More Like This…", "New candidates for the chosen candidate layers' area, like them."),
+    LESS: ("less", "_Less Like This…", "New candidates for the chosen candidate layers' area, unlike them."),
+    BETWEEN: (
+        "between",
+        "In _Between These Two…",
+        "New candidates on the way from one chosen candidate layer to the other (choose two).",
+    ),
+}
+
+
+def _run_steer(
+    procedure: Gimp.Procedure,
+    run_mode: Gimp.RunMode,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    data: object,
+) -> Gimp.ValueArray:
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        from cocreate_gimp import dialog
+
+        if not dialog.ask(procedure, config, f"cocreate: {procedure.get_menu_label().strip('_…')}"):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    from cocreate_gimp import runner
+
+    how = STEERING[procedure.get_name()][0]
+    watched = run_mode != Gimp.RunMode.NONINTERACTIVE
+    try:
+        outcome = runner.steer(image, list(drawables), how, config.get_property("candidates"), interactive=watched)
+    except Exception as error:  # a bug: answer GIMP anyway, with the trace on stderr
+        traceback.print_exc()
+        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
+    if outcome.error is not None:
+        return _failure(procedure, outcome.error)
+    if outcome.cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    return Gimp.ValueArray.new_from_values(
+        [
+            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
+            GObject.Value(GObject.TYPE_INT, outcome.layers),
+        ]
+    )
+
+
+def _create_steer(plug_in: Gimp.PlugIn, name: str) -> Gimp.Procedure:
+    _, label, blurb = STEERING[name]
+    procedure = Gimp.ImageProcedure.new(plug_in, name, Gimp.PDBProcType.PLUGIN, _run_steer, None)
+    procedure.set_image_types("*")
+    procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES)
+    procedure.set_menu_label(label)
+    procedure.add_menu_path(MENU)
+    procedure.set_documentation(blurb, f"{blurb} Needs the cocreate daemon (`cocreate serve`).", name)
+    procedure.set_attribution("cocreate", "cocreate", "2026")
+    procedure.add_int_argument("candidates", "Can_didates", "How many new candidate layers", 1, 14, 3, RW)
+    procedure.add_int_return_value("layers", "Layers", "Candidate layers added", 0, 14, 0, RW)
+    return procedure
+
+
+LEARN_BLURB = (
+    "Train a personal LoRA on the candidates kept in this image's session (Keep This Candidate), so later "
+    "candidates follow your style: name it in the LoRA setting of Expand Canvas, Fill Selection or Variants."
+)
+
+
+def _run_learn(
+    procedure: Gimp.Procedure,
+    run_mode: Gimp.RunMode,
+    image: Gimp.Image,
+    drawables: list[Gimp.Drawable],
+    config: Gimp.ProcedureConfig,
+    data: object,
+) -> Gimp.ValueArray:
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        from cocreate_gimp import dialog
+
+        if not dialog.ask(procedure, config, "cocreate: Learn My Style"):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    from cocreate_gimp import runner
+
+    watched = run_mode != Gimp.RunMode.NONINTERACTIVE
+    name = config.get_property("lora-name") or ""
+    try:
+        learned = runner.learn(image, name, config.get_property("steps"), interactive=watched)
+    except Exception as error:  # a bug: answer GIMP anyway, with the trace on stderr
+        traceback.print_exc()
+        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
+    if learned.error is not None:
+        return _failure(procedure, learned.error)
+    if learned.cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    return Gimp.ValueArray.new_from_values(
+        [
+            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
+            GObject.Value(GObject.TYPE_STRING, learned.lora),
+        ]
+    )
+
+
+def _create_learn(plug_in: Gimp.PlugIn) -> Gimp.Procedure:
+    procedure = Gimp.ImageProcedure.new(plug_in, LEARN, Gimp.PDBProcType.PLUGIN, _run_learn, None)
+    procedure.set_image_types("*")
+    procedure.set_sensitivity_mask(
+        Gimp.ProcedureSensitivityMask.DRAWABLE
+        | Gimp.ProcedureSensitivityMask.DRAWABLES
+        | Gimp.ProcedureSensitivityMask.NO_DRAWABLES
+    )
+    procedure.set_menu_label("Learn My _Style…")
+    procedure.add_menu_path(MENU)
+    procedure.set_documentation(LEARN_BLURB, f"{LEARN_BLURB} Needs the cocreate daemon (`cocreate serve`).", LEARN)
+    procedure.set_attribution("cocreate", "cocreate", "2026")
+    procedure.add_string_argument(
+        "lora-name", "_Name", "What the LoRA is called (letters, digits, . _ -)", "my-style", RW
+    )
+    procedure.add_int_argument("steps", "_Steps", "Training steps; 0: the daemon's default", 0, 10000, 0, RW)
+    procedure.add_string_return_value("lora", "LoRA", "The personal LoRA trained", "", RW)
+    return procedure
+
+
 class Cocreate(Gimp.PlugIn):
     def do_query_procedures(self) -> list[str]:
-        return [*PROCEDURES, KEEP]
+        return [*PROCEDURES, KEEP, *STEERING, LEARN]
 
     def do_set_i18n(self, name: str) -> bool:
         return False  # English only for now
@@ -282,6 +410,10 @@ class Cocreate(Gimp.PlugIn):
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
         if name == KEEP:
             return _create_keep(self)
+        if name in STEERING:
+            return _create_steer(self, name)
+        if name == LEARN:
+            return _create_learn(self)
         label, blurb, add_arguments = PROCEDURES[name]
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, _run, None)
         procedure.set_image_types("*")  # indexed images get a message saying how to convert them

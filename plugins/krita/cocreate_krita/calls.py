@@ -8,12 +8,14 @@ daemon thread, so a call still waiting on a daemon never holds up Krita's exit.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class _Call(Generic[T]):
@@ -48,14 +50,20 @@ class Calls:
         self._queue.put(call)
 
     def pump(self) -> None:
-        """Deliver every finished call's outcome, in the order they were submitted; never blocks."""
+        """Deliver every finished call's outcome, in the order they were submitted; never blocks.
+
+        A callback may run Krita's event loop, so this may be entered again from inside it: each call
+        is taken off the waiting list before its callback runs, and is delivered once."""
         finished = [call for call in self._waiting if call.finished.is_set()]
         self._waiting = [call for call in self._waiting if call not in finished]
         for call in finished:
-            if call.error is None:
-                call.done(call.result)
-            else:
-                call.failed(call.error)
+            try:
+                if call.error is None:
+                    call.done(call.result)
+                else:
+                    call.failed(call.error)
+            except Exception:  # one callback's bug must not drop the outcomes after it
+                log.exception("cocreate: a call's callback failed")
 
     def _serve(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from cocreate_client import CocreateClient, DaemonUnavailable, RequestError, tasks
@@ -22,6 +22,7 @@ from cocreate_client.pixels import Image
 from . import placements
 from .calls import Calls
 from .history import TurnSummary, turns_from_session
+from .personalize import Training
 from .placements import Placement
 from .region import Box, DocumentError, Region, layer_pixels
 
@@ -43,6 +44,7 @@ class Phase(enum.Enum):
 
 
 ACTIVE = (Phase.starting, Phase.queued, Phase.running)
+Steering = Literal["more_like", "less_like", "interpolate"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class GenerationParams:
     model: str = ""  # "" = the daemon's default image model
     seed: int | None = None  # None = random; candidate i uses seed + i
     steps: int = 0  # 0 = the model's default
+    lora: str = ""  # a personal LoRA by name; "" = none
+    # Steering by candidates of this session: toward, away from, or walking between two of them.
+    more_like: tuple[str, ...] = ()
+    less_like: tuple[str, ...] = ()
+    interpolate: tuple[str, ...] = ()
 
     @property
     def layer_name(self) -> str:
@@ -86,6 +93,8 @@ class Strip:
     layer_name: str
     placement: Placement | None  # None: made elsewhere, so it cannot be applied to this document
     choices: list[Choice] = field(default_factory=list)
+    task: str = "inpaint"
+    above: str = ""  # the layer active at Generate, which results go above; "" = the active one then
 
 
 class Canvas(Protocol):
@@ -103,16 +112,21 @@ class Canvas(Protocol):
         """The selection's region (or the whole canvas); raises DocumentError with advice."""
         ...
 
+    def anchor(self) -> str:
+        """The painter's layer now, which results go above; "" when there is none."""
+        ...
+
     def scaled(self, picture: Image, width: int, height: int) -> Image: ...
 
-    def show_preview(self, box: Box, pixels: Image) -> None:
-        """Show `pixels` (box-sized) on the temporary preview layer, replacing what it showed."""
+    def show_preview(self, box: Box, pixels: Image, above: str = "") -> None:
+        """Show `pixels` (box-sized) on the temporary preview layer (made above `above`), replacing what it
+        showed; the painter's active layer stays active."""
         ...
 
     def remove_preview(self) -> None: ...
 
-    def add_layer(self, name: str, box: Box, pixels: Image) -> None:
-        """A new paint layer above the active one, holding `pixels` at `box`."""
+    def add_layer(self, name: str, box: Box, pixels: Image, above: str = "") -> None:
+        """A new paint layer holding `pixels` at `box`, above the layer `above` (else the active one)."""
         ...
 
     def load_placements(self) -> bytes: ...
@@ -150,8 +164,16 @@ def build_request(params: GenerationParams, region: Region, session_id: str, par
         model=params.model,
     )
     if params.task == "variants":
-        return tasks.variants(region.image, style_prompt=params.prompt, **shared)  # type: ignore[arg-type]
-    return tasks.inpaint(region.image, prompt=params.prompt, **shared)  # type: ignore[arg-type]
+        request = tasks.variants(region.image, style_prompt=params.prompt, **shared)  # type: ignore[arg-type]
+    else:
+        request = tasks.inpaint(region.image, prompt=params.prompt, **shared)  # type: ignore[arg-type]
+    return tasks.steered(
+        request,
+        more_like=params.more_like,
+        less_like=params.less_like,
+        interpolate=params.interpolate,
+        lora=params.lora,
+    )
 
 
 def find_session(client: CocreateClient, key: str) -> str:
@@ -182,6 +204,7 @@ class DocumentController:
         self.session_id = ""
         self.previews_shown = 0  # step previews drawn, for tests and the benchmark
         self._job: Job | None = None
+        self.training: Training | None = None  # a personal LoRA being learned from this session
         self._cancel_requested = False
         self._retry: Callable[[], None] = self.refresh_history  # what Retry does after a failure
         self._placements = placements.decode(canvas.load_placements())
@@ -195,7 +218,11 @@ class DocumentController:
     @property
     def busy(self) -> bool:
         """Something is under way that pump() or Calls.pump() will move on."""
-        return self.running or self.calls.busy
+        return self.running or self.calls.busy or self.learning
+
+    @property
+    def learning(self) -> bool:
+        return self.training is not None and self.training.running
 
     @property
     def selected_choice(self) -> Choice | None:
@@ -218,7 +245,8 @@ class DocumentController:
         self.canvas.remove_preview()
         self._retry = lambda: self.generate(params)
         self._cancel_requested = False
-        self.strip = Strip("", params.layer_name, Placement(region.box, region.mask))
+        placement = Placement(region.box, region.mask)
+        self.strip = Strip("", params.layer_name, placement, task=params.task, above=self.canvas.anchor())
         self.selected = 0
         self.progress = (0, 0)
         self.phase = Phase.starting
@@ -231,6 +259,25 @@ class DocumentController:
             return sid, client.generate(build_request(params, region, sid, parent))
 
         self.calls.submit(start, self._started, self._fail)
+
+    def steer(self, params: GenerationParams, how: Steering, candidate_ids: list[str]) -> None:
+        """A new turn grown from the shown one: more like or less like the picked candidates, or
+        candidates walking from one picked candidate to the other (`interpolate`)."""
+        strip = self.strip
+        if strip is None or not strip.turn_id or self.running:
+            return
+        if how == "interpolate" and len(candidate_ids) != 2:
+            self._say("Pick two candidates (Ctrl+click) to make new ones in between.")
+            return
+        if not candidate_ids:
+            self._say("Pick a candidate first.")
+            return
+        self.branch_from = strip.turn_id
+        if how == "interpolate":  # the ends are the two picked; at least one new one between them
+            params = replace(params, interpolate=tuple(candidate_ids), candidates=max(3, params.candidates))
+        else:
+            params = replace(params, **{how: tuple(candidate_ids)})
+        self.generate(params)
 
     def retry(self) -> None:
         """After a failure, do again what failed: the generation, or reaching the daemon for the history."""
@@ -246,8 +293,10 @@ class DocumentController:
         self._say("Cancelling…")
 
     def pump(self) -> None:
-        """Take in every finished call and every event of the running job; never blocks."""
+        """Take in every finished call and every event of the running jobs; never blocks."""
         self.calls.pump()
+        if self.training is not None and self.training.pump():
+            self._changed()
         if self._job is None:
             return
         events = self._job.poll()
@@ -289,8 +338,9 @@ class DocumentController:
         self.progress = (event.step, event.total)
         if event.previews and not self._cancel_requested and self.strip and self.strip.placement:
             frame = event.previews[min(self.selected, len(event.previews) - 1)]
-            placement = self.strip.placement
-            self._show(placement, self.canvas.scaled(frame, placement.box.width, placement.box.height))
+            strip = self.strip
+            placement = strip.placement
+            self._show(strip, self.canvas.scaled(frame, placement.box.width, placement.box.height))
             self.previews_shown += 1
 
     def _done(self, event: Done) -> None:
@@ -323,10 +373,9 @@ class DocumentController:
     def select(self, index: int) -> None:
         """Show candidate `index` on the preview layer (while a job runs: follow its step previews)."""
         self.selected = index
-        choice = self.selected_choice
-        if choice is not None and not self.running and self.strip and self.strip.placement:
-            placement = self.strip.placement
-            self._with_image(choice, lambda image: self._show(placement, image))
+        choice, strip = self.selected_choice, self.strip
+        if choice is not None and not self.running and strip and strip.placement:
+            self._with_image(choice, lambda image: self._show(strip, image))
         self._changed()
 
     def apply(self) -> None:
@@ -345,7 +394,7 @@ class DocumentController:
                 self._say(f"The candidate is {image.width}×{image.height} but its region {box.width}×{box.height}.")
                 return
             self.canvas.remove_preview()
-            self.canvas.add_layer(strip.layer_name, placement.box, layer_pixels(image, placement.mask))
+            self.canvas.add_layer(strip.layer_name, placement.box, layer_pixels(image, placement.mask), strip.above)
             choice.decision = "accepted"
             self._feedback([choice.candidate_id], "accepted")
             self._say(f"Applied as the layer “{strip.layer_name}”.")
@@ -367,8 +416,11 @@ class DocumentController:
             self.phase = Phase.idle
         self._say("Discarded.")
 
-    def _show(self, placement: Placement, picture: Image) -> None:
-        self.canvas.show_preview(placement.box, layer_pixels(picture, placement.mask))
+    def _show(self, strip: Strip, picture: Image) -> None:
+        if strip is not self.strip or strip.placement is None:  # cancelled or replaced meanwhile
+            return
+        placement = strip.placement
+        self.canvas.show_preview(placement.box, layer_pixels(picture, placement.mask), strip.above)
 
     def _with_image(self, choice: Choice, then: Callable[[Image], None]) -> None:
         if choice.image is not None:
@@ -423,7 +475,8 @@ class DocumentController:
         choices = [
             Choice(c.candidate_id, c.index, c.seed, thumbnail=c.thumbnail, decision=c.decision) for c in turn.candidates
         ]
-        self.strip = Strip(turn.turn_id, title, self._placements.get(turn.turn_id), choices)
+        task = "variants" if turn.task == "variants" else "inpaint"
+        self.strip = Strip(turn.turn_id, title, self._placements.get(turn.turn_id), choices, task=task)
         self.selected = 0
         self.phase = Phase.idle
         self._say("Apply one of this turn's candidates, or Generate to branch a new turn from it.")
@@ -434,8 +487,34 @@ class DocumentController:
         self.branch_from = ""
         self._changed()
 
+    # ------------------------------------------------------------ personal LoRAs
+
+    def personalize(self, name: str, model: str = "", steps: int = 0) -> None:
+        """Learn the personal LoRA `name` from the pictures kept (applied) in this document's session
+        (`steps` of training; 0 = the daemon's default)."""
+        if self.learning:
+            return
+        name = name.strip()
+        if not name:
+            self._say("Name the LoRA first (letters, digits, '.', '_' or '-').")
+            return
+        kept = any(t.decision in ("accepted", "edited") for t in self.history)
+        if not self.session_id or not kept:
+            self._say("Apply a candidate or two first: the LoRA learns from the pictures you kept.")
+            return
+        request = tasks.personalize(self.session_id, name, model=model, steps=steps)
+        self.training = Training(self.client, request, self._say, self._training_refused)
+
+    def _training_refused(self, error: Failed) -> None:
+        self._say(explain(error, self.client.endpoint))  # said only: a generation under way goes on
+
+    def stop_learning(self) -> None:
+        if self.training is not None:
+            self.training.cancel()
+
     def close(self, document_open: bool = True) -> None:
         """Stop the job and leave no preview layer; a closed document is not touched any more."""
+        self.stop_learning()
         if self._job is not None:
             self._job.cancel()
             self._job = None
@@ -443,6 +522,10 @@ class DocumentController:
             self.canvas.remove_preview()
 
     # ------------------------------------------------------------ messages
+
+    def report(self, error: Exception) -> None:
+        """A fault met while pumping (a bug, or Krita refusing a call): said, and the pump goes on."""
+        self._say(explain(error, self.client.endpoint))
 
     def _say(self, message: str) -> None:
         self.message = message

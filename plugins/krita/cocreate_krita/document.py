@@ -9,11 +9,12 @@ layers are written in 8-bit sRGB and converted into the document's colour space 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 from cocreate_client.pixels import Image, Mask, swap_red_blue
 from krita import Document, Node, Selection
-from PyQt5.QtCore import QByteArray, Qt
+from PyQt5.QtCore import QByteArray, QCoreApplication, Qt, QTimer
 from PyQt5.QtGui import QImage
 
 from .region import Box, DocumentError, Region, clip, context_box, is_empty
@@ -22,12 +23,19 @@ DOCUMENT_KEY = "cocreate/document-id"
 PLACEMENTS = "cocreate/placements"
 PREVIEW_LAYER = "cocreate preview"
 WORKING_SPACE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+GUARD_MS, GUARD_SECONDS = 5, 3.0
+EMPTY_SELECTION = "The selection is empty: select the part to fill, or deselect to use the whole canvas."
 
 
 class KritaDocument:
     def __init__(self, document: Document) -> None:
         self._doc = document
         self._preview: Node | None = None
+        self._painter: Node | None = None  # the layer the painter had active when the preview came
+        self._guard = QTimer()  # after inserting the preview: gives the painter's layer back at once
+        self._guard.setInterval(GUARD_MS)
+        self._guard.timeout.connect(self._keep_painter_active)
+        self._guard_until = 0.0
 
     @property
     def key(self) -> str:
@@ -56,6 +64,8 @@ class KritaDocument:
         selection: Selection | None = doc.selection()
         if selection is None:
             box, mask = Box(0, 0, width, height), None
+        elif selection.width() <= 0 or selection.height() <= 0:  # Krita's bounds of an empty selection
+            raise DocumentError(EMPTY_SELECTION)
         else:
             bounds = clip(Box(selection.x(), selection.y(), selection.width(), selection.height()), width, height)
             if bounds is None:
@@ -65,9 +75,7 @@ class KritaDocument:
             box = context_box(bounds, width, height)
             mask = Mask(box.width, box.height, bytes(selection.pixelData(*box.as_tuple())))
             if is_empty(mask):
-                raise DocumentError(
-                    "The selection is empty: select the part to fill, or deselect to use the whole canvas."
-                )
+                raise DocumentError(EMPTY_SELECTION)
         return Region(box, self._read_pixels(box), mask)
 
     def _read_pixels(self, box: Box) -> Image:
@@ -86,57 +94,112 @@ class KritaDocument:
 
     # ------------------------------------------------------------ layers
 
-    def show_preview(self, box: Box, pixels: Image) -> None:
-        if self._preview is not None and self._preview.parentNode() is None:  # the painter deleted it
-            self._preview = None
-        if self._preview is None:
-            self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
-            self._insert(self._preview)
+    def anchor(self) -> str:
+        """The painter's layer now (its unique id): results go above it, in its group; "" when none."""
+        node = self._active_layer()
+        return node.uniqueId().toString() if node is not None else ""
+
+    def show_preview(self, box: Box, pixels: Image, above: str = "") -> None:
+        preview = self._preview
+        if preview is not None and preview.parentNode() is None:  # the painter deleted it
+            preview = self._preview = None
+        if preview is None:
+            self._painter = self._doc.activeNode()
+            preview = self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
+            self._insert(preview, above)
+            # Krita makes every inserted layer active, through events it delivers during and shortly after
+            # the insertion: deliver those posted already, then watch a moment for the rest.
+            QCoreApplication.sendPostedEvents()
+            self._guard_until = time.monotonic() + GUARD_SECONDS
+            self._guard.start()
+            if self._preview is not preview:
+                # Krita runs its event loop inside the insertion; a Cancel handled there removed it.
+                if preview.parentNode() is not None:
+                    preview.remove()
+                return
             if not self.native:
-                self._preview.setColorSpace(*WORKING_SPACE)  # a temporary layer: no need to convert back
+                preview.setColorSpace(*WORKING_SPACE)  # a temporary layer: no need to convert back
                 self._doc.waitForDone()
-        self._preview.setPixelData(swap_red_blue(pixels.rgba), *box.as_tuple())
-        _refresh(self._preview)
+        if self._preview is preview:
+            preview.setPixelData(swap_red_blue(pixels.rgba), *box.as_tuple())
+            _refresh(preview)
+        self._keep_painter_active()
 
     def remove_preview(self) -> None:
-        if self._preview is not None:
-            self._preview.remove()
-            self._preview = None
+        preview, self._preview = self._preview, None
+        if preview is not None and preview.parentNode() is not None:
+            painter_was_on_it = self._is_same(self._doc.activeNode(), preview)
+            preview.remove()
+            if painter_was_on_it:
+                self._restore_painter()
+        self._painter = None
 
-    def add_layer(self, name: str, box: Box, pixels: Image) -> None:
+    def add_layer(self, name: str, box: Box, pixels: Image, above: str = "") -> None:
+        # Not made active here: Krita activates every added layer itself once its UI holds it, and
+        # activating it before that makes Krita assert ("shape", kis_node_manager.cpp:164).
         node = self._doc.createNode(name, "paintlayer")
         bgra = swap_red_blue(pixels.rgba)
         if self.native:
             node.setPixelData(bgra, *box.as_tuple())  # before inserting, so no refresh is needed
-            self._insert(node)
+            self._insert(node, above)
         else:
-            self._insert(node)
+            self._insert(node, above)
             node.setColorSpace(*WORKING_SPACE)
             self._doc.waitForDone()
             node.setPixelData(bgra, *box.as_tuple())
             node.setColorSpace(self._doc.colorModel(), self._doc.colorDepth(), self._doc.colorProfile())
             self._doc.waitForDone()
             _refresh(node)
-        self._doc.setActiveNode(node)
 
-    def _insert(self, node: Node) -> None:
-        """Above the active layer, in its group; the top of the stack when no layer is active."""
-        anchor = self._active_layer()
+    def _insert(self, node: Node, above: str) -> None:
+        """Above the layer `above` names (else the active one), in its group; the top of the stack when none."""
+        anchor = self._find(above) or self._active_layer()
         parent = anchor.parentNode() if anchor is not None else self._doc.rootNode()
         parent.addChildNode(node, anchor)
+
+    def _keep_painter_active(self) -> None:
+        """Krita makes every inserted layer active; the painter keeps painting on their own layer instead."""
+        if self._preview is None or time.monotonic() > self._guard_until:
+            self._guard.stop()
+        if self._preview is None:
+            return
+        active = self._doc.activeNode()
+        if self._is_same(active, self._preview):
+            self._restore_painter()
+        elif active is not None:
+            self._painter = active  # the painter chose another layer meanwhile
+
+    def _restore_painter(self) -> None:
+        painter = self._painter
+        if painter is not None and painter.parentNode() is not None:
+            self._doc.setActiveNode(painter)
+
+    def _find(self, unique_id: str) -> Node | None:
+        if not unique_id:
+            return None
+        pending = list(self._doc.rootNode().childNodes())
+        while pending:
+            node = pending.pop()
+            if node.uniqueId().toString() == unique_id:
+                return node
+            pending += node.childNodes()
+        return None
 
     def _active_layer(self) -> Node | None:
         node = self._doc.activeNode()
         while node is not None and _is_mask(node):  # a mask's layer is its parent
             node = node.parentNode()
-        if node is None or node.parentNode() is None or self._is_preview(node):
+        if node is None or node.parentNode() is None or self._is_same(node, self._preview):
             # The global selection is a mask at the top of the stack: skip it, and masks in general.
-            layers = [n for n in self._doc.rootNode().childNodes() if not _is_mask(n) and not self._is_preview(n)]
+            layers = [
+                n for n in self._doc.rootNode().childNodes() if not _is_mask(n) and not self._is_same(n, self._preview)
+            ]
             node = layers[-1] if layers else None
         return node
 
-    def _is_preview(self, node: Node) -> bool:
-        return self._preview is not None and node.uniqueId() == self._preview.uniqueId()
+    @staticmethod
+    def _is_same(node: Node | None, other: Node | None) -> bool:
+        return node is not None and other is not None and node.uniqueId() == other.uniqueId()
 
     # ------------------------------------------------------------ annotations
 

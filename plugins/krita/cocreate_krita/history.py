@@ -75,3 +75,23 @@ def _candidate(info: pb.CandidateInfo) -> CandidateSummary:
         thumbnail=image_from_pb(info.thumbnail) if info.HasField("thumbnail") else None,
         decision=_DECISIONS.get(latest.decision, "") if latest else "",
     )
+
+
+@dataclass
+class Branch:
+    """A turn in the session's tree, with the turns that grew from it."""
+
+    turn: TurnSummary
+    number: int  # 1-based, in the order the turns were made
+    children: list[Branch] = field(default_factory=list)
+
+
+def as_tree(turns: list[TurnSummary]) -> list[Branch]:
+    """The turns (oldest first) as the session holds them: each under the turn it grew from."""
+    made: dict[str, Branch] = {}
+    roots: list[Branch] = []
+    for number, turn in enumerate(turns, 1):
+        branch = made[turn.turn_id] = Branch(turn, number)
+        parent = made.get(turn.parent_id)
+        (parent.children if parent is not None else roots).append(branch)
+    return roots

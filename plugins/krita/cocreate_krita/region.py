@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cocreate_client import pixels
 from cocreate_client.pixels import Image, Mask
 
 # The region sent to the daemon is the selection's bounds grown by their longest side, and at least
@@ -88,3 +89,9 @@ def layer_pixels(picture: Image, mask: Mask | None) -> Image:
     # Big integers as byte vectors: one AND over every pixel, in C.
     kept = int.from_bytes(picture.rgba, "little") & int.from_bytes(lanes, "little")
     return Image(picture.width, picture.height, kept.to_bytes(len(picture.rgba), "little"))
+
+
+def mask_bounds(mask: Mask) -> Box | None:
+    """The smallest box (in the mask's own coordinates) holding every selected pixel; None when none is."""
+    bounds = pixels.mask_bounds(mask)
+    return Box(*bounds) if bounds is not None else None

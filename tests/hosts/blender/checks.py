@@ -490,7 +490,7 @@ def panels_operators_and_escape_are_registered(ctx: Context) -> None:
     for name in ("generate_texture", "repair_texture", "texture_variants", "cancel", "apply_to_material"):
         assert hasattr(bpy.ops.cocreate, name), name
     for space in ("image", "shader"):
-        for panel in ("generate", "repair", "variants", "candidates"):
+        for panel in ("generate", "repair", "variants", "style", "candidates"):
             assert hasattr(bpy.types, f"COCREATE_PT_{space}_{panel}"), (space, panel)
     assert "UNDO" in bpy.types.COCREATE_OT_apply_to_material.bl_options
     assert not bpy.ops.cocreate.cancel.poll(), "with no job, Esc goes to whoever else wants it"
@@ -521,6 +521,11 @@ class CheckedLayout:
     def progress(self, text: str = "", **_: Any) -> None:
         self.shown.append(f"progress {text}")
 
+    def prop_search(self, data: Any, name: str, search_data: Any, search_name: str, **_: Any) -> None:
+        assert name in data.bl_rna.properties, f"no property {name!r} on {data}"
+        assert search_name in search_data.bl_rna.properties, f"no collection {search_name!r} on {search_data}"
+        self.shown.append(f"prop {name}")
+
     def row(self, **_: Any) -> CheckedLayout:
         return self
 
@@ -533,7 +538,7 @@ def draw_panels(space: str) -> list[str]:
         area.spaces[0].tree_type = "ShaderNodeTree"
     shown: list[str] = []
     with bpy.context.temp_override(area=area, space_data=area.spaces[0]):
-        for panel in ("generate", "repair", "variants", "candidates"):
+        for panel in ("generate", "repair", "variants", "style", "candidates"):
             cls = getattr(bpy.types, f"COCREATE_PT_{'image' if space == 'IMAGE_EDITOR' else 'shader'}_{panel}")
             assert cls.poll(bpy.context), (space, panel)
             cls.draw(type("Panel", (), {"layout": CheckedLayout(shown)})(), bpy.context)
@@ -559,15 +564,24 @@ def panels_draw_in_both_editors_in_every_state(ctx: Context) -> None:
         jobs.advance(job)
         jobs.HISTORY.end()
         landed = draw_panels(space)
-        assert "operator cocreate.apply_to_material" in landed
+        assert "operator cocreate.apply_to_material" in landed and "operator cocreate.steer" in landed
+        assert "operator cocreate.between" in landed and "operator cocreate.pick_candidate" in landed
+        assert "prop lora" in landed and "operator cocreate.personalize" in landed
+        assert "label texture: 1 candidate" not in landed  # the status shows while running only
+        assert job.status() == "texture: 1 candidate", job.status()
         assert ("operator cocreate.show_candidate" in landed) == (space == "IMAGE_EDITOR")
+        made = job.images
 
         job = scripted(ctx, [client.Failed("UNAVAILABLE", "no daemon")])
         jobs.HISTORY.begin(job)
         jobs.advance(job)
         jobs.HISTORY.end()
-        assert "label texture failed: no daemon" in draw_panels(space)
+        failed = draw_panels(space)
+        assert "label texture failed: no daemon" in failed
+        assert "operator cocreate.apply_to_material" in failed, "the file's candidates stay listed"
         jobs.HISTORY.clear()
+        for name in made:  # as an undo would: the next editor starts idle
+            bpy.data.images.remove(bpy.data.images[name])
 
 
 # ---------------------------------------------------------------- against a real daemon (real Blender)
@@ -731,6 +745,131 @@ def repair_of_transparent_pixels_keeps_the_opaque_ones(ctx: Context) -> None:
     for name in job.images:
         changed = changed_pixels(original, document.read_image(bpy.data.images[name]))
         assert changed and changed <= hole, f"{len(changed - hole)} opaque pixels changed"
+
+
+@check(DAEMON)
+def steer_from_candidates_and_learn_a_personal_lora(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    operators = ctx.module("operators")
+    show_an_image_editor()
+    two_island_mesh()
+    settings.prompt, settings.width, settings.height = "cobblestones", 64, 64
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    first = run_job(ctx)
+    ids = [bpy.data.images[name]["cocreate_candidate_id"] for name in first.images]
+    assert bpy.ops.cocreate.apply_to_material(image=first.images[0]) == {"FINISHED"}
+    wait_for_decisions(ctx, {ids[0]: ["ACCEPTED"], ids[1]: ["REJECTED"]})
+
+    settings.lora_name, settings.training_steps = "blender-style", 3
+    assert bpy.ops.cocreate.personalize() == {"FINISHED"}
+    learned = run_job(ctx)
+    assert learned.status() == "learned your style: LoRA blender-style", learned.status()
+    assert settings.lora == "blender-style" and "blender-style" in bpy.context.window_manager.cocreate_loras
+    bpy.context.window_manager.cocreate_loras.clear()
+    assert bpy.ops.cocreate.refresh_loras() == {"FINISHED"}
+    operators._listing.result(timeout=30)
+    operators.loras_arrived()  # the timer's work (timers do not run headless)
+    assert "blender-style" in bpy.context.window_manager.cocreate_loras
+
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    painted = run_job(ctx)
+    assert painted.phase.value == "done", painted.status()
+    more_id = bpy.data.images[painted.images[0]]["cocreate_candidate_id"]
+    assert bpy.ops.cocreate.steer(image=painted.images[0], how="more") == {"FINISHED"}
+    more = run_job(ctx)
+    assert more.phase.value == "done" and len(more.images) == 2, more.status()
+    assert bpy.ops.cocreate.steer(image=more.images[0], how="less") == {"FINISHED"}
+    less = run_job(ctx)
+    assert not bpy.ops.cocreate.between.poll(), "In between needs two picked candidates"
+    for name in less.images:
+        assert bpy.ops.cocreate.pick_candidate(image=name) == {"FINISHED"}
+    between_ids = [bpy.data.images[name]["cocreate_candidate_id"] for name in less.images]
+    assert bpy.ops.cocreate.between() == {"FINISHED"}
+    between = run_job(ctx)
+    assert between.phase.value == "done" and len(between.images) == 2, between.status()  # the ends make none
+
+    turns = daemon_turns(ctx)
+    assert turns[painted.turn_id]["params"]["lora"]["name"] == "blender-style"
+    assert turns[more.turn_id]["parent"] == painted.turn_id
+    assert turns[more.turn_id]["params"]["feedback"]["liked"][-1] == more_id
+    assert turns[more.turn_id]["params"]["lora"]["name"] == "blender-style", "steering keeps the turn's LoRA"
+    assert (
+        turns[less.turn_id]["params"]["feedback"]["disliked"][-1]
+        == bpy.data.images[more.images[0]]["cocreate_candidate_id"]
+    )
+    assert turns[between.turn_id]["params"]["interpolate"] == between_ids
+    assert turns[between.turn_id]["params"]["candidates"] == 4
+
+
+def daemon_turns(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Every turn of the daemon's Blender sessions: its parent and its recorded parameters."""
+    client = ctx.client.CocreateClient(ctx.endpoint, token=Path(ctx.token_file).read_text().strip())
+    try:
+        return {
+            turn.id: {"parent": turn.parent_id, "params": json.loads(turn.params_json), "session": session.id}
+            for session in client.list_sessions(host="blender")
+            for turn in client.get_session(session.id).turns
+        }
+    finally:
+        client.close()
+
+
+@check(DAEMON)
+def unapplied_candidates_survive_save_and_reopen(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    document = ctx.module("document")
+    settings.prompt, settings.width, settings.height = "roof tiles", 64, 64
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    expected = {name: document.read_image(bpy.data.images[name]) for name in job.images}
+    saved = ctx.workdir / "unapplied.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(saved))
+    bpy.ops.wm.open_mainfile(filepath=str(saved))
+    assert sorted(image.name for image in document.latest_candidates()) == sorted(job.images)
+    for name, picture in expected.items():
+        image = bpy.data.images[name]
+        assert image.packed_file is not None and document.read_image(image) == picture
+        assert image.get(document.TURN_ID) == job.turn_id
+    listed = draw_panels("IMAGE_EDITOR")
+    assert listed.count("operator cocreate.apply_to_material") == len(job.images), listed
+
+
+@check(DAEMON)
+def an_unsaved_file_gets_its_own_session(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    document = ctx.module("document")
+    settings.prompt, settings.width, settings.height, settings.candidates = "sand", 64, 64, 1
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    first = run_job(ctx)
+    first_id = document.identity()[0]
+    bpy.ops.wm.read_homefile(use_empty=True)  # File ▸ New: another unsaved file
+    settings = use_daemon(ctx)
+    settings.prompt, settings.width, settings.height, settings.candidates = "sand", 64, 64, 1
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    second = run_job(ctx)
+    second_id = document.identity()[0]
+    assert first_id != second_id and document.identity()[1] == "untitled"
+    turns = daemon_turns(ctx)
+    assert turns[first.turn_id]["session"] != turns[second.turn_id]["session"], "two new files, two sessions"
+    bpy.ops.wm.save_as_mainfile(filepath=str(ctx.workdir / "named.blend"))
+    assert document.identity() == (second_id, "named.blend"), "saving keeps the file's session"
+
+
+@check(DAEMON)
+def steps_go_as_high_as_the_daemon_allows(ctx: Context) -> None:
+    settings = use_daemon(ctx)
+    settings.prompt, settings.width, settings.height, settings.candidates = "gravel", 64, 64, 1
+    settings.steps = 180
+    assert settings.steps == 180, "the panel does not cap Steps below the daemon's limit (200 here)"
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    job = run_job(ctx, until=lambda job: job.total == 180)  # the daemon took it and runs its 180 steps
+    assert job.phase.value == "running", job.status()
+    assert bpy.ops.cocreate.cancel() == {"FINISHED"}
+    assert run_job(ctx, timeout=120).phase.value == "cancelled"
+    settings.steps = 500
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.phase.value == "failed" and "at most 200" in job.message, job.status()
 
 
 # ---------------------------------------------------------------- runner

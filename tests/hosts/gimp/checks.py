@@ -27,6 +27,8 @@ from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 EXPAND, FILL, VARIANTS = "plug-in-cocreate-expand", "plug-in-cocreate-fill", "plug-in-cocreate-variants"
 KEEP = "plug-in-cocreate-keep"
+MORE, LESS, BETWEEN = "plug-in-cocreate-more-like", "plug-in-cocreate-less-like", "plug-in-cocreate-between"
+LEARN = "plug-in-cocreate-learn"
 CANDIDATE = "cocreate-candidate"  # the parasite on each candidate layer
 RGBA8, RGBA16 = "R'G'B'A u8", "R'G'B'A u16"
 FAST = {"steps": 2, "seed": 7}  # the tiny profile paints noise either way; two steps keep runs short
@@ -272,6 +274,38 @@ def keep_a_candidate() -> dict:
     }
 
 
+def tags_of(image: Gimp.Image, prefix: str) -> list[dict[str, Any] | None]:
+    return [candidate_tag(layer) for layer in image.get_layers() if layer.get_name().startswith(prefix)]
+
+
+def steer_learn_and_paint_with_a_lora() -> dict:
+    """Fill with 3 candidates and keep the second; More Like This on it, Less Like This and In Between These Two
+    on the new ones; Learn My Style from the image's session; Fill again naming that LoRA."""
+    image, background, _top = two_layer_picture()
+    soft_selection(image)
+    made = call(FILL, image, [background], prompt="a stone", candidates=3, **FAST)
+    kept_layer = image.get_layers()[1]
+    kept = call(KEEP, image, [kept_layer])
+    more = call(MORE, image, [kept_layer], candidates=2)
+    liked = list(image.get_layers()[:2])  # above the kept layer, the first of them on top
+    order = [layer.get_name() for layer in image.get_layers()[:3]]
+    less = call(LESS, image, [liked[0]], candidates=1)
+    between = call(BETWEEN, image, liked, candidates=1)
+    facts = {
+        "made": made,
+        "kept": {**kept, "tag": candidate_tag(kept_layer)},
+        "more": {**more, "tags": [candidate_tag(layer) for layer in liked]},
+        "order": order,
+        "less": {**less, "tags": tags_of(image, "cocreate less like")},
+        "between": {**between, "tags": tags_of(image, "cocreate between")},
+        "between_one": call(BETWEEN, image, [kept_layer], candidates=1),
+        "more_of_no_candidate": call(MORE, image, [background], candidates=1),
+        "learned": call(LEARN, image, [], lora_name="gimp-style", steps=3),
+    }
+    painted = call(FILL, image, [background], candidates=1, lora="gimp-style", **FAST)
+    return {**facts, "painted": {**painted, "tags": [candidate_tag(image.get_layers()[0])]}}
+
+
 # ---------------------------------------------------------------- gui suite (full GIMP under Xvfb)
 
 
@@ -466,6 +500,26 @@ def dialog_cancel() -> dict:
     return dialog_then_progress(cancel=True)
 
 
+def screenshot() -> dict:
+    """The Expand Canvas dialog (its LoRA list from the daemon) over an image showing three Fill candidates,
+    the Layers panel listing them; the whole screen saved to /project/screenshot-gimp.png."""
+    image = picture(480, 320)
+    add_layer(image, "background", 480, 320, Gimp.ImageType.RGB_IMAGE, "R'G'B' u8", rgb_pattern(480, 320))
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 140, 80, 200, 160)
+    made = call(FILL, image, image.get_layers(), prompt="a stone", candidates=3, **FAST)
+    dialog = open_expand_dialog(image)
+    if dialog is None:
+        return {"made": made, "dialog": False}
+    time.sleep(2)  # GTK draws the dialog and the docks
+    Gdk = gdk()
+    root = Gdk.get_default_root_window()
+    shot = Gdk.pixbuf_get_from_window(root, 0, 0, root.get_width(), root.get_height())
+    saved = shot.savev("/project/screenshot-gimp.png", "png", [], [])
+    press(dialog, Gdk.KEY_Escape, Gdk.ModifierType(0))
+    wait_until_gone(dialog, 30)
+    return {"made": made, "dialog": True, "saved": saved, "size": [shot.get_width(), shot.get_height()]}
+
+
 # ---------------------------------------------------------------- offline suite (no daemon at the endpoint)
 
 
@@ -518,8 +572,10 @@ SUITES: dict[str, list[Callable[[], dict]]] = {
         high_bit_depth,
         wider_than_the_daemon_takes,
         keep_a_candidate,
+        steer_learn_and_paint_with_a_lora,
     ],
     "gui": [undo, keep_then_undo, dialog_ok, dialog_cancel],
+    "screenshot": [screenshot],
     "offline": [
         daemon_down,
         indexed,

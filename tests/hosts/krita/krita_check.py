@@ -388,15 +388,15 @@ def docker_flow(check: Checks, client: Any) -> None:
     check("docker: Apply adds the layer", names(doc) == ["Background", "a lighthouse"], names(doc))
     check(
         "docker: the history lists the turn",
-        docker.history.count() == 1 and "accepted" in docker.history.item(0).text(),
-        docker.history.count() and docker.history.item(0).text(),
+        docker.history.topLevelItemCount() == 1 and "accepted" in docker.history.topLevelItem(0).text(0),
+        docker.history.topLevelItemCount() and docker.history.topLevelItem(0).text(0),
     )
     check("docker: the timer stops when idle", not docker.pumping)
     models = [docker.model.itemData(i) for i in range(docker.model.count())]
     check("docker: the model list comes from the daemon", "tiny-image" in models, models)
     turn_id = controller.history[0].turn_id
     docker.prompt.setPlainText("")
-    docker.history.itemClicked.emit(docker.history.item(0))
+    docker.history.itemClicked.emit(docker.history.topLevelItem(0), 0)
     spin(lambda: not docker.pumping)
     chosen = (controller.branch_from == turn_id, docker.strip.count(), docker.prompt.toPlainText())
     check(

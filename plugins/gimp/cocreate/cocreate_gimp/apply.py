@@ -114,7 +114,7 @@ class Apply:
             self.close()
 
     def _place(self, candidate: CandidateReady) -> None:
-        if candidate.image is None:
+        if candidate.image is None or candidate.index in self._plan.skipped:
             return
         layer = self._plan.layer(candidate.image)
         if not self._open:

@@ -7,7 +7,9 @@ layers of the image's own kind and precision.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 from cocreate_client.pixels import Image, Mask
 from gi.repository import Gegl, Gimp
@@ -69,6 +71,45 @@ class GimpDocument:
         _, x, y = drawable.get_offsets()
         return Image(width, height, bytes(data)), (x, y)
 
+    def layers_area(self, layers: list[Gimp.Layer]) -> Rect:
+        """Where the layers lie on the canvas, together."""
+        area = None
+        for layer in layers:
+            _, x, y = layer.get_offsets()
+            rect = Rect(x, y, layer.get_width(), layer.get_height())
+            area = rect if area is None else area.union(rect)
+        assert area is not None
+        return area.intersection(Rect(0, 0, self.width, self.height))
+
+    def layers_alpha(self, layers: list[Gimp.Layer], rect: Rect) -> Mask:
+        """Where any of the layers paints inside `rect`: the largest of their alphas, one byte per pixel."""
+        alpha = bytearray(rect.width * rect.height)
+        for layer in layers:
+            pixels, (x, y) = self.layer_pixels(layer)
+            own = pixels.rgba[3::4]
+            part = Rect(x, y, pixels.width, pixels.height).intersection(rect)
+            for row in range(part.y, part.bottom):
+                start = (row - y) * pixels.width + part.x - x
+                at = (row - rect.y) * rect.width + part.x - rect.x
+                alpha[at : at + part.width] = bytes(
+                    map(max, alpha[at : at + part.width], own[start : start + part.width])
+                )
+        return Mask(rect.width, rect.height, bytes(alpha))
+
+    @contextlib.contextmanager
+    def hidden(self, layers: list[Gimp.Layer]) -> Iterator[None]:
+        """The layers hidden for a moment (to read what lies below them), outside the undo history."""
+        shown = [layer for layer in layers if layer.get_visible()]
+        self._image.undo_freeze()
+        try:
+            for layer in shown:
+                layer.set_visible(False)
+            yield
+        finally:
+            for layer in shown:
+                layer.set_visible(True)
+            self._image.undo_thaw()
+
     def document_id(self) -> str:
         """This image's cocreate id, made and attached (saved with the XCF, not an undo step) on first use."""
         parasite = self._image.get_parasite(DOCUMENT_PARASITE)
@@ -100,7 +141,13 @@ class GimpDocument:
         )
         new = Gimp.Layer.new(image, name, pixels.width, pixels.height, kind, 100.0, Gimp.LayerMode.NORMAL)
         if isinstance(above, Gimp.Layer):
-            image.insert_layer(new, above.get_parent(), image.get_item_position(above) + rank)
+            # The job's layers placed so far sit right above `above`: `rank` of them go above this one.
+            position = image.get_item_position(above)
+            siblings = _children(image, above.get_parent())
+            placed = 0
+            while placed < position and _same_job(siblings[position - placed - 1], tag):
+                placed += 1
+            image.insert_layer(new, above.get_parent(), position - placed + rank)
         else:
             image.insert_layer(new, None, rank)
         buffer = new.get_buffer()
@@ -114,6 +161,15 @@ class GimpDocument:
     def end(self) -> None:
         self._image.undo_group_end()
         Gimp.displays_flush()
+
+
+def _children(image: Gimp.Image, parent: Gimp.Layer | None) -> list[Gimp.Layer]:
+    return list(parent.get_children() if parent is not None else image.get_layers())
+
+
+def _same_job(layer: Gimp.Layer, tag: Tag) -> bool:
+    other = candidate_tag(layer)
+    return other is not None and other.group == tag.group
 
 
 # ------------------------------------------------------------ candidate layers (Keep This Candidate)

@@ -58,6 +58,7 @@ class Options:
     steps: int = 0
     guidance: float = 0.0
     strength: float = 0.0
+    lora: str = ""  # a personal LoRA's name (the daemon's list); "" = none
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Plan:
     placed: tuple[int, int]  # where the answer's top-left corner lands on the canvas
     alpha: bytes | None = None  # replaces the answer's alpha (a layer's own shape, for whole-layer variants)
     above: object = None  # the layer the candidates go above; None: the top of the image
+    skipped: frozenset[int] = frozenset()  # candidate indices that get no layer (an interpolation's ends)
 
     def layer(self, answer: Image) -> Layer:
         """The part of an answer a new layer holds: painted pixels only, cut to their bounding box."""
@@ -116,21 +118,28 @@ def _shared(options: Options) -> _Shared:
     )
 
 
+def _with_lora(options: Options, request: pb.GenerateRequest) -> pb.GenerateRequest:
+    return tasks.steered(request, lora=options.lora)
+
+
 def expand(picture: Picture, sides: Sides, feather: int, options: Options) -> Plan:
     """Grow the canvas by `sides`; the model paints the new area and a `feather` px seam into the old picture."""
     if feather < 1:
         raise PlanError("The seam needs a feather of at least 1 px.")
     region = geometry.expand_region(picture.width, picture.height, sides, feather)
     source = region.source
-    request = tasks.expand(
-        picture.visible(source),
-        left=sides.left,
-        top=sides.top,
-        right=sides.right,
-        bottom=sides.bottom,
-        prompt=options.prompt,
-        feather=feather,
-        **_shared(options),
+    request = _with_lora(
+        options,
+        tasks.expand(
+            picture.visible(source),
+            left=sides.left,
+            top=sides.top,
+            right=sides.right,
+            bottom=sides.bottom,
+            prompt=options.prompt,
+            feather=feather,
+            **_shared(options),
+        ),
     )
     answer_width, answer_height = sides.around(source.width, source.height)
     painted = masks.seam_mask(
@@ -152,15 +161,18 @@ def _selected_area(picture: Picture, what: str) -> tuple[Rect, Image, Mask]:
 def fill(picture: Picture, options: Options) -> Plan:
     """Repaint the selection from its surroundings, blending by the selection's soft edge."""
     context, image, mask = _selected_area(picture, "Fill selection")
-    request = tasks.inpaint(image, mask=mask, prompt=options.prompt, strength=options.strength, **_shared(options))
+    request = _with_lora(
+        options, tasks.inpaint(image, mask=mask, prompt=options.prompt, strength=options.strength, **_shared(options))
+    )
     return Plan("fill", options.prompt, request, None, mask, (context.x, context.y))
 
 
 def variants_of_selection(picture: Picture, options: Options) -> Plan:
     """Style variants of the selected part of the visible image."""
     context, image, mask = _selected_area(picture, "Variants")
-    request = tasks.variants(
-        image, mask=mask, style_prompt=options.prompt, strength=options.strength, **_shared(options)
+    request = _with_lora(
+        options,
+        tasks.variants(image, mask=mask, style_prompt=options.prompt, strength=options.strength, **_shared(options)),
     )
     return Plan("variants", options.prompt, request, None, mask, (context.x, context.y))
 
@@ -168,5 +180,7 @@ def variants_of_selection(picture: Picture, options: Options) -> Plan:
 def variants_of_layer(pixels: Image, offsets: tuple[int, int], layer: object, options: Options) -> Plan:
     """Style variants of a whole layer: each candidate keeps the layer's shape (its alpha) and sits above it."""
     geometry.check_sendable(Rect(0, 0, pixels.width, pixels.height), "The layer")
-    request = tasks.variants(pixels, style_prompt=options.prompt, strength=options.strength, **_shared(options))
+    request = _with_lora(
+        options, tasks.variants(pixels, style_prompt=options.prompt, strength=options.strength, **_shared(options))
+    )
     return Plan("variants", options.prompt, request, None, None, offsets, alpha=bytes(pixels.rgba[3::4]), above=layer)

@@ -9,16 +9,26 @@ worker thread while the main thread runs the loop.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from cocreate_client import Job
 from cocreate_client.events import Event
 from gi.repository import GLib
 
-from .apply import Apply
-
 T = TypeVar("T")
+
+
+class Handler(Protocol):
+    """What a job's events go to on the main thread (apply.Apply, learn.Learning)."""
+
+    finished: bool
+
+    def handle(self, events: Iterable[Event]) -> bool:
+        """Take events in order; True once the job is over."""
+        ...
+
+    def close(self) -> None: ...
 
 
 def wait(work: Callable[[], T]) -> T:
@@ -51,14 +61,14 @@ class Pump:
     def __init__(self) -> None:
         self._loop = GLib.MainLoop()
         self._job: Job | None = None
-        self._apply: Apply | None = None
+        self._apply: Handler | None = None
         self._error: BaseException | None = None
 
     def wake(self, event: Event) -> None:
         """For CocreateClient.generate(on_event=...): runs on the client thread."""
         GLib.idle_add(self._drain)
 
-    def run(self, job: Job, apply: Apply) -> None:
+    def run(self, job: Job, apply: Handler) -> None:
         """Apply the job's events until it is over; re-raises what applying raised."""
         self._job, self._apply = job, apply
         self._drain()

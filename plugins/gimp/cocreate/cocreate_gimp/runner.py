@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cocreate_client import CocreateClient, CocreateError
+from cocreate_client import CocreateClient, CocreateError, Job, tasks
+from cocreate_client.pb import cocreate_pb2 as pb
 from gi.repository import Gimp
 
-from . import candidates, pump
+from . import candidates, geometry, pump, steering
 from .apply import Apply
 from .document import GimpDocument, GimpProgress, candidate_layers, candidate_tag, keep_layer
-from .geometry import GeometryError
+from .geometry import GeometryError, Rect
+from .learn import Learning
 from .plans import Plan, PlanError
 
 HOST = "gimp"
@@ -52,25 +54,117 @@ def execute(image: Gimp.Image, make_plan: Callable[[GimpDocument], Plan], *, int
 
 
 def _generate(client: CocreateClient, document: GimpDocument, plan: Plan, *, interactive: bool) -> Outcome:
+    progress = GimpProgress(f"cocreate {plan.task}: sending the picture")
+    apply = Apply(plan, document, progress)
+    _follow(client.generate, plan.request, apply, progress, f"cocreate {plan.task}", interactive=interactive)
+    if apply.error is not None:
+        return Outcome(apply.layers, error=f"cocreate {plan.task}: {apply.error}")
+    return Outcome(apply.layers, cancelled=apply.cancelled)
+
+
+def _follow(
+    start: Callable[..., Job],
+    request: object,
+    handler: pump.Handler,
+    progress: GimpProgress,
+    title: str,
+    *,
+    interactive: bool,
+) -> None:
+    """Start a job and feed its events to `handler` until it ends; a watching person gets a Cancel button."""
     waker = pump.Pump()
-    job = client.generate(plan.request, on_event=waker.wake)
+    job = start(request, on_event=waker.wake)
     window = None
     if interactive:
         from .dialog import ProgressWindow  # GTK only where there is a display
 
-        window = ProgressWindow(f"cocreate {plan.task}", job.cancel)
-    progress = GimpProgress(f"cocreate {plan.task}: sending the picture")
-    apply = Apply(plan, document, progress)
+        window = ProgressWindow(title, job.cancel)
     try:
-        waker.run(job, apply)
+        waker.run(job, handler)
     finally:
-        apply.close()
+        handler.close()
         progress.end()
         if window is not None:
             window.close()
-    if apply.error is not None:
-        return Outcome(apply.layers, error=f"cocreate {plan.task}: {apply.error}")
-    return Outcome(apply.layers, cancelled=apply.cancelled)
+
+
+def steer(
+    image: Gimp.Image, drawables: list[Gimp.Drawable], how: steering.How, count: int, *, interactive: bool
+) -> Outcome:
+    """New candidates for the area of the chosen candidate layers, steered by them (see steering.py)."""
+    chosen = [(drawable, candidate_tag(drawable)) for drawable in drawables]
+    tags = [tag for _, tag in chosen if tag is not None]
+    if not chosen or len(tags) != len(chosen):
+        return Outcome(0, error=steering.NOT_CANDIDATES)
+    if how == "between" and len(tags) != 2:
+        return Outcome(0, error=steering.NOT_TWO)
+    layers = [layer for layer, _ in chosen]
+    client = CocreateClient(client_name="gimp")
+    try:
+        document = GimpDocument(image)
+        session, turn = _turn_of(client, document, tags[0])
+        context = geometry.with_context(document.layers_area(layers), Rect(0, 0, document.width, document.height))
+        geometry.check_sendable(context, "The chosen layers")
+        groups = {tag.group for tag in tags}
+        with document.hidden([layer for layer, tag in candidate_layers(image) if tag.group in groups]):
+            picture = document.visible(context)
+        painted = document.layers_alpha(layers, context)
+        ids = [tag.candidate_id for tag in tags]
+        plan = steering.plan(how, ids, turn, context, picture, painted, count, above=layers[0])
+        plan.request.session_id = session
+        plan.request.parent_turn_id = turn.id  # the session's tree: these grew from that turn
+        return _generate(client, document, plan, interactive=interactive)
+    except (PlanError, GeometryError) as error:
+        return Outcome(0, error=str(error))
+    except CocreateError as error:
+        return Outcome(0, error=f"cocreate: {error}")
+    finally:
+        client.close()
+
+
+def _turn_of(client: CocreateClient, document: GimpDocument, tag: candidates.Tag) -> tuple[str, pb.Turn]:
+    """The session of this image holding the candidate's turn, and that turn."""
+    for found in client.list_sessions(host=HOST, document_id=document.document_id(), limit=20):
+        for turn in client.get_session(found.id).turns:
+            if turn.id == tag.turn_id:
+                return found.id, turn
+    raise PlanError("cocreate: the daemon has no record of this candidate's turn in this image's sessions.")
+
+
+@dataclass(frozen=True)
+class Learned:
+    lora: str  # "" when nothing was trained
+    cancelled: bool = False
+    error: str | None = None  # for people
+
+
+def learn(image: Gimp.Image, name: str, steps: int, *, interactive: bool) -> Learned:
+    """Learn My Style: the daemon trains personal LoRA `name` on the pictures kept in this image's session."""
+    client = CocreateClient(client_name="gimp")
+    try:
+        document = GimpDocument(image)
+        request = tasks.personalize(session_id(client, document), name, steps=steps)
+        progress = GimpProgress("cocreate: sending the pictures you kept")
+        learning = Learning(progress)
+        _follow(client.personalize, request, learning, progress, "cocreate: Learn My Style", interactive=interactive)
+    except PlanError as error:
+        return Learned("", error=str(error))
+    except CocreateError as error:
+        return Learned("", error=f"cocreate: {error}")
+    finally:
+        client.close()
+    if learning.error is not None:
+        return Learned("", error=f"cocreate: {learning.error}")
+    return Learned(learning.lora, cancelled=learning.cancelled)
+
+
+def personal_loras() -> list[str]:
+    """The daemon's personal LoRAs (and other LoRAs it knows), for the dialog's list; [] when it is not running."""
+    try:
+        with CocreateClient(client_name="gimp", timeout=3.0) as client:
+            return sorted(model.name for model in client.list_models() if model.kind == "lora")
+    except CocreateError:
+        return []
 
 
 @dataclass(frozen=True)

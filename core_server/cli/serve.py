@@ -1,8 +1,4 @@
-"""`cocreate`: run the daemon, and talk to it as any plugin would.
-
-Every verb but `serve` and the local `models add|pull|default` goes through the
-plugin client (plugins/common), so the CLI sees exactly what a host sees.
-"""
+"""`cocreate serve`: run the daemon (a Unix socket by default; TCP with a token)."""
 
 from __future__ import annotations
 
@@ -10,62 +6,14 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 from pathlib import Path
 
-from rich.console import Console
-
-from . import __version__, config
-from .sessions.context import POLICIES
-
-console = Console(stderr=True)
-
-ENVIRONMENT = """environment:
-  COCREATE_HOME        where models, sessions and the tiny profile live (default: the user data dir)
-  COCREATE_ENDPOINT    the daemon to talk to: unix:/path or HOST:PORT (default: the user's socket)
-  COCREATE_TOKEN       the token for a TCP daemon (or COCREATE_TOKEN_FILE: a file holding it)
-  COCREATE_DEVICE      cpu or cuda (default: cuda when available)
-  COCREATE_DTYPE       float32, float16 or bfloat16 (default: float16 on CUDA; on the CPU bfloat16 where it
-                       has bfloat16 instructions, else float32); the VAE stays float32 under bfloat16
-  COCREATE_COMPILE     1: torch.compile the UNet (as serve --compile)
-  COCREATE_ENCODE_CACHE_MB  memory for the session caches of prompt and picture encodings (default 64; 0: off)
-"""
+from .. import config
+from ..sessions.context import POLICIES
+from .core import CliError, console, positive, read_token
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except CliError as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 1
-
-
-class CliError(Exception):
-    """A failure the user can fix; printed without a traceback."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cocreate",
-        description="A local daemon for AI co-creation in Krita, GIMP, Blender and LibreOffice.",
-        epilog=ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"cocreate {__version__}")
-    verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--endpoint", help="the daemon: unix:/path or HOST:PORT (default: $COCREATE_ENDPOINT or the user socket)"
-    )
-    common.add_argument("--token-file", type=Path, help="file holding the token of a TCP daemon")
-
+def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     serve = verbs.add_parser("serve", help="run the daemon (Unix socket by default)")
     serve.add_argument("--token-file", type=Path, help="file holding the token TCP clients must send")
     serve.add_argument(
@@ -81,7 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "--compile", action="store_true", help="torch.compile the UNet: faster steps after a one-off cost per shape"
     )
     serve.add_argument(
-        "--keep-alive", type=_positive, metavar="SECONDS", help="unload models no job has used for this long"
+        "--paint-size",
+        choices=("auto", "region", "native"),
+        help="the size image jobs paint at unless a request says: auto (default) = native on a GPU, "
+        "the region's own size on the CPU",
+    )
+    serve.add_argument(
+        "--keep-alive", type=positive, metavar="SECONDS", help="unload models no job has used for this long"
     )
     defaults = config.DEFAULT_LIMITS
     limit_flags = {
@@ -95,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     for flag, (name, what) in limit_flags.items():
         default = getattr(defaults, name)
         serve.add_argument(
-            flag, type=_positive, default=default, dest=name, metavar="N", help=f"{what} (default {default})"
+            flag, type=positive, default=default, dest=name, metavar="N", help=f"{what} (default {default})"
         )
     serve.add_argument(
         "--store-context",
@@ -112,45 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tokens", type=Path, required=True, metavar="FILE", help="the file serve --tokens reads")
     token.set_defaults(run=_new_token)
 
-    from . import cli_client  # the verbs that talk to a running daemon
-
-    cli_client.add_verbs(verbs, common)
-    return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def read_token(token_file: Path | None) -> str | None:
-    """--token-file, else $COCREATE_TOKEN, else the file named by $COCREATE_TOKEN_FILE."""
-    if token_file is None and os.environ.get("COCREATE_TOKEN"):
-        return os.environ["COCREATE_TOKEN"]
-    token_file = token_file or (
-        Path(os.environ["COCREATE_TOKEN_FILE"]) if os.environ.get("COCREATE_TOKEN_FILE") else None
-    )
-    if token_file is None:
-        return None
-    try:
-        token = token_file.read_text().strip()
-    except OSError as error:
-        raise CliError(f"cannot read the token file {token_file}: {error.strerror}") from None
-    if not token:
-        raise CliError(f"the token file {token_file} is empty")
-    return token
-
 
 def _serve(args: argparse.Namespace) -> int:
-    from .service.server import ConfigError, ServeOptions, serve
+    from ..service.server import ConfigError, ServeOptions, serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "debug":
         _quiet_libraries()
     if args.compile:
         os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
+    if args.paint_size:
+        os.environ["COCREATE_PAINT_SIZE"] = args.paint_size  # the image engine reads it for each job
     options = ServeOptions(
         socket=args.socket,
         listen=args.listen,
@@ -189,7 +115,7 @@ def _quiet_libraries() -> None:
 
 
 def _new_token(args: argparse.Namespace) -> int:
-    from .service.identity import TokenFileError, append_token
+    from ..service.identity import TokenFileError, append_token
 
     try:
         token = append_token(args.tokens, args.name)
@@ -198,7 +124,3 @@ def _new_token(args: argparse.Namespace) -> int:
     console.print(f"added {args.name!r} to {args.tokens}; give them this token (it is not kept anywhere):")
     print(token)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from . import core
+from .core import CliError, connect, out
 
 if TYPE_CHECKING:
     from rich.status import Status
 
-    from .tasks import Training
-
-out = Console()
+    from ..tasks import Training
 
 
 def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -45,10 +44,9 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 
 def _fork(args: argparse.Namespace) -> int:
-    from .cli_client import connect
-
     with connect(args) as client:
-        session = client.fork_session(args.session_id, args.turn_id)
+        session_id = core.session_id(client, args.session_id)
+        session = client.fork_session(session_id, core.turn_id(client, session_id, args.turn_id))
     out.print(f"forked into session [bold]{session.id}[/bold] ({session.turn_count} turns); `cocreate sessions show`")
     return 0
 
@@ -56,24 +54,23 @@ def _fork(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from .cli_client import connect
-
     with connect(args) as client:
-        restored = client.restore_candidate(args.candidate_id)
+        candidate_id = core.candidate_id(client, args.candidate_id)
+        restored = client.restore_candidate(candidate_id)
     content = restored.candidate
     if content.WhichOneof("content") == "image":
         Image.frombytes("RGBA", (content.image.width, content.image.height), content.image.rgba).save(args.file)
     else:
         args.file.write_text(content.text, encoding="utf-8")
     out.print(
-        f"restored {args.candidate_id} into {args.file}; continue from turn [bold]{restored.turn_id}[/bold] "
+        f"restored {candidate_id} into {args.file}; continue from turn [bold]{restored.turn_id}[/bold] "
         f"of session {restored.session_id} (the next request's parent turn)"
     )
     return 0
 
 
 def _personalize(args: argparse.Namespace) -> int:
-    from .tasks import Training
+    from ..tasks import Training
 
     training = Training(steps=args.steps, rank=args.rank, learning_rate=args.learning_rate, seed=args.seed)
     folder = Path(args.source).expanduser()
@@ -93,10 +90,9 @@ def _personalize_folder(
     args: argparse.Namespace, folder: Path, training: Training, status: Status
 ) -> tuple[str, int, str]:
     """In this process: the pictures are on this machine."""
-    from .cli import CliError
-    from .models.catalog import UnknownModel
-    from .personalize import NothingToLearn, personalize_folder
-    from .tasks import EngineError, StepEvent
+    from ..models.catalog import UnknownModel
+    from ..personalize import NothingToLearn, personalize_folder
+    from ..tasks import EngineError, StepEvent
 
     def show(event: object) -> None:
         if isinstance(event, StepEvent):
@@ -115,11 +111,10 @@ def _personalize_session(args: argparse.Namespace, training: Training, status: S
     """By the daemon, which holds the session, in its job queue."""
     from cocreate_client import Progress, Queued, Trained, tasks
 
-    from .cli import CliError
-    from .cli_client import connect
-
+    with connect(args) as client:
+        session_id = core.session_id(client, args.source)
     request = tasks.personalize(
-        args.source,
+        session_id,
         args.name,
         model=args.model,
         prompt=args.prompt,

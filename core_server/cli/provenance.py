@@ -11,14 +11,13 @@ from typing import Any
 
 from cocreate_client.pb import cocreate_pb2 as pb
 from google.protobuf.message import Message
-from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from . import config
-from .provenance.plot import Chart, Point
-
-out = Console()
+from .. import config
+from ..provenance.plot import Chart, Point
+from . import core
+from .core import CliError, connect, out
 
 
 def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -51,9 +50,8 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .cli import CliError
-    from .provenance.credentials import local_anchor
-    from .provenance.verify import verify_file
+    from ..provenance.credentials import local_anchor
+    from ..provenance.verify import verify_file
 
     local = local_anchor(config.data_dir() / "provenance")
     anchors = [*([local] if local else []), *args.trust]
@@ -102,11 +100,10 @@ def _facts(facts: dict[str, Any]) -> str:
 
 
 def _get(args: argparse.Namespace) -> int:
-    from .cli_client import connect
-    from .provenance.sidecar import SUFFIX
+    from ..provenance.sidecar import SUFFIX
 
     with connect(args) as client:
-        signed = client.get_provenance(args.candidate_id, "jpeg" if args.jpeg else "png")
+        signed = client.get_provenance(core.candidate_id(client, args.candidate_id), "jpeg" if args.jpeg else "png")
     if signed.media_type.startswith("image/"):
         args.file.write_bytes(signed.data)
         out.print(f"wrote {args.file} ({signed.media_type}, manifest embedded)")
@@ -122,12 +119,12 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _analytics(args: argparse.Namespace) -> int:
-    from .cli_client import connect
-    from .provenance.plot import write_png
+    from ..provenance.plot import write_png
 
     with connect(args) as client:
-        report = client.get_analytics(args.session_id, args.host, args.limit)
-    if args.session_id:
+        session_id = core.session_id(client, args.session_id) if args.session_id else ""
+        report = client.get_analytics(session_id, args.host, args.limit)
+    if session_id:
         session = report.sessions[0]
         _print_session(session)
         title = f"cocreate session {session.document_name or session.session_id}"
@@ -136,7 +133,7 @@ def _analytics(args: argparse.Namespace) -> int:
         _print_sessions(report)
         title = f"cocreate: {report.overview.sessions} sessions"
         charts = _sessions_charts(list(reversed(report.sessions)))  # oldest first: time runs left to right
-    path = args.plot or Path(f"cocreate-analytics{'-' + args.session_id[:8] if args.session_id else ''}.png")
+    path = args.plot or Path(f"cocreate-analytics{'-' + session_id[:8] if session_id else ''}.png")
     write_png(title, charts, path)
     out.print(f"charts written to {path}")
     return 0

@@ -1,0 +1,37 @@
+"""`cocreate health` (is the daemon up, where, how busy) and `cocreate demo` (the tiny profile, end to end)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .core import connect, out
+
+
+def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    health = verbs.add_parser("health", parents=[common], help="is the daemon up, where, how busy")
+    health.set_defaults(run=_health)
+    demo = verbs.add_parser("demo", help="run a daemon on the tiny profile and drive it end to end")
+    demo.add_argument("--out", type=Path, default=Path("cocreate-demo"), help="folder for the outputs")
+    demo.add_argument(
+        "--family", default="sd15", help="the image model family to paint with: its tiny model (sd15, sdxl, sd3...)"
+    )
+    demo.set_defaults(run=_demo)
+
+
+def _health(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        status = client.health()
+        endpoint = client.endpoint
+    # One fact a line, so each fits an 80-column terminal; a long endpoint stays whole on its own line.
+    out.print("[green]serving[/green] at", soft_wrap=True)
+    out.print(f"  {endpoint}", soft_wrap=True, highlight=False)
+    out.print(f"cocreate {status.version} on {status.device}; {status.queue_length} queued")
+    out.print(f"loaded: {', '.join(m.name for m in status.loaded) or 'none'}", soft_wrap=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    return run_demo(args.out, family=args.family)
