@@ -153,8 +153,10 @@ def test_a_second_daemon_on_the_same_home_changes_nothing(tmp_path: Path) -> Non
         with pytest.raises(LaunchError) as refused:
             start_daemon(home, timeout=120)
         assert "another daemon" in str(refused.value) and "Traceback" not in str(refused.value)
-        stub.Cancel(pb.CancelRequest(job_id=job_id))
-        assert list(stream)[-1].done.status == pb.JOB_CANCELLED, "the live job ends as its own daemon says"
+        with contextlib.suppress(grpc.RpcError):  # NOT_FOUND: it finished while the second daemon tried
+            stub.Cancel(pb.CancelRequest(job_id=job_id))
+        last = list(stream)[-1]  # the old code failed here: "turn ... is already interrupted"
+        assert last.done.status in (pb.JOB_CANCELLED, pb.JOB_COMPLETED), "the live job ends as its own daemon says"
 
 
 @pytest.mark.parametrize("temperature", [1.4e-45, 1e-40, 1e-7])
