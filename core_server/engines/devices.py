@@ -38,11 +38,12 @@ def choose_device() -> torch.device:
     return torch.device(name)
 
 
-def choose_dtype(device: torch.device) -> torch.dtype:
+def choose_dtype(device: torch.device, gpu_default: str = "float16") -> torch.dtype:
+    """`gpu_default`: what a model family runs in on CUDA (float16, or bfloat16 for models that overflow it)."""
     name = os.environ.get(DTYPE_ENV, "").strip().lower()
     if not name:
         if device.type == "cuda":
-            return torch.float16
+            return DTYPES[gpu_default]
         return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     if name not in DTYPES:
         raise EngineError(f"{DTYPE_ENV}={name!r} is not a dtype cocreate knows; use one of: {', '.join(DTYPES)}.")

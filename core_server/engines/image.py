@@ -20,13 +20,26 @@ from diffusers.utils import logging as diffusers_logging
 from safetensors.torch import load_file
 from transformers.utils import logging as transformers_logging
 
-from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
+from core_server.engines import (
+    compiling,
+    encode_cache,
+    expand,
+    inpaint,
+    placement,
+    precision,
+    single_file,
+    texture,
+    variants,
+)
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.families import family_named, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.engines.placement import Placement
+from core_server.models import flow_checkpoints
+from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
     Adapter,
@@ -56,18 +69,22 @@ class ImageEngine:
 
     kind = "image"
 
-    def __init__(self, pipe: DiffusionPipeline, family: Family) -> None:
-        if pipe.vae.config.latent_channels != family.latent_channels and family.latent_channels:
+    def __init__(self, pipe: DiffusionPipeline, family: Family, where: Placement = Placement.RESIDENT) -> None:
+        # Video VAEs (Qwen-Image's) call their latent channels z_dim.
+        latent_channels = pipe.vae.config.get("latent_channels") or pipe.vae.config.get("z_dim")
+        if latent_channels != family.latent_channels and family.latent_channels:
             raise EngineError(
-                f"This VAE has {pipe.vae.config.latent_channels} latent channels; {family.title} models have "
+                f"This VAE has {latent_channels} latent channels; {family.title} models have "
                 f"{family.latent_channels}. Is the model of another family?"
             )
         pipe.set_progress_bar_config(disable=True)
         self.family = family
         self.encode_cache = encode_cache.install(pipe, encode_cache.budget_from_env())
         denoiser = getattr(pipe, family.denoiser)
-        self.device = denoiser.device.type
-        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe()
+        # Offloaded parts wait on the CPU between calls; they run on the GPU.
+        self.device = "cuda" if where.offload else denoiser.device.type
+        placed = where.describe()
+        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe() + (f", {placed}" if placed else "")
         self.memory_bytes = memory_bytes(*precision.modules(pipe, family))
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
@@ -79,11 +96,14 @@ class ImageEngine:
         that describes its pipeline. `family` "" : read from the folder."""
         device = choose_device()
         chosen = family_named(family) if family else _folder_family(path)
-        pipe = load_pipeline(path, chosen, config, precision.Layout.for_dtype(choose_dtype(device)))
-        pipe = pipe.to(device)
+        layout = precision.Layout.for_dtype(choose_dtype(device, chosen.gpu_dtype))
+        pipe = load_pipeline(path, chosen, config, layout)
+        # Large transformers in fp8 and/or offloaded when the GPU's free memory asks for it (engines.placement).
+        where = placement.choose(placement.footprint(pipe, chosen.denoiser), placement.free_vram(device))
+        placement.apply(pipe, chosen.denoiser, where, device, layout.compute)
         if compiling.requested():
             compiling.compile_in_place(getattr(pipe, chosen.denoiser))
-        return cls(pipe, chosen)
+        return cls(pipe, chosen, where)
 
     def run(
         self,
@@ -103,7 +123,9 @@ class ImageEngine:
         cancel.check()
         if task.lora is not None and (refusal := self.family.refusal(LORA)):
             raise EngineError(refusal)
-        job = to_job(task)
+        stages = Stages()
+        with stages.timed("prepare"):
+            job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
         with self._lock:
@@ -111,13 +133,17 @@ class ImageEngine:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
             try:
-                painted = paint(self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel)
+                painted = paint(
+                    self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
+                )
             except torch.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
                 raise EngineError(
                     f"Out of GPU memory for {len(seeds)} candidates; ask for fewer, or for a smaller region."
                 ) from error
-        return GenerationResult(images=tuple(rgba_image(canvas) for canvas in painted.canvases), painted=painted.size)
+        with stages.timed("composite"):
+            images = tuple(rgba_image(canvas) for canvas in painted.canvases)
+        return GenerationResult(images=images, painted=painted.size, stages=stages.items())
 
     def _use_adapter(self, pipe: DiffusionPipeline, adapter: Adapter | None) -> None:
         """Make `adapter` the one active LoRA (None: none), loading it on first use."""
@@ -172,14 +198,18 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            found = detect(path)
-            if found.complete:
-                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-                pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
+            if flow_checkpoints.detect_file(path) is not None:
+                # A flow family's transformer alone (any layout, GGUF too): the other parts from `config`.
+                options["dtype"] = layout.loading_dtypes()
+                pipe = flow_checkpoints.load_pipeline(pipeline_class, path, config, layout.compute, options)
+            elif (found := detect(path)).complete:
+                options.update(_absent_parts(config))
+                # Each part straight into its dtype, a chunk of the file at a time.
+                pipe = single_file.load_pipeline(pipeline_class, path, config, layout.loading_dtypes(), **options)
             else:
+                options.update(_absent_parts(config))
                 # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
                 options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
-                options.update(_absent_parts(config))
                 pipe = pipeline_class.from_pretrained(
                     config, use_safetensors=True, dtype=layout.loading_dtypes(), **options
                 )
@@ -188,6 +218,8 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
     except (OSError, ValueError, RuntimeError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
+    if family.prepare is not None:
+        family.prepare(pipe)
     precision.apply(pipe, family, layout)
     return pipe
 

@@ -120,7 +120,11 @@ def main() -> int:
     args = parser.parse_args()
     target = bundle(args.out, args.wheels)
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-    print(f"bundled {target} ({size // 1024} KiB): " + ", ".join(f"{n} {v}" for n, (v, _) in PINS.items()))
+    # Short lines (an 80-column terminal): the folder on its own, then the pins a few to a line.
+    print(f"bundled the plugin client ({size // 1024} KiB) into\n  {target}")
+    pins = [f"{n} {v}" for n, (v, _) in PINS.items()]
+    for start in range(0, len(pins), 4):
+        print("  " + ", ".join(pins[start : start + 4]))
     return 0
 
 

@@ -14,6 +14,7 @@ from core_server.engines.devices import (
     dtype_name,
     memory_bytes,
 )
+from core_server.engines.families import FAMILIES
 from core_server.tasks import EngineError
 
 
@@ -28,6 +29,9 @@ def test_defaults_follow_the_hardware() -> None:
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert choose_dtype(torch.device("cpu")) == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
     assert choose_dtype(torch.device("cuda")) == torch.float16
+    # A family that overflows float16 (SD 3.5) runs in bfloat16 on a GPU; the CPU rule stays.
+    assert choose_dtype(torch.device("cuda"), FAMILIES["sd3"].gpu_dtype) == torch.bfloat16
+    assert choose_dtype(torch.device("cpu"), "bfloat16") == choose_dtype(torch.device("cpu"))
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,6 +53,7 @@ class Family:
     default_guidance: float
     # How inpainting works: "9-channel UNet" style true inpainting, or img2img with the mask blended in.
     true_inpainting: str
+    gpu_dtype: str = "float16"  # on CUDA; bfloat16 for models whose activations overflow float16
     refuses: Mapping[str, str] = field(default_factory=dict)  # task → why this family cannot do it
     # Options added to every pipeline call (e.g. a family without negative prompts drops them).
     call_options: Callable[[dict[str, Any]], dict[str, Any]] = lambda options: options
@@ -60,6 +61,9 @@ class Family:
     preview_latents: Callable[[Any, Any, int, int], Any] | None = None
     # Builds the tiny random-weight model of this family into a folder (diffusers layout).
     build_tiny: Callable[[Path], None] | None = None
+    # Fix-ups on the freshly loaded pipeline (on the CPU, before precision is applied), where a diffusers
+    # pipeline expects what a family's checkpoints lack.
+    prepare: Callable[[Any], None] | None = None
     # Single-file checkpoints: packaged config folder name under families/configs/, None = none shipped.
     single_file_config: str | None = None
 

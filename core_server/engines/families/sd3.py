@@ -84,6 +84,7 @@ FAMILY = Family(
     default_steps=28,
     default_guidance=4.5,
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
+    gpu_dtype="bfloat16",  # as Stability runs SD 3.5; its text encoders overflow float16
     refuses={SEAMLESS: "its transformer has no padded convolutions to wrap around, so the edges would not meet"},
     build_tiny=build_tiny,
     single_file_config="sd3",

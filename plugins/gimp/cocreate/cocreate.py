@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gi
 
@@ -204,6 +204,42 @@ def _failure(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
 
 
+def _cancelled(procedure: Gimp.Procedure) -> Gimp.ValueArray:
+    return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+
+
+def _declined(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, config: Gimp.ProcedureConfig) -> bool:
+    """Interactively, GIMP's dialog for the settings first: True when the person cancels it."""
+    if run_mode != Gimp.RunMode.INTERACTIVE:
+        return False
+    from cocreate_gimp import dialog
+
+    title = procedure.get_menu_label().replace("_", "").rstrip("…")  # "In _Between These Two…": the words
+    return not dialog.ask(procedure, config, f"cocreate: {title}")
+
+
+def _answer(
+    procedure: Gimp.Procedure, work: Callable[[], Any], value: Callable[[Any], GObject.Value]
+) -> Gimp.ValueArray:
+    """Run `work` (its result has `error`, maybe `cancelled`) and answer GIMP: failure, cancel, or `value`."""
+    try:
+        result = work()
+    except Exception as error:  # a bug, not a person's mistake: answer GIMP anyway, with the trace on stderr
+        traceback.print_exc()
+        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
+    if result.error is not None:
+        return _failure(procedure, result.error)
+    if getattr(result, "cancelled", False):
+        return _cancelled(procedure)
+    return Gimp.ValueArray.new_from_values(
+        [GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS), value(result)]
+    )
+
+
+def _layers(result: Any) -> GObject.Value:
+    return GObject.Value(GObject.TYPE_INT, result.layers)
+
+
 def _run(
     procedure: Gimp.Procedure,
     run_mode: Gimp.RunMode,
@@ -212,30 +248,14 @@ def _run(
     config: Gimp.ProcedureConfig,
     data: object,
 ) -> Gimp.ValueArray:
-    if run_mode == Gimp.RunMode.INTERACTIVE:
-        from cocreate_gimp import dialog
-
-        if not dialog.ask(procedure, config, f"cocreate: {procedure.get_menu_label().strip('_…')}"):
-            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    if _declined(procedure, run_mode, config):
+        return _cancelled(procedure)
     from cocreate_gimp import runner
 
     # A dialog, or Filters ▸ Repeat: a person is watching, so progress gets a window with a Cancel button.
     watched = run_mode != Gimp.RunMode.NONINTERACTIVE
-    try:
-        outcome = runner.execute(image, PLANS[procedure.get_name()](config, drawables), interactive=watched)
-    except Exception as error:  # a bug, not a person's mistake: answer GIMP anyway, with the trace on stderr
-        traceback.print_exc()
-        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
-    if outcome.error is not None:
-        return _failure(procedure, outcome.error)
-    if outcome.cancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    return Gimp.ValueArray.new_from_values(
-        [
-            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
-            GObject.Value(GObject.TYPE_INT, outcome.layers),
-        ]
-    )
+    make_plan = PLANS[procedure.get_name()](config, drawables)
+    return _answer(procedure, lambda: runner.execute(image, make_plan, interactive=watched), _layers)
 
 
 def _run_keep(
@@ -248,18 +268,10 @@ def _run_keep(
 ) -> Gimp.ValueArray:
     from cocreate_gimp import runner
 
-    try:
-        kept = runner.keep(image, list(drawables))
-    except Exception as error:  # a bug: answer GIMP anyway, with the trace on stderr
-        traceback.print_exc()
-        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
-    if kept.error is not None:
-        return _failure(procedure, kept.error)
-    return Gimp.ValueArray.new_from_values(
-        [
-            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
-            GObject.Value(GObject.TYPE_INT, kept.removed),
-        ]
+    return _answer(
+        procedure,
+        lambda: runner.keep(image, list(drawables)),
+        lambda kept: GObject.Value(GObject.TYPE_INT, kept.removed),
     )
 
 
@@ -300,30 +312,13 @@ def _run_steer(
     config: Gimp.ProcedureConfig,
     data: object,
 ) -> Gimp.ValueArray:
-    if run_mode == Gimp.RunMode.INTERACTIVE:
-        from cocreate_gimp import dialog
-
-        if not dialog.ask(procedure, config, f"cocreate: {procedure.get_menu_label().strip('_…')}"):
-            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    if _declined(procedure, run_mode, config):
+        return _cancelled(procedure)
     from cocreate_gimp import runner
 
-    how = STEERING[procedure.get_name()][0]
+    how, count = STEERING[procedure.get_name()][0], config.get_property("candidates")
     watched = run_mode != Gimp.RunMode.NONINTERACTIVE
-    try:
-        outcome = runner.steer(image, list(drawables), how, config.get_property("candidates"), interactive=watched)
-    except Exception as error:  # a bug: answer GIMP anyway, with the trace on stderr
-        traceback.print_exc()
-        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
-    if outcome.error is not None:
-        return _failure(procedure, outcome.error)
-    if outcome.cancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    return Gimp.ValueArray.new_from_values(
-        [
-            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
-            GObject.Value(GObject.TYPE_INT, outcome.layers),
-        ]
-    )
+    return _answer(procedure, lambda: runner.steer(image, list(drawables), how, count, interactive=watched), _layers)
 
 
 def _create_steer(plug_in: Gimp.PlugIn, name: str) -> Gimp.Procedure:
@@ -354,29 +349,16 @@ def _run_learn(
     config: Gimp.ProcedureConfig,
     data: object,
 ) -> Gimp.ValueArray:
-    if run_mode == Gimp.RunMode.INTERACTIVE:
-        from cocreate_gimp import dialog
-
-        if not dialog.ask(procedure, config, "cocreate: Learn My Style"):
-            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    if _declined(procedure, run_mode, config):
+        return _cancelled(procedure)
     from cocreate_gimp import runner
 
+    name, steps = config.get_property("lora-name") or "", config.get_property("steps")
     watched = run_mode != Gimp.RunMode.NONINTERACTIVE
-    name = config.get_property("lora-name") or ""
-    try:
-        learned = runner.learn(image, name, config.get_property("steps"), interactive=watched)
-    except Exception as error:  # a bug: answer GIMP anyway, with the trace on stderr
-        traceback.print_exc()
-        return _failure(procedure, f"cocreate: the plug-in failed ({error!r}); its output has the details.")
-    if learned.error is not None:
-        return _failure(procedure, learned.error)
-    if learned.cancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    return Gimp.ValueArray.new_from_values(
-        [
-            GObject.Value(Gimp.PDBStatusType, Gimp.PDBStatusType.SUCCESS),
-            GObject.Value(GObject.TYPE_STRING, learned.lora),
-        ]
+    return _answer(
+        procedure,
+        lambda: runner.learn(image, name, steps, interactive=watched),
+        lambda learned: GObject.Value(GObject.TYPE_STRING, learned.lora),
     )
 
 

@@ -1,5 +1,6 @@
 """Runs in the real Blender with a window (Xvfb): the cocreate tab of the Image Editor's sidebar showing
-a job's candidates, saved with Blender's own screenshot operator; then Blender quits.
+a job's candidates, the X screen saved by tests/hosts/grab_screen.py (Blender's own screenshot operator
+reads back a black frame from Xvfb's software GL); then Blender quits.
 
     xvfb-run blender --python screenshot.py -- ENDPOINT TOKEN_FILE OUT.png
 
@@ -9,6 +10,7 @@ Timers run here (a window exists), so the add-on's pump lands the candidates as 
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import traceback
 
@@ -31,6 +33,9 @@ def editor() -> tuple[bpy.types.Window, bpy.types.Area]:
 
 def start() -> None:
     try:
+        window = bpy.context.window_manager.windows[0]
+        with bpy.context.temp_override(window=window):
+            bpy.ops.wm.read_homefile()  # a new file, as File ▸ New: the start-up splash goes with the old one
         preferences = bpy.context.preferences.addons[EXTENSION].preferences
         preferences.endpoint, preferences.token_file = endpoint, token_file
         settings = bpy.context.scene.cocreate
@@ -66,10 +71,13 @@ def wait_for_candidates() -> float | None:
 
 def shoot() -> None:
     try:
-        window, area = editor()
-        with bpy.context.temp_override(window=window, area=area):
-            bpy.ops.screen.screenshot(filepath=out)
-        print("saved", out, flush=True)
+        import gpu
+
+        print("gpu:", gpu.platform.vendor_get(), gpu.platform.renderer_get(), flush=True)
+        grabbed = subprocess.run(
+            ["python3", "/project/tests/hosts/grab_screen.py", out], capture_output=True, text=True
+        )
+        print(grabbed.stdout, grabbed.stderr, flush=True)
     except Exception:
         traceback.print_exc()
     quit_blender()

@@ -18,13 +18,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import gi
-
-gi.require_version("Gdk", "3.0")
-from gi.repository import Gdk  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import writer_check  # noqa: E402
+import grab_screen
+import writer_check
 
 HERE = Path(__file__).resolve().parent
 SHOT = HERE / "screenshot-writer.png"
@@ -50,13 +46,6 @@ class ShownOffice(writer_check.Office):
         )
 
 
-def grab_screen(path: Path) -> list[int]:
-    root = Gdk.get_default_root_window()
-    shot = Gdk.pixbuf_get_from_window(root, 0, 0, root.get_width(), root.get_height())
-    shot.savev(str(path), "png", [], [])
-    return [shot.get_width(), shot.get_height()]
-
-
 def main() -> None:
     endpoint, token, oxt = sys.argv[1], sys.argv[2], sys.argv[3]
     facts: dict[str, Any] = {}
@@ -72,7 +61,7 @@ def main() -> None:
                 writer, "continue", Candidates=3, Seed=7, StopAt="none", MaxTokens=24
             )
             time.sleep(2)  # the panel paints its candidates
-            facts["size"] = grab_screen(SHOT)
+            facts["size"] = grab_screen.grab(str(SHOT))
     except Exception:
         facts["exception"] = traceback.format_exc()
     finally:
