@@ -123,7 +123,8 @@ def versus_llama_cpp(args: argparse.Namespace, tokenizer_dir: Path, work: Path) 
         f"llama shape {args.layers} layers x {args.width}, random weights, {args.context}-token context, "
         f"{args.new_tokens} new tokens, CPU, {threads} threads; median of {args.repeat}"
     )
-    rows: dict[str, list[float]] = {}  # first token cold, warm (seconds); tokens/s for N = 1, 4
+    print(f"  {'':<22}{'first token cold':>22}{'warm':>22}{'tokens/s N=1':>22}{'tokens/s N=4':>22}")
+    base: list[float] = []  # the transformers row: first token cold, warm (seconds); tokens/s for N = 1, 4
     for name, load in (
         ("transformers", lambda: TextEngine.load(folder)),  # in the dtype the daemon picks (engines.devices)
         ("llama.cpp F16", lambda: LlamaTextEngine.load(f16, threads=threads)),
@@ -142,22 +143,19 @@ def versus_llama_cpp(args: argparse.Namespace, tokenizer_dir: Path, work: Path) 
             first_token_seconds(engine, task, (1,))  # the turn before, which the next one builds on
             return first_token_seconds(engine, kept, (1,))
 
-        rows[name] = [
+        row = [
             median(args.repeat, cold),
             median(args.repeat, warm),
             *(median(args.repeat, lambda e=engine, s=seeds: decode_rate(e, long_run, s)) for seeds in ((1,), SEEDS)),
         ]
-        print(f"  {name}: {engine.memory_bytes / 2**30:.2f} GiB loaded")
         engine.close()
-
-    base = next(iter(rows.values()))
-    print(f"  {'':<22}{'first token cold':>22}{'warm':>22}{'tokens/s N=1':>22}{'tokens/s N=4':>22}")
-    for name, row in rows.items():
         cells = [f"{row[0] * 1e3:.0f} ms", f"{row[1] * 1e3:.0f} ms", f"{row[2]:.1f}", f"{row[3]:.1f}"]
-        if row is not base:  # each as llama.cpp's speed-up over transformers: > 1 is faster
+        if base:  # each as llama.cpp's speed-up over transformers: > 1 is faster
             ratios = (base[0] / row[0], base[1] / row[1], row[2] / base[2], row[3] / base[3])
             cells = [f"{cell} ({ratio:.1f}x)" for cell, ratio in zip(cells, ratios, strict=True)]
-        print(f"  {name:<22}" + "".join(f"{cell:>22}" for cell in cells))
+        else:
+            base = row
+        print(f"  {name:<22}" + "".join(f"{cell:>22}" for cell in cells), flush=True)
 
 
 def main() -> None:

@@ -248,6 +248,7 @@ class GenerationResult:
     images: tuple[RGBAImage, ...] = ()
     texts: tuple[str, ...] = ()
     painted: tuple[int, int] | None = None  # image jobs: the (width, height) the model painted at
+    stages: tuple[tuple[str, float], ...] = ()  # seconds per stage of the engine's work (core_server.stages)
 
 
 class Cancelled(Exception):

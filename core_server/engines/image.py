@@ -20,13 +20,23 @@ from diffusers.utils import logging as diffusers_logging
 from safetensors.torch import load_file
 from transformers.utils import logging as transformers_logging
 
-from core_server.engines import compiling, encode_cache, expand, inpaint, precision, texture, variants
+from core_server.engines import (
+    compiling,
+    encode_cache,
+    expand,
+    inpaint,
+    precision,
+    single_file,
+    texture,
+    variants,
+)
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.families import family_named, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
     Adapter,
@@ -103,7 +113,9 @@ class ImageEngine:
         cancel.check()
         if task.lora is not None and (refusal := self.family.refusal(LORA)):
             raise EngineError(refusal)
-        job = to_job(task)
+        stages = Stages()
+        with stages.timed("prepare"):
+            job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
         with self._lock:
@@ -111,13 +123,17 @@ class ImageEngine:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
             try:
-                painted = paint(self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel)
+                painted = paint(
+                    self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
+                )
             except torch.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
                 raise EngineError(
                     f"Out of GPU memory for {len(seeds)} candidates; ask for fewer, or for a smaller region."
                 ) from error
-        return GenerationResult(images=tuple(rgba_image(canvas) for canvas in painted.canvases), painted=painted.size)
+        with stages.timed("composite"):
+            images = tuple(rgba_image(canvas) for canvas in painted.canvases)
+        return GenerationResult(images=images, painted=painted.size, stages=stages.items())
 
     def _use_adapter(self, pipe: DiffusionPipeline, adapter: Adapter | None) -> None:
         """Make `adapter` the one active LoRA (None: none), loading it on first use."""
@@ -173,13 +189,13 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
             found = detect(path)
+            options.update(_absent_parts(config))
             if found.complete:
-                # One dtype for every part here: load at the widest, precision.apply casts the rest down.
-                pipe = pipeline_class.from_single_file(str(path), config=str(config), dtype=layout.vae, **options)
+                # Each part straight into its dtype, a chunk of the file at a time.
+                pipe = single_file.load_pipeline(pipeline_class, path, config, layout.loading_dtypes(), **options)
             else:
                 # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
                 options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
-                options.update(_absent_parts(config))
                 pipe = pipeline_class.from_pretrained(
                     config, use_safetensors=True, dtype=layout.loading_dtypes(), **options
                 )

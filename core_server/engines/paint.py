@@ -9,6 +9,7 @@ their Family; nothing here is written for one family.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -22,8 +23,10 @@ from core_server.engines.families.family import SEAMLESS, Family
 from core_server.engines.noise import given_noise, plain
 from core_server.engines.pixels import bounding_box, composite, over_backdrop, resize
 from core_server.engines.preview import PreviewFrame
+from core_server.engines.profiling import timed_modules
 from core_server.engines.resolution import geometry, paint_size
 from core_server.engines.seamless import seamless_tiling
+from core_server.stages import Stages
 from core_server.tasks import CancelToken, Emit, EngineError, NoiseRecipe, Resolution, Seamless, StepEvent
 
 # Context the model sees around the mask's bounding box: this share of the box's longest side, at least MIN_CONTEXT px.
@@ -60,8 +63,10 @@ def paint(
     previews: bool,
     emit: Emit,
     cancel: CancelToken,
+    stages: Stages,
 ) -> Painted:
-    """One canvas per seed, candidate i denoised from seeds[i]."""
+    """One canvas per seed, candidate i denoised from seeds[i]; each part's time goes to `stages`."""
+    prepare_started = time.perf_counter()
     # 1. Check inputs
     if job.seamless is not Seamless.NONE and (refusal := family.refusal(SEAMLESS)):
         raise EngineError(refusal)
@@ -99,17 +104,22 @@ def paint(
     pixels = resize(over_backdrop(region), work_width, work_height, **wrap)
     soft = resize(region_mask, work_width, work_height, resample=Image.Resampling.BILINEAR, **wrap)
 
-    # 4. Denoise all candidates in one batch
     frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom), family.latent_rgb) if previews else None
-    generated = _denoise(pipe, family, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel)
+    stages.add("prepare", time.perf_counter() - prepare_started)
+
+    # 4. Denoise all candidates in one batch
+    generated = _denoise(
+        pipe, family, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel, stages=stages
+    )
 
     # 5. Back to the region's size and into the canvas
     canvases = []
-    for rgb in generated:
-        rgb = resize(rgb, right - left, bottom - top, **wrap)
-        canvas = job.image.copy()
-        canvas[top:bottom, left:right] = composite(region, region_mask, rgb)
-        canvases.append(canvas)
+    with stages.timed("composite"):
+        for rgb in generated:
+            rgb = resize(rgb, right - left, bottom - top, **wrap)
+            canvas = job.image.copy()
+            canvas[top:bottom, left:right] = composite(region, region_mask, rgb)
+            canvases.append(canvas)
     return Painted(canvases, (work_width, work_height))
 
 
@@ -135,6 +145,7 @@ def _denoise(
     frame: PreviewFrame | None,
     emit: Emit,
     cancel: CancelToken,
+    stages: Stages,
 ) -> np.ndarray:
     """(n, h, w, 3) uint8 from (h, w, 3) uint8 pixels and an (h, w) bool mask."""
     height, width = pixels.shape[:2]
@@ -153,10 +164,11 @@ def _denoise(
         cancel.check()
         shown: tuple = ()
         if frame is not None:
-            latents = tensors["latents"]
-            if family.preview_latents is not None:
-                latents = family.preview_latents(pipe, latents, height, width)
-            shown = frame.render(latents)
+            with stages.timed("previews"):
+                latents = tensors["latents"]
+                if family.preview_latents is not None:
+                    latents = family.preview_latents(pipe, latents, height, width)
+                shown = frame.render(latents)
         emit(StepEvent(step + 1, pipe.num_timesteps, shown, painted=(width, height)))
         return {}
 
@@ -178,6 +190,19 @@ def _denoise(
         }
     )
     tiled = (getattr(pipe, family.denoiser), pipe.vae)
-    with seamless_tiling(tiled, job.seamless), given_noise(pipe, job.noise or plain(seeds)):
+    # Each model's forward calls are timed; the pipeline's own work in between is "pipeline other".
+    encoders = [getattr(pipe, name) for name in family.text_encoders if getattr(pipe, name, None) is not None]
+    inside = [
+        ("vae encode", pipe.vae.encoder),
+        *(("text encoder", encoder) for encoder in encoders),
+        (family.denoiser, getattr(pipe, family.denoiser)),
+        ("vae decode", pipe.vae.decoder),
+    ]
+    with (
+        seamless_tiling(tiled, job.seamless),
+        given_noise(pipe, job.noise or plain(seeds)),
+        timed_modules(stages, inside, rest="pipeline other"),
+    ):
         output = pipe(**options)
-    return np.clip(np.rint(output.images * 255.0), 0, 255).astype(np.uint8)
+    with stages.timed("composite"):
+        return np.clip(np.rint(output.images * 255.0), 0, 255).astype(np.uint8)

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..stages import Stages
 from ..tasks import CancelToken, EngineEvent, GenerationResult, PersonalizeTask, StepEvent, Task
 
 
@@ -54,6 +55,7 @@ class Job:
     loop: asyncio.AbstractEventLoop
     cancel_token: CancelToken = field(default_factory=CancelToken)
     submitted: float = field(default_factory=time.monotonic)
+    stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike
     _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)
     _unsent_step: StepEvent | None = None  # the newest step the caller has not taken yet
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..peak_memory import peak_resident
 from ..tasks import Engine
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ class Resident:
     dtype: str
     memory_bytes: int
     last_used: float
+    load_seconds: float = 0.0
+    load_peak_rss_bytes: int = 0  # the daemon's peak resident memory while loading it; 0: unknown
 
 
 class Residency:
@@ -35,6 +38,7 @@ class Residency:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._used: dict[str, float] = {}
         self._busy: dict[str, int] = {}  # jobs holding each engine: acquired, not yet released
+        self._loads: dict[str, tuple[float, int]] = {}  # seconds and peak resident bytes of each load
         self._lock = threading.Lock()
 
     @property
@@ -49,9 +53,15 @@ class Residency:
             engine = self._engines.get(name)
             if engine is None:
                 started = time.monotonic()
-                engine = self._load(entry)
-                log.info("loaded %s on %s/%s in %.1fs", name, engine.device, engine.dtype, time.monotonic() - started)
+                with peak_resident() as peak:
+                    engine = self._load(entry)
+                seconds = time.monotonic() - started
+                log.info(
+                    "loaded %s on %s/%s in %.1f s, peak resident memory %.2f GiB",
+                    *(name, engine.device, engine.dtype, seconds, peak.bytes / 2**30),
+                )
                 self._engines[name] = engine
+                self._loads[name] = (seconds, peak.bytes)
             self._engines.move_to_end(name)
             self._used[name] = time.time()
             self._busy[name] = self._busy.get(name, 0) + 1
@@ -83,7 +93,7 @@ class Residency:
     def residents(self) -> list[Resident]:
         with self._lock:
             return [
-                Resident(name, e.device, e.dtype, e.memory_bytes, self._used.get(name, 0.0))
+                Resident(name, e.device, e.dtype, e.memory_bytes, self._used.get(name, 0.0), *self._loads[name])
                 for name, e in self._engines.items()
             ]
 
@@ -106,6 +116,7 @@ class Residency:
         engine = self._engines.pop(name, None)
         self._used.pop(name, None)
         self._busy.pop(name, None)
+        self._loads.pop(name, None)
         if engine is None:
             return False
         engine.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ..tasks import Cancelled, EngineError, EngineEvent, GenerationResult, PersonalizeTask, Trainer
 from .fair_queue import FairQueue
@@ -134,18 +135,21 @@ class Scheduler:
         def emit(event: EngineEvent) -> None:
             job.publish(event)
 
+        job.stages.add("queued", time.monotonic() - job.submitted)
         try:
             job.cancel_token.check()
             if isinstance(job.task, PersonalizeTask):
                 self._train(job.model_entry, job.task, emit, job.cancel_token)
                 result = GenerationResult()
             else:
-                engine = self.residency.acquire(job.model, job.model_entry)
+                with job.stages.timed("model"):  # a load when the model is not resident yet
+                    engine = self.residency.acquire(job.model, job.model_entry)
                 try:
                     job.cancel_token.check()
                     result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
                 finally:
                     self.residency.release(job.model)
+            job.stages.extend(result.stages)
         except Cancelled:
             job.publish(WasCancelled())
         except Exception as error:  # reported to the caller as a status; the worker lives on

@@ -60,6 +60,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def Generate(
         self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateEvent]:
+        received = time.perf_counter()
         await asyncio.to_thread(shm.take_pixels, request, self.limits)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
@@ -89,6 +90,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             previews=spec.previews,
             loop=asyncio.get_running_loop(),
         )
+        job.stages.add("request", time.perf_counter() - received)
         try:
             position = self.scheduler.submit(job)
         except Exception:
@@ -105,7 +107,9 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             while True:
                 event = await job.next_event()
                 if isinstance(event, tasks.StepEvent):
-                    yield convert.progress_to_pb(event)
+                    with job.stages.timed("progress events"):
+                        progress = convert.progress_to_pb(event)
+                    yield progress
                 elif isinstance(event, tasks.TextDeltaEvent):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
@@ -114,16 +118,19 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     settled = True
                     result = event.result
                     # Stored before the client hears of them: an acknowledged candidate survives a crash.
-                    stored = await asyncio.to_thread(
-                        self.store.finish_turn,
-                        turn.id,
-                        "completed",
-                        images=result.images,
-                        texts=result.texts,
-                        painted=result.painted,
-                    )
+                    with job.stages.timed("store"):
+                        stored = await asyncio.to_thread(
+                            self.store.finish_turn,
+                            turn.id,
+                            "completed",
+                            images=result.images,
+                            texts=result.texts,
+                            painted=result.painted,
+                        )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
-                        yield outbox.candidate_to_pb(candidate, content)
+                        with job.stages.timed("candidate events"):
+                            message = outbox.candidate_to_pb(candidate, content)
+                        yield message
                     yield _done(turn.id, pb.JOB_COMPLETED, job)
                     return
                 elif isinstance(event, WasCancelled):
@@ -396,6 +403,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     memory_bytes=resident.memory_bytes if resident else 0,
                     is_default=entry.is_default,
                     family=entry.family,
+                    load_seconds=resident.load_seconds if resident else 0.0,
+                    load_peak_rss_bytes=resident.load_peak_rss_bytes if resident else 0,
                 )
             )
         return infos
@@ -428,7 +437,10 @@ def _elapsed_ms(job: Job) -> int:
 
 
 def _done(turn_id: str, status: int, job: Job) -> pb.GenerateEvent:
-    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=_elapsed_ms(job)))
+    elapsed_ms = _elapsed_ms(job)
+    log.debug("job %s took %d ms: %s", job.id, elapsed_ms, job.stages.describe())
+    stages = [pb.StageTime(name=name, seconds=seconds) for name, seconds in job.stages.items()]
+    return pb.GenerateEvent(done=pb.Done(turn_id=turn_id, status=status, elapsed_ms=elapsed_ms, stages=stages))
 
 
 def _personalized(status: int, job: Job, *, lora: str = "", pictures: int = 0, sha: str = "") -> pb.PersonalizeEvent:

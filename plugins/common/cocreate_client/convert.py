@@ -66,7 +66,8 @@ def event_from_pb(message: pb.GenerateEvent) -> Event | None:
         return candidate_from_pb(message.candidate)
     if kind == "done":
         d = message.done
-        return Done(d.turn_id, cancelled=d.status == pb.JOB_CANCELLED, elapsed_ms=d.elapsed_ms)
+        stages = tuple((stage.name, stage.seconds) for stage in d.stages)
+        return Done(d.turn_id, cancelled=d.status == pb.JOB_CANCELLED, elapsed_ms=d.elapsed_ms, stages=stages)
     return None
 
 

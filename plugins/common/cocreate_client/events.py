@@ -63,6 +63,7 @@ class Done:
     turn_id: str
     cancelled: bool
     elapsed_ms: int = 0
+    stages: tuple[tuple[str, float], ...] = ()  # the daemon's seconds per stage of the job, in order
 
 
 @dataclass(frozen=True)

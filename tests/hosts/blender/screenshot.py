@@ -33,6 +33,9 @@ def editor() -> tuple[bpy.types.Window, bpy.types.Area]:
 
 def start() -> None:
     try:
+        window = bpy.context.window_manager.windows[0]
+        with bpy.context.temp_override(window=window):
+            bpy.ops.wm.read_homefile()  # a new file, as File ▸ New: the start-up splash goes with the old one
         preferences = bpy.context.preferences.addons[EXTENSION].preferences
         preferences.endpoint, preferences.token_file = endpoint, token_file
         settings = bpy.context.scene.cocreate

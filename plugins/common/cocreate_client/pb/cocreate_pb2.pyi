@@ -351,14 +351,24 @@ class Candidate(_message.Message):
     def __init__(self, index: _Optional[int] = ..., candidate_id: _Optional[str] = ..., seed: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., text: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class Done(_message.Message):
-    __slots__ = ("turn_id", "status", "elapsed_ms")
+    __slots__ = ("turn_id", "status", "elapsed_ms", "stages")
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
     turn_id: str
     status: JobStatus
     elapsed_ms: int
-    def __init__(self, turn_id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., elapsed_ms: _Optional[int] = ...) -> None: ...
+    stages: _containers.RepeatedCompositeFieldContainer[StageTime]
+    def __init__(self, turn_id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., elapsed_ms: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ...) -> None: ...
+
+class StageTime(_message.Message):
+    __slots__ = ("name", "seconds")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    seconds: float
+    def __init__(self, name: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -617,7 +627,7 @@ class Personalized(_message.Message):
     def __init__(self, status: _Optional[_Union[JobStatus, str]] = ..., lora: _Optional[str] = ..., pictures: _Optional[int] = ..., sha256: _Optional[str] = ..., elapsed_ms: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default", "family")
+    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default", "family", "load_seconds", "load_peak_rss_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -627,6 +637,8 @@ class ModelInfo(_message.Message):
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
+    LOAD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_PEAK_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     source: str
@@ -636,7 +648,9 @@ class ModelInfo(_message.Message):
     memory_bytes: int
     is_default: bool
     family: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ..., family: _Optional[str] = ...) -> None: ...
+    load_seconds: float
+    load_peak_rss_bytes: int
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ..., family: _Optional[str] = ..., load_seconds: _Optional[float] = ..., load_peak_rss_bytes: _Optional[int] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -1,0 +1,39 @@
+"""The daemon says where a job's time went: Done carries its seconds per stage, service and engine alike."""
+
+from __future__ import annotations
+
+from core_server.pb import cocreate_pb2 as pb
+from core_server.pb import cocreate_pb2_grpc as pb_grpc
+
+from .images import disc, gradient
+
+
+def test_done_names_every_stage_of_an_inpaint(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    request = pb.GenerateRequest(
+        session_id=session_id,
+        candidates=2,
+        previews=True,
+        inpaint=pb.InpaintTask(image=gradient(), mask=disc(), steps=3),
+    )
+    done = list(stub.Generate(request, timeout=120))[-1].done
+    stages = {stage.name: stage.seconds for stage in done.stages}
+    expected = ["request", "queued", "model", "prepare", "text encoder", "vae encode", "unet", "previews", "vae decode"]
+    also = {"pipeline other", "composite", "progress events", "store", "candidate events"}
+    assert {*expected, *also} <= set(stages)
+    assert [name for name in stages if name in expected] == expected  # in the order they ran
+    assert all(seconds >= 0 for seconds in stages.values())
+    worker = sum(seconds for name, seconds in stages.items() if name not in ("request", "progress events"))
+    assert worker <= done.elapsed_ms / 1000 + 0.05  # parts of the job (progress events overlap the engine's work)
+
+
+def test_model_status_reports_how_long_a_load_took_and_its_peak_memory(
+    stub: pb_grpc.CocreateStub, session_id: str
+) -> None:
+    request = pb.GenerateRequest(
+        session_id=session_id, candidates=1, inpaint=pb.InpaintTask(image=gradient(), mask=disc(), steps=1)
+    )
+    list(stub.Generate(request, timeout=120))  # the image model is loaded now
+    loaded = {m.name: m for m in stub.ModelStatus(pb.ModelStatusRequest()).loaded}["tiny-image"]
+    assert loaded.load_seconds > 0
+    # The daemon's peak while loading holds the interpreter, torch and the weights just read.
+    assert loaded.load_peak_rss_bytes > loaded.memory_bytes
