@@ -36,6 +36,7 @@ from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.models import flow_checkpoints
 from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
@@ -67,9 +68,11 @@ class ImageEngine:
     kind = "image"
 
     def __init__(self, pipe: DiffusionPipeline, family: Family) -> None:
-        if pipe.vae.config.latent_channels != family.latent_channels and family.latent_channels:
+        # Video VAEs (Qwen-Image's) call their latent channels z_dim.
+        latent_channels = pipe.vae.config.get("latent_channels") or pipe.vae.config.get("z_dim")
+        if latent_channels != family.latent_channels and family.latent_channels:
             raise EngineError(
-                f"This VAE has {pipe.vae.config.latent_channels} latent channels; {family.title} models have "
+                f"This VAE has {latent_channels} latent channels; {family.title} models have "
                 f"{family.latent_channels}. Is the model of another family?"
             )
         pipe.set_progress_bar_config(disable=True)
@@ -188,12 +191,16 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            found = detect(path)
-            options.update(_absent_parts(config))
-            if found.complete:
+            if flow_checkpoints.detect_file(path) is not None:
+                # A flow family's transformer alone (any layout, GGUF too): the other parts from `config`.
+                options["dtype"] = layout.loading_dtypes()
+                pipe = flow_checkpoints.load_pipeline(pipeline_class, path, config, layout.compute, options)
+            elif (found := detect(path)).complete:
+                options.update(_absent_parts(config))
                 # Each part straight into its dtype, a chunk of the file at a time.
                 pipe = single_file.load_pipeline(pipeline_class, path, config, layout.loading_dtypes(), **options)
             else:
+                options.update(_absent_parts(config))
                 # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
                 options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
                 pipe = pipeline_class.from_pretrained(
@@ -204,6 +211,8 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
     except (OSError, ValueError, RuntimeError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
+    if family.prepare is not None:
+        family.prepare(pipe)
     precision.apply(pipe, family, layout)
     return pipe
 
