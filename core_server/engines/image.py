@@ -25,6 +25,7 @@ from core_server.engines import (
     encode_cache,
     expand,
     inpaint,
+    placement,
     precision,
     single_file,
     texture,
@@ -36,6 +37,7 @@ from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.engines.placement import Placement
 from core_server.models import flow_checkpoints
 from core_server.stages import Stages
 from core_server.tasks import (
@@ -67,7 +69,7 @@ class ImageEngine:
 
     kind = "image"
 
-    def __init__(self, pipe: DiffusionPipeline, family: Family) -> None:
+    def __init__(self, pipe: DiffusionPipeline, family: Family, where: Placement = Placement.RESIDENT) -> None:
         # Video VAEs (Qwen-Image's) call their latent channels z_dim.
         latent_channels = pipe.vae.config.get("latent_channels") or pipe.vae.config.get("z_dim")
         if latent_channels != family.latent_channels and family.latent_channels:
@@ -79,8 +81,10 @@ class ImageEngine:
         self.family = family
         self.encode_cache = encode_cache.install(pipe, encode_cache.budget_from_env())
         denoiser = getattr(pipe, family.denoiser)
-        self.device = denoiser.device.type
-        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe()
+        # Offloaded parts wait on the CPU between calls; they run on the GPU.
+        self.device = "cuda" if where.offload else denoiser.device.type
+        placed = where.describe()
+        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe() + (f", {placed}" if placed else "")
         self.memory_bytes = memory_bytes(*precision.modules(pipe, family))
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
@@ -92,11 +96,14 @@ class ImageEngine:
         that describes its pipeline. `family` "" : read from the folder."""
         device = choose_device()
         chosen = family_named(family) if family else _folder_family(path)
-        pipe = load_pipeline(path, chosen, config, precision.Layout.for_dtype(choose_dtype(device, chosen.gpu_dtype)))
-        pipe = pipe.to(device)
+        layout = precision.Layout.for_dtype(choose_dtype(device, chosen.gpu_dtype))
+        pipe = load_pipeline(path, chosen, config, layout)
+        # Large transformers in fp8 and/or offloaded when the GPU's free memory asks for it (engines.placement).
+        where = placement.choose(placement.footprint(pipe, chosen.denoiser), placement.free_vram(device))
+        placement.apply(pipe, chosen.denoiser, where, device, layout.compute)
         if compiling.requested():
             compiling.compile_in_place(getattr(pipe, chosen.denoiser))
-        return cls(pipe, chosen)
+        return cls(pipe, chosen, where)
 
     def run(
         self,

@@ -87,6 +87,25 @@ def choose(footprint: Footprint, free_vram: int | None, override: str | None = N
     return Placement.FP8_OFFLOAD
 
 
+def footprint(pipe: Any, denoiser: str) -> Footprint:
+    """What the loaded pipeline's parts hold, read off their parameters."""
+    from core_server.engines.devices import memory_bytes
+
+    model = getattr(pipe, denoiser)
+    others = [
+        module
+        for name, module in pipe.components.items()
+        if name != denoiser and hasattr(module, "parameters") and hasattr(module, "buffers")
+    ]
+    first = next(model.parameters())
+    return Footprint(
+        denoiser=memory_bytes(model),
+        others=tuple(memory_bytes(module) for module in others),
+        denoiser_element_size=first.element_size(),
+        can_fp8=getattr(model, "hf_quantizer", None) is None and first.element_size() > FP8_BYTES,
+    )
+
+
 def parse(text: str) -> Placement:
     try:
         return Placement(text.strip().lower())

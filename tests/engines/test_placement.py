@@ -10,9 +10,10 @@ import pytest
 import torch
 from diffusers import DiffusionPipeline
 
-from core_server.engines.placement import GIB, Footprint, Placement, apply, choose
-from core_server.models import tiny_flow
-from core_server.tasks import EngineError
+from core_server.engines.placement import GIB, PLACEMENT_ENV, Footprint, Placement, apply, choose
+from core_server.models import ModelCatalog, tiny_flow
+from core_server.tasks import CancelToken, EngineError, InpaintTask
+from tests.engines.support import disc_mask, load_on_cpu, random_image
 
 # bfloat16 bytes of the denoiser and of the other parts (VAE, text encoders) of real checkpoints
 FLUX_DEV = Footprint(denoiser=int(22.2 * GIB), others=(int(8.9 * GIB), int(0.23 * GIB), int(0.16 * GIB)))
@@ -87,3 +88,15 @@ def test_fp8_storage_runs_and_halves_the_weights(tmp_path: Path) -> None:
 def test_offload_needs_a_gpu(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="CPU"):
         apply(object(), "transformer", Placement.OFFLOAD, torch.device("cpu"), torch.float32)
+
+
+def test_the_engine_reports_its_placement(catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PLACEMENT_ENV, "fp8")
+    engine = load_on_cpu(catalog.resolve(tiny_flow.TINY_FLUX2_KLEIN, "image"))
+    try:
+        assert engine.dtype == "float32, fp8 weights"
+        task = InpaintTask(image=random_image(64, 64), mask=disc_mask(64, 64, 32, 32, 16), prompt="moss", steps=2)
+        result = engine.run(task, [1], previews=False, emit=lambda event: None, cancel=CancelToken())
+        assert result.images[0].width == 64
+    finally:
+        engine.close()
