@@ -9,6 +9,7 @@ on disk before any row names them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import sqlite3
@@ -239,7 +240,9 @@ class SessionStore:
         contexts/<sha256>.txt (the document text turns were given, where the store keeps it), and the
         `extra` (name, bytes) files."""
         session, turns = self.session_detail(session_id)
-        write_zip(session, turns, self._blobs, out, [*self._context_files(turns), *extra])
+        write_zip(
+            session, turns, self._blobs, out, itertools.chain(self._context_files(turns), extra)
+        )  # lazily: streamed
 
     # ------------------------------------------------------------ turns
 
