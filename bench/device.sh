@@ -121,7 +121,10 @@ if ((text_rc != 0 && text_rc != 124 && text_rc != 137)); then
   run_bench text-bf16 90 0 \
     env COCREATE_DTYPE=bfloat16 python3 bench/text.py --layers 24 --width 1024 --context 2000 --new-tokens 64 --repeat 3
 fi
-# d. In the time left, if 90 s or more: speed.py's CPU timings per dtype and memory layout (a UNet step in float32,
+# d. The flow-matching transformer families at full depth with random weights, one step at 1024², default
+#    precision against fp8 storage (bench/families.py); an H200 holds even Qwen-Image's 41 GB.
+run_bench families 200 0 python3 bench/families.py --full --repeat 2
+# e. In the time left, if 90 s or more: speed.py's CPU timings per dtype and memory layout (a UNet step in float32,
 #    bfloat16 and bfloat16 channels-last; a VAE decode in float32 and bfloat16), on the model built in a.
 if ((built && BUDGET - (SECONDS - START) >= 90)); then
   run_bench speed-layouts 200 0 python3 bench/speed.py --checks-only --layouts --side 512 --home /tmp/cc-speed

@@ -75,6 +75,7 @@ ONE_ENCODER_PROMPTS = {
     "num_images_per_prompt",
     "do_classifier_free_guidance",
     "lora_scale",
+    "clip_skip",  # only SD's encode_prompt has it: the flow families' return more than (positive, negative)
 }
 
 

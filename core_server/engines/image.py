@@ -25,6 +25,7 @@ from core_server.engines import (
     encode_cache,
     expand,
     inpaint,
+    placement,
     precision,
     single_file,
     texture,
@@ -36,6 +37,8 @@ from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
+from core_server.engines.placement import Placement
+from core_server.models import flow_checkpoints
 from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
@@ -66,18 +69,22 @@ class ImageEngine:
 
     kind = "image"
 
-    def __init__(self, pipe: DiffusionPipeline, family: Family) -> None:
-        if pipe.vae.config.latent_channels != family.latent_channels and family.latent_channels:
+    def __init__(self, pipe: DiffusionPipeline, family: Family, where: Placement = Placement.RESIDENT) -> None:
+        # Video VAEs (Qwen-Image's) call their latent channels z_dim.
+        latent_channels = pipe.vae.config.get("latent_channels") or pipe.vae.config.get("z_dim")
+        if latent_channels != family.latent_channels and family.latent_channels:
             raise EngineError(
-                f"This VAE has {pipe.vae.config.latent_channels} latent channels; {family.title} models have "
+                f"This VAE has {latent_channels} latent channels; {family.title} models have "
                 f"{family.latent_channels}. Is the model of another family?"
             )
         pipe.set_progress_bar_config(disable=True)
         self.family = family
         self.encode_cache = encode_cache.install(pipe, encode_cache.budget_from_env())
         denoiser = getattr(pipe, family.denoiser)
-        self.device = denoiser.device.type
-        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe()
+        # Offloaded parts wait on the CPU between calls; they run on the GPU.
+        self.device = "cuda" if where.offload else denoiser.device.type
+        placed = where.describe()
+        self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe() + (f", {placed}" if placed else "")
         self.memory_bytes = memory_bytes(*precision.modules(pipe, family))
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
@@ -89,11 +96,14 @@ class ImageEngine:
         that describes its pipeline. `family` "" : read from the folder."""
         device = choose_device()
         chosen = family_named(family) if family else _folder_family(path)
-        pipe = load_pipeline(path, chosen, config, precision.Layout.for_dtype(choose_dtype(device, chosen.gpu_dtype)))
-        pipe = pipe.to(device)
+        layout = precision.Layout.for_dtype(choose_dtype(device, chosen.gpu_dtype))
+        pipe = load_pipeline(path, chosen, config, layout)
+        # Large transformers in fp8 and/or offloaded when the GPU's free memory asks for it (engines.placement).
+        where = placement.choose(placement.footprint(pipe, chosen.denoiser), placement.free_vram(device))
+        placement.apply(pipe, chosen.denoiser, where, device, layout.compute)
         if compiling.requested():
             compiling.compile_in_place(getattr(pipe, chosen.denoiser))
-        return cls(pipe, chosen)
+        return cls(pipe, chosen, where)
 
     def run(
         self,
@@ -188,12 +198,16 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
         if path.is_file():
             if config is None:
                 raise EngineError(f"{path.name} is a single-file checkpoint; add it again with its config folder.")
-            found = detect(path)
-            options.update(_absent_parts(config))
-            if found.complete:
+            if flow_checkpoints.detect_file(path) is not None:
+                # A flow family's transformer alone (any layout, GGUF too): the other parts from `config`.
+                options["dtype"] = layout.loading_dtypes()
+                pipe = flow_checkpoints.load_pipeline(pipeline_class, path, config, layout.compute, options)
+            elif (found := detect(path)).complete:
+                options.update(_absent_parts(config))
                 # Each part straight into its dtype, a chunk of the file at a time.
                 pipe = single_file.load_pipeline(pipeline_class, path, config, layout.loading_dtypes(), **options)
             else:
+                options.update(_absent_parts(config))
                 # A denoiser alone (ComfyUI UNet-only, a diffusers UNet/transformer file): the rest from `config`.
                 options[family.denoiser] = _single_file_denoiser(path, found, family, config, layout.compute)
                 pipe = pipeline_class.from_pretrained(
@@ -204,6 +218,8 @@ def load_pipeline(path: Path, family: Family, config: Path | None, layout: preci
             pipe = pipeline_class.from_pretrained(path, use_safetensors=True, dtype=layout.loading_dtypes(), **options)
     except (OSError, ValueError, RuntimeError) as error:
         raise EngineError(f"Could not load the {family.title} model at {path}: {error}") from error
+    if family.prepare is not None:
+        family.prepare(pipe)
     precision.apply(pipe, family, layout)
     return pipe
 

@@ -49,6 +49,8 @@ def apply(pipe: DiffusionPipeline, family: Family, layout: Layout) -> None:
     """Cast each part to its dtype (a no-op when it was loaded so) and let the VAE take inputs in any dtype."""
     for module in modules(pipe, family):
         dtype = layout.vae if module is pipe.vae else layout.compute
+        if getattr(module, "hf_quantizer", None) is not None:
+            continue  # quantized (a GGUF transformer): loaded with its compute dtype, its bytes are not floats
         if module.dtype != dtype:  # diffusers warns on every cast, needed or not
             module.to(dtype)
     if layout.vae == torch.float32 and pipe.vae.config.get("force_upcast"):

@@ -23,6 +23,8 @@ from filelock import FileLock
 from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
+from core_server.engines.families.single_file import config_folder
+from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
 
@@ -113,14 +115,39 @@ class ModelCatalog:
         path = Path(path).expanduser().resolve()
         kind = _inspect(path)
         config_dir, family = None, ""
-        if kind == "image" and path.is_file():
+        flow = _flow_transformer(path) if kind == "image" and path.is_file() else None
+        if kind == "image" and path.is_file() and flow is None:
             found = _detect(path)
-            config_dir, family = _single_file_config(path, found, config), found.family
+            config_dir, family = _single_file_config(path, found, config, self.models_dir / "configs"), found.family
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
+            if flow is not None:
+                config_dir, family = self._flow_base(data, path, flow, config), flow.family
             data["models"][name] = self._record(kind, "local", path, config_dir, family)
             return self._entry(data, name)
+
+    def _flow_base(self, data: dict[str, Any], path: Path, flow: TransformerCheckpoint, config: Any) -> Path:
+        """The diffusers folder a lone transformer takes its VAE, text encoders and tokenizers from: `config`,
+        else a model of the same family in the catalog (one the user added or pulled before a tiny one)."""
+        family = FAMILIES[flow.family]
+        if config is not None:
+            folder = Path(config).expanduser().resolve()
+            if not (folder / "model_index.json").is_file() or family_of_folder(folder) is not family:
+                raise CatalogError(f"{folder} is not a diffusers folder of a {family.title} model for {path.name}.")
+            return folder
+        candidates = [
+            (record["source"] == "tiny", self._full_path(record["path"]))
+            for record in data["models"].values()
+            if record.get("family") == family.name and self._full_path(record["path"]).is_dir()
+        ]
+        if not candidates:
+            raise CatalogError(
+                f"{path.name} holds a {family.title} {flow.describe()} alone; its VAE and text encoders come from "
+                f"a diffusers folder of a {family.title} model. Pull one (see `cocreate models pull --help`) or "
+                "pass --config FOLDER."
+            )
+        return min(candidates)[1]
 
     def add_personal(self, name: str, weights: Path) -> ModelEntry:
         """Move a LoRA that `cocreate personalize` trained into models_dir/loras and register it; training
@@ -330,13 +357,14 @@ def _inspect(path: Path) -> str:
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise CatalogError(_pickle_refusal(path))
-        if path.suffix.lower() == ".gguf":  # a text model for llama.cpp
+        if path.suffix.lower() == ".gguf":
             _check_gguf(path)
-            return "text"
+            # a quantized transformer of a flow family (models.flow_checkpoints), else a text model for llama.cpp
+            return "image" if _flow_transformer(path) else "text"
         if path.suffix.lower() != ".safetensors":
             raise CatalogError(
                 f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
-                "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model."
+                "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model or transformer."
             )
         return LORA if _is_lora(path) else "image"
     if (path / "model_index.json").is_file():
@@ -403,6 +431,18 @@ def _check_causal_lm(path: Path) -> None:
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
 
 
+def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
+    """A flow family's lone transformer (any layout, GGUF too), or None for other checkpoints."""
+    try:
+        found = detect_file(path)
+    except UnknownCheckpoint as error:
+        raise CatalogError(str(error)) from error
+    if found is not None and found.family not in FAMILIES:
+        titles = ", ".join(family.title for family in FAMILIES.values())
+        raise CatalogError(f"{path.name} is a {found.family} {found.describe()}; cocreate runs {titles}.")
+    return found
+
+
 def _detect(checkpoint: Path) -> Detected:
     try:
         return detect(checkpoint)
@@ -410,8 +450,9 @@ def _detect(checkpoint: Path) -> Detected:
         raise CatalogError(str(error)) from error
 
 
-def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None) -> Path:
-    """The local diffusers folder that describes a single-file checkpoint's pipeline."""
+def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None, written: Path) -> Path:
+    """The local diffusers folder that describes a single-file checkpoint's pipeline: `config`, one
+    written under `written` for the families cocreate ships the files of, or the HF cache's."""
     if config is not None:
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
@@ -428,6 +469,9 @@ def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | 
             f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
             "add it with --config naming a diffusers folder of the same family to take them from."
         )
+    shipped = config_folder(written, found)
+    if shipped is not None:
+        return shipped
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's
     # configs from the Hub even with local_files_only, so look them up in the local cache ourselves.
     from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint

@@ -29,6 +29,13 @@ CURATED: tuple[Curated, ...] = (
     Curated("sdxl-inpaint", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "sdxl"),
     Curated("sdxl", "stabilityai/stable-diffusion-xl-base-1.0", "sdxl"),
     Curated("sd35-medium", "stabilityai/stable-diffusion-3.5-medium", "sd3"),
+    Curated("flux-schnell", "black-forest-labs/FLUX.1-schnell", "flux"),
+    Curated("flux-dev", "black-forest-labs/FLUX.1-dev", "flux"),
+    Curated("flux-fill", "black-forest-labs/FLUX.1-Fill-dev", "flux-fill"),
+    Curated("flux2-klein", "black-forest-labs/FLUX.2-klein-4B", "flux2-klein"),
+    Curated("z-image-turbo", "Tongyi-MAI/Z-Image-Turbo", "z-image"),
+    Curated("qwen-image", "Qwen/Qwen-Image", "qwen-image"),
+    Curated("chroma", "lodestones/Chroma1-HD", "chroma"),
 )
 CURATED_BY_NAME = {entry.name: entry for entry in CURATED}
 

@@ -55,9 +55,7 @@ def paint(engine: Engine, lora: Adapter | None) -> np.ndarray:
     return pixels(engine.run(task, (7,), previews=False, emit=recorder, cancel=recorder.token).images[0])
 
 
-def test_training_moves_the_adapter_weights_and_the_catalog_lists_it(
-    catalog: ModelCatalog, trained: Adapter
-) -> None:
+def test_training_moves_the_adapter_weights_and_the_catalog_lists_it(catalog: ModelCatalog, trained: Adapter) -> None:
     with safe_open(trained.path, framework="numpy") as weights:
         ups = [weights.get_tensor(key) for key in list(weights.keys()) if "lora.up" in key or "lora_B" in key]
     # peft starts every up-projection at zero: any non-zero weight was learned.

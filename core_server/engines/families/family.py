@@ -61,6 +61,9 @@ class Family:
     preview_latents: Callable[[Any, Any, int, int], Any] | None = None
     # Builds the tiny random-weight model of this family into a folder (diffusers layout).
     build_tiny: Callable[[Path], None] | None = None
+    # Fix-ups on the freshly loaded pipeline (on the CPU, before precision is applied), where a diffusers
+    # pipeline expects what a family's checkpoints lack.
+    prepare: Callable[[Any], None] | None = None
     # Single-file checkpoints: packaged config folder name under families/configs/, None = none shipped.
     single_file_config: str | None = None
 

@@ -503,14 +503,16 @@ class CandidateGrid(QListWidget):
 
     def fit(self) -> None:
         """Tiles as wide as the docker allows (at least MIN_TILE); tall enough to show every one without scrolling."""
-        spacing = self.spacing()
-        width = max(self.viewport().width(), MIN_TILE + 2 * spacing)
-        columns = max(1, min(4, (width - spacing) // (MIN_TILE + 2 * spacing + 6)))
-        tile = (width - spacing) // columns - 2 * spacing - 6
-        self.setIconSize(QSize(tile, tile))
+        border = 8  # the outline, both sides
+        width = max(self.viewport().width() - 2 * border, MIN_TILE + border)  # Qt wraps a row that fills it exactly
+        columns = max(1, min(4, width // (MIN_TILE + border)))
+        cell = width // columns
+        tile = cell - border - 2 * self.spacing()
         label = self.fontMetrics().height()
+        self.setIconSize(QSize(tile, tile))
+        self.setGridSize(QSize(cell, tile + label + border + 2 * self.spacing()))  # exactly `columns` a row
         rows = max(1, -(-self.count() // columns))
-        self.setFixedHeight(rows * (tile + label + 2 * spacing + 10) + 2 * self.frameWidth())
+        self.setFixedHeight(rows * self.gridSize().height() + 2 * self.frameWidth() + 4)
 
 
 def _selected_part(strip: Strip | None, picture: Image | None) -> QRect | None:

@@ -582,6 +582,7 @@ def layout_and_screenshot(verdict: Verdict) -> Steps:
     check("the Layers panel keeps room", layers is not None and layers.height() >= 150, facts)
     # For the picture, the painter drags the docker taller, as one does to compare candidates.
     main.resizeDocks([panel], [int(screen.height() * 0.62)], Qt.Vertical)
+    panel.widget().ensureWidgetVisible(panel.strip, 0, 0)  # scrolled to the candidates
     yield pause(1.5)
     QApplication.primaryScreen().grabWindow(0).save(str(SCREENSHOT))
     check("a screenshot was taken", SCREENSHOT.exists())

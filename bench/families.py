@@ -1,0 +1,256 @@
+"""The flow-matching transformer families at real size with random weights: seconds per step, memory.
+
+    python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2] [--sizes-only]
+
+For each family the transformer is built from its real published config (written below; no download) in
+the daemon's compute dtype, with random weights, and one denoising step (one transformer forward of one
+candidate, as the pipelines call it) is timed at --side² (the families' native 1024² by default), in the
+default precision and with the fp8 placement (engines.placement: weights stored in float8, cast up layer
+by layer), side by side in one run.
+
+The full depth needs 8 GB (Flux.2 Klein 4B) to 41 GB (Qwen-Image 20B) in bfloat16; where that does not
+fit (every CPU machine we have), the bench builds the real width with one block of each kind, then with
+two of one kind at a time, and extrapolates linearly to the real depth: per step = t(1, 1) + sum over
+kinds of (real count - 1) x (t(that kind at 2) - t(1, 1)). It says which. Weight memory is exact for the full model
+(parameters counted on the meta device); peak memory is measured for what actually ran (CUDA: peak
+allocated; CPU: the growth of the process's peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+GIB = 1 << 30
+TEXT_TOKENS = 512  # what the pipelines pad prompts to (Flux, Chroma); Qwen/Z-Image use the prompt's length
+
+
+@dataclass(frozen=True)
+class Spec:
+    title: str
+    model_class: str
+    config: dict[str, Any]
+    depth_keys: tuple[str, ...]  # config keys that count blocks
+    inputs: Callable[[Any, int, torch.dtype], dict[str, Any]]  # (model, latent side, dtype) → forward kwargs
+
+
+def _ids(height: int, width: int, axes: int) -> torch.Tensor:
+    ids = torch.zeros(height, width, axes)
+    ids[..., 1] = torch.arange(height)[:, None]
+    ids[..., 2] = torch.arange(width)[None, :]
+    return ids.reshape(height * width, axes)
+
+
+def _flux_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
+    config, cells = model.config, side // 2
+    inputs = {
+        "hidden_states": torch.randn(1, cells * cells, config.in_channels, dtype=dtype),
+        "encoder_hidden_states": torch.randn(1, TEXT_TOKENS, config.joint_attention_dim, dtype=dtype),
+        "timestep": torch.tensor([0.5]),
+        "img_ids": _ids(cells, cells, 3),
+        "txt_ids": torch.zeros(TEXT_TOKENS, 3),
+        "return_dict": False,
+    }
+    if "pooled_projection_dim" in config:
+        inputs["pooled_projections"] = torch.randn(1, config.pooled_projection_dim, dtype=dtype)
+        inputs["guidance"] = torch.tensor([3.5]) if config.guidance_embeds else None
+    return inputs
+
+
+def _flux2_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
+    config, cells = model.config, side // 2
+    return {
+        "hidden_states": torch.randn(1, cells * cells, config.in_channels, dtype=dtype),
+        "encoder_hidden_states": torch.randn(1, TEXT_TOKENS, config.joint_attention_dim, dtype=dtype),
+        "timestep": torch.tensor([0.5]),
+        "img_ids": _ids(cells, cells, 4)[None],
+        "txt_ids": torch.zeros(1, TEXT_TOKENS, 4),
+        "guidance": None,
+        "return_dict": False,
+    }
+
+
+def _z_image_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
+    config = model.config
+    return {
+        "x": [torch.randn(config.in_channels, 1, side, side, dtype=dtype)],
+        "t": torch.tensor([0.5]),
+        "cap_feats": [torch.randn(TEXT_TOKENS // 4, config.cap_feat_dim, dtype=dtype)],
+        "return_dict": False,
+    }
+
+
+def _qwen_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
+    config, cells = model.config, side // 2
+    text = TEXT_TOKENS // 4
+    return {
+        "hidden_states": torch.randn(1, cells * cells, config.in_channels, dtype=dtype),
+        "encoder_hidden_states": torch.randn(1, text, config.joint_attention_dim, dtype=dtype),
+        "encoder_hidden_states_mask": torch.ones(1, text, dtype=torch.long),
+        "timestep": torch.tensor([0.5]),
+        "img_shapes": [[(1, cells, cells)]],
+        "return_dict": False,
+    }
+
+
+# The published transformer configs (their config.json files), as diffusers 0.42 reads them.
+SPECS = {
+    "flux": Spec(
+        "Flux.1 [dev] 12B",
+        "FluxTransformer2DModel",
+        {"guidance_embeds": True},  # the class defaults are Flux.1's
+        ("num_layers", "num_single_layers"),
+        _flux_inputs,
+    ),
+    "flux2-klein": Spec(
+        "Flux.2 [klein] 4B",
+        "Flux2Transformer2DModel",
+        {
+            "num_layers": 5,
+            "num_single_layers": 20,
+            "num_attention_heads": 24,
+            "joint_attention_dim": 7680,
+            "guidance_embeds": False,
+        },
+        ("num_layers", "num_single_layers"),
+        _flux2_inputs,
+    ),
+    "z-image": Spec(
+        "Z-Image Turbo 6B", "ZImageTransformer2DModel", {}, ("n_layers", "n_refiner_layers"), _z_image_inputs
+    ),
+    "qwen-image": Spec("Qwen-Image 20B", "QwenImageTransformer2DModel", {}, ("num_layers",), _qwen_inputs),
+    "chroma": Spec(
+        "Chroma1-HD 8.9B", "ChromaTransformer2DModel", {}, ("num_layers", "num_single_layers"), _flux_inputs
+    ),
+}
+
+
+def model_class(spec: Spec) -> Any:
+    import diffusers
+
+    return getattr(diffusers, spec.model_class)
+
+
+def full_depth(spec: Spec) -> dict[str, int]:
+    with torch.device("meta"):
+        model = model_class(spec)(**spec.config)
+    return {key: int(model.config[key]) for key in spec.depth_keys}
+
+
+def parameter_count(spec: Spec) -> int:
+    with torch.device("meta"):
+        model = model_class(spec)(**spec.config)
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def peak_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def time_step(
+    spec: Spec,
+    depth: dict[str, int] | None,
+    side: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    fp8: bool,
+    repeat: int,
+) -> tuple[float, int]:
+    """Median seconds of one forward, and the peak memory growth it caused."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    before = peak_bytes(device)
+    torch.manual_seed(0)
+    # Built where it runs, in its dtype: a 20B model made in float32 on the CPU first would take minutes.
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = model_class(spec)(**{**spec.config, **(depth or {})}).eval()
+    finally:
+        torch.set_default_dtype(default)
+    if fp8:
+        model.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+    latent_side = side // 8
+    inputs = {
+        key: value.to(device) if isinstance(value, torch.Tensor) else value
+        for key, value in spec.inputs(model, latent_side, dtype).items()
+    }
+    if "x" in inputs:
+        inputs["x"] = [tensor.to(device) for tensor in inputs["x"]]
+        inputs["cap_feats"] = [tensor.to(device) for tensor in inputs["cap_feats"]]
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeat + 1):  # the first is a warm-up
+            started = time.perf_counter()
+            model(**inputs)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - started)
+    peak = peak_bytes(device) - (0 if device.type == "cuda" else before)
+    del model, inputs
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    times = sorted(times[1:])
+    return times[len(times) // 2], peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", action="append", choices=sorted(SPECS), help="default: all")
+    parser.add_argument("--side", type=int, default=1024, help="picture side in px (default 1024, native)")
+    parser.add_argument("--full", action="store_true", help="build the full depth (a GPU with room for it)")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sizes-only", action="store_true", help="parameters and weight memory only, no timing")
+    args = parser.parse_args()
+
+    from core_server.engines.devices import choose_device, choose_dtype, dtype_name
+
+    device = choose_device()
+    dtype = choose_dtype(device)
+    if device.type == "cuda":
+        dtype = torch.bfloat16  # float16 overflows in these transformers; bfloat16 is what they ship in
+    print(f"device {device}, compute dtype {dtype_name(dtype)}, {args.side}² px, one candidate per step")
+    for name in args.family or list(SPECS):
+        spec = SPECS[name]
+        params = parameter_count(spec)
+        real = full_depth(spec)
+        print(
+            f"{spec.title}: {params / 1e9:.2f} B parameters, weights {params * 2 / GIB:.1f} GiB in bfloat16, "
+            f"{params / GIB:.1f} GiB in fp8; depth {real}"
+        )
+        for fp8 in () if args.sizes_only else (False, True):
+            label = "fp8 weights" if fp8 else dtype_name(dtype)
+            if args.full:
+                seconds, peak = time_step(spec, None, args.side, dtype, device, fp8, args.repeat)
+                print(f"  {label:>12}: {seconds:.3f} s/step, peak {peak / GIB:.2f} GiB (full depth)")
+                continue
+            # Every kind of block at one, then one kind at two: a slope per kind, summed up to the real depth.
+            base_depth = dict.fromkeys(spec.depth_keys, 1)
+            base, peak = time_step(spec, base_depth, args.side, dtype, device, fp8, args.repeat)
+            estimate = base
+            for key in spec.depth_keys:
+                seconds, _ = time_step(spec, {**base_depth, key: 2}, args.side, dtype, device, fp8, args.repeat)
+                if seconds <= base:
+                    print(f"  {label:>12}: {base:.3f} s at one block of each kind; timing noise exceeds a block's cost")
+                    break
+                estimate += (real[key] - 1) * (seconds - base)
+            else:
+                print(
+                    f"  {label:>12}: {estimate:.2f} s/step extrapolated ({base:.3f} s at one block of each kind), "
+                    f"peak {peak / GIB:.2f} GiB at one block of each kind"
+                )
+
+
+if __name__ == "__main__":
+    main()
