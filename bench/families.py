@@ -1,6 +1,6 @@
 """The flow-matching transformer families at real size with random weights: seconds per step, memory.
 
-    python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2]
+    python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2] [--sizes-only]
 
 For each family the transformer is built from its real published config (written below; no download) in
 the daemon's compute dtype, with random weights, and one denoising step (one transformer forward of one
@@ -211,6 +211,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=1024, help="picture side in px (default 1024, native)")
     parser.add_argument("--full", action="store_true", help="build the full depth (a GPU with room for it)")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sizes-only", action="store_true", help="parameters and weight memory only, no timing")
     args = parser.parse_args()
 
     from core_server.engines.devices import choose_device, choose_dtype, dtype_name
@@ -228,7 +229,7 @@ def main() -> None:
             f"{spec.title}: {params / 1e9:.2f} B parameters, weights {params * 2 / GIB:.1f} GiB in bfloat16, "
             f"{params / GIB:.1f} GiB in fp8; depth {real}"
         )
-        for fp8 in (False, True):
+        for fp8 in () if args.sizes_only else (False, True):
             label = "fp8 weights" if fp8 else dtype_name(dtype)
             if args.full:
                 seconds, peak = time_step(spec, None, args.side, dtype, device, fp8, args.repeat)
@@ -240,11 +241,15 @@ def main() -> None:
             estimate = base
             for key in spec.depth_keys:
                 seconds, _ = time_step(spec, {**base_depth, key: 2}, args.side, dtype, device, fp8, args.repeat)
+                if seconds <= base:
+                    print(f"  {label:>12}: {base:.3f} s at one block of each kind; timing noise exceeds a block's cost")
+                    break
                 estimate += (real[key] - 1) * (seconds - base)
-            print(
-                f"  {label:>12}: {estimate:.2f} s/step extrapolated ({base:.3f} s at one block of each kind), "
-                f"peak {peak / GIB:.2f} GiB at one block of each kind"
-            )
+            else:
+                print(
+                    f"  {label:>12}: {estimate:.2f} s/step extrapolated ({base:.3f} s at one block of each kind), "
+                    f"peak {peak / GIB:.2f} GiB at one block of each kind"
+                )
 
 
 if __name__ == "__main__":

@@ -1,38 +1,50 @@
-"""Load: concurrent clients sending mixed requests to one daemon on the tiny profile.
+"""Load: concurrent hosts sending mixed requests to one daemon on the tiny profile, through the plugin client.
 
     python bench/load.py [--clients 16] [--requests 50] [--memory-after 1000]
 
-Each client sends inpaints, expands, text continuations, cancels and session reads. Prints the
-errors (none are expected), fairness (the longest queue wait of any request ÷ the median wait),
-the daemon's resident memory after 100 requests and after --memory-after requests, and checks
-the queue bound: with --max-queue 4, a burst beyond it is refused at once with RESOURCE_EXHAUSTED.
+Each client is a process of its own using cocreate_client.CocreateClient exactly as a host plugin
+does (no `client` field set by hand): inpaints, expands, text continuations, cancels and session
+reads. Prints the errors (none are expected), fairness (the longest queue wait ÷ the median wait,
+and per client: the largest mean wait ÷ the median client's mean wait, target ≤ 1.5), the daemon's
+resident memory after 100 requests and after --memory-after requests, and checks the queue bound:
+with --max-queue 4, a burst beyond it is refused at once with RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
 import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core_server.pb import cocreate_pb2 as pb
-from core_server.pb import cocreate_pb2_grpc as pb_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "common"))
+from cocreate_client import CocreateClient, Progress, RequestError, TextDelta, tasks
+from cocreate_client.pixels import Image, Mask
+
 from tests.service.images import disc, gradient
-from tests.support.daemon import Daemon, start_daemon
+from tests.support.daemon import start_daemon
 
 # Resident memory after --memory-after requests may be at most this multiple of memory after 100: the
 # caches (prompt encodings, prefix cache, allocator pools) fill in the first hundred; a leak keeps growing.
 MEMORY_BOUND = 1.25
+FAIRNESS_TARGET = 1.5  # the most-waiting client's mean wait ÷ the median client's
 
-IMAGE, MASK = gradient(64, 64), disc(64, 64)
+
+def _image(width: int, height: int) -> Image:
+    picture = gradient(width, height)
+    return Image(picture.width, picture.height, picture.rgba)
+
+
+IMAGE, WIDE = _image(64, 64), _image(48, 48)
+MASK = Mask(64, 64, disc(64, 64).alpha)
 
 
 def rss_mib(pid: int) -> float:
@@ -42,114 +54,121 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+@dataclass
 class Tally:
-    def __init__(self, pid: int, memory_after: int) -> None:
-        self.lock = threading.Lock()
-        self.done = 0
-        self.outcomes: collections.Counter[str] = collections.Counter()
-        self.errors: list[str] = []
-        self.waits: list[float] = []
-        self.client_waits: collections.defaultdict[str, list[float]] = collections.defaultdict(list)
-        self.memory: dict[int, float] = {}
-        self.pid, self.marks = pid, (100, memory_after)
+    """One client's outcomes; sent back to the parent when the client process ends."""
 
-    def record(self, outcome: str, wait: float | None = None, error: str = "", client: str = "") -> None:
-        with self.lock:
-            self.done += 1
-            self.outcomes[outcome] += 1
-            if wait is not None:
-                self.waits.append(wait)
-                self.client_waits[client].append(wait)
-            if error:
-                self.errors.append(error)
-            if self.done in self.marks:
-                self.memory[self.done] = rss_mib(self.pid)
+    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
+    waits: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    memory: dict[int, float] = field(default_factory=dict)
 
 
-def generate(stub: pb_grpc.CocreateStub, request: pb.GenerateRequest, cancel: bool) -> tuple[str, float]:
+def generate(client: CocreateClient, request: object, cancel: bool) -> tuple[str, float]:
+    """Run one job; its outcome and how long it waited before its first step."""
     sent = time.monotonic()
-    wait = 0.0
-    job_id = ""
-    stream = stub.Generate(request, timeout=300)
-    for event in stream:
-        kind = event.WhichOneof("event")
-        if kind in ("progress", "text_delta") and not wait:
-            wait = time.monotonic() - sent  # queued until the first step
-            if cancel:
-                stub.Cancel(pb.CancelRequest(job_id=job_id), timeout=10)
-        elif kind == "accepted":
-            job_id = event.accepted.job_id
-        elif kind == "done":
-            return ("cancelled" if event.done.status == pb.JOB_CANCELLED else "completed"), wait
-    return "no done", wait
+    started = threading.Event()
+    first_step: list[float] = []
+
+    def on_event(event: object) -> None:  # on the client thread: only note the time
+        if isinstance(event, Progress | TextDelta) and not first_step:
+            first_step.append(time.monotonic() - sent)
+            started.set()
+
+    job = client.generate(request, on_event)  # type: ignore[arg-type]
+    if cancel and started.wait(300):
+        client.cancel(job.job_id)
+    result = job.wait(300)
+    wait = first_step[0] if first_step else 0.0
+    if result.error is not None:
+        raise RequestError(result.error.code, result.error.message)
+    return ("cancelled" if result.cancelled else "completed"), wait
 
 
-def one_request(stub: pb_grpc.CocreateStub, session: str, rng: random.Random, client: str, tally: Tally) -> None:
+def one_request(client: CocreateClient, session: str, rng: random.Random, tally: Tally) -> None:
     kind = rng.choice(["inpaint", "expand", "continue_text", "cancel", "read"])
     try:
         if kind == "read":
-            stub.GetSession(pb.GetSessionRequest(session_id=session, thumbnail_size=32), timeout=60)
-            stub.ListSessions(pb.ListSessionsRequest(limit=20), timeout=60)
-            tally.record("read")
+            client.get_session(session, thumbnail_size=32)
+            client.list_sessions(limit=20)
+            tally.outcomes["read"] += 1
             return
-        if kind == "inpaint" or kind == "cancel":
-            task = {
-                "inpaint": pb.InpaintTask(image=IMAGE, mask=MASK, steps=20 if kind == "cancel" else rng.randint(2, 4))
-            }
+        candidates = rng.randint(1, 3)
+        if kind in ("inpaint", "cancel"):
+            steps = 20 if kind == "cancel" else rng.randint(2, 4)
+            request = tasks.inpaint(
+                IMAGE, mask=MASK, steps=steps, session_id=session, candidates=candidates, previews=True
+            )
         elif kind == "expand":
-            task = {"expand": pb.ExpandTask(image=gradient(48, 48), right=16, steps=2)}
+            request = tasks.expand(WIDE, right=16, steps=2, session_id=session, candidates=candidates, previews=True)
         else:
-            task = {
-                "continue_text": pb.ContinueTextTask(before="The light on the water", max_new_tokens=rng.randint(8, 32))
-            }
-        request = pb.GenerateRequest(
-            session_id=session, candidates=rng.randint(1, 3), client=client, previews=True, **task
-        )
-        outcome, wait = generate(stub, request, cancel=kind == "cancel")
-        problem = "" if outcome != "no done" else f"{kind}: stream ended without Done"
-        tally.record(f"{kind}: {outcome}", wait, problem, client)
-    except grpc.RpcError as error:
-        tally.record(f"{kind}: {error.code().name}", error=f"{kind}: {error.code().name} {error.details()}")
+            request = tasks.continue_text(
+                "The light on the water", max_new_tokens=rng.randint(8, 32), session_id=session, candidates=candidates
+            )
+        outcome, wait = generate(client, request, cancel=kind == "cancel")
+        tally.outcomes[f"{kind}: {outcome}"] += 1
+        tally.waits.append(wait)
+    except RequestError as error:
+        tally.outcomes[f"{kind}: {error.code}"] += 1
+        tally.errors.append(f"{kind}: {error.code} {error.message}")
 
 
-def run_clients(daemon: Daemon, clients: int, requests: int, tally: Tally, seed: int) -> float:
-    def client(index: int) -> None:
-        rng = random.Random(seed * 1000 + index)
-        with grpc.insecure_channel(daemon.endpoint) as channel:
-            stub = pb_grpc.CocreateStub(channel)
-            session = stub.CreateSession(pb.CreateSessionRequest(host="load", document_id=f"doc-{index}")).id
-            for _ in range(requests):
-                one_request(stub, session, rng, f"client-{index}", tally)
+def host(index: int, endpoint: str, requests: int, seed: int, done: object, marks: tuple[int, ...], pid: int) -> Tally:
+    """One host: its own process, its own document, its own session."""
+    rng = random.Random(seed * 1000 + index)
+    tally = Tally()
+    client = CocreateClient(endpoint, timeout=300, client_name="load")  # as a host names itself
+    try:
+        session = client.create_session("load", f"doc-{index}", f"Document {index}").id
+        for _ in range(requests):
+            one_request(client, session, rng, tally)
+            with done.get_lock():  # type: ignore[attr-defined]
+                done.value += 1  # type: ignore[attr-defined]
+                count = done.value  # type: ignore[attr-defined]
+            if count in marks:
+                tally.memory[count] = rss_mib(pid)
+    finally:
+        client.close()
+    return tally
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.monotonic() - started
+
+def run_hosts(endpoint: str, pid: int, clients: int, requests: int, seed: int, marks: tuple[int, ...]) -> list[Tally]:
+    context = multiprocessing.get_context("spawn")  # a fresh process per host, as each host program is
+    done = context.Value("i", 0)
+    with context.Pool(clients, initializer=_share, initargs=(done,)) as pool:
+        return pool.starmap(_host_in_pool, [(i, endpoint, requests, seed, marks, pid) for i in range(clients)])
+
+
+_done: object = None
+
+
+def _share(done: object) -> None:
+    global _done
+    _done = done
+
+
+def _host_in_pool(index: int, endpoint: str, requests: int, seed: int, marks: tuple[int, ...], pid: int) -> Tally:
+    return host(index, endpoint, requests, seed, _done, marks, pid)
 
 
 def queue_bound(home: Path) -> collections.Counter[str]:
     """A burst of 12 slow jobs at a daemon that queues 4: the rest are refused at once."""
     daemon = start_daemon(home, extra_args=("--max-queue", "4"))
     seen: collections.Counter[str] = collections.Counter()
+    client = CocreateClient(daemon.endpoint, timeout=120, client_name="load")
     try:
-        with grpc.insecure_channel(daemon.endpoint) as channel:
-            stub = pb_grpc.CocreateStub(channel)
-            session = stub.CreateSession(pb.CreateSessionRequest(host="load")).id
-            request = pb.GenerateRequest(
-                session_id=session, candidates=1, inpaint=pb.InpaintTask(image=IMAGE, mask=MASK, steps=30)
-            )
-            streams = [stub.Generate(request, timeout=120) for _ in range(12)]
-            for stream in streams:
-                try:
-                    seen[next(stream).WhichOneof("event")] += 1
-                except grpc.RpcError as error:
-                    seen[error.code().name] += 1
-            for stream in streams:
-                stream.cancel()
+        session = client.create_session("load").id
+        request = tasks.inpaint(IMAGE, mask=MASK, steps=30, session_id=session)
+        jobs = [client.generate(request) for _ in range(12)]
+        for job in jobs:
+            while not (events := job.poll()):
+                time.sleep(0.01)
+            first = events[0]
+            seen[first.code if hasattr(first, "code") else type(first).__name__] += 1
+        for job in jobs:
+            job.cancel()
     finally:
+        client.close()
         daemon.stop()
     return seen
 
@@ -163,30 +182,46 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="cocreate-load-"))
     daemon = start_daemon(home / "home")
-    tally = Tally(daemon.process.pid, args.memory_after)
+    marks = (100, args.memory_after)
     try:
-        elapsed = run_clients(daemon, args.clients, args.requests, tally, args.seed)
-        measured = dict(tally.outcomes)
-        errors = list(tally.errors)
-        waits = list(tally.waits)
-        client_means = [statistics.mean(w) for w in tally.client_waits.values()]
-        extra = max(0, args.memory_after - tally.done)
+        started = time.monotonic()
+        measured = run_hosts(daemon.endpoint, daemon.process.pid, args.clients, args.requests, args.seed, marks)
+        elapsed = time.monotonic() - started
+        done = args.clients * args.requests
+        extra = max(0, args.memory_after - done)
+        later = []
         if extra:  # more of the same load, to see memory after --memory-after requests
-            run_clients(daemon, args.clients, -(-extra // args.clients), tally, args.seed + 1)
+            later = run_hosts(
+                daemon.endpoint,
+                daemon.process.pid,
+                args.clients,
+                -(-extra // args.clients),
+                args.seed + 1,
+                tuple(m - done for m in marks),
+            )
     finally:
         daemon.stop()
-    print(f"{args.clients} clients × {args.requests} mixed requests in {elapsed:.0f} s")
-    for outcome, count in sorted(measured.items()):
+    outcomes = sum((t.outcomes for t in measured), collections.Counter())
+    errors = [e for t in measured for e in t.errors]
+    print(f"{args.clients} host processes × {args.requests} mixed requests in {elapsed:.0f} s (through CocreateClient)")
+    for outcome, count in sorted(outcomes.items()):
         print(f"  {outcome:<28} {count}")
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
+    waits = [w for t in measured for w in t.waits]
+    client_means = [statistics.mean(t.waits) for t in measured if t.waits]
+    unfair = False
     if waits:
         median = statistics.median(waits)
+        per_client = max(client_means) / statistics.median(client_means)
+        unfair = per_client > FAIRNESS_TARGET
         print(
             f"fairness: longest wait {max(waits):.2f} s ÷ median wait {median:.2f} s = {max(waits) / median:.1f}; "
-            f"the most-waiting client's mean wait ÷ the median client's: "
-            f"{max(client_means) / statistics.median(client_means):.2f}"
+            f"per client: the largest mean wait ÷ the median client's = {per_client:.2f} "
+            f"(target ≤ {FAIRNESS_TARGET}: {'MISSED' if unfair else 'met'})"
         )
-    first, last = tally.memory.get(100), tally.memory.get(args.memory_after)
+    memory = {mark: rss for t in measured for mark, rss in t.memory.items()}
+    memory |= {mark + done: rss for t in later for mark, rss in t.memory.items()}
+    first, last = memory.get(100), memory.get(args.memory_after)
     leaked = False
     if first and last:
         leaked = last > first * MEMORY_BOUND
@@ -197,7 +232,7 @@ def main() -> int:
         )
     bound = queue_bound(home / "bound")
     print(f"queue bound (--max-queue 4, a burst of 12 slow jobs): {dict(bound)}")
-    return 1 if errors or leaked or bound.get("RESOURCE_EXHAUSTED", 0) == 0 else 0
+    return 1 if errors or leaked or unfair or bound.get("RESOURCE_EXHAUSTED", 0) == 0 else 0
 
 
 if __name__ == "__main__":

@@ -10,12 +10,15 @@ from pathlib import Path
 
 from .. import config
 from ..sessions.context import POLICIES
-from .core import CliError, positive, read_token
+from .core import CliError, console, positive, read_token
 
 
 def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     serve = verbs.add_parser("serve", help="run the daemon (Unix socket by default)")
     serve.add_argument("--token-file", type=Path, help="file holding the token TCP clients must send")
+    serve.add_argument(
+        "--tokens", type=Path, metavar="FILE", help="named tokens for TCP, hashed: one 'NAME sha256:HEX' a line"
+    )
     serve.add_argument("--socket", type=Path, help="Unix socket path (default: the per-user runtime socket)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="serve TCP instead; requires a token")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate for TLS on --listen")
@@ -58,11 +61,18 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
 
+    token = verbs.add_parser("token", help="make a named token for a TCP daemon and add its hash to a tokens file")
+    token.add_argument("name", help="who will use it (letters, digits, . _ @ -)")
+    token.add_argument("--tokens", type=Path, required=True, metavar="FILE", help="the file serve --tokens reads")
+    token.set_defaults(run=_new_token)
+
 
 def _serve(args: argparse.Namespace) -> int:
     from ..service.server import ConfigError, ServeOptions, serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "debug":
+        _quiet_libraries()
     if args.compile:
         os.environ["COCREATE_COMPILE"] = "1"  # the engines read it when they load a model
     if args.paint_size:
@@ -70,7 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         socket=args.socket,
         listen=args.listen,
-        token=read_token(args.token_file),
+        token=read_token(args.token_file) if args.listen and not args.tokens else None,
+        tokens_file=args.tokens,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_memory_bytes=int(args.max_memory * 2**30) if args.max_memory else None,
@@ -90,4 +101,26 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(serve(options, on_ready=lambda line: print(line, flush=True)))
     except ConfigError as error:
         raise CliError(str(error)) from None
+    return 0
+
+
+def _quiet_libraries() -> None:
+    """Library warnings may quote what a person typed (diffusers' CLIP truncation copies the prompt):
+    below debug, the libraries report errors only, so no user content reaches the log."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
+
+
+def _new_token(args: argparse.Namespace) -> int:
+    from ..service.identity import TokenFileError, append_token
+
+    try:
+        token = append_token(args.tokens, args.name)
+    except TokenFileError as error:
+        raise CliError(str(error)) from None
+    console.print(f"added {args.name!r} to {args.tokens}; give them this token (it is not kept anywhere):")
+    print(token)
     return 0

@@ -16,6 +16,10 @@ from core_server.engines.prefix_cache import PrefixCache, next_token_logits
 from core_server.engines.stopping import StopRules
 from core_server.tasks import CancelToken, Emit, StepEvent, TextDeltaEvent
 
+# Below this, logits / temperature overflows (1e-40 makes inf, then NaN probabilities): such a
+# temperature means "always the most likely token", so it is served as exactly that.
+GREEDY_BELOW = 1e-3
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -81,6 +85,8 @@ def _sample(
     logits: torch.Tensor, generators: Sequence[torch.Generator], temperature: float, top_p: float
 ) -> torch.Tensor:
     """One token per row: temperature, then nucleus (top-p) filtering, then a draw from the row's generator."""
+    if temperature < GREEDY_BELOW:
+        return logits.argmax(dim=-1)
     probs = torch.softmax(logits / temperature, dim=-1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
     # Drop every token after the most likely ones already cover top_p (the first always stays).

@@ -23,6 +23,7 @@ from filelock import FileLock
 from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
+from core_server.engines.families.single_file import config_folder
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
@@ -117,7 +118,7 @@ class ModelCatalog:
         flow = _flow_transformer(path) if kind == "image" and path.is_file() else None
         if kind == "image" and path.is_file() and flow is None:
             found = _detect(path)
-            config_dir, family = _single_file_config(path, found, config), found.family
+            config_dir, family = _single_file_config(path, found, config, self.models_dir / "configs"), found.family
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
@@ -449,8 +450,9 @@ def _detect(checkpoint: Path) -> Detected:
         raise CatalogError(str(error)) from error
 
 
-def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None) -> Path:
-    """The local diffusers folder that describes a single-file checkpoint's pipeline."""
+def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None, written: Path) -> Path:
+    """The local diffusers folder that describes a single-file checkpoint's pipeline: `config`, one
+    written under `written` for the families cocreate ships the files of, or the HF cache's."""
     if config is not None:
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
@@ -467,6 +469,9 @@ def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | 
             f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
             "add it with --config naming a diffusers folder of the same family to take them from."
         )
+    shipped = config_folder(written, found)
+    if shipped is not None:
+        return shipped
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's
     # configs from the Hub even with local_files_only, so look them up in the local cache ourselves.
     from diffusers.loaders.single_file_utils import fetch_diffusers_config, load_single_file_checkpoint

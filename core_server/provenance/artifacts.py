@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,10 @@ class Provenance:
             return self._describe(origin, kept[0].media_type, kept[1])
         return self._sign(origin, image_type)
 
-    def export_files(self, session_id: str) -> list[tuple[str, bytes]]:
+    def export_files(self, session_id: str) -> Iterator[tuple[str, bytes]]:
         """provenance/<candidate id>.png, or .txt with its .txt.json, for every candidate, and
-        provenance.json: each candidate's file, decision and manifest."""
+        provenance.json: each candidate's file, decision and manifest; one at a time, as each is signed."""
         _, turns = self.store.session_detail(session_id)
-        files: list[tuple[str, bytes]] = []
         index = []
         for turn in turns:
             for candidate in turn.candidates:
@@ -82,18 +82,18 @@ class Provenance:
                 name = f"provenance/{candidate.id}{_SUFFIX.get(artifact.media_type, '.txt')}"
                 entry = {"candidate_id": candidate.id, "turn_id": turn.id, "file": name, "sidecar": None}
                 if artifact.text is None:
-                    files.append((name, artifact.data))
+                    yield name, artifact.data
                 else:
                     entry["sidecar"] = name + sidecar.SUFFIX
-                    files += [(name, artifact.text.encode("utf-8")), (name + sidecar.SUFFIX, artifact.data)]
+                    yield name, artifact.text.encode("utf-8")
+                    yield name + sidecar.SUFFIX, artifact.data
                 entry |= {
                     "feedback_id": artifact.feedback_id,
                     "human_edited": artifact.human_edited,
                     "manifest": artifact.manifest,
                 }
                 index.append(entry)
-        files.append(("provenance.json", json.dumps(index, indent=2, ensure_ascii=False).encode()))
-        return files
+        yield "provenance.json", json.dumps(index, indent=2, ensure_ascii=False).encode()
 
     # ------------------------------------------------------------ signing
 

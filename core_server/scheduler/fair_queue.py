@@ -30,6 +30,9 @@ class FairQueue:
             return job
         return None
 
+    def find(self, job_id: str) -> Job | None:
+        return next((job for jobs in self._by_client.values() for job in jobs if job.id == job_id), None)
+
     def remove(self, job_id: str) -> Job | None:
         for client, jobs in self._by_client.items():
             for job in jobs:

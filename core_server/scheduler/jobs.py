@@ -46,13 +46,14 @@ class Job:
     """
 
     id: str
-    client: str
+    client: str  # the queue lane: the owner's, split by the client name the request gave
     task: Task | PersonalizeTask
     seeds: tuple[int, ...]
     model: str  # catalog name
     model_entry: Any  # the catalog's entry, handed to the loader untouched
     previews: bool
     loop: asyncio.AbstractEventLoop
+    owner: str = ""  # the identity that started it: only it may cancel it or see it running
     cancel_token: CancelToken = field(default_factory=CancelToken)
     submitted: float = field(default_factory=time.monotonic)
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike

@@ -81,9 +81,16 @@ class Scheduler:
         with self._wake:
             return len(self._queue)
 
-    def running_job_ids(self) -> list[str]:
+    def running_job_ids(self, owner: str | None = None) -> list[str]:
+        """Every running job, or only those `owner` started."""
         with self._wake:
-            return list(self._running)
+            return [job.id for job in self._running.values() if owner is None or job.owner == owner]
+
+    def owner_of(self, job_id: str) -> str | None:
+        """Who started a queued or running job; None when there is no such job."""
+        with self._wake:
+            job = self._running.get(job_id) or self._queue.find(job_id)
+            return job.owner if job is not None else None
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel everything, queued and running, and wait for the workers."""

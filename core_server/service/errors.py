@@ -11,7 +11,6 @@ import grpc
 
 from ..scheduler.scheduler import QueueFull
 from ..tasks import EngineError
-from .decoding import Undecodable
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +26,10 @@ class FailedPrecondition(Exception):
     """The request is well formed but cannot be served in the daemon's current state."""
 
 
+class PermissionDenied(Exception):
+    """The thing exists but belongs to another identity (a job another client started)."""
+
+
 # Order matters: the first matching class wins. Anything else is INTERNAL and logged.
 STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -34,6 +37,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # store.InvalidReference and the like
 )
 
@@ -53,10 +57,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def unary(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if isinstance(request, Undecodable):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not valid protobuf: {request.problem}"
-            )
         try:
             return await method(self, request, context)
         except Exception as error:
@@ -69,10 +69,6 @@ def unary(method: F) -> F:
 def streaming(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        if isinstance(request, Undecodable):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not valid protobuf: {request.problem}"
-            )
         try:
             async for item in method(self, request, context):
                 yield item

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import signal
 import socket
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,11 @@ from ..scheduler.residency import Residency
 from ..scheduler.scheduler import Scheduler
 from ..sessions.context import ContextPolicy
 from ..sessions.store import SessionStore
+from . import shm
 from .auth import TokenAuth
 from .decoding import DecodeGuard
+from .identity import TokenBook, TokenFileError
+from .peers import UnixFront
 from .servicer import CocreateServicer
 from .warmth import preload, unload_idle
 
@@ -42,6 +47,7 @@ class ServeOptions:
     socket: Path | None = None  # default: the per-user runtime socket
     listen: str | None = None  # HOST:PORT for TCP; needs a token
     token: str | None = None
+    tokens_file: Path | None = None  # named tokens, hashed: one `name sha256:HEX` a line
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_memory_bytes: int | None = None
@@ -53,10 +59,17 @@ class ServeOptions:
 
 async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) -> None:
     """Run until SIGTERM/SIGINT, then cancel running jobs, stop the server and close the store."""
-    if options.listen and not options.token:
-        raise ConfigError("--listen serves TCP and needs a token: pass --token-file FILE or set COCREATE_TOKEN")
+    tokens = _token_book(options)
+    if options.listen and tokens is None:
+        raise ConfigError(
+            "--listen serves TCP and needs a token: pass --tokens FILE or --token-file FILE, or set COCREATE_TOKEN"
+        )
+    if not options.listen and tokens is not None:
+        raise ConfigError("tokens are for TCP (--listen); the Unix socket is private to this user already")
     if bool(options.tls_cert) != bool(options.tls_key):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    os.umask(0o077)  # everything the daemon writes (database, its WAL, blobs, keys) is this user's alone
+    home_lock = _lock_home(config.data_dir())  # before the store: a second daemon must change nothing
     store = SessionStore(config.sessions_dir(), store_context=options.store_context)
     interrupted = store.mark_interrupted()
     if interrupted:
@@ -69,22 +82,28 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     scheduler = Scheduler(
         Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue, train=train_lora
     )
-    interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(options.token)] if options.token else []
+    # Authentication first, then decoding: nothing from a caller without a token is ever decoded.
+    interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(tokens)] if tokens else []
     message_options = [
         ("grpc.max_receive_message_length", limits.max_message_bytes),
         ("grpc.max_send_message_length", limits.max_message_bytes),
     ]
-    server = grpc.aio.server(interceptors=[*interceptors, DecodeGuard(SERVICE_NAME)], options=message_options)
+    server = grpc.aio.server(interceptors=[*interceptors, DecodeGuard()], options=message_options)
     cocreate_pb2_grpc.add_CocreateServicer_to_server(
-        CocreateServicer(store, catalog, scheduler, str(choose_device()), limits), server
+        CocreateServicer(store, catalog, scheduler, str(choose_device()), limits, tokens), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    endpoint = _bind(server, options)
+    swept = shm.sweep(older_than_s=shm.UNREAD_GRACE_S)
+    if swept:
+        log.info("removed %d shared-memory file(s) left by an earlier run", swept)
+    front, endpoint = _bind(server, options)
     await server.start()
+    if front is not None:
+        await front.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -107,12 +126,43 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         await asyncio.to_thread(scheduler.shutdown)
         await server.stop(grace=5)
     finally:
+        if front is not None:
+            await front.close()
+            front.public.unlink(missing_ok=True)
+        shm.sweep(older_than_s=shm.UNREAD_GRACE_S)
         store.close()
-        if options.listen is None:
-            _socket_path(options).unlink(missing_ok=True)
+        os.close(home_lock)
 
 
-def _bind(server: grpc.aio.Server, options: ServeOptions) -> str:
+def _token_book(options: ServeOptions) -> TokenBook | None:
+    if options.tokens_file and options.token:
+        raise ConfigError("pass either --tokens FILE (named tokens) or one token, not both")
+    try:
+        if options.tokens_file:
+            return TokenBook.from_file(options.tokens_file)
+    except TokenFileError as error:
+        raise ConfigError(str(error)) from None
+    return TokenBook.single(options.token) if options.token else None
+
+
+def _lock_home(home: Path) -> int:
+    """Hold an exclusive lock on the home for the daemon's life; ConfigError if another daemon has it."""
+    home.chmod(0o700)  # a home left wider by an older version or by hand is tightened
+    fd = os.open(home / "daemon.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(
+            f"another daemon (pid {holder}) is running on {home}; stop it first, or set COCREATE_HOME to another folder"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _bind(server: grpc.aio.Server, options: ServeOptions) -> tuple[UnixFront | None, str]:
     if options.listen:
         if options.tls_cert and options.tls_key:
             credentials = grpc.ssl_server_credentials([(options.tls_key.read_bytes(), options.tls_cert.read_bytes())])
@@ -120,15 +170,12 @@ def _bind(server: grpc.aio.Server, options: ServeOptions) -> str:
         else:
             port = server.add_insecure_port(options.listen)
         host = options.listen.rsplit(":", 1)[0]
-        return f"{host}:{port}"
+        return None, f"{host}:{port}"
     path = _socket_path(options)
     _claim_socket_path(path, private_folder=options.socket is None)
-    old_umask = os.umask(0o177)  # the socket file is created 0600: only this user may connect
-    try:
-        server.add_insecure_port(f"unix:{path}")
-    finally:
-        os.umask(old_umask)
-    return f"unix:{path}"
+    front = UnixFront(path)  # the public socket; it tells the service which process each call is from
+    server.add_insecure_port(front.grpc_address)
+    return front, f"unix:{path}"
 
 
 def _socket_path(options: ServeOptions) -> Path:
@@ -144,8 +191,12 @@ def _claim_socket_path(path: Path, private_folder: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if private_folder:  # the default folder is cocreate's own: nobody else may even list it
         path.parent.chmod(0o700)
-    if not path.exists():
+    try:
+        kind = path.lstat().st_mode
+    except FileNotFoundError:
         return
+    if not stat.S_ISSOCK(kind):
+        raise ConfigError(f"{path} exists and is not a socket; it is left alone: pass another --socket")
     probe = socket.socket(socket.AF_UNIX)
     try:
         probe.connect(str(path))

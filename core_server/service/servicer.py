@@ -7,14 +7,13 @@ only moves messages.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import secrets
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
@@ -35,7 +34,9 @@ from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
 from . import cocreation, convert, shm, shm_probe, validate
-from .errors import FailedPrecondition, InvalidArgument, streaming, unary
+from .chunks import ChunkPipe
+from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
+from .identity import TokenBook, caller, lane
 
 log = logging.getLogger(__name__)
 EXPORT_CHUNK = 1 << 20
@@ -45,9 +46,16 @@ MAX_ANALYTICS_SESSIONS = 1000  # each one reads its candidates and finals: keep 
 
 class CocreateServicer(pb_grpc.CocreateServicer):
     def __init__(
-        self, store: SessionStore, catalog: ModelCatalog, scheduler: Scheduler, device: str, limits: config.Limits
+        self,
+        store: SessionStore,
+        catalog: ModelCatalog,
+        scheduler: Scheduler,
+        device: str,
+        limits: config.Limits,
+        tokens: TokenBook | None = None,  # None: the Unix socket, where the kernel names the caller
     ) -> None:
         self.limits = limits
+        self.tokens = tokens
         self.store = store
         self.catalog = catalog
         self.scheduler = scheduler
@@ -60,8 +68,10 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def Generate(
         self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateEvent]:
+        identity = caller(context, self.tokens)
+        local = self.tokens is None
         received = time.perf_counter()
-        await asyncio.to_thread(shm.take_pixels, request, self.limits)
+        await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
@@ -79,10 +89,12 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             list(steered.seeds),
             entry.name,
             entry.sha256,
+            identity,
         )
         job = Job(
             id=uuid.uuid4().hex,
-            client=spec.client or context.peer(),
+            owner=identity,
+            client=lane(identity, spec.client),
             task=steered.task,
             seeds=steered.seeds,
             model=entry.name,
@@ -97,7 +109,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             await asyncio.to_thread(self.store.finish_turn, turn.id, "failed")
             raise
         settled = False  # the turn's final status is written (or being written)
-        outbox = shm.Outbox(request.shared_memory)
+        outbox = shm.Outbox(request.shared_memory and local)
         try:
             yield pb.GenerateEvent(
                 accepted=pb.Accepted(
@@ -154,6 +166,11 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     @unary
     async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:
         job_id = validate.check_id("job_id", request.job_id)
+        owner = self.scheduler.owner_of(job_id)
+        if owner is None:
+            raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
+        if owner != caller(context, self.tokens):
+            raise PermissionDenied(f"job {job_id} was started by another client; only that client can cancel it")
         was_running = self.scheduler.cancel(job_id)
         if was_running is None:
             raise LookupError(f"no queued or running job {job_id!r} (it may have finished already)")
@@ -178,9 +195,11 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             pictures = [(picture, spec.prompt) for picture, _ in pictures]
         staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.catalog.models_dir, prefix=".personalize-"))
         weights = staging / f"{spec.name}.safetensors"
+        identity = caller(context, self.tokens)
         job = Job(
             id=uuid.uuid4().hex,
-            client=spec.client or context.peer(),
+            owner=identity,
+            client=lane(identity, spec.client),
             task=PersonalizeTask(tuple(pictures), str(weights), spec.training),
             seeds=(spec.training.seed,),
             model=entry.name,
@@ -233,7 +252,11 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         if not request.host:
             raise InvalidArgument("host", "name the program asking (krita, gimp, blender, libreoffice, cli...)")
         session = await asyncio.to_thread(
-            self.store.create_session, request.host, request.document_id, request.document_name
+            self.store.create_session,
+            request.host,
+            request.document_id,
+            request.document_name,
+            caller(context, self.tokens),
         )
         return convert.session_to_pb(session)
 
@@ -280,21 +303,33 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.ExportSessionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.FileChunk]:
         session_id = validate.check_id("session_id", request.session_id)
-        buffer = io.BytesIO()
-        await asyncio.to_thread(self._export, session_id, buffer)
-        data = buffer.getbuffer()
-        for start in range(0, len(data), EXPORT_CHUNK):
-            yield pb.FileChunk(data=bytes(data[start : start + EXPORT_CHUNK]))
-
-    def _export(self, session_id: str, out: io.BytesIO) -> None:
-        """The session's zip with every candidate signed (provenance/, provenance.json) and analytics.json."""
-        stats = measure.session_report(self.store, session_id)
-        report = json_format.MessageToJson(convert.session_stats_to_pb(stats), indent=2, ensure_ascii=False)
+        await asyncio.to_thread(self.store.get_session, session_id)  # NOT_FOUND before any byte
+        pipe = ChunkPipe(EXPORT_CHUNK)
+        writer = asyncio.create_task(asyncio.to_thread(self._export, session_id, pipe))
         try:
-            signed = self.provenance.export_files(session_id)
-        except SigningError as error:
-            raise FailedPrecondition(str(error)) from error
-        self.store.export_zip(session_id, out, [*signed, ("analytics.json", report.encode())])
+            while (chunk := await asyncio.to_thread(pipe.next_chunk)) is not None:
+                yield pb.FileChunk(data=chunk)
+            await writer  # its error, if it failed part way
+        finally:
+            pipe.close()  # a caller that left stops the writer at its next write
+
+    def _export(self, session_id: str, out: ChunkPipe) -> None:
+        """The session's zip with every candidate signed (provenance/, provenance.json) and analytics.json,
+        written as each file is made."""
+
+        def extra() -> Iterator[tuple[str, bytes]]:
+            try:
+                yield from self.provenance.export_files(session_id)
+            except SigningError as error:
+                raise FailedPrecondition(str(error)) from error
+            stats = measure.session_report(self.store, session_id)
+            report = json_format.MessageToJson(convert.session_stats_to_pb(stats), indent=2, ensure_ascii=False)
+            yield "analytics.json", report.encode()
+
+        try:
+            self.store.export_zip(session_id, out, extra())
+        finally:
+            out.finish()
 
     @unary
     async def GetCandidate(
@@ -414,7 +449,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.ModelStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelStatusResponse:
         models = await asyncio.to_thread(self._models)
-        running = self.scheduler.running_job_ids()
+        running = self.scheduler.running_job_ids(owner=caller(context, self.tokens))  # others' jobs are not shown
         return pb.ModelStatusResponse(
             loaded=[m for m in models if m.loaded],
             device=self.device,
@@ -429,7 +464,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def ProbeSharedMemory(
         self, request: pb.SharedMemoryProbe, context: grpc.aio.ServicerContext
     ) -> pb.SharedMemoryProbeReply:
-        return await asyncio.to_thread(shm_probe.probe, request, context.peer().startswith("unix:"))
+        return await asyncio.to_thread(shm_probe.probe, request, self.tokens is None)
 
 
 def _elapsed_ms(job: Job) -> int:

@@ -18,6 +18,10 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_SEED = 2**63 - 1
 TEXTURE_DEFAULT_SIDE = 512
 MAX_NAMED_CANDIDATES = 16  # interpolate, more_like, less_like
+# What the engines use for 0 ("the default"): engines.paint.DEFAULT_STEPS, engines.text.DEFAULT_MAX_NEW_TOKENS.
+# A limit below them turns 0 into the limit, so a default never exceeds what the daemon allows.
+ENGINE_DEFAULT_STEPS = 20
+ENGINE_DEFAULT_NEW_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,8 @@ def _bounded(field: str, value: float, high: float) -> float:
 def _steps(value: int, limits: config.Limits) -> int:
     if value > limits.max_steps:
         raise InvalidArgument("steps", f"must be at most {limits.max_steps}, got {value}")
+    if value == 0 and limits.max_steps < ENGINE_DEFAULT_STEPS:
+        return limits.max_steps
     return value
 
 
@@ -237,9 +243,12 @@ def _guidance(value: float) -> float:
     return _bounded("guidance", value, 50.0)
 
 
-def _tokens(value: int, limits: config.Limits) -> int:
+def _tokens(value: int, limits: config.Limits, default_at_most: int = ENGINE_DEFAULT_NEW_TOKENS) -> int:
+    """`default_at_most`: the most tokens the engine's default (0) could make for this request."""
     if value > limits.max_new_tokens:
         raise InvalidArgument("max_new_tokens", f"must be at most {limits.max_new_tokens}, got {value}")
+    if value == 0 and limits.max_new_tokens < default_at_most:
+        return limits.max_new_tokens
     return value
 
 
@@ -359,7 +368,8 @@ def _rewrite_text(t: pb.RewriteTextTask, limits: config.Limits) -> tasks.Rewrite
     return tasks.RewriteTextTask(
         selection=text_field("rewrite_text.selection", t.selection, limits.max_text_chars // 10),
         instruction=_prompt("rewrite_text.instruction", t.instruction, limits),
-        max_new_tokens=_tokens(t.max_new_tokens, limits),
+        # The engine's default grows with the selection: up to twice its tokens (a token is at least a byte).
+        max_new_tokens=_tokens(t.max_new_tokens, limits, max(ENGINE_DEFAULT_NEW_TOKENS, 2 * len(t.selection.encode()))),
         temperature=_bounded("rewrite_text.temperature", t.temperature, 5.0),
         top_p=_fraction("rewrite_text.top_p", t.top_p),
     )

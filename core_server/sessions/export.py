@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
@@ -19,7 +19,7 @@ _SUFFIX = {"image": ".png", "text": ".txt"}
 
 
 def write_zip(
-    session: Session, turns: Sequence[Turn], blobs: BlobStore, out: BinaryIO, extra: Sequence[tuple[str, bytes]] = ()
+    session: Session, turns: Sequence[Turn], blobs: BlobStore, out: BinaryIO, extra: Iterable[tuple[str, bytes]] = ()
 ) -> None:
     """Write the zip to `out`, which need not be seekable (the service streams it), with the `extra`
     (name, bytes) files after the session's own."""

@@ -27,6 +27,7 @@ class Session:
     created_ms: int
     turn_count: int = 0
     forked_from_turn_id: str | None = None
+    identity: str = ""  # who created it (service.identity); '' before identities were recorded
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Turn:
     created_ms: int
     finished_ms: int | None = None  # None while running, and when a crash interrupted it
     candidates: tuple[Candidate, ...] = ()  # by index
+    identity: str = ""  # who asked for it (service.identity)
 
 
 @dataclass(frozen=True)

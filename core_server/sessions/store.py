@@ -9,13 +9,14 @@ on disk before any row names them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -105,17 +106,22 @@ _MIGRATIONS = (
         text TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # Who asked (service.identity): rows from before it was recorded say ''.
+    """
+    ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+    ALTER TABLE turns ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _SESSION = """
     SELECT s.id, s.host, s.document_id, s.document_name, s.created_ms,
            (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) AS turn_count,
-           s.forked_from_turn_id
+           s.forked_from_turn_id, s.identity
     FROM sessions s"""
 _TURN = """
     SELECT id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,
-           status, created_ms, finished_ms
+           status, created_ms, finished_ms, identity
     FROM turns"""
 _CANDIDATE = "SELECT c.id, c.turn_id, c.idx, c.seed, c.kind, c.sha256, c.width, c.height, c.text FROM candidates c"
 _FEEDBACK = """
@@ -163,12 +169,13 @@ class SessionStore:
 
     # ------------------------------------------------------------ sessions
 
-    def create_session(self, host: str, document_id: str, document_name: str) -> Session:
-        session = Session(_new_id(), host, document_id, document_name, _now_ms())
+    def create_session(self, host: str, document_id: str, document_name: str, identity: str = "") -> Session:
+        session = Session(_new_id(), host, document_id, document_name, _now_ms(), identity=identity)
         with self._tx(write=True) as db:
             db.execute(
-                "INSERT INTO sessions (id, host, document_id, document_name, created_ms) VALUES (?, ?, ?, ?, ?)",
-                (session.id, host, document_id, document_name, session.created_ms),
+                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, host, document_id, document_name, session.created_ms, identity),
             )
         return session
 
@@ -212,13 +219,13 @@ class SessionStore:
             if running:
                 raise InvalidReference(f"turn '{running[0]}' is still running; fork once it has finished")
 
-            fork = Session(
-                _new_id(), source.host, source.document_id, source.document_name, _now_ms(), len(path), turn_id
+            fork = replace(
+                source, id=_new_id(), created_ms=_now_ms(), turn_count=len(path), forked_from_turn_id=turn_id
             )
             db.execute(
-                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, forked_from_turn_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (fork.id, fork.host, fork.document_id, fork.document_name, fork.created_ms, turn_id),
+                "INSERT INTO sessions (id, host, document_id, document_name, created_ms, forked_from_turn_id, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (fork.id, fork.host, fork.document_id, fork.document_name, fork.created_ms, turn_id, fork.identity),
             )
             for turn in _copy_path(path, fork.id):
                 _insert_turn(db, turn)
@@ -228,12 +235,14 @@ class SessionStore:
                         _insert_feedback(db, feedback)
         return fork
 
-    def export_zip(self, session_id: str, out: BinaryIO, extra: Sequence[tuple[str, bytes]] = ()) -> None:
+    def export_zip(self, session_id: str, out: BinaryIO, extra: Iterable[tuple[str, bytes]] = ()) -> None:
         """session.json (the session and every turn) plus images/<id>.png, texts/<id>.txt, finals/<id>.*,
         contexts/<sha256>.txt (the document text turns were given, where the store keeps it), and the
         `extra` (name, bytes) files."""
         session, turns = self.session_detail(session_id)
-        write_zip(session, turns, self._blobs, out, [*self._context_files(turns), *extra])
+        write_zip(
+            session, turns, self._blobs, out, itertools.chain(self._context_files(turns), extra)
+        )  # lazily: streamed
 
     # ------------------------------------------------------------ turns
 
@@ -246,6 +255,7 @@ class SessionStore:
         seeds: Sequence[int],
         model: str,
         model_sha256: str,
+        identity: str = "",
     ) -> Turn:
         """`params`' document text (sessions.context.CONTEXT_FIELDS) is kept as the store_context policy says:
         the turn holds a reference, `context_text` gives the text back."""
@@ -264,6 +274,7 @@ class SessionStore:
             model_sha256=model_sha256,
             status="running",
             created_ms=_now_ms(),
+            identity=identity,
         )
         with self._tx(write=True) as db:
             _get_session(db, session_id)
@@ -574,7 +585,7 @@ def _copy_path(path: Sequence[Turn], session_id: str) -> list[Turn]:
 def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
     db.execute(
         "INSERT INTO turns (id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,"
-        " status, created_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " status, created_ms, finished_ms, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             turn.id,
             turn.session_id,
@@ -587,6 +598,7 @@ def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
             turn.status,
             turn.created_ms,
             turn.finished_ms,
+            turn.identity,
         ),
     )
 
@@ -621,6 +633,7 @@ def _turn(row: sqlite3.Row, candidates: tuple[Candidate, ...]) -> Turn:
         created_ms=row["created_ms"],
         finished_ms=row["finished_ms"],
         candidates=candidates,
+        identity=row["identity"],
     )
 
 

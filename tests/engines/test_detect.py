@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
+from transformers import CLIPTokenizer
 
 from core_server.engines.families.detect import Detected, detect
 from core_server.models import CatalogError, ModelCatalog
@@ -131,3 +133,16 @@ def test_a_denoiser_file_with_its_familys_folder_loads_offline_and_paints(
         catalog.remove(f"single-{model}")
     keep = mask_pixels(mask) == 0
     assert np.array_equal(pixels(result.images[0])[keep], pixels(image)[keep])
+
+
+def test_a_full_sd15_checkpoint_needs_no_config_and_nothing_is_fetched(catalog: ModelCatalog, tmp_path: Path) -> None:
+    entry = catalog.add("sd15-file", saved(tmp_path, "sd15-inpainting", SD15_INPAINTING))
+    try:
+        assert entry.family == "sd15" and entry.config is not None
+        assert entry.config.is_relative_to(catalog.models_dir / "configs")
+        unet = json.loads((entry.config / "unet" / "config.json").read_text())
+        assert unet["in_channels"] == 9  # the inpainting variant, from the checkpoint's first convolution
+        tokenizer = CLIPTokenizer.from_pretrained(entry.config / "tokenizer", local_files_only=True)
+        assert tokenizer("a red apple").input_ids == [49406, 320, 736, 3055, 49407]  # CLIP's own ids
+    finally:
+        catalog.remove("sd15-file")

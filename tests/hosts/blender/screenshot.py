@@ -33,9 +33,6 @@ def editor() -> tuple[bpy.types.Window, bpy.types.Area]:
 
 def start() -> None:
     try:
-        window = bpy.context.window_manager.windows[0]
-        with bpy.context.temp_override(window=window):
-            bpy.ops.wm.read_homefile()  # a new file, as File ▸ New: the start-up splash goes with the old one
         preferences = bpy.context.preferences.addons[EXTENSION].preferences
         preferences.endpoint, preferences.token_file = endpoint, token_file
         settings = bpy.context.scene.cocreate
@@ -88,5 +85,7 @@ def quit_blender() -> None:
     bpy.ops.wm.quit_blender()
 
 
+# Blender runs --python scripts before it shows its splash, so this keeps the splash off the picture.
+bpy.context.preferences.view.show_splash = False
 bpy.app.timers.register(start, first_interval=1.0)
 bpy.app.timers.register(quit_blender, first_interval=GIVE_UP_S)
