@@ -105,7 +105,7 @@ def plan(name_or_repo: str, name: str | None) -> Plan:
         raise CatalogError(f"{repo!r} is not a Hugging Face repository id (like 'org/name'): {error}") from error
     except RepositoryNotFoundError as error:
         raise PullError(f"{repo} was not found on the Hub (or it is private); check the name.") from error
-    except OSError as error:
+    except Exception as error:  # the Hub's HTTP client raises its own connection errors, not OSError
         raise PullError(f"Could not ask the Hub about {repo} ({error}); check the network connection.") from error
     sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or []}
     files = needed_files(list(sizes))
