@@ -159,6 +159,9 @@ class Scheduler:
             job.stages.extend(result.stages)
         except Cancelled:
             job.publish(WasCancelled())
+        except EngineError as error:  # a refusal the person is told about: no traceback in the log
+            log.info("job %s refused: %s", job.id, error)
+            job.publish(Failed(error))
         except Exception as error:  # reported to the caller as a status; the worker lives on
             log.exception("job %s failed", job.id)
             job.publish(Failed(error))

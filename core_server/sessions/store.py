@@ -329,7 +329,9 @@ class SessionStore:
     ) -> list[Candidate]:
         """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it.
 
-        `painted`: the (width, height) an image job painted at, kept in the turn's params as "painted".
+        `painted`: the (width, height) an image job painted at, kept in the turn's params as "painted":
+        {"width", "height"} like the image's own size (a bare pair of small numbers would turn into bytes in
+        the C2PA manifest's CBOR).
         """
         if status not in FINISHED:
             raise ValueError(f"a turn finishes as one of {sorted(FINISHED)}, not {status!r}")
@@ -357,7 +359,7 @@ class SessionStore:
             if painted is not None:
                 db.execute(
                     "UPDATE turns SET params_json = json_set(params_json, '$.painted', json(?)) WHERE id = ?",
-                    (json.dumps(list(painted)), turn_id),
+                    (json.dumps({"width": painted[0], "height": painted[1]}), turn_id),
                 )
             _insert_candidates(db, candidates)
         return candidates

@@ -48,7 +48,9 @@ def test_each_continue_on_a_long_manuscript_adds_far_less_than_its_size(daemon: 
 
         detail = client.get_session(session)
         analytics = client.get_analytics(session)
-    assert max(grown) < len(text) // 20, f"turns added {grown} bytes each for {len(text)} characters of context"
+    # The database grows by whole pages and its WAL by whole frames, so the figure is coarse; a turn that
+    # copied the context would add at least len(text).
+    assert max(grown) < len(text) // 10, f"turns added {grown} bytes each for {len(text)} characters of context"
     assert len(detail.turns) == 4
     assert analytics.sessions[0].accepted == 3  # the analytics read the same turns
     assert len(detail.turns[0].params_json) < len(text) // 20

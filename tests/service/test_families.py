@@ -94,7 +94,7 @@ def test_the_painted_size_follows_the_request_and_is_recorded(stub: pb_grpc.Cocr
         progress = [e.progress for e in events if e.HasField("progress")]
         assert {(p.painted_width, p.painted_height) for p in progress} == {tuple(size)}
         params = turn_params(stub, session_id, events[0].accepted.turn_id)
-        assert params["painted"] == size
+        assert params["painted"] == {"width": size[0], "height": size[1]}
         assert candidates(events)[0].image.width == 48  # the result keeps the picture's size either way
     capped = generate(stub, session_id, candidates=1, paint_size=pb.PAINT_SIZE_NATIVE, max_paint_side=32, **task)
-    assert turn_params(stub, session_id, capped[0].accepted.turn_id)["painted"] == [32, 32]
+    assert turn_params(stub, session_id, capped[0].accepted.turn_id)["painted"] == {"width": 32, "height": 32}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
 
@@ -9,11 +11,15 @@ from .images import disc, gradient
 
 
 def test_done_names_every_stage_of_an_inpaint(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    # A prompt and a picture no earlier test sent, so the daemon's encode caches cannot skip those stages.
+    nonce = uuid.uuid4()
+    image = gradient()
+    image.rgba = nonce.bytes + image.rgba[len(nonce.bytes) :]
     request = pb.GenerateRequest(
         session_id=session_id,
         candidates=2,
         previews=True,
-        inpaint=pb.InpaintTask(image=gradient(), mask=disc(), steps=3),
+        inpaint=pb.InpaintTask(image=image, mask=disc(), steps=3, prompt=f"stages {nonce.hex}"),
     )
     done = list(stub.Generate(request, timeout=120))[-1].done
     stages = {stage.name: stage.seconds for stage in done.stages}

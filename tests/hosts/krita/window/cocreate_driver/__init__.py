@@ -598,8 +598,12 @@ def steering_and_history(verdict: Verdict) -> Steps:
     set_fields("a hot air balloon", 2, 2)
     panel.strip.setCurrentRow(0)
     panel.more_button.click()
-    yield Wait(lambda: not controller.busy, "more like this", 120)
-    grown = controller.history[-1] if controller.history else None
+    # The history reloads in the background after the job: wait for the grown turn rather than the first idle tick.
+    def grown_turn() -> Any:
+        return next((t for t in controller.history if t.parent_id == shown_turn), None)
+
+    yield Wait(lambda: not controller.busy and grown_turn() is not None, "more like this", 120)
+    grown = grown_turn()
     check(
         "More like this grows a new turn from the shown one",
         phase(controller) == "finished" and grown is not None and grown.parent_id == shown_turn,
