@@ -44,7 +44,7 @@ test: install host-root bpy-venv
 
 # Every test marked `screenshot` (one per host) checks its picture is not blank and writes docs/screenshots/HOST.png.
 screenshots: install host-root
-	$(BIN)/pytest -m screenshot tests/hosts
+	COCREATE_KEEP_SCREENSHOTS=1 $(BIN)/pytest -m screenshot tests/hosts
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,11 +1,12 @@
 """Screenshots of the plugins' UIs taken under Xvfb in the host root, checked and kept for the README.
 
-Each host's test saves the whole virtual screen; `keep_screenshot` refuses a blank one and copies it to
-docs/screenshots/HOST.png. `make screenshots` runs every test marked `screenshot`.
+Each host's test saves the whole virtual screen and `keep_screenshot` refuses a blank one. Only `make screenshots`
+(COCREATE_KEEP_SCREENSHOTS=1) copies them to docs/screenshots/HOST.png: a plain test run leaves the checkout as it is.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,7 @@ MAX_SHARE_OF_ONE_COLOUR = 0.9
 
 
 def keep_screenshot(taken: Path, host: str) -> Path:
-    """Check that `taken` shows something, then keep it as docs/screenshots/HOST.png."""
+    """Check that `taken` shows something; under `make screenshots`, keep it as docs/screenshots/HOST.png."""
     assert taken.exists(), f"no screenshot at {taken}"
     with Image.open(taken) as shot:
         rgb = shot.convert("RGB")
@@ -28,6 +29,8 @@ def keep_screenshot(taken: Path, host: str) -> Path:
     assert len(colours) >= MIN_COLOURS, f"{taken} has {len(colours)} colours: blank"
     commonest = max(count for count, _ in colours)
     assert commonest / pixels <= MAX_SHARE_OF_ONE_COLOUR, f"{taken} is {commonest / pixels:.0%} one colour: blank"
+    if os.environ.get("COCREATE_KEEP_SCREENSHOTS") != "1":
+        return taken
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     kept = SCREENSHOTS / f"{host}.png"
     shutil.copyfile(taken, kept)
