@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from core_server.engines.families import flow
-from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, unpack_2x2
+from core_server.engines.families.family import Pipelines
+from core_server.engines.families.flow import FLUX_LATENT_RGB, unpack_2x2
 
 
 def prepare(pipe: Any) -> None:
@@ -25,23 +25,17 @@ def build_tiny(folder: Path) -> None:
     tiny_flow.build_chroma(folder)
 
 
-FAMILY = Family(
+FAMILY = flow.family(
     name="chroma",
     title="Chroma",
     pipelines=Pipelines(inpaint="ChromaInpaintPipeline", img2img="ChromaImg2ImgPipeline", text2img="ChromaPipeline"),
     folder_classes=("ChromaPipeline", "ChromaInpaintPipeline", "ChromaImg2ImgPipeline"),
-    denoiser="transformer",
     text_encoders=("text_encoder",),
-    load_options={},
-    native_side=1024,
-    min_side=512,
     latent_channels=16,
-    latent_patch=2,
     latent_rgb=FLUX_LATENT_RGB,
     default_steps=26,
     default_guidance=4.0,
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
-    refuses={SEAMLESS: NO_SEAMLESS},
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
     prepare=prepare,

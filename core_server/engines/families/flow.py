@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core_server.engines.families.family import SEAMLESS, Family
+
 NO_SEAMLESS = (
     "its transformer attends across the whole picture and has no padded convolutions to wrap around, "
     "so opposite edges would not meet"
@@ -58,3 +60,18 @@ def prepare(pipe: Any) -> None:
     sample_size = pipe.vae.config.get("sample_size")
     if isinstance(sample_size, int):
         pipe.default_sample_size = sample_size // pipe.vae_scale_factor
+
+
+def family(**differences: Any) -> Family:
+    """A flow-matching transformer family: what they all share (a transformer on 2×2-patched latents, 1024²
+    native and 512² minimum, no seamless tiling, `prepare`), with what differs given by the module."""
+    shared: dict[str, Any] = {
+        "denoiser": "transformer",
+        "load_options": {},
+        "native_side": 1024,
+        "min_side": 512,
+        "latent_patch": 2,
+        "refuses": {SEAMLESS: NO_SEAMLESS},
+        "prepare": prepare,
+    }
+    return Family(**{**shared, **differences})

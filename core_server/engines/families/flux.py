@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, prepare, unpack_2x2
+from core_server.engines.families import flow
+from core_server.engines.families.family import Pipelines
+from core_server.engines.families.flow import FLUX_LATENT_RGB, unpack_2x2
 
 
 def build_tiny(folder: Path) -> None:
@@ -16,24 +17,17 @@ def build_tiny(folder: Path) -> None:
     tiny_flow.build_flux(folder)
 
 
-FAMILY = Family(
+FAMILY = flow.family(
     name="flux",
     title="Flux.1",
     pipelines=Pipelines(inpaint="FluxInpaintPipeline", img2img="FluxImg2ImgPipeline", text2img="FluxPipeline"),
     folder_classes=("FluxPipeline", "FluxInpaintPipeline", "FluxImg2ImgPipeline"),
-    denoiser="transformer",
     text_encoders=("text_encoder", "text_encoder_2"),
-    load_options={},
-    native_side=1024,
-    min_side=512,
     latent_channels=16,
-    latent_patch=2,
     latent_rgb=FLUX_LATENT_RGB,
     default_steps=28,  # [dev]; [schnell] needs only 4: ask for them
     default_guidance=3.5,  # the embedded guidance [dev] was distilled with; [schnell] ignores it
     true_inpainting="no inpainting variant (Flux.1 Fill is its own family): img2img with the mask blended in",
-    refuses={SEAMLESS: NO_SEAMLESS},
     preview_latents=unpack_2x2,
-    prepare=prepare,
     build_tiny=build_tiny,
 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import NO_SEAMLESS, prepare, unpack_2x2, without_negative_prompt
+from core_server.engines.families import flow
+from core_server.engines.families.family import Pipelines
+from core_server.engines.families.flow import unpack_2x2, without_negative_prompt
 
 # ComfyUI's Flux.2 latent → RGB factors, one row per channel of the 32-channel VAE latents.
 LATENT_RGB = (
@@ -51,27 +52,20 @@ def build_tiny(folder: Path) -> None:
     tiny_flow.build_flux2_klein(folder)
 
 
-FAMILY = Family(
+FAMILY = flow.family(
     name="flux2-klein",
     title="Flux.2 Klein",
     pipelines=Pipelines(
         inpaint="Flux2KleinInpaintPipeline", img2img="Flux2KleinInpaintPipeline", text2img="Flux2KleinPipeline"
     ),
     folder_classes=("Flux2KleinPipeline", "Flux2KleinInpaintPipeline"),
-    denoiser="transformer",
     text_encoders=("text_encoder",),
-    load_options={},
-    native_side=1024,
-    min_side=512,
     latent_channels=32,
-    latent_patch=2,
     latent_rgb=LATENT_RGB,
     default_steps=4,  # step-distilled; the undistilled base models want about 50 and a guidance of 4
     default_guidance=1.0,
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
-    refuses={SEAMLESS: NO_SEAMLESS},
     call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
-    prepare=prepare,
     build_tiny=build_tiny,
 )

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core_server.engines.families.family import SEAMLESS, Family, Pipelines
+from core_server.engines.families import flow
+from core_server.engines.families.family import Pipelines
 from core_server.engines.families.flow import (
     FLUX_LATENT_RGB,
-    NO_SEAMLESS,
-    prepare,
     unpack_2x2,
     without_negative_prompt,
 )
@@ -21,25 +20,18 @@ def build_tiny(folder: Path) -> None:
     tiny_flow.build_flux_fill(folder)
 
 
-FAMILY = Family(
+FAMILY = flow.family(
     name="flux-fill",
     title="Flux.1 Fill",
     pipelines=Pipelines(inpaint="FluxFillPipeline", img2img="FluxFillPipeline", text2img="FluxFillPipeline"),
     folder_classes=("FluxFillPipeline",),
-    denoiser="transformer",
     text_encoders=("text_encoder", "text_encoder_2"),
-    load_options={},
-    native_side=1024,
-    min_side=512,
     latent_channels=16,
-    latent_patch=2,
     latent_rgb=FLUX_LATENT_RGB,
     default_steps=28,
     default_guidance=30.0,  # what Black Forest Labs give Fill
     true_inpainting="true inpainting: the transformer sees the masked picture and the mask",
-    refuses={SEAMLESS: NO_SEAMLESS},
     call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
-    prepare=prepare,
     build_tiny=build_tiny,
 )

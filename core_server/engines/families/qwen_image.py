@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import NO_SEAMLESS, prepare, unpack_2x2
+from core_server.engines.families import flow
+from core_server.engines.families.family import Pipelines
+from core_server.engines.families.flow import unpack_2x2
 
 # ComfyUI's Wan 2.1 latent → RGB factors: Qwen-Image's VAE is Wan 2.1's.
 LATENT_RGB = (
@@ -45,27 +46,20 @@ def build_tiny(folder: Path) -> None:
     tiny_flow.build_qwen_image(folder)
 
 
-FAMILY = Family(
+FAMILY = flow.family(
     name="qwen-image",
     title="Qwen-Image",
     pipelines=Pipelines(
         inpaint="QwenImageInpaintPipeline", img2img="QwenImageImg2ImgPipeline", text2img="QwenImagePipeline"
     ),
     folder_classes=("QwenImagePipeline", "QwenImageInpaintPipeline", "QwenImageImg2ImgPipeline"),
-    denoiser="transformer",
     text_encoders=("text_encoder",),
-    load_options={},
-    native_side=1024,
-    min_side=512,
     latent_channels=16,
-    latent_patch=2,
     latent_rgb=LATENT_RGB,
     default_steps=30,
     default_guidance=4.0,
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
-    refuses={SEAMLESS: NO_SEAMLESS},
     call_options=call_options,
     preview_latents=unpack_2x2,
-    prepare=prepare,
     build_tiny=build_tiny,
 )

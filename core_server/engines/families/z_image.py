@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core_server.engines.families.family import SEAMLESS, Family, Pipelines
-from core_server.engines.families.flow import FLUX_LATENT_RGB, NO_SEAMLESS, prepare
+from core_server.engines.families import flow
+from core_server.engines.families.family import Pipelines
+from core_server.engines.families.flow import FLUX_LATENT_RGB
 
 
 def build_tiny(folder: Path) -> None:
@@ -15,23 +16,16 @@ def build_tiny(folder: Path) -> None:
     tiny_flow.build_z_image(folder)
 
 
-FAMILY = Family(
+FAMILY = flow.family(
     name="z-image",
     title="Z-Image",
     pipelines=Pipelines(inpaint="ZImageInpaintPipeline", img2img="ZImageImg2ImgPipeline", text2img="ZImagePipeline"),
     folder_classes=("ZImagePipeline", "ZImageInpaintPipeline", "ZImageImg2ImgPipeline"),
-    denoiser="transformer",
     text_encoders=("text_encoder",),
-    load_options={},
-    native_side=1024,
-    min_side=512,
     latent_channels=16,
-    latent_patch=2,  # the transformer cuts the latents into 2×2 patches itself
     latent_rgb=FLUX_LATENT_RGB,
     default_steps=8,  # Turbo; the base model wants about 50 and a guidance of 4
     default_guidance=1.0,  # 1 or below: no classifier-free guidance, as Turbo runs
     true_inpainting="no inpainting variant: img2img with the mask blended in at every step",
-    refuses={SEAMLESS: NO_SEAMLESS},
-    prepare=prepare,
     build_tiny=build_tiny,
 )
