@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
-from .errors import InvalidArgument
+from .errors import FailedPrecondition, InvalidArgument
 
 ID = re.compile(r"[0-9a-f]{32}")
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -73,6 +73,7 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
     which = request.WhichOneof("task")
     if which is None:
         raise InvalidArgument("task", "set one of inpaint, expand, texture, variants, continue_text, rewrite_text")
+    _refuse_unserved(request, which)
     task = _TASKS[which](getattr(request, which), limits)
     interpolate = _ids("interpolate", request.interpolate)
     if interpolate:
@@ -107,6 +108,22 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         less_like=_ids("less_like", request.less_like),
         replay_turn_id=replay,
     )
+
+
+def _refuse_unserved(request: pb.GenerateRequest, which: str) -> None:
+    # The control contract is in the proto ahead of its engines; until each lands it is refused clearly.
+    unserved = [
+        name
+        for name, asked in (
+            ("edit", which == "edit"),
+            ("controls", bool(request.controls)),
+            ("references", bool(request.references)),
+            ("live", request.live),
+        )
+        if asked
+    ]
+    if unserved:
+        raise FailedPrecondition(f"this daemon does not serve {', '.join(unserved)} yet")
 
 
 _PAINT_SIZES = {

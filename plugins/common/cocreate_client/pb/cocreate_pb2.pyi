@@ -21,6 +21,25 @@ class StopAt(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP_AT_SENTENCE: _ClassVar[StopAt]
     STOP_AT_PARAGRAPH: _ClassVar[StopAt]
 
+class ControlKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONTROL_UNSPECIFIED: _ClassVar[ControlKind]
+    CONTROL_SCRIBBLE: _ClassVar[ControlKind]
+    CONTROL_LINE_ART: _ClassVar[ControlKind]
+    CONTROL_SOFT_EDGE: _ClassVar[ControlKind]
+    CONTROL_CANNY: _ClassVar[ControlKind]
+    CONTROL_DEPTH: _ClassVar[ControlKind]
+    CONTROL_NORMAL: _ClassVar[ControlKind]
+    CONTROL_POSE: _ClassVar[ControlKind]
+    CONTROL_SEGMENTATION: _ClassVar[ControlKind]
+    CONTROL_TILE: _ClassVar[ControlKind]
+
+class ReferenceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REFERENCE_STYLE: _ClassVar[ReferenceKind]
+    REFERENCE_COMPOSITION: _ClassVar[ReferenceKind]
+    REFERENCE_FACE: _ClassVar[ReferenceKind]
+
 class PaintSize(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PAINT_SIZE_AUTO: _ClassVar[PaintSize]
@@ -52,6 +71,19 @@ SEAMLESS_BOTH: SeamlessAxes
 STOP_AT_NONE: StopAt
 STOP_AT_SENTENCE: StopAt
 STOP_AT_PARAGRAPH: StopAt
+CONTROL_UNSPECIFIED: ControlKind
+CONTROL_SCRIBBLE: ControlKind
+CONTROL_LINE_ART: ControlKind
+CONTROL_SOFT_EDGE: ControlKind
+CONTROL_CANNY: ControlKind
+CONTROL_DEPTH: ControlKind
+CONTROL_NORMAL: ControlKind
+CONTROL_POSE: ControlKind
+CONTROL_SEGMENTATION: ControlKind
+CONTROL_TILE: ControlKind
+REFERENCE_STYLE: ReferenceKind
+REFERENCE_COMPOSITION: ReferenceKind
+REFERENCE_FACE: ReferenceKind
 PAINT_SIZE_AUTO: PaintSize
 PAINT_SIZE_REGION: PaintSize
 PAINT_SIZE_NATIVE: PaintSize
@@ -226,8 +258,52 @@ class RewriteTextTask(_message.Message):
     top_p: float
     def __init__(self, selection: _Optional[str] = ..., instruction: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ...) -> None: ...
 
+class EditTask(_message.Message):
+    __slots__ = ("image", "mask", "instruction", "steps", "guidance")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    GUIDANCE_FIELD_NUMBER: _ClassVar[int]
+    image: Image
+    mask: Mask
+    instruction: str
+    steps: int
+    guidance: float
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., instruction: _Optional[str] = ..., steps: _Optional[int] = ..., guidance: _Optional[float] = ...) -> None: ...
+
+class Control(_message.Message):
+    __slots__ = ("kind", "image", "strength", "start", "end", "derive", "model")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    DERIVE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    kind: ControlKind
+    image: Image
+    strength: float
+    start: float
+    end: float
+    derive: bool
+    model: str
+    def __init__(self, kind: _Optional[_Union[ControlKind, str]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., strength: _Optional[float] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., derive: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
+
+class Reference(_message.Message):
+    __slots__ = ("image", "kind", "strength", "model")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    image: Image
+    kind: ReferenceKind
+    strength: float
+    model: str
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., kind: _Optional[_Union[ReferenceKind, str]] = ..., strength: _Optional[float] = ..., model: _Optional[str] = ...) -> None: ...
+
 class GenerateRequest(_message.Message):
-    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "lora", "interpolate", "more_like", "less_like", "replay_turn_id", "shared_memory", "paint_size", "max_paint_side")
+    __slots__ = ("session_id", "parent_turn_id", "model", "candidates", "seed", "previews", "exploration", "client", "inpaint", "expand", "texture", "variants", "continue_text", "rewrite_text", "edit", "lora", "interpolate", "more_like", "less_like", "replay_turn_id", "shared_memory", "paint_size", "max_paint_side", "controls", "references", "live")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_TURN_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +318,7 @@ class GenerateRequest(_message.Message):
     VARIANTS_FIELD_NUMBER: _ClassVar[int]
     CONTINUE_TEXT_FIELD_NUMBER: _ClassVar[int]
     REWRITE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
     LORA_FIELD_NUMBER: _ClassVar[int]
     INTERPOLATE_FIELD_NUMBER: _ClassVar[int]
     MORE_LIKE_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +327,9 @@ class GenerateRequest(_message.Message):
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     PAINT_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_PAINT_SIDE_FIELD_NUMBER: _ClassVar[int]
+    CONTROLS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     parent_turn_id: str
     model: str
@@ -264,6 +344,7 @@ class GenerateRequest(_message.Message):
     variants: VariantsTask
     continue_text: ContinueTextTask
     rewrite_text: RewriteTextTask
+    edit: EditTask
     lora: str
     interpolate: _containers.RepeatedScalarFieldContainer[str]
     more_like: _containers.RepeatedScalarFieldContainer[str]
@@ -272,7 +353,10 @@ class GenerateRequest(_message.Message):
     shared_memory: bool
     paint_size: PaintSize
     max_paint_side: int
-    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ..., shared_memory: _Optional[bool] = ..., paint_size: _Optional[_Union[PaintSize, str]] = ..., max_paint_side: _Optional[int] = ...) -> None: ...
+    controls: _containers.RepeatedCompositeFieldContainer[Control]
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    live: bool
+    def __init__(self, session_id: _Optional[str] = ..., parent_turn_id: _Optional[str] = ..., model: _Optional[str] = ..., candidates: _Optional[int] = ..., seed: _Optional[int] = ..., previews: _Optional[bool] = ..., exploration: _Optional[float] = ..., client: _Optional[str] = ..., inpaint: _Optional[_Union[InpaintTask, _Mapping]] = ..., expand: _Optional[_Union[ExpandTask, _Mapping]] = ..., texture: _Optional[_Union[TextureTask, _Mapping]] = ..., variants: _Optional[_Union[VariantsTask, _Mapping]] = ..., continue_text: _Optional[_Union[ContinueTextTask, _Mapping]] = ..., rewrite_text: _Optional[_Union[RewriteTextTask, _Mapping]] = ..., edit: _Optional[_Union[EditTask, _Mapping]] = ..., lora: _Optional[str] = ..., interpolate: _Optional[_Iterable[str]] = ..., more_like: _Optional[_Iterable[str]] = ..., less_like: _Optional[_Iterable[str]] = ..., replay_turn_id: _Optional[str] = ..., shared_memory: _Optional[bool] = ..., paint_size: _Optional[_Union[PaintSize, str]] = ..., max_paint_side: _Optional[int] = ..., controls: _Optional[_Iterable[_Union[Control, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., live: _Optional[bool] = ...) -> None: ...
 
 class GenerateEvent(_message.Message):
     __slots__ = ("accepted", "queued", "progress", "text_delta", "candidate", "done")
