@@ -21,6 +21,7 @@ from .uv_mask import UVFaces, faces_to_mask
 
 if TYPE_CHECKING:
     from .cocreate_client.client import Decision
+    from .connection import Model
 
 
 class DocumentError(Exception):
@@ -44,12 +45,23 @@ def adopt_lora(name: str) -> None:
     bpy.context.scene.cocreate.lora = name
 
 
-def list_loras(names: list[str]) -> None:
-    """The daemon's LoRAs, for the LoRA field's list."""
-    known = bpy.context.window_manager.cocreate_loras
-    known.clear()
-    for name in names:
-        known.add().name = name
+def list_models(models: list[Model]) -> None:
+    """The daemon's image models (with their family) and LoRAs, for the Model and LoRA fields' lists."""
+    window_manager = bpy.context.window_manager
+    window_manager.cocreate_models.clear()
+    window_manager.cocreate_loras.clear()
+    for model in models:
+        if model.kind == "image":
+            entry = window_manager.cocreate_models.add()
+            entry.name, entry.family = model.name, model.family
+        else:
+            window_manager.cocreate_loras.add().name = model.name
+
+
+def model_family(name: str) -> str:
+    """The family of a listed image model ("" when the list does not hold it)."""
+    entry = bpy.context.window_manager.cocreate_models.get(name)
+    return entry.family if entry is not None else ""
 
 
 # ---------------------------------------------------------------- images

@@ -17,7 +17,7 @@ from bpy.props import EnumProperty, StringProperty
 from . import document, pump
 from .cocreate_client import tasks
 from .cocreate_client.pb import cocreate_pb2 as pb
-from .connection import BuildRequest, Connection
+from .connection import BuildRequest, Connection, Model
 from .document import DocumentError
 from .jobs import HISTORY, TextureJob
 from .settings import connection_preferences
@@ -91,7 +91,7 @@ class COCREATE_OT_generate_texture(_JobOperator, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
         prompt, negative, size, seamless = s.prompt, s.negative_prompt, (s.width, s.height), s.seamless
-        candidates, steps = s.candidates, s.steps
+        candidates, steps, model = s.candidates, s.steps, s.model.strip()
 
         def build(session_id: str) -> pb.GenerateRequest:  # runs on the connection's worker
             return tasks.texture(
@@ -104,6 +104,7 @@ class COCREATE_OT_generate_texture(_JobOperator, bpy.types.Operator):
                 steps=steps,
                 candidates=candidates,
                 previews=True,
+                model=model,
             )
 
         start_job(context, "texture", prompt.strip()[:40] or "texture", with_lora(context, build))
@@ -142,7 +143,7 @@ class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, "The region to repair is empty.")
             return {"CANCELLED"}
         prompt, negative, seamless = s.fill_prompt, s.negative_prompt, s.seamless
-        strength, candidates, steps = s.repair_strength, s.candidates, s.steps
+        strength, candidates, steps, model = s.repair_strength, s.candidates, s.steps, s.model.strip()
 
         def build(session_id: str) -> pb.GenerateRequest:
             return tasks.texture(
@@ -156,6 +157,7 @@ class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
                 steps=steps,
                 candidates=candidates,
                 previews=True,
+                model=model,
             )
 
         start_job(context, "repair", f"{texture.name} repair", with_lora(context, build), source=texture.name)
@@ -180,12 +182,13 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
         except DocumentError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        style, negative, strength, candidates, steps = (
+        style, negative, strength, candidates, steps, model = (
             s.style_prompt,
             s.negative_prompt,
             s.variant_strength,
             s.candidates,
             s.steps,
+            s.model.strip(),
         )
 
         def build(session_id: str) -> pb.GenerateRequest:
@@ -198,6 +201,7 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
                 steps=steps,
                 candidates=candidates,
                 previews=True,
+                model=model,
             )
 
         start_job(context, "variants", f"{texture.name} variant", with_lora(context, build), source=texture.name)
@@ -384,32 +388,37 @@ class COCREATE_OT_personalize(_JobOperator, bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
-        name, steps = s.lora_name.strip(), s.training_steps
+        name, steps, model = s.lora_name.strip(), s.training_steps, s.model.strip()
         if not name:
             self.report({"ERROR"}, "Name the LoRA first.")
             return {"CANCELLED"}
-        start_job(context, "personalize", name, lambda session_id: tasks.personalize(session_id, name, steps=steps))
+        start_job(
+            context,
+            "personalize",
+            name,
+            lambda session_id: tasks.personalize(session_id, name, model=model, steps=steps),
+        )
         return {"FINISHED"}
 
 
-_listing: Future[list[str]] | None = None  # the daemon's LoRA list, on its way
+_listing: Future[list[Model]] | None = None  # the daemon's models and LoRAs, on their way
 
 
-class COCREATE_OT_refresh_loras(bpy.types.Operator):
-    """Ask the daemon which LoRAs it has, for the LoRA field's list"""
+class COCREATE_OT_refresh_models(bpy.types.Operator):
+    """Ask the daemon which image models and LoRAs it has, for the Model and LoRA fields' lists"""
 
-    bl_idname = "cocreate.refresh_loras"
-    bl_label = "Refresh LoRAs"
+    bl_idname = "cocreate.refresh_models"
+    bl_label = "Refresh models"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         global _listing
-        _listing = connection().loras(*connection_preferences(context))
-        if not bpy.app.timers.is_registered(loras_arrived):
-            bpy.app.timers.register(loras_arrived, first_interval=0.1)
+        _listing = connection().models(*connection_preferences(context))
+        if not bpy.app.timers.is_registered(models_arrived):
+            bpy.app.timers.register(models_arrived, first_interval=0.1)
         return {"FINISHED"}
 
 
-def loras_arrived() -> float | None:
+def models_arrived() -> float | None:
     """Timer: once the list came, show it (main thread); tests call it directly, as timers do not run headless."""
     global _listing
     if _listing is None:
@@ -418,9 +427,9 @@ def loras_arrived() -> float | None:
         return 0.1
     listing, _listing = _listing, None
     try:
-        document.list_loras(listing.result())
-    except Exception as error:  # no daemon: the field still takes a typed name
-        log.warning("cocreate: could not list the daemon's LoRAs: %s", error)
+        document.list_models(listing.result())
+    except Exception as error:  # no daemon: the fields still take a typed name
+        log.warning("cocreate: could not list the daemon's models: %s", error)
     return None
 
 
@@ -435,5 +444,5 @@ CLASSES = (
     COCREATE_OT_pick_candidate,
     COCREATE_OT_between,
     COCREATE_OT_personalize,
-    COCREATE_OT_refresh_loras,
+    COCREATE_OT_refresh_models,
 )

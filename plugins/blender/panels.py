@@ -36,9 +36,7 @@ class GeneratePanel(_Panel):
         row = layout.row(align=True)
         row.prop(s, "candidates")
         row.prop(s, "steps")
-        row = layout.row(align=True)
-        row.prop_search(s, "lora", context.window_manager, "cocreate_loras", icon="BRUSHES_ALL")
-        row.operator("cocreate.refresh_loras", text="", icon="FILE_REFRESH")
+        _model_rows(layout, context)
         layout.operator("cocreate.generate_texture", icon="TEXTURE")
 
 
@@ -122,6 +120,18 @@ class CandidatesPanel(_Panel):
             ).image = name
             row.operator("cocreate.apply_to_material", text="", icon="MATERIAL").image = name
         layout.operator("cocreate.between", icon="ARROW_LEFTRIGHT", text="In between the two picked")
+
+
+def _model_rows(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The image model (with its family) and the LoRA, each from the daemon's lists."""
+    s, window_manager = context.scene.cocreate, context.window_manager
+    row = layout.row(align=True)
+    row.prop_search(s, "model", window_manager, "cocreate_models", icon="NODE_TEXTURE")
+    row.operator("cocreate.refresh_models", text="", icon="FILE_REFRESH")
+    family = document.model_family(s.model.strip())
+    if family:
+        layout.label(text=f"Family: {family}", icon="INFO")
+    layout.prop_search(s, "lora", window_manager, "cocreate_loras", icon="BRUSHES_ALL")
 
 
 def _texture_row(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:

@@ -44,6 +44,9 @@ class CocreateSettings(bpy.types.PropertyGroup):
         soft_max=150,
         description="Denoising steps; 0 = the model's default",
     )
+    model: StringProperty(
+        name="Model", description="The daemon's image model (its family shows beside it); empty = the daemon's default"
+    )
     lora: StringProperty(
         name="LoRA", description="A personal LoRA the candidates follow (Learn my style makes one); empty = none"
     )
@@ -84,6 +87,12 @@ class CocreateName(bpy.types.PropertyGroup):
     """One entry of the daemon's LoRA list (its `name` is all it holds)."""
 
 
+class CocreateModel(bpy.types.PropertyGroup):
+    """One of the daemon's image models: its `name` and family."""
+
+    family: StringProperty(name="Family")
+
+
 class CocreatePreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
@@ -111,14 +120,17 @@ def connection_preferences(context: bpy.types.Context) -> tuple[str, str]:
     return prefs.endpoint.strip(), bpy.path.abspath(prefs.token_file) if prefs.token_file else ""
 
 
-CLASSES = (CocreateSettings, CocreateName, CocreatePreferences)
+CLASSES = (CocreateSettings, CocreateName, CocreateModel, CocreatePreferences)
 
 
 def attach() -> None:
     bpy.types.Scene.cocreate = PointerProperty(type=CocreateSettings)
-    bpy.types.WindowManager.cocreate_loras = CollectionProperty(type=CocreateName)  # not saved: the daemon's
+    # Not saved: the daemon's lists, filled by Refresh models.
+    bpy.types.WindowManager.cocreate_loras = CollectionProperty(type=CocreateName)
+    bpy.types.WindowManager.cocreate_models = CollectionProperty(type=CocreateModel)
 
 
 def detach() -> None:
+    del bpy.types.WindowManager.cocreate_models
     del bpy.types.WindowManager.cocreate_loras
     del bpy.types.Scene.cocreate

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -766,9 +767,9 @@ def steer_from_candidates_and_learn_a_personal_lora(ctx: Context) -> None:
     assert learned.status() == "learned your style: LoRA blender-style", learned.status()
     assert settings.lora == "blender-style" and "blender-style" in bpy.context.window_manager.cocreate_loras
     bpy.context.window_manager.cocreate_loras.clear()
-    assert bpy.ops.cocreate.refresh_loras() == {"FINISHED"}
+    assert bpy.ops.cocreate.refresh_models() == {"FINISHED"}
     operators._listing.result(timeout=30)
-    operators.loras_arrived()  # the timer's work (timers do not run headless)
+    operators.models_arrived()  # the timer's work (timers do not run headless)
     assert "blender-style" in bpy.context.window_manager.cocreate_loras
 
     assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
@@ -806,12 +807,69 @@ def daemon_turns(ctx: Context) -> dict[str, dict[str, Any]]:
     client = ctx.client.CocreateClient(ctx.endpoint, token=Path(ctx.token_file).read_text().strip())
     try:
         return {
-            turn.id: {"parent": turn.parent_id, "params": json.loads(turn.params_json), "session": session.id}
+            turn.id: {
+                "parent": turn.parent_id,
+                "params": json.loads(turn.params_json),
+                "session": session.id,
+                "model": turn.model,
+            }
             for session in client.list_sessions(host="blender")
             for turn in client.get_session(session.id).turns
         }
     finally:
         client.close()
+
+
+@check(DAEMON)
+def seamless_texture_on_sdxl_and_a_clear_refusal_on_a_flow_family(ctx: Context) -> None:
+    """Issue 15: the Model field lists the daemon's families; a UNet family (SDXL) tiles, a flow one says why not."""
+    settings = use_daemon(ctx)
+    operators, document = ctx.module("operators"), ctx.module("document")
+    assert bpy.ops.cocreate.refresh_models() == {"FINISHED"}
+    operators._listing.result(timeout=30)
+    operators.models_arrived()
+    assert document.model_family("tiny-sdxl") == "sdxl" and document.model_family("tiny-flux2-klein") == "flux2-klein"
+    settings.model = "tiny-sdxl"
+    assert "label Family: sdxl" in draw_panels("IMAGE_EDITOR"), "the family shows beside the model"
+    settings.prompt, settings.width, settings.height, settings.seamless = "basalt tiles", 64, 64, "both"
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.status() == "texture: 2 candidates", job.status()
+    assert daemon_turns(ctx)[job.turn_id]["model"] == "tiny-sdxl"
+    tiles = [document.read_image(bpy.data.images[name]) for name in job.images]
+    assert all((tile.width, tile.height) == (64, 64) for tile in tiles)
+    for axis in ("x", "y"):  # the wrap-around seam is like any two neighbouring columns (rows), as in test_image.py
+        ratio = sum(wrap_ratio(tile, axis) for tile in tiles) / len(tiles)
+        assert ratio < 1.4, f"seam/interior along {axis}: {ratio:.2f}"
+
+    settings.model = "tiny-flux2-klein"
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    refused = run_job(ctx)
+    assert refused.phase.value == "failed" and refused.images == [], refused.status()
+    assert "Flux.2" in refused.message and "cannot do seamless texture" in refused.message, refused.message
+    shown = draw_panels("IMAGE_EDITOR")
+    assert f"label {refused.status()}" in shown, "the Candidates panel shows the refusal"
+    settings.seamless = "none"
+    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
+    plain = run_job(ctx)
+    assert plain.status() == "texture: 2 candidates", "the same family paints a texture that need not tile"
+
+
+def wrap_ratio(picture: Any, axis: str) -> float:
+    """Mean colour step across the wrap-around seam over the mean step between interior neighbours."""
+    width, height, rgba = picture.width, picture.height, picture.rgba
+
+    def step(a: tuple[int, int], b: tuple[int, int]) -> int:
+        i, j = 4 * (a[1] * width + a[0]), 4 * (b[1] * width + b[0])
+        return sum(abs(rgba[i + c] - rgba[j + c]) for c in range(3))
+
+    if axis == "x":
+        lines = [[(x, y) for x in range(width)] for y in range(height)]
+    else:
+        lines = [[(x, y) for y in range(height)] for x in range(width)]
+    interior = [step(a, b) for line in lines for a, b in itertools.pairwise(line)]
+    seam = [step(line[-1], line[0]) for line in lines]
+    return (sum(seam) / len(seam)) / max(sum(interior) / len(interior), 1e-9)
 
 
 @check(DAEMON)
