@@ -14,8 +14,9 @@ from concurrent.futures import Future
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import document, pump
+from . import document, projection, pump
 from .cocreate_client import tasks
+from .cocreate_client.convert import image_fields
 from .cocreate_client.pb import cocreate_pb2 as pb
 from .connection import BuildRequest, Connection, Model
 from .document import DocumentError
@@ -48,11 +49,20 @@ def start_job(
     build: BuildRequest,
     source: str | None = None,
     skipped: frozenset[int] = frozenset(),
+    projected: projection.Projection | None = None,
 ) -> TextureJob:
     """Send a request (built on the worker from a session id) and make it the active job."""
     endpoint, token_file = connection_preferences(context)
     started = connection().start(endpoint, token_file, document.identity(), build)
-    job = TextureJob(kind, label, started, source=source, build=build, skipped=skipped)  # type: ignore[arg-type]
+    job = TextureJob(
+        kind,
+        label,
+        started,
+        source=source,
+        build=build,  # type: ignore[arg-type]
+        skipped=skipped,
+        projected=projected,
+    )
     HISTORY.begin(job)
     pump.watch()
     return job
@@ -208,6 +218,51 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class COCREATE_OT_project_texture(_JobOperator, bpy.types.Operator):
+    """Paint the selected meshes from the prompt as the camera (or this 3D View) sees them, following their depth"""
+
+    bl_idname = "cocreate.project_texture"
+    bl_label = "Project texture"
+    bl_options = frozenset({"REGISTER"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        s = context.scene.cocreate
+        try:
+            objects = projection.targets(context)
+            view = projection.context_view(context, s.projection_size)
+            maps = projection.render_maps(objects, view, context.evaluated_depsgraph_get())
+        except DocumentError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        if not maps.covered:
+            self.report({"ERROR"}, "The selected meshes are out of view: aim the camera (or the view) at them.")
+            return {"CANCELLED"}
+        controls = [pb.Control(kind=pb.CONTROL_DEPTH, image=image_fields(maps.depth), strength=s.depth_strength)]
+        if s.follow_normals:
+            controls.append(pb.Control(kind=pb.CONTROL_NORMAL, image=image_fields(maps.normal)))
+        prompt, negative, candidates, steps, model = s.prompt, s.negative_prompt, s.candidates, s.steps, s.model.strip()
+
+        def build(session_id: str) -> pb.GenerateRequest:
+            request = tasks.texture(
+                prompt,
+                session_id=session_id,
+                width=view.width,
+                height=view.height,
+                negative_prompt=negative,
+                steps=steps,
+                candidates=candidates,
+                previews=True,
+                model=model,
+            )
+            request.controls.extend(controls)
+            return request
+
+        projected = projection.Projection(view.world_to_clip, tuple(obj.name for obj in objects))
+        label = prompt.strip()[:40] or "projection"
+        start_job(context, "project", label, with_lora(context, build), projected=projected)
+        return {"FINISHED"}
+
+
 class COCREATE_OT_cancel(bpy.types.Operator):
     """Stop the running cocreate job; nothing it made is kept"""
 
@@ -245,7 +300,8 @@ class COCREATE_OT_show_candidate(bpy.types.Operator):
 
 
 class COCREATE_OT_apply_to_material(bpy.types.Operator):
-    """Use this image as the Base Color texture of the active object's material, packed into the .blend"""
+    """Use this image as the Base Color texture of the active object's material, packed into the .blend
+    (a projected candidate: of the meshes it was painted for, through a UV map projected from its view)"""
 
     bl_idname = "cocreate.apply_to_material"
     bl_label = "Apply to material"
@@ -261,11 +317,14 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
             self.report({"ERROR"}, "Choose the image to apply.")
             return {"CANCELLED"}
         try:
-            material = document.apply_to_material(context.active_object, image)
+            if projection.is_projected(image):
+                materials = projection.apply(image)
+            else:
+                materials = [document.apply_to_material(context.active_object, image)]
         except DocumentError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"{image.name} is the Base Color of {material.name}")
+        self.report({"INFO"}, f"{image.name} is the Base Color of {', '.join(m.name for m in materials)}")
         try:
             decisions = document.choose_candidate(image)
             if decisions:
@@ -309,7 +368,7 @@ def steer(context: bpy.types.Context, how: str, images: list[bpy.types.Image]) -
 
     skipped = frozenset({0, count + 1}) if how == "between" else frozenset()
     label = f"{made.label} {STEERED[how]}"
-    return start_job(context, STEERED[how], label, build, source=made.source, skipped=skipped)
+    return start_job(context, STEERED[how], label, build, source=made.source, skipped=skipped, projected=made.projected)
 
 
 class COCREATE_OT_steer(_JobOperator, bpy.types.Operator):
@@ -437,6 +496,7 @@ CLASSES = (
     COCREATE_OT_generate_texture,
     COCREATE_OT_repair_texture,
     COCREATE_OT_texture_variants,
+    COCREATE_OT_project_texture,
     COCREATE_OT_cancel,
     COCREATE_OT_show_candidate,
     COCREATE_OT_apply_to_material,

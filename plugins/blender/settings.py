@@ -77,6 +77,23 @@ class CocreateSettings(bpy.types.PropertyGroup):
     )
     repair_strength: FloatProperty(name="Strength", default=1.0, min=0.05, max=1.0, description="1 = paint anew")
 
+    projection_size: IntProperty(
+        name="Size",
+        default=512,
+        min=64,
+        max=2048,
+        subtype="PIXEL",
+        description="The longer side of the picture painted through the view (the other follows the view's shape)",
+    )
+    depth_strength: FloatProperty(
+        name="Follow depth", default=1.0, min=0.05, max=2.0, description="How closely the picture follows the depth"
+    )
+    follow_normals: BoolProperty(
+        name="Follow normals",
+        default=False,
+        description="Also send the surfaces' normals as a control (the daemon needs a normal control model)",
+    )
+
     style_prompt: StringProperty(name="Style", description="The look the variants take on")
     variant_strength: FloatProperty(
         name="Strength", default=0.6, min=0.05, max=1.0, description="How far the variants may move from the texture"

@@ -488,11 +488,11 @@ def a_job_that_cannot_start_fails_with_the_reason(ctx: Context) -> None:
 
 @check(WHEEL)
 def panels_operators_and_escape_are_registered(ctx: Context) -> None:
-    for name in ("generate_texture", "repair_texture", "texture_variants", "cancel", "apply_to_material"):
+    for name in ("generate_texture", "repair_texture", "texture_variants", "project_texture", "cancel"):
         assert hasattr(bpy.ops.cocreate, name), name
-    for space in ("image", "shader"):
-        for panel in ("generate", "repair", "variants", "style", "candidates"):
-            assert hasattr(bpy.types, f"COCREATE_PT_{space}_{panel}"), (space, panel)
+    for prefix, panels in PANELS.values():
+        for panel in panels:
+            assert hasattr(bpy.types, f"COCREATE_PT_{prefix}_{panel}"), (prefix, panel)
     assert "UNDO" in bpy.types.COCREATE_OT_apply_to_material.bl_options
     assert not bpy.ops.cocreate.cancel.poll(), "with no job, Esc goes to whoever else wants it"
     keymaps = bpy.context.window_manager.keyconfigs.addon.keymaps
@@ -531,16 +531,22 @@ class CheckedLayout:
         return self
 
 
+TEXTURE_PANELS = ("generate", "repair", "variants", "style", "candidates")
+PANELS = {"IMAGE_EDITOR": ("image", TEXTURE_PANELS), "NODE_EDITOR": ("shader", TEXTURE_PANELS)}
+PANELS["VIEW_3D"] = ("view3d", ("project", "candidates"))
+
+
 def draw_panels(space: str) -> list[str]:
-    """What the four panels of one editor show, drawn in a real editor's context."""
+    """What the panels of one editor show, drawn in a real editor's context."""
     area = bpy.context.window_manager.windows[0].screen.areas[0]
     area.type = space
     if space == "NODE_EDITOR":
         area.spaces[0].tree_type = "ShaderNodeTree"
     shown: list[str] = []
+    prefix, panels = PANELS[space]
     with bpy.context.temp_override(area=area, space_data=area.spaces[0]):
-        for panel in ("generate", "repair", "variants", "style", "candidates"):
-            cls = getattr(bpy.types, f"COCREATE_PT_{'image' if space == 'IMAGE_EDITOR' else 'shader'}_{panel}")
+        for panel in panels:
+            cls = getattr(bpy.types, f"COCREATE_PT_{prefix}_{panel}")
             assert cls.poll(bpy.context), (space, panel)
             cls.draw(type("Panel", (), {"layout": CheckedLayout(shown)})(), bpy.context)
     return shown
@@ -580,9 +586,168 @@ def panels_draw_in_both_editors_in_every_state(ctx: Context) -> None:
         failed = draw_panels(space)
         assert "label texture failed: no daemon" in failed
         assert "operator cocreate.apply_to_material" in failed, "the file's candidates stay listed"
+        in_3d = draw_panels("VIEW_3D")
+        assert "operator cocreate.project_texture" in in_3d and "prop depth_strength" in in_3d
+        assert "operator cocreate.apply_to_material" in in_3d and "label texture failed: no daemon" in in_3d
         jobs.HISTORY.clear()
         for name in made:  # as an undo would: the next editor starts idle
             bpy.data.images.remove(bpy.data.images[name])
+
+
+# ---------------------------------------------------------------- project texture
+
+
+def tilted_plane_and_camera(name: str = "plane") -> bpy.types.Object:
+    """A 2×2 plane leaning away at the top, seen from above by a 4:3 perspective camera at z = 5 (looking down -z):
+    the plane fills the middle of the picture, the corners see nothing. It is selected, active, and has a UV map."""
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(-1, -1, 0.5), (1, -1, 0.5), (1, 1, -0.5), (-1, 1, -0.5)], [], [(0, 1, 2, 3)])
+    mesh.uv_layers.new(name="UVMap")
+    obj = bpy.data.objects.new(name, mesh)
+    scene = bpy.context.scene
+    scene.collection.objects.link(obj)
+    camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
+    camera.location = (0, 0, 5)
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    scene.render.resolution_x, scene.render.resolution_y = 640, 480
+    obj.select_set(True)
+    bpy.context.view_layer.objects.active = obj
+    return obj
+
+
+def grey(picture: Any, x: int, y: int) -> int:
+    return picture.rgba[4 * (y * picture.width + x)]
+
+
+@check(WHEEL)
+def depth_and_normal_maps_of_the_selected_meshes_through_the_camera(ctx: Context) -> None:
+    projection = ctx.module("projection")
+    plane = tilted_plane_and_camera()
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    view = projection.camera_view(bpy.context.scene, depsgraph, 64)
+    assert (view.width, view.height) == (64, 48), "the camera's 4:3, the longer side as asked"
+    maps = projection.render_maps([plane], view, depsgraph)
+    depth, normal = maps.depth, maps.normal
+    assert (depth.width, depth.height) == (normal.width, normal.height) == (64, 48)
+    for x, y in ((0, 0), (63, 0), (0, 47), (63, 47)):
+        assert grey(depth, x, y) == 0 and normal.rgba[4 * (y * 64 + x) : 4 * (y * 64 + x) + 3] == b"\0\0\0"
+    assert 0 < maps.covered < 64 * 48
+    hits = [grey(depth, i % 64, i // 64) for i in range(64 * 48) if grey(depth, i % 64, i // 64)]
+    assert max(hits) == 255 and min(hits) == projection.FARTHEST_GREY, (max(hits), min(hits))
+    column = [grey(depth, 32, y) for y in range(48) if grey(depth, 32, y)]
+    assert column == sorted(column), "the plane leans away at the top: darker (farther) toward the top"
+    # The plane's normal (0, 1, 2)/√5, in the camera's frame as it is here: x right = red, y up = green, z = blue.
+    centre = normal.rgba[4 * (24 * 64 + 32) : 4 * (24 * 64 + 32) + 3]
+    assert all(abs(a - b) <= 2 for a, b in zip(centre, (128, 185, 242), strict=True)), tuple(centre)
+
+    blocker = bpy.data.objects.new("blocker", bpy.data.meshes.new("blocker"))
+    blocker.data.from_pydata([(-2, -2, 2), (2, -2, 2), (2, 2, 2), (-2, 2, 2)], [], [(0, 1, 2, 3)])
+    bpy.context.scene.collection.objects.link(blocker)
+    again = projection.render_maps([plane], view, bpy.context.evaluated_depsgraph_get())
+    assert again.depth == depth, "only the selected meshes are in the maps"
+
+
+@check(WHEEL)
+def project_texture_sends_the_depth_map_as_a_control(ctx: Context) -> None:
+    projection, operators, jobs = ctx.module("projection"), ctx.module("operators"), ctx.module("jobs")
+    pb = importlib.import_module(f"{ctx.client.__name__}.pb.cocreate_pb2")
+    settings = bpy.context.scene.cocreate
+    settings.prompt, settings.projection_size, settings.depth_strength, settings.candidates = "bronze", 64, 0.7, 3
+    assert refusal(bpy.ops.cocreate.project_texture) == "Select the meshes to texture."
+    plane = tilted_plane_and_camera()
+    try:
+        assert bpy.ops.cocreate.project_texture() == {"FINISHED"}
+        job = jobs.HISTORY.active
+        request = job.build("s" * 32)
+        assert request.WhichOneof("task") == "texture" and request.texture.prompt == "bronze"
+        assert (request.texture.width, request.texture.height) == (64, 48) and request.candidates == 3
+        assert request.texture.seamless == pb.SEAMLESS_NONE
+        (control,) = request.controls
+        assert control.kind == pb.CONTROL_DEPTH and not control.derive and abs(control.strength - 0.7) < 1e-6
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        expected = projection.render_maps([plane], projection.camera_view(bpy.context.scene, depsgraph, 64), depsgraph)
+        assert (control.image.width, control.image.height) == (64, 48), "the map covers the canvas at its size"
+        assert control.image.rgba == expected.depth.rgba
+        assert job.projected.objects == ("plane",)
+        jobs.HISTORY.clear()
+
+        settings.follow_normals = True
+        assert bpy.ops.cocreate.project_texture() == {"FINISHED"}
+        kinds = [(c.kind, c.image.rgba) for c in jobs.HISTORY.active.build("s" * 32).controls]
+        assert kinds == [(pb.CONTROL_DEPTH, expected.depth.rgba), (pb.CONTROL_NORMAL, expected.normal.rgba)]
+        jobs.HISTORY.clear()
+
+        bpy.context.scene.camera.location = (0, 0, -5)  # looking down, from below the plane: it sees nothing
+        assert "out of view" in refusal(bpy.ops.cocreate.project_texture) and jobs.HISTORY.active is None
+        bpy.context.scene.camera = None
+        assert "Add a camera" in refusal(bpy.ops.cocreate.project_texture), "no camera and no 3D View"
+    finally:
+        jobs.HISTORY.clear()
+        operators.close_connection()
+
+
+def refusal(operator: Callable[[], set[str]]) -> str:
+    """The error an operator reports: background Blender raises it as a RuntimeError."""
+    try:
+        operator()
+    except RuntimeError as error:
+        return str(error).removeprefix("Error: ").strip()
+    raise AssertionError(f"{operator} was not refused")
+
+
+def landed_projection(ctx: Context, plane: bpy.types.Object, pictures: list[Any]) -> Any:
+    """A scripted project-texture job through the scene camera that made these candidates."""
+    projection = ctx.module("projection")
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    view = projection.camera_view(bpy.context.scene, depsgraph, pictures[0].width)
+    job = scripted(ctx, [*(candidate(ctx, i, p) for i, p in enumerate(pictures)), ctx.client.Done("p" * 32, False)])
+    job.label, job.projected = "bronze", projection.Projection(view.world_to_clip, (plane.name,))
+    ctx.module("jobs").advance(job)
+    return job
+
+
+@check(WHEEL)
+def a_projected_candidate_is_laid_on_through_a_new_uv_map(ctx: Context) -> None:
+    from bpy_extras.object_utils import world_to_camera_view
+
+    document, projection = ctx.module("document"), ctx.module("projection")
+    plane = tilted_plane_and_camera()
+    pictures = [random_picture(ctx, 64, 48, seed) for seed in (4, 5)]
+    job = landed_projection(ctx, plane, pictures)
+    assert job.images == ["bronze 1", "bronze 2"]
+    assert "cocreate view" not in "".join(plane.data.uv_layers.keys()), "nothing changes before the artist applies"
+    bpy.ops.ed.undo_push(message="before apply")
+    apply("bronze 2")
+
+    uv_map = "cocreate view " + "p" * 8
+    assert plane.data.uv_layers.keys() == ["UVMap", uv_map], plane.data.uv_layers.keys()
+    assert plane.data.uv_layers.active.name == "UVMap", "the artist's own UV map stays the active one"
+    scene, layer = bpy.context.scene, plane.data.uv_layers[uv_map]
+    for loop in plane.data.loops:
+        seen = world_to_camera_view(scene, scene.camera, plane.matrix_world @ plane.data.vertices[loop.vertex_index].co)
+        assert (layer.data[loop.index].uv - seen.xy).length < 1e-4, (tuple(layer.data[loop.index].uv), tuple(seen))
+    material = plane.active_material
+    texture = base_color_source(material)
+    assert texture.name == document.PROJECTION_NODE and texture.image.name == "bronze 2"
+    uv_node = texture.inputs["Vector"].links[0].from_node
+    assert uv_node.type == "UVMAP" and uv_node.uv_map == uv_map
+    assert texture.image.packed_file is not None and document.read_image(texture.image) == pictures[1]
+
+    apply("bronze 1")  # its sibling: same view, same UV map, same nodes
+    assert plane.data.uv_layers.keys() == ["UVMap", uv_map] and base_color_source(material).image.name == "bronze 1"
+    assert sum(node.type == "TEX_IMAGE" for node in material.node_tree.nodes) == 1
+    plain = document.new_image("plain", random_picture(ctx, 8, 8))
+    apply(plain.name)
+    assert base_color_source(material).name != document.PROJECTION_NODE, "a plain texture gets a node of its own"
+    assert not base_color_source(material).inputs["Vector"].is_linked
+
+    bpy.ops.ed.undo()
+    bpy.ops.ed.undo()
+    bpy.ops.ed.undo()
+    plane = bpy.data.objects["plane"]
+    assert plane.data.uv_layers.keys() == ["UVMap"] and plane.active_material is None, "undo takes it all back"
+    assert projection.is_projected(bpy.data.images["bronze 1"])
 
 
 # ---------------------------------------------------------------- against a real daemon (real Blender)
@@ -818,6 +983,35 @@ def daemon_turns(ctx: Context) -> dict[str, dict[str, Any]]:
         }
     finally:
         client.close()
+
+
+@check(DAEMON)
+def project_texture_onto_a_mesh(ctx: Context) -> None:
+    """Issue 16 item 6: depth from the camera → candidates following it → laid onto the mesh through the view."""
+    settings = use_daemon(ctx)
+    document = ctx.module("document")
+    plane = tilted_plane_and_camera()
+    settings.prompt, settings.projection_size = "weathered bronze", 64
+    assert bpy.ops.cocreate.project_texture() == {"FINISHED"}
+    job = run_job(ctx)
+    assert job.status() == "project: 2 candidates", job.status()
+    turn = daemon_turns(ctx)[job.turn_id]
+    (control,) = turn["params"]["controls"]
+    assert control["kind"] in ("depth", "CONTROL_DEPTH"), control
+    chosen = bpy.data.images[job.images[1]]
+    assert tuple(chosen.size) == (64, 48)
+    apply(chosen.name)
+
+    uv_map = chosen[ctx.module("projection").UV_MAP]
+    assert uv_map in plane.data.uv_layers and plane.data.uv_layers.active.name == "UVMap"
+    texture = base_color_source(plane.active_material)
+    assert texture.image == chosen and texture.inputs["Vector"].links[0].from_node.uv_map == uv_map
+    client = ctx.client.CocreateClient(ctx.endpoint, token=Path(ctx.token_file).read_text().strip())
+    try:
+        sent = client.get_candidate(chosen[document.CANDIDATE_ID]).image
+    finally:
+        client.close()
+    assert document.read_image(texture.image) == sent, "the material shows the candidate's pixels"
 
 
 @check(DAEMON)
