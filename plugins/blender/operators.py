@@ -14,7 +14,7 @@ from concurrent.futures import Future
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import document, projection, pump
+from . import bake, document, projection, pump
 from .cocreate_client import tasks
 from .cocreate_client.convert import image_fields
 from .cocreate_client.pb import cocreate_pb2 as pb
@@ -335,6 +335,30 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class COCREATE_OT_bake_projection(bpy.types.Operator):
+    """Bake the projected candidate into the active object's own texture, on its own UV map, where the view sees it"""
+
+    bl_idname = "cocreate.bake_projection"
+    bl_label = "Bake into texture"
+    bl_options = frozenset({"REGISTER", "UNDO"})
+
+    image: StringProperty(name="Image", description="The projected candidate; empty = the one applied to the object")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = context.active_object
+        image = document.find_image(self.image) if self.image else projection.applied_image(obj)
+        if image is None:
+            self.report({"ERROR"}, "Apply a projected candidate to the active object first.")
+            return {"CANCELLED"}
+        try:
+            texture = bake.bake(obj, image)
+        except DocumentError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{image.name} is baked into {texture.name}")
+        return {"FINISHED"}
+
+
 # ---------------------------------------------------------------- steering from candidates
 
 PICKED: list[str] = []  # the candidate images picked for In between, oldest first (two at most)
@@ -500,6 +524,7 @@ CLASSES = (
     COCREATE_OT_cancel,
     COCREATE_OT_show_candidate,
     COCREATE_OT_apply_to_material,
+    COCREATE_OT_bake_projection,
     COCREATE_OT_steer,
     COCREATE_OT_pick_candidate,
     COCREATE_OT_between,

@@ -58,6 +58,7 @@ class ProjectPanel(_Panel):
         row.prop(s, "steps")
         _model_rows(layout, context)
         layout.operator("cocreate.project_texture", icon="MOD_UVPROJECT")
+        layout.operator("cocreate.bake_projection", icon="RENDER_STILL")
 
 
 class RepairPanel(_Panel):

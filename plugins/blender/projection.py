@@ -32,6 +32,7 @@ MAX_UV_MAPS = 8  # Blender's limit per mesh
 VIEW_MATRIX = "cocreate_projection"  # the view's clip-from-world matrix, 16 floats, row by row
 OBJECTS = "cocreate_projected_objects"  # the objects it was made for, one name per line
 UV_MAP = "cocreate_uv_map"  # the name of the UV map it is laid on through
+UV_PREFIX = "cocreate view "  # a projection's UV map: this and the start of its turn id
 
 UV_NODE = "cocreate projection UV"
 
@@ -113,7 +114,7 @@ def targets(context: bpy.types.Context) -> list[bpy.types.Object]:
 
 def render_maps(objects: Sequence[bpy.types.Object], view: View, depsgraph: bpy.types.Depsgraph) -> Maps:
     """Depth and normal maps of `objects` alone, one ray per canvas pixel centre."""
-    tree = _world_tree(objects, depsgraph)
+    tree = world_tree(objects, depsgraph)
     to_world = view.world_to_clip.inverted()
     rotation = view.world_to_view.to_3x3()
     width, height = view.width, view.height
@@ -141,7 +142,8 @@ def render_maps(objects: Sequence[bpy.types.Object], view: View, depsgraph: bpy.
     )
 
 
-def _world_tree(objects: Sequence[bpy.types.Object], depsgraph: bpy.types.Depsgraph) -> BVHTree:
+def world_tree(objects: Sequence[bpy.types.Object], depsgraph: bpy.types.Depsgraph) -> BVHTree:
+    """The objects' evaluated faces in world space, for rays."""
     vertices: list[Vector] = []
     polygons: list[tuple[int, ...]] = []
     for obj in objects:
@@ -186,18 +188,23 @@ def mark(image: bpy.types.Image, projection: Projection, turn_id: str) -> None:
     """Tag a candidate with the view and objects it was painted for (its siblings share the UV map)."""
     image[VIEW_MATRIX] = [value for row in projection.world_to_clip for value in row]
     image[OBJECTS] = "\n".join(projection.objects)
-    image[UV_MAP] = f"cocreate view {turn_id[:8]}"
+    image[UV_MAP] = f"{UV_PREFIX}{turn_id[:8]}"
 
 
 def is_projected(image: bpy.types.Image) -> bool:
     return VIEW_MATRIX in image and OBJECTS in image
 
 
+def stored_matrix(image: bpy.types.Image) -> Matrix:
+    """The clip-from-world matrix of the view a projected candidate was painted through."""
+    values = list(image[VIEW_MATRIX])
+    return Matrix([values[i : i + 4] for i in range(0, 16, 4)])
+
+
 def apply(image: bpy.types.Image) -> list[bpy.types.Material]:
     """Lay the candidate onto each object it was made for: a UV map from its view, and the material's
     Base Color fed by the image through that UV map. Returns the materials, in the objects' order."""
-    values = list(image[VIEW_MATRIX])
-    world_to_clip = Matrix([values[i : i + 4] for i in range(0, 16, 4)])
+    world_to_clip = stored_matrix(image)
     names = image[OBJECTS].split("\n")
     missing = [name for name in names if name not in bpy.data.objects]
     if missing:
@@ -209,6 +216,13 @@ def apply(image: bpy.types.Image) -> list[bpy.types.Material]:
         project_uvs(obj, world_to_clip, uv_map)
         materials.append(_wire(obj, image, uv_map))
     return materials
+
+
+def applied_image(obj: bpy.types.Object | None) -> bpy.types.Image | None:
+    """The projected candidate the object's material shows, if any."""
+    material = obj.active_material if obj is not None else None
+    node = material.node_tree.nodes.get(document.PROJECTION_NODE) if material and material.node_tree else None
+    return node.image if node is not None else None
 
 
 def project_uvs(obj: bpy.types.Object, world_to_clip: Matrix, name: str) -> None:
