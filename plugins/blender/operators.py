@@ -100,25 +100,35 @@ class COCREATE_OT_generate_texture(_JobOperator, bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
-        prompt, negative, size, seamless = s.prompt, s.negative_prompt, (s.width, s.height), s.seamless
-        candidates, steps, model = s.candidates, s.steps, s.model.strip()
-
-        def build(session_id: str) -> pb.GenerateRequest:  # runs on the connection's worker
-            return tasks.texture(
-                prompt,
-                session_id=session_id,
-                width=size[0],
-                height=size[1],
-                seamless=seamless,
-                negative_prompt=negative,
-                steps=steps,
-                candidates=candidates,
-                previews=True,
-                model=model,
-            )
-
-        start_job(context, "texture", prompt.strip()[:40] or "texture", with_lora(context, build))
+        build = texture_request(context, s.width, s.height, s.seamless)
+        start_job(context, "texture", s.prompt.strip()[:40] or "texture", build)
         return {"FINISHED"}
+
+
+def texture_request(
+    context: bpy.types.Context, width: int, height: int, seamless: str, controls: tuple[pb.Control, ...] = ()
+) -> BuildRequest:
+    """A texture request from the panel's prompt, candidates, steps, model and LoRA, read now (main thread)."""
+    s = context.scene.cocreate
+    prompt, negative, candidates, steps, model = s.prompt, s.negative_prompt, s.candidates, s.steps, s.model.strip()
+
+    def build(session_id: str) -> pb.GenerateRequest:  # runs on the connection's worker
+        request = tasks.texture(
+            prompt,
+            session_id=session_id,
+            width=width,
+            height=height,
+            seamless=seamless,  # type: ignore[arg-type]
+            negative_prompt=negative,
+            steps=steps,
+            candidates=candidates,
+            previews=True,
+            model=model,
+        )
+        request.controls.extend(controls)
+        return request
+
+    return with_lora(context, build)
 
 
 class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
@@ -240,26 +250,9 @@ class COCREATE_OT_project_texture(_JobOperator, bpy.types.Operator):
         controls = [pb.Control(kind=pb.CONTROL_DEPTH, image=image_fields(maps.depth), strength=s.depth_strength)]
         if s.follow_normals:
             controls.append(pb.Control(kind=pb.CONTROL_NORMAL, image=image_fields(maps.normal)))
-        prompt, negative, candidates, steps, model = s.prompt, s.negative_prompt, s.candidates, s.steps, s.model.strip()
-
-        def build(session_id: str) -> pb.GenerateRequest:
-            request = tasks.texture(
-                prompt,
-                session_id=session_id,
-                width=view.width,
-                height=view.height,
-                negative_prompt=negative,
-                steps=steps,
-                candidates=candidates,
-                previews=True,
-                model=model,
-            )
-            request.controls.extend(controls)
-            return request
-
+        build = texture_request(context, view.width, view.height, "none", tuple(controls))
         projected = projection.Projection(view.world_to_clip, tuple(obj.name for obj in objects))
-        label = prompt.strip()[:40] or "projection"
-        start_job(context, "project", label, with_lora(context, build), projected=projected)
+        start_job(context, "project", s.prompt.strip()[:40] or "projection", build, projected=projected)
         return {"FINISHED"}
 
 

@@ -1100,10 +1100,6 @@ def seamless_texture_on_sdxl_and_a_clear_refusal_on_a_flow_family(ctx: Context) 
     assert "Flux.2" in refused.message and "cannot do seamless texture" in refused.message, refused.message
     shown = draw_panels("IMAGE_EDITOR")
     assert f"label {refused.status()}" in shown, "the Candidates panel shows the refusal"
-    settings.seamless = "none"
-    assert bpy.ops.cocreate.generate_texture() == {"FINISHED"}
-    plain = run_job(ctx)
-    assert plain.status() == "texture: 2 candidates", "the same family paints a texture that need not tile"
 
 
 def wrap_ratio(picture: Any, axis: str) -> float:
