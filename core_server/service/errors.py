@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ..scheduler.scheduler import QueueFull
+from ..sessions.database import StoreUnavailable
 from ..tasks import EngineError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (LookupError, grpc.StatusCode.NOT_FOUND),  # store.NotFound, catalog.UnknownModel
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),  # the PostgreSQL server is down: try again later
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),

@@ -1,8 +1,11 @@
-"""Content-addressed files: root/<sha[:2]>/<sha>.<png|txt>, each written atomically.
+"""Content-addressed files (candidates, finals, signed files) behind one interface, Blobs.
 
 A name is the sha256 of the file's bytes, computed here; nothing a client sends
 ever becomes a path. A file appears under its final name only once its bytes are
-on disk, so a row that names it never points at half a file.
+durable, so a row that names it never points at half a file.
+
+FolderBlobs keeps them in a folder: the daemon's own (the default) or a shared filesystem
+path that every front of a studio reaches (`cocreate serve --blobs PATH`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Protocol
 
 from core_server.files import fsync_dir, write_atomic
 from core_server.sessions.images import decode_png, encode_png
@@ -20,7 +24,25 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = {"image": ".png", "text": ".txt"}
 
 
-class BlobStore:
+class Blobs(Protocol):
+    def put_image(self, image: RGBAImage) -> str: ...
+
+    def put_text(self, text: str) -> str: ...
+
+    def put_bytes(self, data: bytes, kind: Kind) -> str:
+        """An already encoded file (a signed PNG, a JSON sidecar), stored with those of its kind."""
+        ...
+
+    def read_bytes(self, sha256: str, kind: Kind) -> bytes: ...
+
+    def read_image(self, sha256: str) -> RGBAImage: ...
+
+    def read_text(self, sha256: str) -> str: ...
+
+
+class FolderBlobs:
+    """root/<sha[:2]>/<sha>.<png|txt>, each written atomically (fsync, rename, fsync of the folder)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
@@ -37,7 +59,6 @@ class BlobStore:
         return self._put(text.encode("utf-8"), "text")
 
     def put_bytes(self, data: bytes, kind: Kind) -> str:
-        """An already encoded file (a signed PNG, a JSON sidecar) under the folder of its kind."""
         return self._put(data, kind)
 
     def read_bytes(self, sha256: str, kind: Kind) -> bytes:
