@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE = 8  # connections; the service's worker threads wait for one past that
 CONNECT_TIMEOUT_S = 10
-WAIT_S = 30.0  # for a free connection, or for the server to come back, before a call fails UNAVAILABLE
+WAIT_S = 10.0  # for a free connection, or for the server to come back, before a call fails UNAVAILABLE
 _MIGRATION_LOCK = 0x636F6372  # pg_advisory_xact_lock key: fronts starting at once migrate one at a time
 
 # sqlite_db.MIGRATIONS step by step in PostgreSQL's words. Append to both; never edit. `rowid` is the

@@ -47,6 +47,8 @@ def missing_reason() -> str | None:
 @dataclass
 class PostgresServer:
     folder: Path
+    bin_dir: Path
+    as_server: list[str]  # the command prefix that runs the server's programs as its user
     _names: Iterator[int] = field(default_factory=itertools.count)
 
     def url(self, database: str = "postgres") -> str:
@@ -61,6 +63,18 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def start(self) -> None:
+        # No TCP (listen_addresses ''): the socket in the folder only. fsync off: this server holds test data
+        # no test needs once the server stops, and no test crashes the machine under it.
+        options = f"-k {self.folder} -c listen_addresses='' -c fsync=off"
+        self._pg_ctl("-o", options, "-l", str(self.folder / "server.log"), "start")
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "immediate", "stop")
+
+    def _pg_ctl(self, *args: str) -> None:
+        _run([*self.as_server, self.bin_dir / "pg_ctl", "-D", self.folder / "data", "-w", *args], self.folder)
+
 
 @contextlib.contextmanager
 def running_postgres() -> Iterator[PostgresServer]:
@@ -73,25 +87,23 @@ def running_postgres() -> Iterator[PostgresServer]:
     # Under /tmp itself: the server's user must reach the folder, and a socket path must stay short.
     folder = Path(tempfile.mkdtemp(prefix="cocreate-pg-"))
     try:
-        as_server = _as_server_user(folder)
-        data, log = folder / "data", folder / "server.log"
-        _run([*as_server, bin_dir / "initdb", "-D", data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-sync"])
-        # No TCP (listen_addresses ''): the socket in the folder only. fsync off: this server holds test data
-        # no test needs once the server stops, and no test crashes the server itself.
-        options = f"-k {folder} -c listen_addresses='' -c fsync=off"
-        _run([*as_server, bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-o", options, "start"], log)
+        server = PostgresServer(folder, bin_dir, _as_server_user(folder))
+        initdb = [bin_dir / "initdb", "-D", folder / "data", "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-sync"]
+        _run([*server.as_server, *initdb], folder)
+        server.start()
         try:
-            yield PostgresServer(folder)
+            yield server
         finally:
-            _run([*as_server, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], log)
+            server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(command: list[str | Path], log: Path | None = None) -> None:
+def _run(command: list[str | Path], folder: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        server_log = log.read_text(errors="replace") if log is not None and log.exists() else ""
+        log = folder / "server.log"
+        server_log = log.read_text(errors="replace") if log.exists() else ""
         raise RuntimeError(f"{' '.join(map(str, command))} failed:\n{done.stderr}{server_log}")
 
 
