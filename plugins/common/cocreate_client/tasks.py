@@ -15,9 +15,7 @@ from .pixels import Image, Mask
 
 Seamless = Literal["none", "x", "y", "both"]
 StopAt = Literal["none", "sentence", "paragraph"]
-ControlKind = Literal[
-    "scribble", "line_art", "soft_edge", "canny", "depth", "normal", "pose", "segmentation", "tile"
-]
+ControlKind = Literal["scribble", "line_art", "soft_edge", "canny", "depth", "normal", "pose", "segmentation", "tile"]
 ReferenceKind = Literal["style", "composition", "face"]
 
 _SEAMLESS = {"none": pb.SEAMLESS_NONE, "x": pb.SEAMLESS_X, "y": pb.SEAMLESS_Y, "both": pb.SEAMLESS_BOTH}
