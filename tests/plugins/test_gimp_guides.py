@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "gimp" / "cocreate"))
 from cocreate_client.pb import cocreate_pb2 as pb
 from cocreate_client.pixels import Image
 from cocreate_gimp import plans
