@@ -11,7 +11,10 @@ path that every front of a studio reaches (`cocreate serve --blobs PATH`).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -24,8 +27,17 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = {"image": ".png", "text": ".txt"}
 
 
+class LostFile(Exception):
+    """A file a stored row names is gone from disk (removed by hand, a failed disk): the rest is intact."""
+
+    def __init__(self, sha256: str, kind: Kind) -> None:
+        super().__init__(f"the store has lost the {kind} file {sha256[:16]}…; the rest of the session is intact")
+
+
 class Blobs(Protocol):
     def put_image(self, image: RGBAImage) -> str: ...
+
+    def put_images(self, images: Sequence[RGBAImage]) -> list[str]: ...
 
     def put_text(self, text: str) -> str: ...
 
@@ -33,7 +45,9 @@ class Blobs(Protocol):
         """An already encoded file (a signed PNG, a JSON sidecar), stored with those of its kind."""
         ...
 
-    def read_bytes(self, sha256: str, kind: Kind) -> bytes: ...
+    def read_bytes(self, sha256: str, kind: Kind) -> bytes:
+        """Raises LostFile when the file a row names is gone."""
+        ...
 
     def read_image(self, sha256: str) -> RGBAImage: ...
 
@@ -55,6 +69,13 @@ class FolderBlobs:
     def put_image(self, image: RGBAImage) -> str:
         return self._put(encode_png(image), "image")
 
+    def put_images(self, images: Sequence[RGBAImage]) -> list[str]:
+        """Several at once: zlib and hashing release the GIL, so the encodes run side by side."""
+        if len(images) < 2:
+            return [self.put_image(image) for image in images]
+        with ThreadPoolExecutor(min(len(images), os.cpu_count() or 1)) as pool:
+            return list(pool.map(self.put_image, images))
+
     def put_text(self, text: str) -> str:
         return self._put(text.encode("utf-8"), "text")
 
@@ -62,7 +83,10 @@ class FolderBlobs:
         return self._put(data, kind)
 
     def read_bytes(self, sha256: str, kind: Kind) -> bytes:
-        return self.path(sha256, kind).read_bytes()
+        try:
+            return self.path(sha256, kind).read_bytes()
+        except FileNotFoundError:
+            raise LostFile(sha256, kind) from None
 
     def read_image(self, sha256: str) -> RGBAImage:
         return decode_png(self.read_bytes(sha256, "image"))
