@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ..scheduler.scheduler import QueueFull
-from ..tasks import EngineError
+from ..tasks import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (LookupError, grpc.StatusCode.NOT_FOUND),  # store.NotFound, catalog.UnknownModel
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # store.InvalidReference and the like

@@ -1,0 +1,15 @@
+"""How the front deploys the engines on a Ray cluster (`cocreate serve --cluster ...`). No Ray import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    address: str  # the Ray cluster: "auto", "HOST:PORT" of the head, or "ray://HOST:10001"
+    min_replicas: int = 1  # per model kind (image, text)
+    max_replicas: int = 2  # Serve's autoscaler adds replicas up to this while jobs wait
+    replica_cpus: float = 1.0
+    replica_gpus: float = 0.0  # 1 on a GPU farm: one replica per GPU
+    in_flight: int = 64  # jobs the front hands to the cluster at once; the rest wait in its fair queue
