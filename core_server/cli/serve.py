@@ -94,9 +94,8 @@ def _add_cluster_flags(serve: argparse.ArgumentParser) -> None:
     studio.add_argument(
         "--in-flight",
         type=positive,
-        default=defaults.in_flight,
         metavar="N",
-        help=f"jobs in flight to the cluster; more wait in the front's fair queue (default {defaults.in_flight})",
+        help="jobs handed to the cluster at once; more wait in the front's fair queue (default 2 × max replicas)",
     )
 
 
@@ -106,7 +105,7 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions | None:
     if args.min_replicas > args.max_replicas:
         raise CliError(f"--min-replicas {args.min_replicas} is more than --max-replicas {args.max_replicas}")
     return ClusterOptions(
-        args.cluster, args.min_replicas, args.max_replicas, args.replica_cpus, args.replica_gpus, args.in_flight
+        args.cluster, args.min_replicas, args.max_replicas, args.replica_cpus, args.replica_gpus, args.in_flight or 0
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -38,13 +39,28 @@ class EngineReplica:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Any] = {}  # model name -> catalog entry, as the front resolved it
+        self._loading: dict[str, asyncio.Future[_Loaded]] = {}
+        self._load_lock = threading.Lock()
 
     @serve.multiplexed(max_num_models_per_replica=MODELS_PER_REPLICA)
     async def _engine(self, model: str) -> _Loaded:
+        # A call cancelled while its model loads leaves the load running in its thread: the next call
+        # waits for that load instead of starting a second one (two loads at once break diffusers).
+        loading = self._loading.get(model)
+        if loading is None or (loading.done() and loading.exception() is not None):
+            loading = self._loading[model] = asyncio.ensure_future(asyncio.to_thread(self._load, model))
+        try:
+            return await asyncio.shield(loading)
+        finally:
+            if loading.done():
+                self._loading.pop(model, None)
+
+    def _load(self, model: str) -> _Loaded:
         from ..engines import load_engine  # torch: only where engines run
 
-        log.info("replica loads %s", model)
-        return _Loaded(await asyncio.to_thread(load_engine, self._entries[model]))
+        with self._load_lock:
+            log.info("replica loads %s", model)
+            return _Loaded(load_engine(self._entries[model]))
 
     async def generate(
         self, task: Task, seeds: Sequence[int], previews: bool, entry: Any, session: str = ""

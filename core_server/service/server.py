@@ -148,7 +148,7 @@ async def _cluster_runner(options: ClusterOptions) -> dict[str, Any]:
 
     log.info("deploying the engines on the Ray cluster at %s", options.address)
     runner = await asyncio.to_thread(RayRunner, options)
-    return {"runner": runner, "devices": tuple(f"cluster-{slot}" for slot in range(options.in_flight))}
+    return {"runner": runner, "devices": tuple(f"cluster-{slot}" for slot in range(options.slots))}
 
 
 def _token_book(options: ServeOptions) -> TokenBook | None:
