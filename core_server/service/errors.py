@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ..scheduler.scheduler import QueueFull
+from ..sessions.blobs import LostFile
 from ..tasks import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (LostFile, grpc.StatusCode.DATA_LOSS),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # store.InvalidReference and the like
 )
 
