@@ -12,7 +12,7 @@ import grpc
 from ..scheduler.scheduler import QueueFull
 from ..sessions.blobs import LostFile
 from ..sessions.database import StoreUnavailable
-from ..tasks import EngineError
+from ..tasks import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),  # the PostgreSQL server is down: try again later
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (LostFile, grpc.StatusCode.DATA_LOSS),
