@@ -56,6 +56,17 @@ def test_texture() -> None:
         tasks.texture("bricks", session_id="s", seamless="diagonal")  # type: ignore[arg-type]
 
 
+def test_edit_with_a_reference() -> None:
+    style = tasks.reference(IMAGE, kind="composition", strength=0.3, model="ip")
+    request = tasks.edit(IMAGE, session_id="s", instruction="night", mask=MASK, steps=4, references=[style])
+    assert request.WhichOneof("task") == "edit"
+    assert (request.edit.instruction, request.edit.steps, request.edit.mask.alpha) == ("night", 4, MASK.alpha)
+    assert request.references[0].kind == pb.REFERENCE_COMPOSITION and request.references[0].model == "ip"
+    assert request.references[0].strength == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="kind must be one of style, composition, face"):
+        tasks.reference(IMAGE, kind="mood")  # type: ignore[arg-type]
+
+
 def test_variants() -> None:
     request = tasks.variants(IMAGE, session_id="s", style_prompt="ink", strength=0.4, candidates=4)
     assert request.variants.style_prompt == "ink" and request.candidates == 4

@@ -6,7 +6,7 @@ Every builder takes the session and the shared options as keywords; zero or empt
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from .convert import image_fields, mask_fields
@@ -15,9 +15,15 @@ from .pixels import Image, Mask
 
 Seamless = Literal["none", "x", "y", "both"]
 StopAt = Literal["none", "sentence", "paragraph"]
+ReferenceKind = Literal["style", "composition", "face"]
 
 _SEAMLESS = {"none": pb.SEAMLESS_NONE, "x": pb.SEAMLESS_X, "y": pb.SEAMLESS_Y, "both": pb.SEAMLESS_BOTH}
 _STOP_AT = {"none": pb.STOP_AT_NONE, "sentence": pb.STOP_AT_SENTENCE, "paragraph": pb.STOP_AT_PARAGRAPH}
+_REFERENCE_KINDS = {
+    "style": pb.REFERENCE_STYLE,
+    "composition": pb.REFERENCE_COMPOSITION,
+    "face": pb.REFERENCE_FACE,
+}
 
 
 def _request(
@@ -219,6 +225,54 @@ def variants(
         previews=previews,
         model=model,
         exploration=exploration,
+    )
+
+
+def edit(
+    image: Image,
+    *,
+    session_id: str,
+    instruction: str,
+    mask: Mask | None = None,
+    steps: int = 0,
+    guidance: float = 0.0,
+    references: Sequence[pb.Reference] = (),
+    candidates: int = 1,
+    seed: int | None = None,
+    previews: bool = False,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+) -> pb.GenerateRequest:
+    """Apply `instruction` ("make it night") to `image`, or to its masked part; needs a model that edits
+    (Flux.1 Kontext, Qwen-Image-Edit, Flux.2 Klein), else the daemon answers FAILED_PRECONDITION."""
+    task = dict(
+        image=image_fields(image),
+        mask=mask_fields(mask) if mask else None,
+        instruction=instruction,
+        steps=steps,
+        guidance=guidance,
+    )
+    request = _request(
+        "edit",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
+    )
+    request.references.extend(references)
+    return request
+
+
+def reference(image: Image, *, kind: ReferenceKind = "style", strength: float = 0.0, model: str = "") -> pb.Reference:
+    """A picture the candidates take after; add it to any image request: `request.references.append(...)`.
+    strength 0 = the daemon's default (0.6); model "" = the installed adapter for the model's family."""
+    return pb.Reference(
+        image=image_fields(image), kind=_choice("kind", _REFERENCE_KINDS, kind), strength=strength, model=model
     )
 
 
