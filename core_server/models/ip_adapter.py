@@ -26,9 +26,12 @@ class AdapterFiles:
 
 def adapter_files(folder: Path) -> AdapterFiles | None:
     """The encoder and weights of the IP-Adapter in `folder`, or None when it holds none."""
-    encoders = sorted(path.parent for path in folder.rglob(f"{ENCODER_FOLDER}/config.json"))
+    # At the top or one folder down (h94/IP-Adapter: models/image_encoder, sdxl_models/ip-adapter_sdxl….safetensors).
+    encoders = sorted(
+        path.parent for depth in ("", "*/") for path in folder.glob(f"{depth}{ENCODER_FOLDER}/config.json")
+    )
     weights = sorted(
-        path for path in folder.rglob("*.safetensors") if ENCODER_FOLDER not in path.parts and _is_ip_adapter(path)
+        path for depth in ("", "*/") for path in folder.glob(f"{depth}*.safetensors") if _is_ip_adapter(path)
     )
     if not encoders or not weights:
         return None
