@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import random
 import secrets
 import stat
 import subprocess
@@ -15,6 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from PIL import Image
 
 from core_server.launcher import LaunchError
 from core_server.pb import cocreate_pb2 as pb
@@ -276,3 +279,50 @@ def test_shared_memory_left_behind_is_swept_at_start_and_at_stop(tmp_path: Path)
     finally:
         daemon.stop()
     assert not untaken.exists(), "a file no client took is swept at stop"
+
+
+def noise(side: int) -> pb.Image:
+    """Pixels that do not compress: each candidate's PNG is about side² × 4 bytes."""
+    return pb.Image(width=side, height=side, rgba=random.Random(side).randbytes(side * side * 4))
+
+
+def test_export_streams_as_it_is_made_and_names_a_lost_file(daemon: Daemon, stub: pb_grpc.CocreateStub) -> None:
+    """The zip leaves as it is written: the candidates before a lost file arrive, then a DATA_LOSS that says
+    what is lost (a zip built whole first sent nothing, then INTERNAL)."""
+    session_id = stub.CreateSession(pb.CreateSessionRequest(host="test", document_name="export"), timeout=10).id
+    corner = bytes([255] * 32 + [0] * 480)
+    mask = pb.Mask(width=512, height=512, alpha=corner * 32 + bytes(512 * 480))  # a 32² corner; the noise stays
+    request = pb.GenerateRequest(
+        session_id=session_id, candidates=3, seed=1, inpaint=pb.InpaintTask(image=noise(512), mask=mask, steps=1)
+    )
+    candidates = [e.candidate for e in stub.Generate(request, timeout=120) if e.HasField("candidate")]
+    assert daemon.home is not None
+    last = candidates[-1].sha256
+    (daemon.home / "sessions" / "blobs" / last[:2] / f"{last}.png").unlink()
+
+    received = 0
+    with pytest.raises(grpc.RpcError) as lost:
+        for chunk in stub.ExportSession(pb.ExportSessionRequest(session_id=session_id), timeout=60):
+            received += len(chunk.data)
+    assert lost.value.code() == grpc.StatusCode.DATA_LOSS, lost.value.details()
+    assert last[:16] in lost.value.details() and "rest of the session is intact" in lost.value.details()
+    assert received >= 2 * 512 * 512 * 4, "the first candidates left before the lost one was reached"
+    with pytest.raises(grpc.RpcError) as gone:
+        stub.GetCandidate(pb.GetCandidateRequest(candidate_id=candidates[-1].candidate_id), timeout=10)
+    assert gone.value.code() == grpc.StatusCode.DATA_LOSS, gone.value.details()
+
+
+def test_an_edited_4096_image_is_kept_whole_and_signed(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    """The largest picture an artist sends back in one piece: stored once, signed, and handed back bit for
+    bit (bench/feedback.py measures its time and memory per size)."""
+    request = pb.GenerateRequest(session_id=session_id, candidates=1, seed=3, inpaint=pb.InpaintTask(image=gradient()))
+    candidate = next(e.candidate for e in stub.Generate(request, timeout=120) if e.HasField("candidate"))
+    side = 4096
+    final = pb.Image(width=side, height=side, rgba=random.Random(4).randbytes(4096) * (side * side * 4 // 4096))
+    stub.Feedback(
+        pb.FeedbackRequest(candidate_id=candidate.candidate_id, decision=pb.EDITED, final_image=final), timeout=120
+    )
+    signed = stub.GetProvenance(pb.GetProvenanceRequest(candidate_id=candidate.candidate_id), timeout=120)
+    assert signed.human_edited and signed.media_type == "image/png"
+    with Image.open(io.BytesIO(signed.data)) as kept:
+        assert kept.size == (side, side) and kept.convert("RGBA").tobytes() == final.rgba
