@@ -13,9 +13,9 @@ from array import array
 import bpy
 from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
-from mathutils.geometry import barycentric_transform
 
 from . import document, projection
+from .cocreate_client import pixels
 from .cocreate_client.pixels import Image
 from .document import DocumentError
 
@@ -44,8 +44,8 @@ def bake(obj: bpy.types.Object, candidate: bpy.types.Image) -> bpy.types.Image:
             raise DocumentError(f"The texture {source.name!r} has no pixels Blender can read (is its file missing?).")
         source.pixels.foreach_get(values)
     world_to_clip = projection.stored_matrix(candidate)
-    seen = _objects_tree(candidate[projection.OBJECTS].split("\n"))
-    _bake_mesh(obj, uv_name, world_to_clip, seen, picture, values, width, height)
+    seen, reach = _objects_tree(candidate[projection.OBJECTS].split("\n"))
+    _bake_mesh(obj, uv_name, world_to_clip, seen, reach, picture, values, width, height)
     name = source.name.removesuffix(BAKED) if source is not None else material.name
     baked = bpy.data.images.new(name + BAKED, width, height, alpha=True)
     baked.pixels.foreach_set(values)
@@ -79,11 +79,15 @@ def _own_texture_node(material: bpy.types.Material, bsdf: bpy.types.Node) -> bpy
     return texture
 
 
-def _objects_tree(names: list[str]) -> BVHTree:
-    """The projected objects in world space, for what hides what from the view."""
+def _objects_tree(names: list[str]) -> tuple[BVHTree, float]:
+    """The projected objects in world space, for what hides what from the view, and a length longer than
+    any of them (how far back an orthographic view's rays start)."""
     depsgraph = bpy.context.evaluated_depsgraph_get()
     objects = [bpy.data.objects[name] for name in names if name in bpy.data.objects]
-    return projection.world_tree(objects, depsgraph)
+    corners = [obj.matrix_world @ Vector(corner) for obj in objects for corner in obj.bound_box]
+    low = Vector([min(c[i] for c in corners) for i in range(3)])
+    high = Vector([max(c[i] for c in corners) for i in range(3)])
+    return projection.world_tree(objects, depsgraph), 2 * (high - low).length + 1
 
 
 def _bake_mesh(
@@ -91,57 +95,72 @@ def _bake_mesh(
     uv_name: str,
     world_to_clip: Matrix,
     seen: BVHTree,
+    reach: float,
     picture: Image,
     values: array[float],
     width: int,
     height: int,
 ) -> None:
+    """Rasterise each triangle in texture space; a texel's surface point and its clip position are affine in
+    the texel's position, so each texel costs a few multiply-adds, one ray and a slice copy."""
     mesh = obj.data
     mesh.calc_loop_triangles()
     uvs = mesh.uv_layers[uv_name].data
-    to_world = obj.matrix_world
-    clip_to_world = world_to_clip.inverted()
-    colours = picture.rgba
+    to_clip = world_to_clip @ obj.matrix_world
+    eye, direction = _viewer(world_to_clip)
+    back = direction * reach  # orthographic: from the texel's point to where its ray starts, behind every mesh
+    colours = pixels.rgba8_to_floats(picture.rgba)
+    to_texels = Vector((width, height))
     for triangle in mesh.loop_triangles:
-        corners = [to_world @ mesh.vertices[v].co for v in triangle.vertices]
-        texels = [Vector((*uvs[loop].uv * Vector((width, height)), 0.0)) for loop in triangle.loops]
-        xs, ys = [t.x for t in texels], [t.y for t in texels]
+        t0, t1, t2 = (uvs[loop].uv * to_texels for loop in triangle.loops)
+        e1, e2 = t1 - t0, t2 - t0
+        area = e1.x * e2.y - e1.y * e2.x
+        if abs(area) < 1e-12:  # no texel lies in it
+            continue
+        c0, c1, c2 = (mesh.vertices[v].co for v in triangle.vertices)
+        p0, p1, p2 = (obj.matrix_world @ c for c in (c0, c1, c2))
+        q0, q1, q2 = (to_clip @ c.to_4d() for c in (c0, c1, c2))
+        d1, d2, r1, r2 = p1 - p0, p2 - p0, q1 - q0, q2 - q0
+        xs, ys = (t0.x, t1.x, t2.x), (t0.y, t1.y, t2.y)
         for row in range(max(0, int(min(ys))), min(height, int(max(ys)) + 1)):
             for column in range(max(0, int(min(xs))), min(width, int(max(xs)) + 1)):
-                centre = Vector((column + 0.5, row + 0.5, 0.0))
-                if not _inside(centre, texels):
+                # q = t0 + a·e1 + b·e2 for the texel's centre q: inside when a, b ≥ 0 and a + b ≤ 1
+                x, y = column + 0.5 - t0.x, row + 0.5 - t0.y
+                a, b = (x * e2.y - y * e2.x) / area, (e1.x * y - e1.y * x) / area
+                if a < 0 or b < 0 or a + b > 1:
                     continue
-                point = barycentric_transform(centre, *texels, *corners)
-                pixel = _seen_pixel(point, world_to_clip, clip_to_world, seen, picture)
+                pixel = _seen_pixel(p0 + d1 * a + d2 * b, q0 + r1 * a + r2 * b, eye, back, seen, picture)
                 if pixel is not None:
                     start = 4 * (row * width + column)  # Blender's rows run bottom-up, as v does
-                    values[start : start + 4] = array("f", (colours[pixel + c] / 255 for c in range(4)))
+                    values[start : start + 4] = colours[pixel : pixel + 4]
 
 
-def _inside(point: Vector, corners: list[Vector]) -> bool:
-    """Whether `point` lies in the 2D triangle (either winding, edges included)."""
-    signs = [
-        (b.x - a.x) * (point.y - a.y) - (b.y - a.y) * (point.x - a.x)
-        for a, b in zip(corners, corners[1:] + corners[:1], strict=True)
-    ]
-    return all(s >= 0 for s in signs) or all(s <= 0 for s in signs)
+def _viewer(world_to_clip: Matrix) -> tuple[Vector | None, Vector]:
+    """A perspective view's eye (the point its clip x, y and w all vanish at), or None and an orthographic
+    view's direction."""
+    rows = [world_to_clip[i] for i in (0, 1, 3)]
+    linear = Matrix([row[:3] for row in rows])
+    if abs(linear.determinant()) > 1e-12:
+        return linear.inverted() @ Vector([-row[3] for row in rows]), Vector()
+    clip_to_world = world_to_clip.inverted()
+    near, far = clip_to_world @ Vector((0, 0, -1, 1)), clip_to_world @ Vector((0, 0, 1, 1))
+    return None, (far.xyz / far.w - near.xyz / near.w).normalized()
 
 
 def _seen_pixel(
-    point: Vector, world_to_clip: Matrix, clip_to_world: Matrix, seen: BVHTree, picture: Image
+    point: Vector, clip: Vector, eye: Vector | None, back: Vector, seen: BVHTree, picture: Image
 ) -> int | None:
-    """The byte offset of the candidate's pixel the view sees at `point`, or None where it does not see it."""
-    clip = world_to_clip @ point.to_4d()
+    """The float offset of the candidate's pixel the view sees at `point`, or None where it does not see it."""
     if clip.w <= 0:
         return None
     x, y = clip.x / clip.w, clip.y / clip.w
     if not (-1 <= x <= 1 and -1 <= y <= 1):
         return None
-    near = clip_to_world @ Vector((x, y, -1, 1))
-    origin = near.xyz / near.w
+    origin = eye if eye is not None else point - back
     toward = point - origin
-    hit, _, _, distance = seen.ray_cast(origin, toward, toward.length * (1 + VISIBLE_TOLERANCE))
-    if hit is None or distance < toward.length * (1 - VISIBLE_TOLERANCE):
+    length = toward.length
+    hit, _, _, distance = seen.ray_cast(origin, toward, length * (1 + VISIBLE_TOLERANCE))
+    if hit is None or distance < length * (1 - VISIBLE_TOLERANCE):  # something of the projected meshes is nearer
         return None
     column = min(picture.width - 1, int((x + 1) / 2 * picture.width))
     row = min(picture.height - 1, int((1 - y) / 2 * picture.height))  # the picture's rows run top-down

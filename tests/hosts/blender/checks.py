@@ -699,21 +699,30 @@ def refusal(operator: Callable[[], set[str]]) -> str:
     raise AssertionError(f"{operator} was not refused")
 
 
-def landed_projection(ctx: Context, plane: bpy.types.Object, pictures: list[Any]) -> Any:
-    """A scripted project-texture job through the scene camera that made these candidates."""
+def landed_projection(ctx: Context, plane: bpy.types.Object, pictures: list[Any], *others: str) -> Any:
+    """A scripted project-texture job through the scene camera that made these candidates (for `plane` and
+    the objects named `others`)."""
     projection = ctx.module("projection")
     depsgraph = bpy.context.evaluated_depsgraph_get()
     view = projection.camera_view(bpy.context.scene, depsgraph, pictures[0].width)
     job = scripted(ctx, [*(candidate(ctx, i, p) for i, p in enumerate(pictures)), ctx.client.Done("p" * 32, False)])
-    job.label, job.projected = "bronze", projection.Projection(view.world_to_clip, (plane.name,))
+    job.label, job.projected = "bronze", projection.Projection(view.world_to_clip, (plane.name, *others))
     ctx.module("jobs").advance(job)
     return job
 
 
-@check(WHEEL)
-def a_projected_candidate_is_laid_on_through_a_new_uv_map(ctx: Context) -> None:
+def assert_uvs_seen_by_the_camera(obj: bpy.types.Object, uv_map: str) -> None:
+    """Each corner's projected UV is where Blender's own world_to_camera_view puts it in the camera's frame."""
     from bpy_extras.object_utils import world_to_camera_view
 
+    scene, layer = bpy.context.scene, obj.data.uv_layers[uv_map]
+    for loop in obj.data.loops:
+        seen = world_to_camera_view(scene, scene.camera, obj.matrix_world @ obj.data.vertices[loop.vertex_index].co)
+        assert (layer.data[loop.index].uv - seen.xy).length < 1e-4, (tuple(layer.data[loop.index].uv), tuple(seen))
+
+
+@check(WHEEL)
+def a_projected_candidate_is_laid_on_through_a_new_uv_map(ctx: Context) -> None:
     document, projection = ctx.module("document"), ctx.module("projection")
     plane = tilted_plane_and_camera()
     pictures = [random_picture(ctx, 64, 48, seed) for seed in (4, 5)]
@@ -726,10 +735,7 @@ def a_projected_candidate_is_laid_on_through_a_new_uv_map(ctx: Context) -> None:
     uv_map = "cocreate view " + "p" * 8
     assert plane.data.uv_layers.keys() == ["UVMap", uv_map], plane.data.uv_layers.keys()
     assert plane.data.uv_layers.active.name == "UVMap", "the artist's own UV map stays the active one"
-    scene, layer = bpy.context.scene, plane.data.uv_layers[uv_map]
-    for loop in plane.data.loops:
-        seen = world_to_camera_view(scene, scene.camera, plane.matrix_world @ plane.data.vertices[loop.vertex_index].co)
-        assert (layer.data[loop.index].uv - seen.xy).length < 1e-4, (tuple(layer.data[loop.index].uv), tuple(seen))
+    assert_uvs_seen_by_the_camera(plane, uv_map)
     material = plane.active_material
     texture = base_color_source(material)
     assert texture.name == document.PROJECTION_NODE and texture.image.name == "bronze 2"
@@ -800,6 +806,41 @@ def baking_a_projection_paints_the_own_texture_where_the_view_sees_it(ctx: Conte
     assert base_color_source(bpy.data.objects["plane"].active_material).name == document.PROJECTION_NODE, "undone"
     assert bpy.ops.cocreate.bake_projection() == {"FINISHED"}
     assert base_color_source(bpy.data.objects["plane"].active_material).image.name == "own baked"
+
+
+@check(WHEEL)
+def an_orthographic_camera_projects_and_bakes_too(ctx: Context) -> None:
+    document, pixels = ctx.module("document"), ctx.client.pixels
+    plane = tilted_plane_and_camera()
+    camera = bpy.context.scene.camera.data
+    camera.type, camera.ortho_scale = "ORTHO", 3.0  # 3 × 2.25 across: the whole plane in view
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    projection = ctx.module("projection")
+    depth = projection.render_maps([plane], projection.camera_view(bpy.context.scene, depsgraph, 64), depsgraph).depth
+    column = [grey(depth, 32, y) for y in range(48) if grey(depth, 32, y)]
+    assert column == sorted(column) and column[0] < column[-1], "farther toward the top, orthographic too"
+    own = document.new_image("own", pixels.Image(16, 16, bytes([10, 20, 30, 255]) * 256))
+    document.apply_to_material(plane, own)
+    # A small square above the plane's middle, projected onto with it: it hides u, v in about [0.4, 0.6].
+    blocker = bpy.data.objects.new("blocker", bpy.data.meshes.new("blocker"))
+    blocker.data.from_pydata([(-0.2, -0.2, 2), (0.2, -0.2, 2), (0.2, 0.2, 2), (-0.2, 0.2, 2)], [], [(0, 1, 2, 3)])
+    bpy.context.scene.collection.objects.link(blocker)
+    job = landed_projection(ctx, plane, [random_picture(ctx, 64, 48, seed=3)], "blocker")
+    bpy.context.view_layer.objects.active = plane
+    apply(job.images[0])
+    assert_uvs_seen_by_the_camera(plane, bpy.data.images[job.images[0]][projection.UV_MAP])
+    assert bpy.ops.cocreate.bake_projection() == {"FINISHED"}
+    baked = document.read_image(base_color_source(plane.active_material).image)
+    for row in range(16):
+        for column in range(16):
+            u, v = (column + 0.5) / 16, 1 - (row + 0.5) / 16
+            hidden = 0.42 < u < 0.58 and 0.42 < v < 0.58
+            shown = not (0.37 < u < 0.63 and 0.37 < v < 0.63)
+            texel = baked.rgba[4 * (row * 16 + column) : 4 * (row * 16 + column) + 4]
+            if hidden:
+                assert texel == bytes([10, 20, 30, 255]), ("behind the blocker, yet baked", column, row)
+            elif shown:
+                assert texel != bytes([10, 20, 30, 255]), ("in view, yet not baked", column, row)
 
 
 # ---------------------------------------------------------------- against a real daemon (real Blender)
