@@ -33,7 +33,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -75,6 +75,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
+        steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(
             self.store.start_turn,
             spec.session_id,
@@ -101,6 +102,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             model_entry=entry,
             previews=spec.previews,
             loop=asyncio.get_running_loop(),
+            session=spec.session_id,
         )
         job.stages.add("request", time.perf_counter() - received)
         try:
@@ -458,7 +460,20 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             memory_budget_bytes=self.scheduler.residency.budget or 0,
             version=__version__,
             limits=convert.limits_to_pb(self.limits),
+            cluster=await asyncio.to_thread(self._cluster),
         )
+
+    def _cluster(self) -> pb.ClusterStatus | None:
+        cluster = self.scheduler.runner.cluster()
+        if cluster is None:
+            return None
+        replicas = [
+            pb.EngineReplica(
+                id=r.id, kind=r.kind, state=r.state, node=r.node, pid=r.pid, models=r.models, running=r.running
+            )
+            for r in cluster.replicas
+        ]
+        return pb.ClusterStatus(address=cluster.address, replicas=replicas, waiting=cluster.waiting)
 
     @unary
     async def ProbeSharedMemory(
