@@ -33,7 +33,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -75,6 +75,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
+        steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(
             self.store.start_turn,
             spec.session_id,

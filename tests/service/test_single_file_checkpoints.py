@@ -1,30 +1,41 @@
-"""Full single-file checkpoints (SD 2.x, SDXL, SD 3.5 in the original layout) added with `cocreate models add
-NAME FILE` and no --config, then painting through the real daemon: previews first, kept pixels identical."""
+"""Single-file checkpoints added with `cocreate models add NAME FILE` and no --config, then painting through the
+real daemon (previews first, kept pixels identical): full SD 2.x, SDXL and SD 3.5 files in the original
+layout, and a Flux.1 transformer in Black Forest Labs' names (its other parts from the tiny Flux)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file, save_file
 
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.service.test_cli import cocreate
 from tests.service.test_families import candidates, generate
 from tests.support.daemon import Daemon
-from tests.support.original_checkpoints import write
+from tests.support.original_checkpoints import flux_bfl, write
 
 from .images import disc, gradient
 
 IMAGE, MASK = gradient(), disc()
 
 
-@pytest.mark.parametrize(("kind", "family"), [("sd2", "sd15"), ("sdxl-inpainting", "sdxl"), ("sd3", "sd3")])
+def flux_in_bfl_names(home: Path, out: Path) -> Path:
+    folder = next((home / "models" / "tiny").glob("v*/tiny-flux"))
+    save_file(flux_bfl(load_file(folder / "transformer" / "diffusion_pytorch_model.safetensors")), out)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "family"), [("sd2", "sd15"), ("sdxl-inpainting", "sdxl"), ("sd3", "sd3"), ("flux-bfl", "flux")]
+)
 def test_an_added_checkpoint_paints_through_the_daemon(
     daemon: Daemon, stub: pb_grpc.CocreateStub, session_id: str, tmp_path: Path, kind: str, family: str
 ) -> None:
     assert daemon.home is not None
-    checkpoint = write(kind, tmp_path / f"{kind}.safetensors")
+    out = tmp_path / f"{kind}.safetensors"
+    checkpoint = flux_in_bfl_names(daemon.home, out) if kind == "flux-bfl" else write(kind, out)
     added = cocreate("models", "add", f"file-{kind}", str(checkpoint), home=daemon.home)
     assert added.returncode == 0, added.stdout + added.stderr
     listed = {m.name: m.family for m in stub.ListModels(pb.ListModelsRequest()).models}

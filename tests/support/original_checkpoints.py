@@ -209,6 +209,70 @@ def original_mmdit(state: dict[str, torch.Tensor], layers: int) -> dict[str, tor
     return {"model.diffusion_model." + k: v for k, v in out.items()}
 
 
+KINDS = ("weight", "bias")
+FLUX_TOPS = {
+    "time_text_embed.timestep_embedder.linear_1.": "time_in.in_layer.",
+    "time_text_embed.timestep_embedder.linear_2.": "time_in.out_layer.",
+    "time_text_embed.text_embedder.linear_1.": "vector_in.in_layer.",
+    "time_text_embed.text_embedder.linear_2.": "vector_in.out_layer.",
+    "time_text_embed.guidance_embedder.linear_1.": "guidance_in.in_layer.",
+    "time_text_embed.guidance_embedder.linear_2.": "guidance_in.out_layer.",
+    "context_embedder.": "txt_in.",
+    "x_embedder.": "img_in.",
+    "proj_out.": "final_layer.linear.",
+}
+FLUX_DOUBLE = {
+    "norm1.linear.": "img_mod.lin.",
+    "norm1_context.linear.": "txt_mod.lin.",
+    "attn.norm_q.weight": "img_attn.norm.query_norm.scale",
+    "attn.norm_k.weight": "img_attn.norm.key_norm.scale",
+    "attn.norm_added_q.weight": "txt_attn.norm.query_norm.scale",
+    "attn.norm_added_k.weight": "txt_attn.norm.key_norm.scale",
+    "attn.to_out.0.": "img_attn.proj.",
+    "attn.to_add_out.": "txt_attn.proj.",
+    "ff.net.0.proj.": "img_mlp.0.",
+    "ff.net.2.": "img_mlp.2.",
+    "ff_context.net.0.proj.": "txt_mlp.0.",
+    "ff_context.net.2.": "txt_mlp.2.",
+}
+FLUX_SINGLE = {
+    "norm.linear.": "modulation.lin.",
+    "attn.norm_q.weight": "norm.query_norm.scale",
+    "attn.norm_k.weight": "norm.key_norm.scale",
+    "proj_out.": "linear2.",
+}
+
+
+def _rename(s: dict[str, torch.Tensor], ours: str, theirs: str, table: dict[str, str]) -> dict[str, torch.Tensor]:
+    return {
+        theirs + b + k[len(ours + a) :]: s.pop(k)
+        for a, b in table.items()
+        for k in [k for k in s if k.startswith(ours + a)]
+    }
+
+
+def flux_bfl(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A diffusers FluxTransformer2DModel's tensors under Black Forest Labs' names (fused q/k/v, a fused
+    linear1 in the single blocks, shift before scale in the final norm)."""
+    s = dict(state)
+    out = {f"final_layer.adaLN_modulation.1.{kind}": _swap_halves(s.pop(f"norm_out.linear.{kind}")) for kind in KINDS}
+    out.update(_rename(s, "", "", FLUX_TOPS))
+    for i in sorted({int(k.split(".")[1]) for k in state if k.startswith("transformer_blocks.")}):
+        ours, theirs = f"transformer_blocks.{i}.", f"double_blocks.{i}."
+        for kind in KINDS:
+            out[f"{theirs}img_attn.qkv.{kind}"] = torch.cat([s.pop(f"{ours}attn.to_{p}.{kind}") for p in "qkv"])
+            out[f"{theirs}txt_attn.qkv.{kind}"] = torch.cat([s.pop(f"{ours}attn.add_{p}_proj.{kind}") for p in "qkv"])
+        out.update(_rename(s, ours, theirs, FLUX_DOUBLE))
+    for i in sorted({int(k.split(".")[1]) for k in state if k.startswith("single_transformer_blocks.")}):
+        ours, theirs = f"single_transformer_blocks.{i}.", f"single_blocks.{i}."
+        for kind in KINDS:
+            parts = [s.pop(f"{ours}attn.to_{p}.{kind}") for p in "qkv"] + [s.pop(f"{ours}proj_mlp.{kind}")]
+            out[f"{theirs}linear1.{kind}"] = torch.cat(parts)
+        out.update(_rename(s, ours, theirs, FLUX_SINGLE))
+    assert not s, f"left unnamed: {sorted(s)}"
+    return out
+
+
 BUILDERS: dict[str, Callable[[], dict[str, torch.Tensor]]] = {
     "sd2": sd2,
     "sd2-inpainting": lambda: sd2(9),
