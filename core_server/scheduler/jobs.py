@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,35 @@ class Failed:
     error: BaseException
 
 
+@dataclass
+class PausableToken(CancelToken):
+    """A cancel token that can also hold its job at the next step: a long job yields to live painting."""
+
+    _resumed: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._resumed.set()
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    def cancel(self) -> None:
+        super().cancel()
+        self._resumed.set()  # a paused job wakes to end
+
+    def check(self) -> None:
+        super().check()
+        self._resumed.wait()
+        super().check()
+
+
 JobEvent = QueuedAt | EngineEvent | Finished | WasCancelled | Failed
 TERMINAL = (Finished, WasCancelled, Failed)
 
@@ -54,7 +84,11 @@ class Job:
     previews: bool
     loop: asyncio.AbstractEventLoop
     owner: str = ""  # the identity that started it: only it may cancel it or see it running
-    cancel_token: CancelToken = field(default_factory=CancelToken)
+    # Live painting: the session whose newest live request this is ("" = not live). A newer live request
+    # of the same owner and session supersedes it: it is cancelled, and candidates it made are never sent.
+    live_session: str = ""
+    superseded: bool = False
+    cancel_token: PausableToken = field(default_factory=PausableToken)
     submitted: float = field(default_factory=time.monotonic)
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike
     _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)

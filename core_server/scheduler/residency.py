@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,9 @@ class Residency:
     def budget(self) -> int | None:
         return self._budget
 
-    def acquire(self, name: str, entry: Any) -> Engine:
-        """The loaded engine for `name`, loading it (and unloading others past the budget) if needed.
+    def acquire(self, name: str, entry: Any, keep: Collection[str] = ()) -> Engine:
+        """The loaded engine for `name`, loading it (and unloading others past the budget, except `keep`)
+        if needed.
 
         A job that runs on it calls release(name) when done; until then idle unloading leaves it."""
         with self._lock:
@@ -65,7 +66,7 @@ class Residency:
             self._engines.move_to_end(name)
             self._used[name] = time.time()
             self._busy[name] = self._busy.get(name, 0) + 1
-            self._evict_past_budget(keep=name)
+            self._evict_past_budget(keep={name, *keep})
             return engine
 
     def release(self, name: str) -> None:
@@ -102,13 +103,13 @@ class Residency:
             for name in list(self._engines):
                 self._unload(name)
 
-    def _evict_past_budget(self, keep: str) -> None:
+    def _evict_past_budget(self, keep: Collection[str]) -> None:
         if self._budget is None:
             return
         for name in list(self._engines):  # oldest first
             if sum(e.memory_bytes for e in self._engines.values()) <= self._budget:
                 return
-            if name != keep:
+            if name not in keep:
                 log.info("unloading %s: over the %d MiB memory budget", name, self._budget >> 20)
                 self._unload(name)
 
