@@ -75,7 +75,13 @@ def install(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def window_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("krita-window")
+    yield run_in_window(tmp_path_factory.mktemp("krita-window"))
+
+
+def run_in_window(folder: Path, scenarios: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Krita with the driver running `scenarios` (default: its full list); the driver's verdict."""
+    if scenarios:
+        (folder / "window-scenarios").write_text("\n".join(scenarios) + "\n")
     with pytest.MonkeyPatch.context() as monkeypatch:
         install(folder, monkeypatch)
     run_folder = folder / "run"
@@ -91,7 +97,7 @@ def window_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     verdict = json.loads(verdict_file.read_text())
     verdict["log"] = log
     verdict["folder"] = folder
-    yield verdict
+    return verdict
 
 
 def failures(verdict: dict[str, Any], scenario: str) -> dict[str, str]:

@@ -147,4 +147,3 @@ def test_live_is_refused_for_text_tasks(live_stub: pb_grpc.CocreateStub, live_se
         list(live_stub.Generate(request, timeout=60))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "live" in (caught.value.details() or "")
-

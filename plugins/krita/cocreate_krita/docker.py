@@ -49,6 +49,7 @@ from .calls import Calls
 from .controller import DocumentController, GenerationParams, Phase, Strip
 from .document import KritaDocument
 from .history import Branch, as_tree
+from .live_panel import LivePanel
 from .region import Box, mask_bounds
 
 PUMP_MS = 50
@@ -140,6 +141,7 @@ class CocreateDocker(DockWidget):
         self.strength_label = QLabel()
         self.strength.valueChanged.connect(lambda value: self.strength_label.setText(f"Strength {value} %"))
         self.strength.valueChanged.emit(self.strength.value())
+        self.live_panel = LivePanel(self._documents, self._live_client, self._calls, lambda: self._params("inpaint"))
 
         self.strip = CandidateGrid()
         self.apply_button = QPushButton("Apply")
@@ -213,6 +215,7 @@ class CocreateDocker(DockWidget):
         layout.addLayout(_row(self.generate_button, self.variants_button, self.cancel_button, stretch=0))
         layout.addWidget(self.progress)
         layout.addLayout(_row(self.strength_label, self.strength, stretch=1))
+        layout.addWidget(self.live_panel)
         layout.addWidget(self.settings_toggle)
         layout.addWidget(self.settings)
         layout.addWidget(_rule())
@@ -330,6 +333,9 @@ class CocreateDocker(DockWidget):
                 return False
         self._problem = ""
         return True
+
+    def _live_client(self) -> CocreateClient | None:
+        return self._client if self._ensure_client() else None
 
     def _replace_client(self) -> None:
         """A new endpoint: every document starts over with a client for it."""

@@ -28,6 +28,8 @@ EMPTY_SELECTION = "The selection is empty: select the part to fill, or deselect 
 
 
 class KritaDocument:
+    preview_name = PREVIEW_LAYER  # the temporary layer results show on
+
     def __init__(self, document: Document) -> None:
         self._doc = document
         self._preview: Node | None = None
@@ -105,7 +107,7 @@ class KritaDocument:
             preview = self._preview = None
         if preview is None:
             self._painter = self._doc.activeNode()
-            preview = self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
+            preview = self._preview = self._doc.createNode(self.preview_name, "paintlayer")
             self._insert(preview, above)
             # Krita makes every inserted layer active, through events it delivers during and shortly after
             # the insertion: deliver those posted already, then watch a moment for the rest.

@@ -26,6 +26,7 @@ PROJECT = Path("/project")
 VERDICT = PROJECT / "window-verdict.json"
 LOG = PROJECT / "krita.log"  # Krita's stderr, where its SAFE ASSERTs land
 SCREENSHOT = PROJECT / "krita.png"
+CHOSEN = PROJECT / "window-scenarios"  # when present: the scenarios to run, one name a line
 PREVIEW_LAYER = "cocreate preview"
 TICK_MS = 20
 
@@ -598,6 +599,7 @@ def steering_and_history(verdict: Verdict) -> Steps:
     set_fields("a hot air balloon", 2, 2)
     panel.strip.setCurrentRow(0)
     panel.more_button.click()
+
     # The history reloads in the background after the job: wait for the grown turn rather than the first idle tick.
     def grown_turn() -> Any:
         return next((t for t in controller.history if t.parent_id == shown_turn), None)
@@ -639,13 +641,23 @@ SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
 ]
 
 
+def chosen_scenarios() -> list[tuple[str, Callable[[Verdict], Steps]]]:
+    """The scenarios CHOSEN names (any of SCENARIOS and the live one), else SCENARIOS."""
+    from .live_painting import live_painting
+
+    known = dict([*SCENARIOS, ("live painting", live_painting)])
+    if not CHOSEN.exists():
+        return SCENARIOS
+    return [(name, known[name]) for name in CHOSEN.read_text().split("\n") if name]
+
+
 class Driver(Extension):
     def __init__(self, parent: Any) -> None:
         super().__init__(parent)
         self.runner: Runner | None = None
 
     def setup(self) -> None:
-        self.runner = Runner(Verdict(), SCENARIOS)
+        self.runner = Runner(Verdict(), chosen_scenarios())
 
     def createActions(self, window: Any) -> None:
         pass
