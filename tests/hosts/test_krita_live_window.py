@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from tests.hosts.root import NEEDS_HOST_ROOT
-from tests.hosts.test_krita_window import failures, run_in_window
+from tests.hosts.test_krita_window import failures, run_window
 
 pytestmark = [*NEEDS_HOST_ROOT, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return run_in_window(tmp_path_factory.mktemp("krita-live"), ("start", "live painting"))
+    return run_window(tmp_path_factory.mktemp("krita-live"), "live")
 
 
 def test_live_painting_follows_the_strokes_and_leaves_nothing_behind(live_run: dict[str, Any]) -> None:

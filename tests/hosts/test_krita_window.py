@@ -75,13 +75,12 @@ def install(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def window_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    yield run_in_window(tmp_path_factory.mktemp("krita-window"))
+    yield run_window(tmp_path_factory.mktemp("krita-window"), "window")
 
 
-def run_in_window(folder: Path, scenarios: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Krita with the driver running `scenarios` (default: its full list); the driver's verdict."""
-    if scenarios:
-        (folder / "window-scenarios").write_text("\n".join(scenarios) + "\n")
+def run_window(folder: Path, scenarios: str) -> dict[str, Any]:
+    """One Krita start driving the driver's scenario set `scenarios` against a daemon on the default socket."""
+    (folder / "window-scenarios").write_text(scenarios)
     with pytest.MonkeyPatch.context() as monkeypatch:
         install(folder, monkeypatch)
     run_folder = folder / "run"

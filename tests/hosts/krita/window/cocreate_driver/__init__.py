@@ -26,7 +26,6 @@ PROJECT = Path("/project")
 VERDICT = PROJECT / "window-verdict.json"
 LOG = PROJECT / "krita.log"  # Krita's stderr, where its SAFE ASSERTs land
 SCREENSHOT = PROJECT / "krita.png"
-CHOSEN = PROJECT / "window-scenarios"  # when present: the scenarios to run, one name a line
 PREVIEW_LAYER = "cocreate preview"
 TICK_MS = 20
 
@@ -599,7 +598,6 @@ def steering_and_history(verdict: Verdict) -> Steps:
     set_fields("a hot air balloon", 2, 2)
     panel.strip.setCurrentRow(0)
     panel.more_button.click()
-
     # The history reloads in the background after the job: wait for the grown turn rather than the first idle tick.
     def grown_turn() -> Any:
         return next((t for t in controller.history if t.parent_id == shown_turn), None)
@@ -640,15 +638,16 @@ SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
     ("two documents", two_documents),
 ]
 
+# Which scenarios a run drives: the test writes the set's name to /project/window-scenarios (default: SCENARIOS).
+from .guide_scenarios import GUIDE_SCENARIOS  # noqa: E402  (it uses the helpers above)
+from .live_painting import live_painting  # noqa: E402
 
-def chosen_scenarios() -> list[tuple[str, Callable[[Verdict], Steps]]]:
-    """The scenarios CHOSEN names (any of SCENARIOS and the live one), else SCENARIOS."""
-    from .live_painting import live_painting
-
-    known = dict([*SCENARIOS, ("live painting", live_painting)])
-    if not CHOSEN.exists():
-        return SCENARIOS
-    return [(name, known[name]) for name in CHOSEN.read_text().split("\n") if name]
+SCENARIO_SETS = {
+    "window": SCENARIOS,
+    "guides": [("start", start), *GUIDE_SCENARIOS],
+    "live": [("start", start), ("live painting", live_painting)],
+}
+CHOSEN = PROJECT / "window-scenarios"
 
 
 class Driver(Extension):
@@ -657,7 +656,8 @@ class Driver(Extension):
         self.runner: Runner | None = None
 
     def setup(self) -> None:
-        self.runner = Runner(Verdict(), chosen_scenarios())
+        chosen = CHOSEN.read_text().strip() if CHOSEN.exists() else "window"
+        self.runner = Runner(Verdict(), SCENARIO_SETS[chosen])
 
     def createActions(self, window: Any) -> None:
         pass
