@@ -75,3 +75,34 @@ def test_few_step_models_are_told_by_name() -> None:
     few += [entry("Z-Image-Turbo"), entry("hyper-sd15")]
     assert all(is_few_step(e) for e in few)
     assert not any(is_few_step(e) for e in [entry("turbocharged"), entry("tiny-image"), entry("hyperreal-xl")])
+
+
+def test_live_requests_pick_a_few_step_model_else_a_few_step_lora_of_the_family() -> None:
+    from pathlib import Path
+
+    from core_server.models.catalog import ModelEntry
+    from core_server.models.few_step import LiveChoice, choose
+
+    class Catalog:
+        def __init__(self, *entries: ModelEntry) -> None:
+            self.entries = {e.name: e for e in entries}
+
+        def resolve(self, name: str, kind: str) -> ModelEntry:
+            return self.entries[name or "base"]
+
+        def list(self) -> list[ModelEntry]:
+            return list(self.entries.values())
+
+    def entry(name: str, kind: str = "image", family: str = "sdxl") -> ModelEntry:
+        return ModelEntry(name, kind, "local", Path("/m") / name, "", family=family)
+
+    base, lora = entry("base"), entry("sdxl-lightning-lora", "lora", "")
+    other_family = entry("sd-turbo", family="sd15")
+    assert choose(Catalog(base), "", "", "image") == LiveChoice(base, "", False)  # type: ignore[arg-type]
+    assert choose(Catalog(base, lora), "", "", "image").lora == "sdxl-lightning-lora"  # type: ignore[arg-type]
+    picked = choose(Catalog(base, lora, other_family, entry("sdxl-turbo")), "", "", "image")  # type: ignore[arg-type]
+    assert (picked.model.name, picked.lora, picked.few_step) == ("sdxl-turbo", "", True), "the default's family first"
+    assert choose(Catalog(base, other_family), "", "", "image").model.name == "sd-turbo"  # type: ignore[arg-type]
+    assert choose(Catalog(base, entry("sd15-lcm", "lora", "")), "", "", "image").lora == ""  # type: ignore[arg-type]
+    named = choose(Catalog(base, other_family), "base", "", "image")  # type: ignore[arg-type]
+    assert (named.model.name, named.few_step) == ("base", False), "a model the request names is used"

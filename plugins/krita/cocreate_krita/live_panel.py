@@ -8,6 +8,7 @@ removes that layer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 
 from cocreate_client import CocreateClient
@@ -31,6 +32,8 @@ class LiveDocument(KritaDocument):
     """A document as live painting sees it: its own preview layer, which is left out of what is sent."""
 
     preview_name = LIVE_LAYER
+    # For as long as the live layer is there: on a busy machine Krita activated it again after the usual guard.
+    guard_seconds = math.inf
 
     def __init__(self, document: Document) -> None:
         super().__init__(document)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from . import (
+    ActiveWatch,
     Steps,
     Verdict,
     Wait,
@@ -54,9 +55,12 @@ def live_painting(verdict: Verdict) -> Steps:
     live_panel.toggle.click()
     live = live_panel.live
     check("Live mode starts", live is not None and live.active, live_panel.status.text())
-    yield Wait(lambda: live.stats.shown >= 1, "the first live update", 180)
+    watch = ActiveWatch(document)
+    yield Wait(lambda: live.stats.shown >= 1, "the first live update", 180, watch=watch)
     check("the first update shows on the live layer", live_layer(document) is not None, tree(document.rootNode()))
-    check("the painter's layer stays active", document.activeNode().name() == "Sketch", document.activeNode().name())
+    settle = time.monotonic() + 1.0
+    yield Wait(lambda: time.monotonic() >= settle, "a moment after the live layer came", watch=watch)
+    check("the painter's layer stays active", watch.kept("Sketch"), watch)
 
     started, sent_before = time.monotonic(), live.stats.sent
     for number in range(STROKES):  # a stroke every 0.5 s: faster than the updates come back on a busy CPU
