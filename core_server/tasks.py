@@ -95,6 +95,23 @@ class Adapter:
     sha256: str
 
 
+class ReferenceKind(enum.Enum):
+    STYLE = "style"
+    COMPOSITION = "composition"
+    FACE = "face"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A picture the candidates take after (engines.reference says how each family serves it)."""
+
+    image: RGBAImage
+    kind: ReferenceKind = ReferenceKind.STYLE
+    strength: float = 0.0  # 0: the default (0.6)
+    model: str = ""  # an adapter by name; "": the installed one for the family
+    adapter: Adapter | None = None  # the adapter the catalog resolved (IP-Adapter families), None: none needed
+
+
 @dataclass(frozen=True)
 class InpaintTask:
     image: RGBAImage
@@ -107,6 +124,7 @@ class InpaintTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,7 @@ class ExpandTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +160,7 @@ class TextureTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,22 @@ class VariantsTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    references: tuple[Reference, ...] = ()
+
+
+@dataclass(frozen=True)
+class EditTask:
+    """An instruction applied to the image, or to its masked part (pixels where the mask is 0 stay)."""
+
+    image: RGBAImage
+    mask: Mask | None = None  # None: the whole image
+    instruction: str = ""
+    steps: int = 0
+    guidance: float = 0.0
+    steering: ImageSteering | None = None  # None: plain noise from the seeds
+    lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,7 +215,7 @@ class RewriteTextTask:
     steering: TextSteering | None = None
 
 
-ImageTask = InpaintTask | ExpandTask | TextureTask | VariantsTask
+ImageTask = InpaintTask | ExpandTask | TextureTask | VariantsTask | EditTask
 TextTask = ContinueTextTask | RewriteTextTask
 Task = ImageTask | TextTask
 
@@ -190,6 +226,7 @@ TASK_NAMES: dict[type, str] = {
     VariantsTask: "variants",
     ContinueTextTask: "continue_text",
     RewriteTextTask: "rewrite_text",
+    EditTask: "edit",
 }
 
 
@@ -272,9 +309,17 @@ class CancelToken:
         if self._event.is_set():
             raise Cancelled()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until cancelled (True) or `timeout` seconds pass (False)."""
+        return self._event.wait(timeout)
+
 
 class EngineError(Exception):
     """A request an engine cannot serve (wrong model kind, unsupported size...); the message is for people."""
+
+
+class EngineUnavailable(Exception):
+    """The engine running a job went away (a cluster replica died); the job may be sent again."""
 
 
 class Engine(Protocol):

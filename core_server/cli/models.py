@@ -23,6 +23,11 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     add.add_argument("name")
     add.add_argument("path", type=Path)
     add.add_argument("--config", type=Path, help="for a single .safetensors checkpoint: a diffusers folder of its kind")
+    add.add_argument(
+        "--prediction",
+        choices=["epsilon", "v"],
+        help="for a full SD 2.x/SDXL checkpoint whose file cannot tell: what its UNet predicts (SD 2.x: v by default)",
+    )
     add.set_defaults(run=_models_add)
     pull = models.add_parser("pull", help="download a model from the Hugging Face Hub (safetensors only)")
     pull.add_argument("repo", help="a short name (sd15-inpaint, sdxl-inpaint, sdxl, sd35-medium...) or a repo id")
@@ -64,7 +69,7 @@ def _catalog() -> ModelCatalog:
 
 def _models_add(args: argparse.Namespace) -> int:
     try:
-        entry = _catalog().add(args.name, args.path, config=args.config)
+        entry = _catalog().add(args.name, args.path, config=args.config, prediction=args.prediction)
     except (ValueError, OSError) as error:
         raise CliError(str(error)) from None
     out.print(f"added {entry.kind} model [bold]{entry.name}[/bold] from {entry.path} (sha256 {entry.sha256[:12]}…)")

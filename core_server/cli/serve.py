@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from .. import config
+from ..cluster.options import ClusterOptions
 from ..sessions.context import POLICIES
 from .core import CliError, console, positive, read_token
 
@@ -58,13 +59,74 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
         help="what each turn keeps of the document text it was given: full (deduplicated between turns), "
         "hash (length and SHA-256: nothing readable) or none (length only) (default full)",
     )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        default=os.environ.get("COCREATE_STORE"),
+        help="keep sessions in this PostgreSQL server (postgresql://USER@HOST/DB; a password from ~/.pgpass or "
+        "PGPASSWORD) instead of SQLite in the daemon's folder; default $COCREATE_STORE",
+    )
+    serve.add_argument(
+        "--blobs",
+        type=Path,
+        metavar="PATH",
+        help="keep candidate files in this folder, such as a shared filesystem every front reaches "
+        "(default: beside the sessions)",
+    )
+    serve.add_argument(
+        "--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on http://HOST:N/metrics (0: any free)"
+    )
+    serve.add_argument(
+        "--metrics-host", default="127.0.0.1", metavar="HOST", help="where --metrics-port listens (default 127.0.0.1)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _add_cluster_flags(serve)
     serve.set_defaults(run=_serve)
 
     token = verbs.add_parser("token", help="make a named token for a TCP daemon and add its hash to a tokens file")
     token.add_argument("name", help="who will use it (letters, digits, . _ @ -)")
     token.add_argument("--tokens", type=Path, required=True, metavar="FILE", help="the file serve --tokens reads")
     token.set_defaults(run=_new_token)
+
+
+def _add_cluster_flags(serve: argparse.ArgumentParser) -> None:
+    studio = serve.add_argument_group(
+        "studio", "run as a front over engines on a Ray cluster (pip install 'cocreate[studio]')"
+    )
+    studio.add_argument(
+        "--cluster", metavar="ADDRESS", help="the Ray cluster's head (HOST:PORT, ray://HOST:10001 or auto)"
+    )
+    defaults = ClusterOptions("")
+    studio.add_argument(
+        "--min-replicas", type=positive, default=defaults.min_replicas, metavar="N", help="per model kind (default 1)"
+    )
+    studio.add_argument(
+        "--max-replicas",
+        type=positive,
+        default=defaults.max_replicas,
+        metavar="N",
+        help="per model kind; Serve adds replicas up to this while jobs wait (default 2)",
+    )
+    studio.add_argument("--replica-cpus", type=float, default=defaults.replica_cpus, metavar="N", help="(default 1)")
+    studio.add_argument(
+        "--replica-gpus", type=float, default=defaults.replica_gpus, metavar="N", help="1 on a GPU farm (default 0)"
+    )
+    studio.add_argument(
+        "--in-flight",
+        type=positive,
+        metavar="N",
+        help="jobs handed to the cluster at once; more wait in the front's fair queue (default 2 × max replicas)",
+    )
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions | None:
+    if not args.cluster:
+        return None
+    if args.min_replicas > args.max_replicas:
+        raise CliError(f"--min-replicas {args.min_replicas} is more than --max-replicas {args.max_replicas}")
+    return ClusterOptions(
+        args.cluster, args.min_replicas, args.max_replicas, args.replica_cpus, args.replica_gpus, args.in_flight or 0
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -88,6 +150,11 @@ def _serve(args: argparse.Namespace) -> int:
         preload=args.preload,
         keep_alive_s=args.keep_alive,
         store_context=args.store_context,
+        store_url=args.store,
+        blobs_dir=args.blobs,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        cluster=_cluster_options(args),
         limits=config.Limits(
             max_side=args.max_side,
             max_candidates=args.max_candidates,

@@ -22,6 +22,7 @@ from transformers.utils import logging as transformers_logging
 
 from core_server.engines import (
     compiling,
+    edit,
     encode_cache,
     expand,
     inpaint,
@@ -33,17 +34,21 @@ from core_server.engines import (
 )
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.families import family_named, family_of_folder
+from core_server.engines.families.conditioning import edit_refusal
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
 from core_server.engines.placement import Placement
+from core_server.engines.reference import References
+from core_server.engines.resolution import geometry
 from core_server.models import flow_checkpoints
 from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
     Adapter,
     CancelToken,
+    EditTask,
     Emit,
     EngineError,
     ExpandTask,
@@ -61,6 +66,7 @@ PAINT_JOBS: dict[type, Callable[[Any], PaintJob]] = {
     ExpandTask: expand.paint_job,
     TextureTask: texture.paint_job,
     VariantsTask: variants.paint_job,
+    EditTask: edit.paint_job,
 }
 
 
@@ -89,6 +95,7 @@ class ImageEngine:
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
         self._adapters: list[str] = []  # loaded LoRAs, least recently used first
+        self._references = References()
 
     @classmethod
     def load(cls, path: Path, family: str = "", config: Path | None = None) -> ImageEngine:
@@ -123,6 +130,8 @@ class ImageEngine:
         cancel.check()
         if task.lora is not None and (refusal := self.family.refusal(LORA)):
             raise EngineError(refusal)
+        if isinstance(task, EditTask) and (refusal := edit_refusal(self.family)):
+            raise EngineError(refusal)
         stages = Stages()
         with stages.timed("prepare"):
             job = to_job(task)
@@ -132,6 +141,9 @@ class ImageEngine:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
+            native = geometry(self._pipe, self.family).native
+            conditioning = self._references.call_options(self._pipe, self.family, task.references, native)
+            job = replace(job, conditioning=conditioning)
             try:
                 painted = paint(
                     self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages

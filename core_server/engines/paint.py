@@ -10,8 +10,9 @@ their Family; nothing here is written for one family.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +47,8 @@ class PaintJob:
     seamless: Seamless = Seamless.NONE
     noise: tuple[NoiseRecipe, ...] | None = None  # one per seed (feedback, interpolation); None: plain
     resolution: Resolution = field(default_factory=Resolution)
+    # More pipeline options for what the candidates follow (engines.reference: reference images).
+    conditioning: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def _denoise(
             "generator": generators,
             "output_type": "np",
             "callback_on_step_end": on_step_end,
+            **job.conditioning,
         }
     )
     tiled = (getattr(pipe, family.denoiser), pipe.vae)

@@ -24,6 +24,7 @@ from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.single_file import config_folder
+from core_server.models import ip_adapter, tiny_reference
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.tasks import EngineError
@@ -31,8 +32,13 @@ from core_server.tasks import EngineError
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
-A_MODEL = {"image": "an image model", "text": "a text model", LORA: "a LoRA"}
-TINY_MODELS = {**{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny}, TINY_TEXT: "text"}
+ADAPTER = "adapter"  # an IP-Adapter (image encoder + weights) for reference images: chosen per family
+A_MODEL = {"image": "an image model", "text": "a text model", LORA: "a LoRA", ADAPTER: "an IP-Adapter"}
+TINY_MODELS = {
+    **{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny},
+    TINY_TEXT: "text",
+    **{name: ADAPTER for name in tiny_reference.builders()},
+}
 TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
 # Pickle-based weight files can run code when loaded; cocreate loads safetensors only.
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle")
@@ -103,13 +109,16 @@ class ModelCatalog:
             self._refresh_sha256(record)
             return self._entry(data, name)
 
-    def add(self, name: str, path: str | Path, *, config: str | Path | None = None) -> ModelEntry:
+    def add(
+        self, name: str, path: str | Path, *, config: str | Path | None = None, prediction: str | None = None
+    ) -> ModelEntry:
         """Register a local model in place (nothing is copied).
 
         `path` is a diffusers folder (model_index.json), a transformers folder (config.json), one
         .safetensors image checkpoint, a LoRA .safetensors file or a .gguf text model (run by llama.cpp).
         A checkpoint needs the config files of the pipeline it belongs to: `config` (a local diffusers
-        folder) or its base model's configs in the Hugging Face cache.
+        folder) or its base model's configs in the Hugging Face cache. `prediction` (epsilon or v) says what
+        a full UNet checkpoint added without `config` predicts, where its file cannot tell (SD 2.x).
         """
         _check_name(name)
         path = Path(path).expanduser().resolve()
@@ -118,7 +127,10 @@ class ModelCatalog:
         flow = _flow_transformer(path) if kind == "image" and path.is_file() else None
         if kind == "image" and path.is_file() and flow is None:
             found = _detect(path)
-            config_dir, family = _single_file_config(path, found, config, self.models_dir / "configs"), found.family
+            written = self.models_dir / "configs"
+            config_dir, family = _single_file_config(path, found, config, written, prediction), found.family
+        elif prediction is not None:
+            raise CatalogError(f"--prediction is for a full Stable Diffusion checkpoint file; {path.name} is not one.")
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
@@ -315,6 +327,8 @@ class ModelCatalog:
     def _family(self, record: dict[str, Any]) -> str:
         """For records written before families were recorded: read it from the folder."""
         path = Path(record["config"]) if record["config"] else self._full_path(record["path"])
+        if record["kind"] == ADAPTER:
+            return ip_adapter.family_of(path)
         if record["kind"] != "image" or not (path / "model_index.json").is_file():
             return ""
         family = family_of_folder(path)
@@ -373,6 +387,8 @@ def _inspect(path: Path) -> str:
     elif (path / "config.json").is_file():
         kind = "text"
         _check_causal_lm(path)
+    elif ip_adapter.adapter_files(path) is not None:
+        kind = ADAPTER
     else:
         raise CatalogError(
             f"{path} is neither a diffusers folder (model_index.json) nor a transformers folder (config.json)."
@@ -450,10 +466,14 @@ def _detect(checkpoint: Path) -> Detected:
         raise CatalogError(str(error)) from error
 
 
-def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None, written: Path) -> Path:
+def _single_file_config(
+    checkpoint: Path, found: Detected, config: str | Path | None, written: Path, prediction: str | None = None
+) -> Path:
     """The local diffusers folder that describes a single-file checkpoint's pipeline: `config`, one
     written under `written` for the families cocreate ships the files of, or the HF cache's."""
     if config is not None:
+        if prediction is not None:
+            raise CatalogError("--prediction is for files added without --config: the folder's scheduler says it.")
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
             raise CatalogError(f"{folder} is not a diffusers folder (no model_index.json) for {checkpoint.name}.")
@@ -469,7 +489,10 @@ def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | 
             f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
             "add it with --config naming a diffusers folder of the same family to take them from."
         )
-    shipped = config_folder(written, found)
+    try:
+        shipped = config_folder(written, found, checkpoint, prediction)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
     if shipped is not None:
         return shipped
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..stages import Stages
 from ..tasks import CancelToken, EngineEvent, GenerationResult, PersonalizeTask, StepEvent, Task
 
@@ -65,6 +66,7 @@ class PausableToken(CancelToken):
 
 JobEvent = QueuedAt | EngineEvent | Finished | WasCancelled | Failed
 TERMINAL = (Finished, WasCancelled, Failed)
+_STATUS = {Finished: "completed", WasCancelled: "cancelled", Failed: "failed"}  # as the job's turn ends
 
 
 @dataclass
@@ -84,17 +86,26 @@ class Job:
     previews: bool
     loop: asyncio.AbstractEventLoop
     owner: str = ""  # the identity that started it: only it may cancel it or see it running
-    # Live painting: the session whose newest live request this is ("" = not live). A newer live request
-    # of the same owner and session supersedes it: it is cancelled, and candidates it made are never sent.
-    live_session: str = ""
+    session: str = ""  # its co-creation session: a cluster routes a session's jobs to one replica
+    # Live painting (scheduler.live): a newer live job of the same owner and session supersedes this one:
+    # it is cancelled, and candidates it made are never sent.
+    live: bool = False
     superseded: bool = False
     cancel_token: PausableToken = field(default_factory=PausableToken)
     submitted: float = field(default_factory=time.monotonic)
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike
     _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)
     _unsent_step: StepEvent | None = None  # the newest step the caller has not taken yet
+    _steps: metrics.StepClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._steps = metrics.StepClock(metrics.task_label(self.task))
 
     def publish(self, event: JobEvent) -> None:
+        if isinstance(event, StepEvent):
+            self._steps.step(time.monotonic())
+        elif isinstance(event, TERMINAL):
+            metrics.JOBS.labels(metrics.task_label(self.task), _STATUS[type(event)]).inc()
         self.loop.call_soon_threadsafe(self._deliver, event)
 
     async def next_event(self) -> JobEvent:

@@ -29,7 +29,7 @@ class LiveLane:
 
     def push(self, job: Job) -> Job | None:
         """Queue a live job; returns the job it supersedes (its session's previous newest), marked so."""
-        key = (job.owner, job.live_session)
+        key = (job.owner, job.session)
         older = self._newest.get(key)
         self._newest[key] = job
         if older is not None:
@@ -51,7 +51,7 @@ class LiveLane:
 
     def forget(self, job: Job) -> None:
         """The job's caller is done with it; drop it unless a newer one replaced it already."""
-        key = (job.owner, job.live_session)
+        key = (job.owner, job.session)
         if self._newest.get(key) is job:
             del self._newest[key]
 
@@ -62,16 +62,19 @@ class LiveLane:
 
     def models(self, running: Iterable[Job]) -> set[str]:
         """The models live work needs now: waiting live jobs' and running ones'."""
-        return {job.model for job in (*self._waiting, *running) if job.live_session}
+        return {job.model for job in (*self._waiting, *running) if job.live}
 
 
-def yield_to_live(running: Iterable[Job], live_models: set[str]) -> None:
+def yield_to_live(running: Iterable[Job], live_models: set[str]) -> set[str]:
     """Pause each running non-live job whose model no live job needs while live work is pending; resume
-    every other one."""
+    every other one. Returns the paused jobs' models, which must stay loaded."""
+    paused = set()
     for job in running:
-        if job.live_session:
+        if job.live:
             continue
         if live_models and job.model not in live_models:
             job.cancel_token.pause()
+            paused.add(job.model)
         else:
             job.cancel_token.resume()
+    return paused

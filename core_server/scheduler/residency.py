@@ -39,15 +39,15 @@ class Residency:
         self._used: dict[str, float] = {}
         self._busy: dict[str, int] = {}  # jobs holding each engine: acquired, not yet released
         self._loads: dict[str, tuple[float, int]] = {}  # seconds and peak resident bytes of each load
+        self._kept: frozenset[str] = frozenset()  # models of paused jobs (scheduler.live): never evicted
         self._lock = threading.Lock()
 
     @property
     def budget(self) -> int | None:
         return self._budget
 
-    def acquire(self, name: str, entry: Any, keep: Collection[str] = ()) -> Engine:
-        """The loaded engine for `name`, loading it (and unloading others past the budget, except `keep`)
-        if needed.
+    def acquire(self, name: str, entry: Any) -> Engine:
+        """The loaded engine for `name`, loading it (and unloading others past the budget) if needed.
 
         A job that runs on it calls release(name) when done; until then idle unloading leaves it."""
         with self._lock:
@@ -66,8 +66,15 @@ class Residency:
             self._engines.move_to_end(name)
             self._used[name] = time.time()
             self._busy[name] = self._busy.get(name, 0) + 1
-            self._evict_past_budget(keep={name, *keep})
+            self._evict_past_budget(keep={name, *self._kept})
             return engine
+
+    def keep_loaded(self, names: Collection[str]) -> None:
+        """Models that stay loaded past the budget while their jobs are paused; replaces the previous set.
+
+        Without the lock (one attribute, replaced whole): the scheduler calls this holding its own lock, and
+        a load can hold this one for minutes."""
+        self._kept = frozenset(names)
 
     def release(self, name: str) -> None:
         """A job acquired `name` and is done with it; its idle time starts now."""

@@ -7,11 +7,13 @@ import logging
 import threading
 import time
 
-from ..tasks import Cancelled, EngineError, EngineEvent, GenerationResult, PersonalizeTask, Trainer
+from .. import metrics
+from ..tasks import Cancelled, EngineError, EngineEvent, EngineUnavailable, GenerationResult, PersonalizeTask, Trainer
 from .fair_queue import FairQueue
 from .jobs import Failed, Finished, Job, QueuedAt, WasCancelled
 from .live import LiveLane, yield_to_live
 from .residency import Residency
+from .runner import EngineRunner, LocalRunner
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,11 @@ def _no_trainer(*_: object) -> None:
 
 
 class Scheduler:
-    """Runs generation jobs on engines from `residency`, and personalisation jobs with `train` (which
-    loads its own copy of the base model: training changes weights a loaded engine must keep)."""
+    """Runs generation jobs with `runner` (default: on engines from `residency`), and personalisation jobs
+    with `train` (which loads its own copy of the base model: training changes weights a loaded engine must keep).
+
+    Each of `devices` is a worker thread running one job at a time: a device here, or a slot for a job
+    in flight to a cluster."""
 
     def __init__(
         self,
@@ -35,8 +40,10 @@ class Scheduler:
         max_queue: int,
         devices: tuple[str, ...] = ("default",),
         train: Trainer = _no_trainer,
+        runner: EngineRunner | None = None,
     ) -> None:
         self.residency = residency
+        self.runner = runner or LocalRunner(residency)
         self._train = train
         self._max_queue = max_queue
         self._queue = FairQueue()
@@ -67,11 +74,11 @@ class Scheduler:
             waiting = len(self._queue) + len(self._live)
             if waiting >= self._max_queue:
                 raise QueueFull(f"{waiting} jobs are already waiting; try again when some have finished")
-            if job.live_session:
+            if job.live:
                 older = self._live.push(job)
                 if older is not None:
                     self._cancel(older.id)
-                yield_to_live(self._running.values(), self._live.models(self._running.values()))
+                self._yield_to_live()
             else:
                 self._queue.push(job)
                 self._reposition()
@@ -94,7 +101,7 @@ class Scheduler:
             self._positions.pop(job_id, None)
             job.publish(WasCancelled())
             self._reposition()
-            yield_to_live(self._running.values(), self._live.models(self._running.values()))
+            self._yield_to_live()
             return False
         running = self._running.get(job_id)
         if running is not None:
@@ -130,19 +137,24 @@ class Scheduler:
             self._wake.notify_all()
         for worker in self._workers:
             worker.join(timeout)
-        self.residency.close()
+        self.runner.close()
 
     # ------------------------------------------------------------ worker threads
 
     def _reposition(self) -> None:
         """Tell every waiting job whose place changed (caller holds the lock)."""
-        busy = sum(not job.live_session for job in self._running.values()) >= len(self._workers) - 1
+        busy = sum(not job.live for job in self._running.values()) >= len(self._workers) - 1
         for index, job in enumerate(self._queue.in_service_order()):
             position = index + 1 if busy else index
             if self._positions.get(job.id) != position:
                 if job.id in self._positions:
                     job.publish(QueuedAt(position))
                 self._positions[job.id] = position
+
+    def _yield_to_live(self) -> None:
+        """Pause or resume the running non-live jobs as live work comes and goes (caller holds the lock)."""
+        running = self._running.values()
+        self.residency.keep_loaded(yield_to_live(running, self._live.models(running)))
 
     def _next_job(self, live: bool) -> Job | None:
         with self._wake:
@@ -152,7 +164,7 @@ class Scheduler:
                     self._positions.pop(job.id, None)
                     self._running[job.id] = job
                     self._reposition()
-                    yield_to_live(self._running.values(), self._live.models(self._running.values()))
+                    self._yield_to_live()
                     return job
                 self._wake.wait()
             return None
@@ -165,33 +177,26 @@ class Scheduler:
                 with self._wake:
                     self._running.pop(job.id, None)
                     self._reposition()
-                    yield_to_live(self._running.values(), self._live.models(self._running.values()))
+                    self._yield_to_live()
 
     def _run(self, job: Job) -> None:
         def emit(event: EngineEvent) -> None:
             job.publish(event)
 
-        job.stages.add("queued", time.monotonic() - job.submitted)
+        waited = time.monotonic() - job.submitted
+        job.stages.add("queued", waited)
+        metrics.QUEUE_WAIT.labels(metrics.task_label(job.task)).observe(waited)
         try:
             job.cancel_token.check()
             if isinstance(job.task, PersonalizeTask):
                 self._train(job.model_entry, job.task, emit, job.cancel_token)
                 result = GenerationResult()
             else:
-                with job.stages.timed("model"):  # a load when the model is not resident yet
-                    # A paused job's model stays loaded: its job resumes on it.
-                    with self._wake:
-                        in_use = {other.model for other in self._running.values() if other is not job}
-                    engine = self.residency.acquire(job.model, job.model_entry, keep=in_use)
-                try:
-                    job.cancel_token.check()
-                    result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
-                finally:
-                    self.residency.release(job.model)
+                result = self.runner.run(job, emit)
             job.stages.extend(result.stages)
         except Cancelled:
             job.publish(WasCancelled())
-        except EngineError as error:  # a refusal the person is told about: no traceback in the log
+        except (EngineError, EngineUnavailable) as error:  # the person is told: no traceback in the log
             log.info("job %s refused: %s", job.id, error)
             job.publish(Failed(error))
         except Exception as error:  # reported to the caller as a status; the worker lives on

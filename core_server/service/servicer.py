@@ -35,7 +35,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -83,6 +83,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         else:
             entry = await asyncio.to_thread(self.catalog.resolve, spec.model, kind)
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
+        steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(
             self.store.start_turn,
             spec.session_id,
@@ -110,7 +111,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             model_entry=entry,
             previews=spec.previews,
             loop=asyncio.get_running_loop(),
-            live_session=spec.session_id if spec.live else "",
+            session=spec.session_id,
+            live=spec.live,
         )
         job.stages.add("request", time.perf_counter() - received)
         try:
@@ -174,7 +176,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     raise event.error
         finally:
             outbox.release_later()
-            if job.live_session:
+            if job.live:
                 self.scheduler.forget_live(job)
             if not settled:  # the caller went away (cancelled call, deadline, dropped connection)
                 self.scheduler.cancel(job.id)
@@ -478,7 +480,20 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             memory_budget_bytes=self.scheduler.residency.budget or 0,
             version=__version__,
             limits=convert.limits_to_pb(self.limits),
+            cluster=await asyncio.to_thread(self._cluster),
         )
+
+    def _cluster(self) -> pb.ClusterStatus | None:
+        cluster = self.scheduler.runner.cluster()
+        if cluster is None:
+            return None
+        replicas = [
+            pb.EngineReplica(
+                id=r.id, kind=r.kind, state=r.state, node=r.node, pid=r.pid, models=r.models, running=r.running
+            )
+            for r in cluster.replicas
+        ]
+        return pb.ClusterStatus(address=cluster.address, replicas=replicas, waiting=cluster.waiting)
 
     @unary
     async def ProbeSharedMemory(

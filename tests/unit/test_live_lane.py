@@ -10,7 +10,9 @@ from core_server.tasks import Cancelled, ContinueTextTask
 
 
 def job(job_id: str, model: str, loop: asyncio.AbstractEventLoop, session: str = "", owner: str = "me") -> Job:
-    return Job(job_id, owner, ContinueTextTask(before="x"), (1,), model, None, False, loop, owner, session)
+    """A live job of `session`, or a non-live one without a session."""
+    task = ContinueTextTask(before="x")
+    return Job(job_id, owner, task, (1,), model, None, False, loop, owner=owner, session=session, live=bool(session))
 
 
 def test_the_newest_live_job_of_a_session_supersedes_the_older() -> None:
@@ -31,7 +33,7 @@ def test_long_jobs_on_other_models_pause_while_live_work_is_pending() -> None:
     loop = asyncio.new_event_loop()
     other_model, same_model, live = job("a", "big", loop), job("b", "fast", loop), job("c", "fast", loop, "s")
     running = [other_model, same_model, live]
-    yield_to_live(running, {"fast"})
+    assert yield_to_live(running, {"fast"}) == {"big"}, "the paused job's model stays loaded"
     assert other_model.cancel_token.paused
     assert not same_model.cancel_token.paused, "a pipeline runs one call at a time: the live job waits for it"
     yield_to_live(running, set())
