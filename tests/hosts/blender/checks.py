@@ -809,6 +809,16 @@ def baking_a_projection_paints_the_own_texture_where_the_view_sees_it(ctx: Conte
 
 
 @check(WHEEL)
+def a_projection_applied_in_edit_mode_stays_after_leaving_it(ctx: Context) -> None:
+    plane = tilted_plane_and_camera()
+    job = landed_projection(ctx, plane, [random_picture(ctx, 64, 48)])
+    bpy.ops.object.mode_set(mode="EDIT")
+    apply(job.images[0])
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert_uvs_seen_by_the_camera(plane, bpy.data.images[job.images[0]][ctx.module("projection").UV_MAP])
+
+
+@check(WHEEL)
 def an_orthographic_camera_projects_and_bakes_too(ctx: Context) -> None:
     document, pixels = ctx.module("document"), ctx.client.pixels
     plane = tilted_plane_and_camera()
