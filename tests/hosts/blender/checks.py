@@ -13,6 +13,7 @@ Runs on Python 3.11 (the wheel) and 3.13 (Blender); needs only bpy and the exten
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import itertools
 import json
@@ -1096,16 +1097,15 @@ def project_texture_onto_a_mesh(ctx: Context) -> None:
     plane = tilted_plane_and_camera()
     settings.prompt, settings.projection_size = "weathered bronze", 64
     assert bpy.ops.cocreate.project_texture() == {"FINISHED"}
+    depth = ctx.module("jobs").HISTORY.active.build("s" * 32).controls[0].image.rgba  # the map rendered, as sent
     job = run_job(ctx)
-    if job.message == "this daemon does not serve controls yet":  # until the control engines land in main
-        assert (
-            job.phase.value == "failed" and not job.images and "cocreate view" not in str(plane.data.uv_layers.keys())
-        )
-        return
     assert job.status() == "project: 2 candidates", job.status()
-    turn = daemon_turns(ctx)[job.turn_id]
-    (control,) = turn["params"]["controls"]
-    assert control["kind"] in ("depth", "CONTROL_DEPTH"), control
+    assert "cocreate view" not in str(plane.data.uv_layers.keys()), "nothing changes before the artist applies"
+    (control,) = daemon_turns(ctx)[job.turn_id]["params"]["controls"]
+    assert control["kind"] == "depth" and not control["derive"] and control["strength"] == 1.0, control
+    sha256 = hashlib.sha256(depth).hexdigest()
+    assert control["image"] == {"width": 64, "height": 48, "sha256": sha256}, "the daemon got the depth map as sent"
+    assert control["model"]["name"] == "tiny-control-sd15", control["model"]
     chosen = bpy.data.images[job.images[1]]
     assert tuple(chosen.size) == (64, 48)
     apply(chosen.name)
