@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..stages import Stages
 from ..tasks import CancelToken, EngineEvent, GenerationResult, PersonalizeTask, StepEvent, Task
 
@@ -33,8 +35,38 @@ class Failed:
     error: BaseException
 
 
+@dataclass
+class PausableToken(CancelToken):
+    """A cancel token that can also hold its job at the next step: a long job yields to live painting."""
+
+    _resumed: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._resumed.set()
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    def cancel(self) -> None:
+        super().cancel()
+        self._resumed.set()  # a paused job wakes to end
+
+    def check(self) -> None:
+        super().check()
+        self._resumed.wait()
+        super().check()
+
+
 JobEvent = QueuedAt | EngineEvent | Finished | WasCancelled | Failed
 TERMINAL = (Finished, WasCancelled, Failed)
+_STATUS = {Finished: "completed", WasCancelled: "cancelled", Failed: "failed"}  # as the job's turn ends
 
 
 @dataclass
@@ -55,13 +87,25 @@ class Job:
     loop: asyncio.AbstractEventLoop
     owner: str = ""  # the identity that started it: only it may cancel it or see it running
     session: str = ""  # its co-creation session: a cluster routes a session's jobs to one replica
-    cancel_token: CancelToken = field(default_factory=CancelToken)
+    # Live painting (scheduler.live): a newer live job of the same owner and session supersedes this one:
+    # it is cancelled, and candidates it made are never sent.
+    live: bool = False
+    superseded: bool = False
+    cancel_token: PausableToken = field(default_factory=PausableToken)
     submitted: float = field(default_factory=time.monotonic)
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike
     _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)
     _unsent_step: StepEvent | None = None  # the newest step the caller has not taken yet
+    _steps: metrics.StepClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._steps = metrics.StepClock(metrics.task_label(self.task))
 
     def publish(self, event: JobEvent) -> None:
+        if isinstance(event, StepEvent):
+            self._steps.step(time.monotonic())
+        elif isinstance(event, TERMINAL):
+            metrics.JOBS.labels(metrics.task_label(self.task), _STATUS[type(event)]).inc()
         self.loop.call_soon_threadsafe(self._deliver, event)
 
     async def next_event(self) -> JobEvent:
