@@ -39,6 +39,7 @@ class GenerateSpec:
     more_like: tuple[str, ...] = ()
     less_like: tuple[str, ...] = ()
     replay_turn_id: str | None = None
+    live: bool = False  # live painting: scheduler.live, models.few_step
 
 
 def check_id(field: str, value: str) -> str:
@@ -88,6 +89,8 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         raise InvalidArgument("replay_turn_id", "a replay uses what that turn used; leave interpolate and *_like empty")
     if request.lora and tasks.task_kind(task) != "image":
         raise InvalidArgument("lora", "a LoRA applies to image tasks")
+    if request.live and tasks.task_kind(task) != "image":
+        raise InvalidArgument("live", "live painting applies to image tasks (inpaint, expand, texture, variants)")
     resolution = _resolution(request, limits)
     if resolution != tasks.Resolution():
         if tasks.task_kind(task) != "image":
@@ -111,19 +114,13 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         more_like=_ids("more_like", request.more_like),
         less_like=_ids("less_like", request.less_like),
         replay_turn_id=replay,
+        live=request.live,
     )
 
 
 def _refuse_unserved(request: pb.GenerateRequest, which: str) -> None:
     # The control contract is in the proto ahead of its engines; until each lands it is refused clearly.
-    unserved = [
-        name
-        for name, asked in (
-            ("controls", bool(request.controls)),
-            ("live", request.live),
-        )
-        if asked
-    ]
+    unserved = [name for name, asked in (("controls", bool(request.controls)),) if asked]
     if unserved:
         raise FailedPrecondition(f"this daemon does not serve {', '.join(unserved)} yet")
 
