@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -33,7 +34,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, convert, shm, shm_probe, validate
+from . import cocreation, controls, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -74,6 +75,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
+        spec = replace(spec, task=await asyncio.to_thread(controls.attach_models, self.catalog, entry, spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
         turn = await asyncio.to_thread(
             self.store.start_turn,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
+from . import controls
 from .errors import FailedPrecondition, InvalidArgument
 
 ID = re.compile(r"[0-9a-f]{32}")
@@ -75,6 +76,8 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         raise InvalidArgument("task", "set one of inpaint, expand, texture, variants, continue_text, rewrite_text")
     _refuse_unserved(request, which)
     task = _TASKS[which](getattr(request, which), limits)
+    if request.controls:
+        task = replace(task, controls=controls.parse(request.controls, task, limits))  # type: ignore[arg-type]
     interpolate = _ids("interpolate", request.interpolate)
     if interpolate:
         if tasks.task_kind(task) != "image":
@@ -116,7 +119,6 @@ def _refuse_unserved(request: pb.GenerateRequest, which: str) -> None:
         name
         for name, asked in (
             ("edit", which == "edit"),
-            ("controls", bool(request.controls)),
             ("references", bool(request.references)),
             ("live", request.live),
         )
