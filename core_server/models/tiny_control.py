@@ -31,49 +31,38 @@ ZERO_INITIALISED = (
 )
 
 
+# The sizes of the tiny SD 1.5 and SDXL UNets (engines.families.sd15 / sdxl) a ControlNet mirrors, on the
+# 4-channel latents every SD ControlNet reads (the tiny SD 1.5 UNet inpaints with 9).
+UNET_SIZES: dict[str, Any] = {
+    "in_channels": 4,
+    "block_out_channels": (32, 64),
+    "layers_per_block": 2,
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "conditioning_embedding_out_channels": CONDITIONING_CHANNELS,
+}
+SDXL_SIZES: dict[str, Any] = {
+    "attention_head_dim": (2, 4),
+    "use_linear_projection": True,
+    "addition_embed_type": "text_time",
+    "addition_time_embed_dim": 8,
+    "transformer_layers_per_block": (1, 2),
+    "projection_class_embeddings_input_dim": 6 * 8 + 32,
+    "cross_attention_dim": 64,
+}
+
+
 def _build_sd15(folder: Path) -> None:
-    """Matches the tiny SD 1.5 UNet (engines.families.sd15), on 4-channel latents as every SD ControlNet."""
     from diffusers import ControlNetModel
 
-    _save(
-        folder,
-        lambda: ControlNetModel(
-            in_channels=4,
-            block_out_channels=(32, 64),
-            layers_per_block=2,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            cross_attention_dim=32,
-            conditioning_embedding_out_channels=CONDITIONING_CHANNELS,
-        ),
-    )
+    _save(folder, lambda: ControlNetModel(**UNET_SIZES, cross_attention_dim=32))
 
 
 def _build_sdxl(folder: Path) -> None:
-    """A union ControlNet (xinsir's kind) matching the tiny SDXL UNet (engines.families.sdxl)."""
+    """A union ControlNet, as xinsir's is."""
     from diffusers import ControlNetUnionModel
 
-    _save(
-        folder,
-        lambda: ControlNetUnionModel(
-            in_channels=4,
-            block_out_channels=(32, 64),
-            layers_per_block=2,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            attention_head_dim=(2, 4),
-            use_linear_projection=True,
-            addition_embed_type="text_time",
-            addition_time_embed_dim=8,
-            transformer_layers_per_block=(1, 2),
-            projection_class_embeddings_input_dim=6 * 8 + 32,
-            cross_attention_dim=64,
-            conditioning_embedding_out_channels=CONDITIONING_CHANNELS,
-            num_control_type=8,
-            num_trans_channel=32,
-            num_trans_head=2,
-            num_trans_layer=1,
-            num_proj_channel=32,
-        ),
-    )
+    union = {"num_control_type": 8, "num_trans_channel": 32, "num_trans_head": 2, "num_proj_channel": 32}
+    _save(folder, lambda: ControlNetUnionModel(**UNET_SIZES, **SDXL_SIZES, **union))
 
 
 def _save(folder: Path, make: Callable[[], Any]) -> None:
