@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ..scheduler.scheduler import QueueFull
+from ..sessions.blobs import LostFile
 from ..tasks import EngineError
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (LostFile, grpc.StatusCode.DATA_LOSS),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # store.InvalidReference and the like
 )
 

@@ -8,7 +8,10 @@ on disk, so a row that names it never points at half a file.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core_server.files import fsync_dir, write_atomic
@@ -18,6 +21,13 @@ from core_server.tasks import RGBAImage
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = {"image": ".png", "text": ".txt"}
+
+
+class LostFile(Exception):
+    """A file a stored row names is gone from disk (removed by hand, a failed disk): the rest is intact."""
+
+    def __init__(self, sha256: str, kind: Kind) -> None:
+        super().__init__(f"the store has lost the {kind} file {sha256[:16]}…; the rest of the session is intact")
 
 
 class BlobStore:
@@ -33,6 +43,13 @@ class BlobStore:
     def put_image(self, image: RGBAImage) -> str:
         return self._put(encode_png(image), "image")
 
+    def put_images(self, images: Sequence[RGBAImage]) -> list[str]:
+        """Several at once: zlib and hashing release the GIL, so the encodes run side by side."""
+        if len(images) < 2:
+            return [self.put_image(image) for image in images]
+        with ThreadPoolExecutor(min(len(images), os.cpu_count() or 1)) as pool:
+            return list(pool.map(self.put_image, images))
+
     def put_text(self, text: str) -> str:
         return self._put(text.encode("utf-8"), "text")
 
@@ -41,7 +58,16 @@ class BlobStore:
         return self._put(data, kind)
 
     def read_bytes(self, sha256: str, kind: Kind) -> bytes:
-        return self.path(sha256, kind).read_bytes()
+        try:
+            return self.path(sha256, kind).read_bytes()
+        except FileNotFoundError:
+            raise LostFile(sha256, kind) from None
+
+    def existing_path(self, sha256: str, kind: Kind) -> Path:
+        path = self.path(sha256, kind)
+        if not path.is_file():
+            raise LostFile(sha256, kind)
+        return path
 
     def read_image(self, sha256: str) -> RGBAImage:
         return decode_png(self.read_bytes(sha256, "image"))

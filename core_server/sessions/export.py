@@ -42,6 +42,6 @@ def write_zip(
         for name, sha256, kind in files:
             # PNG is compressed already; deflating it again only costs time.
             method = zipfile.ZIP_STORED if kind == "image" else zipfile.ZIP_DEFLATED
-            zf.write(blobs.path(sha256, kind), name, compress_type=method)
+            zf.write(blobs.existing_path(sha256, kind), name, compress_type=method)
         for name, data in extra:
             zf.writestr(name, data)

@@ -343,7 +343,8 @@ class SessionStore:
             raise ValueError(f"turn '{turn_id}' has {len(turn.seeds)} seeds but {len(images) + len(texts)} candidates")
 
         # Files first: a committed row must never name a file that is not on disk.
-        made = [("image", self._blobs.put_image(im), im.width, im.height, "") for im in images]
+        shas = self._blobs.put_images(images)
+        made = [("image", sha, im.width, im.height, "") for im, sha in zip(images, shas, strict=True)]
         made += [("text", self._blobs.put_text(text), 0, 0, text) for text in texts]
         candidates = [
             Candidate(_new_id(), turn_id, i, turn.seeds[i], kind, sha256, width, height, text)

@@ -38,6 +38,9 @@ TOKEN = "gimp-check-token"
 # The plug-in's menu action gets a shortcut, so the GUI suite can open its dialog from the keyboard.
 SHORTCUTS = '(file-version 1)\n(action "plug-in-cocreate-expand" "<Primary><Shift><Alt>e")\n'
 
+# Until the control, reference and edit engines land, the daemon refuses these with FAILED_PRECONDITION.
+UNTIL_ENGINES = pytest.mark.xfail(reason="the daemon does not serve controls, references and edit yet", strict=False)
+
 pytestmark = NEEDS_HOST_ROOT
 
 
@@ -96,6 +99,11 @@ def console(daemon: Daemon) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def guides(daemon: Daemon) -> dict[str, Any]:
+    return run_suite("guides", daemon.endpoint)
+
+
+@pytest.fixture(scope="module")
 def gui(daemon: Daemon) -> dict[str, Any]:
     return run_suite("gui", daemon.endpoint, gui=True)
 
@@ -110,6 +118,17 @@ def offline(installed: Path) -> dict[str, Any]:
 
 def candidate_layers(check: dict[str, Any]) -> list[dict[str, Any]]:
     return [layer for layer in check["layers"] if layer["name"].startswith("cocreate ")]
+
+
+def turn_of(daemon: Daemon, check: dict[str, Any]) -> tuple[pb.Turn, dict[str, Any]]:
+    """The daemon's record of the turn that made a check's first candidate layer, and its params."""
+    turn_id = candidate_layers(check)[0]["tag"]["turn"]
+    with CocreateClient(daemon.endpoint, token=TOKEN) as client:
+        for session in client.list_sessions(host="gimp"):
+            for turn in client.get_session(session.id).turns:
+                if turn.id == turn_id:
+                    return turn, json.loads(turn.params_json)
+    raise AssertionError(f"the daemon has no turn {turn_id}")
 
 
 # ---------------------------------------------------------------- install and build
@@ -250,6 +269,56 @@ def test_more_less_between_learn_my_style_and_a_personal_lora(console: dict[str,
     assert between_params["interpolate"] == [tag["candidate"] for tag in more]
     assert between_params["candidates"] == 3  # the two ends and the one asked for; the ends get no layer
     assert turns[run["painted"]["tags"][0]["turn"]][1]["lora"]["name"] == "gimp-style"
+
+
+# ---------------------------------------------------------------- another family, guide layers, Edit
+
+
+def test_expand_with_a_tiny_flux2_klein_model(guides: dict[str, Any], daemon: Daemon) -> None:
+    """#15: a family other than SD 1.5, picked by the Model setting, grows the canvas in the real GIMP."""
+    run = guides["expand_with_flux2_klein"]
+    assert run["status"] == "SUCCESS" and run["layers_returned"] == 2, run
+    assert run["size"] == [96 + 32, 64 + 16] and run["old_identical"]
+    assert len(candidate_layers(run)) == 2
+    turn, _params = turn_of(daemon, run)
+    assert (turn.task, turn.model, turn.status) == ("expand", "tiny-flux2-klein", "completed")
+
+
+@UNTIL_ENGINES
+def test_fill_follows_a_control_layer_and_leaves_it_untouched(guides: dict[str, Any], daemon: Daemon) -> None:
+    run = guides["fill_with_a_control_layer"]
+    assert run["status"] == "SUCCESS" and run["layers_returned"] == 2, run
+    assert run["guides_untouched"] and run["old_layers_kept"]
+    _turn, params = turn_of(daemon, run)
+    assert [control["kind"] for control in params["controls"]] == ["scribble"], params
+
+
+@UNTIL_ENGINES
+def test_expand_reads_the_control_layer_over_the_grown_canvas(guides: dict[str, Any], daemon: Daemon) -> None:
+    run = guides["expand_with_a_control_layer"]
+    assert run["status"] == "SUCCESS" and run["size"] == [96 + 24, 64], run
+    assert run["guides_untouched"] and run["old_layers_kept"]
+    _turn, params = turn_of(daemon, run)
+    assert [control["kind"] for control in params["controls"]] == ["line_art"], params
+
+
+@UNTIL_ENGINES
+def test_fill_takes_after_a_style_reference_layer(guides: dict[str, Any], daemon: Daemon) -> None:
+    run = guides["fill_with_a_style_reference"]
+    assert run["status"] == "SUCCESS" and run["guides_untouched"], run
+    _turn, params = turn_of(daemon, run)
+    assert len(params["references"]) == 1, params
+
+
+@UNTIL_ENGINES
+def test_edit_changes_the_selection_as_the_instruction_says(guides: dict[str, Any], daemon: Daemon) -> None:
+    run = guides["edit_a_selection"]
+    assert run["status"] == "SUCCESS" and run["layers_returned"] == 1, run
+    assert run["guides_untouched"] and run["old_layers_kept"]
+    [layer] = candidate_layers(run)
+    assert layer["name"].startswith("cocreate edit 1/1")
+    turn, params = turn_of(daemon, run)
+    assert turn.task == "edit" and params["instruction"] == "make it night"
 
 
 # ---------------------------------------------------------------- a person at the keyboard (full GIMP, Xvfb)

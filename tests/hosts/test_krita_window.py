@@ -75,7 +75,12 @@ def install(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def window_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("krita-window")
+    yield run_window(tmp_path_factory.mktemp("krita-window"), "window")
+
+
+def run_window(folder: Path, scenarios: str) -> dict[str, Any]:
+    """One Krita start driving the driver's scenario set `scenarios` against a daemon on the default socket."""
+    (folder / "window-scenarios").write_text(scenarios)
     with pytest.MonkeyPatch.context() as monkeypatch:
         install(folder, monkeypatch)
     run_folder = folder / "run"
@@ -91,7 +96,7 @@ def window_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     verdict = json.loads(verdict_file.read_text())
     verdict["log"] = log
     verdict["folder"] = folder
-    yield verdict
+    return verdict
 
 
 def failures(verdict: dict[str, Any], scenario: str) -> dict[str, str]:

@@ -37,6 +37,8 @@ class FakePicture:
 
     image: Image
     selected: Mask | None = None
+    layers: dict[str, tuple[Image, tuple[int, int]]] = field(default_factory=dict)
+    read: list[tuple[str, Rect | None]] = field(default_factory=list)  # every layer read, and the area asked
 
     @property
     def width(self) -> int:
@@ -55,6 +57,14 @@ class FakePicture:
     def selection(self, rect: Rect) -> Mask:
         assert self.selected is not None
         return crop_mask(self.selected, rect.x, rect.y, rect.width, rect.height)
+
+    def layer_pixels(self, layer: object) -> tuple[Image, tuple[int, int]]:
+        self.read.append((str(layer), None))
+        return self.layers[str(layer)]
+
+    def layer_area(self, layer: object, rect: Rect) -> Image:
+        self.read.append((str(layer), rect))
+        return Image(rect.width, rect.height, bytes([7]) * rect.width * rect.height * 4)
 
 
 @dataclass
@@ -161,7 +171,8 @@ def test_fill_needs_a_selection() -> None:
 
 def test_variants_of_a_layer_keep_its_shape_and_sit_above_it() -> None:
     pixels = Image(2, 1, bytes([1, 2, 3, 0, 4, 5, 6, 200]))
-    plan = plans.variants_of_layer(pixels, (5, 6), "the layer", Options(prompt="ink", candidates=1))
+    picture = FakePicture(gradient(10, 10), layers={"the layer": (pixels, (5, 6))})
+    plan = plans.variants_of_layer(picture, "the layer", Options(prompt="ink", candidates=1))
     assert plan.request.variants.style_prompt == "ink" and not plan.request.variants.HasField("mask")
     layer = plan.layer(Image(2, 1, bytes([9, 9, 9, 255, 8, 8, 8, 255])))
     assert layer == Layer(Image(2, 1, bytes([9, 9, 9, 0, 8, 8, 8, 200])), 5, 6)

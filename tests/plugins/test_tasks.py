@@ -72,3 +72,38 @@ def test_text_tasks() -> None:
     assert (rewrite.rewrite_text.selection, rewrite.rewrite_text.instruction) == ("The cat sat.", "more formal")
     with pytest.raises(ValueError, match="stop_at"):
         tasks.continue_text("x", session_id="s", stop_at="chapter")  # type: ignore[arg-type]
+
+
+def test_image_builders_carry_controls_and_references() -> None:
+    scribble = tasks.control("scribble", IMAGE, strength=0.8, start=0.1, end=0.9)
+    style = tasks.reference(IMAGE, strength=0.5)
+    for build in (
+        lambda **k: tasks.inpaint(IMAGE, session_id="s", **k),
+        lambda **k: tasks.expand(IMAGE, session_id="s", right=8, **k),
+        lambda **k: tasks.texture("bricks", session_id="s", **k),
+        lambda **k: tasks.variants(IMAGE, session_id="s", **k),
+        lambda **k: tasks.edit(IMAGE, "make it night", session_id="s", **k),
+    ):
+        request = build(controls=[scribble], references=[style])
+        assert list(request.controls) == [scribble] and list(request.references) == [style]
+        assert not build().controls and not build().references  # optional: today's requests stay as they were
+    assert scribble.kind == pb.CONTROL_SCRIBBLE and scribble.image == pb.Image(width=2, height=2, rgba=IMAGE.rgba)
+    assert (scribble.strength, scribble.start, scribble.end) == pytest.approx((0.8, 0.1, 0.9))
+    assert not scribble.derive and style.kind == pb.REFERENCE_STYLE
+
+
+def test_every_control_and_reference_kind_has_its_enum() -> None:
+    assert {tasks.control(k, IMAGE).kind for k in tasks.CONTROL_KINDS} == set(tasks.CONTROL_KINDS.values())
+    assert tasks.control("depth", IMAGE, derive=True, model="cn-depth").derive
+    assert tasks.reference(IMAGE, kind="face").kind == pb.REFERENCE_FACE
+    with pytest.raises(ValueError, match="control kind must be one of scribble"):
+        tasks.control("sketchy", IMAGE)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reference kind must be one of style"):
+        tasks.reference(IMAGE, kind="mood")  # type: ignore[arg-type]
+
+
+def test_edit() -> None:
+    request = tasks.edit(IMAGE, "make it night", session_id="s", mask=MASK, steps=4, guidance=2.5, candidates=2)
+    assert request.WhichOneof("task") == "edit"
+    assert (request.edit.instruction, request.edit.steps, request.edit.guidance) == ("make it night", 4, 2.5)
+    assert request.edit.mask.alpha == MASK.alpha and request.candidates == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import stat
 import subprocess
@@ -276,3 +277,34 @@ def test_shared_memory_left_behind_is_swept_at_start_and_at_stop(tmp_path: Path)
     finally:
         daemon.stop()
     assert not untaken.exists(), "a file no client took is swept at stop"
+
+
+def noise(side: int) -> pb.Image:
+    """Pixels that do not compress: each candidate's PNG is about side² × 4 bytes."""
+    return pb.Image(width=side, height=side, rgba=random.Random(side).randbytes(side * side * 4))
+
+
+def test_export_streams_as_it_is_made_and_names_a_lost_file(daemon: Daemon, stub: pb_grpc.CocreateStub) -> None:
+    """The zip leaves as it is written: the candidates before a lost file arrive, then a DATA_LOSS that says
+    what is lost (a zip built whole first sent nothing, then INTERNAL)."""
+    session_id = stub.CreateSession(pb.CreateSessionRequest(host="test", document_name="export"), timeout=10).id
+    corner = bytes([255] * 32 + [0] * 480)
+    mask = pb.Mask(width=512, height=512, alpha=corner * 32 + bytes(512 * 480))  # a 32² corner; the noise stays
+    request = pb.GenerateRequest(
+        session_id=session_id, candidates=3, seed=1, inpaint=pb.InpaintTask(image=noise(512), mask=mask, steps=1)
+    )
+    candidates = [e.candidate for e in stub.Generate(request, timeout=120) if e.HasField("candidate")]
+    assert daemon.home is not None
+    last = candidates[-1].sha256
+    (daemon.home / "sessions" / "blobs" / last[:2] / f"{last}.png").unlink()
+
+    received = 0
+    with pytest.raises(grpc.RpcError) as lost:
+        for chunk in stub.ExportSession(pb.ExportSessionRequest(session_id=session_id), timeout=60):
+            received += len(chunk.data)
+    assert lost.value.code() == grpc.StatusCode.DATA_LOSS, lost.value.details()
+    assert last[:16] in lost.value.details() and "rest of the session is intact" in lost.value.details()
+    assert received >= 2 * 512 * 512 * 4, "the first candidates left before the lost one was reached"
+    with pytest.raises(grpc.RpcError) as gone:
+        stub.GetCandidate(pb.GetCandidateRequest(candidate_id=candidates[-1].candidate_id), timeout=10)
+    assert gone.value.code() == grpc.StatusCode.DATA_LOSS, gone.value.details()

@@ -15,9 +15,27 @@ from .pixels import Image, Mask
 
 Seamless = Literal["none", "x", "y", "both"]
 StopAt = Literal["none", "sentence", "paragraph"]
+ControlKind = Literal["scribble", "line_art", "soft_edge", "canny", "depth", "normal", "pose", "segmentation", "tile"]
+ReferenceKind = Literal["style", "composition", "face"]
 
 _SEAMLESS = {"none": pb.SEAMLESS_NONE, "x": pb.SEAMLESS_X, "y": pb.SEAMLESS_Y, "both": pb.SEAMLESS_BOTH}
 _STOP_AT = {"none": pb.STOP_AT_NONE, "sentence": pb.STOP_AT_SENTENCE, "paragraph": pb.STOP_AT_PARAGRAPH}
+CONTROL_KINDS: dict[str, int] = {
+    "scribble": pb.CONTROL_SCRIBBLE,
+    "line_art": pb.CONTROL_LINE_ART,
+    "soft_edge": pb.CONTROL_SOFT_EDGE,
+    "canny": pb.CONTROL_CANNY,
+    "depth": pb.CONTROL_DEPTH,
+    "normal": pb.CONTROL_NORMAL,
+    "pose": pb.CONTROL_POSE,
+    "segmentation": pb.CONTROL_SEGMENTATION,
+    "tile": pb.CONTROL_TILE,
+}
+REFERENCE_KINDS: dict[str, int] = {
+    "style": pb.REFERENCE_STYLE,
+    "composition": pb.REFERENCE_COMPOSITION,
+    "face": pb.REFERENCE_FACE,
+}
 
 
 def _request(
@@ -31,6 +49,8 @@ def _request(
     previews: bool,
     model: str,
     exploration: float | None,
+    controls: Iterable[pb.Control] = (),
+    references: Iterable[pb.Reference] = (),
 ) -> pb.GenerateRequest:
     return pb.GenerateRequest(
         session_id=session_id,
@@ -40,6 +60,8 @@ def _request(
         previews=previews,
         seed=seed,
         exploration=exploration,
+        controls=list(controls),
+        references=list(references),
         **{task: task_fields},
     )
 
@@ -66,6 +88,8 @@ def inpaint(
     parent_turn_id: str = "",
     model: str = "",
     exploration: float | None = None,
+    controls: Iterable[pb.Control] = (),
+    references: Iterable[pb.Reference] = (),
 ) -> pb.GenerateRequest:
     """Regenerate `image` where `mask` is set (all of it without a mask)."""
     task = dict(
@@ -87,6 +111,8 @@ def inpaint(
         previews=previews,
         model=model,
         exploration=exploration,
+        controls=controls,
+        references=references,
     )
 
 
@@ -109,6 +135,8 @@ def expand(
     parent_turn_id: str = "",
     model: str = "",
     exploration: float | None = None,
+    controls: Iterable[pb.Control] = (),
+    references: Iterable[pb.Reference] = (),
 ) -> pb.GenerateRequest:
     """Grow the canvas by the given pixels per side and fill the new area."""
     task = dict(
@@ -133,6 +161,8 @@ def expand(
         previews=previews,
         model=model,
         exploration=exploration,
+        controls=controls,
+        references=references,
     )
 
 
@@ -155,6 +185,8 @@ def texture(
     parent_turn_id: str = "",
     model: str = "",
     exploration: float | None = None,
+    controls: Iterable[pb.Control] = (),
+    references: Iterable[pb.Reference] = (),
 ) -> pb.GenerateRequest:
     """A texture from a prompt, optionally tiling; with `image` (and `mask`), repair that texture."""
     task = dict(
@@ -179,6 +211,8 @@ def texture(
         previews=previews,
         model=model,
         exploration=exploration,
+        controls=controls,
+        references=references,
     )
 
 
@@ -198,6 +232,8 @@ def variants(
     parent_turn_id: str = "",
     model: str = "",
     exploration: float | None = None,
+    controls: Iterable[pb.Control] = (),
+    references: Iterable[pb.Reference] = (),
 ) -> pb.GenerateRequest:
     """Style variants of `image`, or of its masked part."""
     task = dict(
@@ -219,6 +255,82 @@ def variants(
         previews=previews,
         model=model,
         exploration=exploration,
+        controls=controls,
+        references=references,
+    )
+
+
+def edit(
+    image: Image,
+    instruction: str,
+    *,
+    session_id: str,
+    mask: Mask | None = None,
+    steps: int = 0,
+    guidance: float = 0.0,
+    candidates: int = 1,
+    seed: int | None = None,
+    previews: bool = False,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+    controls: Iterable[pb.Control] = (),
+    references: Iterable[pb.Reference] = (),
+) -> pb.GenerateRequest:
+    """Apply `instruction` ("make it night") to `image`, or only to its masked part."""
+    task = dict(
+        image=image_fields(image),
+        mask=mask_fields(mask) if mask else None,
+        instruction=instruction,
+        steps=steps,
+        guidance=guidance,
+    )
+    return _request(
+        "edit",
+        task,
+        session_id=session_id,
+        parent_turn_id=parent_turn_id,
+        candidates=candidates,
+        seed=seed,
+        previews=previews,
+        model=model,
+        exploration=exploration,
+        controls=controls,
+        references=references,
+    )
+
+
+def control(
+    kind: ControlKind,
+    image: Image,
+    *,
+    strength: float = 0.0,
+    start: float = 0.0,
+    end: float = 0.0,
+    derive: bool = False,
+    model: str = "",
+) -> pb.Control:
+    """A structure the candidates follow, for a builder's `controls`. `image` covers the task's whole result
+    canvas (the image sent; the grown canvas for expand); `derive` asks the daemon to make the map from an
+    ordinary picture rather than take `image` as the map. 0 = the daemon's default; `end` 0 = the last step."""
+    return pb.Control(
+        kind=_choice("control kind", CONTROL_KINDS, kind),
+        image=image_fields(image),  # type: ignore[arg-type]
+        strength=strength,
+        start=start,
+        end=end,
+        derive=derive,
+        model=model,
+    )
+
+
+def reference(image: Image, *, kind: ReferenceKind = "style", strength: float = 0.0, model: str = "") -> pb.Reference:
+    """A picture of any size the candidates take after, for a builder's `references`."""
+    return pb.Reference(
+        image=image_fields(image),  # type: ignore[arg-type]
+        kind=_choice("reference kind", REFERENCE_KINDS, kind),
+        strength=strength,
+        model=model,
     )
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants, Keep This Candidate,
+"""cocreate for GIMP 3: Filters ▸ cocreate ▸ Expand Canvas, Fill Selection, Variants, Edit, Keep This Candidate,
 More Like This, Less Like This, In Between These Two, Learn My Style.
 
 Each procedure takes its settings as arguments, so scripts and batch mode call it through the PDB with
@@ -8,7 +8,8 @@ becomes a new layer (the first shown, the others hidden), and one run is one und
 run on one of those layers, tells the daemon it was accepted and its sibling layers rejected, and removes
 the siblings (one undo step too). More/Less Like This and In Between These Two paint the area of the chosen
 candidate layers again, steered by them; Learn My Style trains a personal LoRA on what was kept in this
-image's session, which the generating procedures then name in their LoRA setting.
+image's session, which the generating procedures then name in their LoRA setting. Expand, Fill, Variants and Edit
+can follow a layer chosen as control image (its lines, edges, depth or pose) and a layer chosen as style reference.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 from cocreate_gimp.geometry import ANCHORS, GIMP_MAX_SIDE  # noqa: E402
+from cocreate_gimp.guides import CONTROL_KINDS  # noqa: E402
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ MakePlan = Callable[["GimpDocument"], "Plan"]
 EXPAND = "plug-in-cocreate-expand"
 FILL = "plug-in-cocreate-fill"
 VARIANTS = "plug-in-cocreate-variants"
+EDIT = "plug-in-cocreate-edit"
 KEEP = "plug-in-cocreate-keep"
 MORE = "plug-in-cocreate-more-like"
 LESS = "plug-in-cocreate-less-like"
@@ -72,6 +75,33 @@ def _add_shared(procedure: Gimp.Procedure, prompt: str, strength: str | None) ->
         "guidance", "_Guidance", "Prompt guidance; 0: the model's default", 0.0, 30.0, 0.0, RW
     )
     procedure.add_string_argument("lora", "Personal _LoRA", "A personal LoRA of the daemon; empty: none", "", RW)
+    _add_model_and_guides(procedure)
+
+
+def _add_model_and_guides(procedure: Gimp.Procedure) -> None:
+    """The image model, and the layers that guide the candidates: a control image and a style reference."""
+    procedure.add_string_argument(
+        "model", "_Model", "An image model of the daemon (cocreate models list); empty: its default", "", RW
+    )
+    procedure.add_layer_argument(
+        "control-layer", "_Control layer", "A layer whose structure the candidates follow; none: no control", True, RW
+    )
+    procedure.add_choice_argument(
+        "control-kind", "Control _kind", "What the control layer holds", _choice(*CONTROL_KINDS), "scribble", RW
+    )
+    procedure.add_double_argument(
+        "control-strength", "Control st_rength", "How firmly it is followed; 0: the default (1)", 0.0, 2.0, 0.0, RW
+    )
+    procedure.add_layer_argument(
+        "reference-layer",
+        "Style _reference",
+        "A layer whose style the candidates take after; none: no reference",
+        True,
+        RW,
+    )
+    procedure.add_double_argument(
+        "reference-strength", "Reference stre_ngth", "How much of its style; 0: the default (0.6)", 0.0, 1.0, 0.0, RW
+    )
 
 
 def _add_expand(procedure: Gimp.Procedure) -> None:
@@ -113,6 +143,19 @@ def _variants_arguments(procedure: Gimp.Procedure) -> None:
     _add_shared(procedure, "St_yle prompt", "How much to change; 0: the default (0.6)")
 
 
+def _edit_arguments(procedure: Gimp.Procedure) -> None:
+    procedure.add_string_argument("instruction", "_Instruction", "What to change, as in “make it night”", "", RW)
+    procedure.add_int_argument("candidates", "Can_didates", "How many layers to make, one per candidate", 1, 16, 3, RW)
+    procedure.add_int_argument(
+        "seed", "S_eed", "First candidate's seed, the next count up; -1: random", -1, INT_MAX, -1, RW
+    )
+    procedure.add_int_argument("steps", "_Steps", "Denoising steps; 0: the model's default", 0, 200, 0, RW)
+    procedure.add_double_argument(
+        "guidance", "_Guidance", "Instruction guidance; 0: the model's default", 0.0, 30.0, 0.0, RW
+    )
+    _add_model_and_guides(procedure)
+
+
 PROCEDURES: dict[str, tuple[str, str, Callable[[Gimp.Procedure], None]]] = {
     EXPAND: (
         "_Expand Canvas…",
@@ -129,23 +172,38 @@ PROCEDURES: dict[str, tuple[str, str, Callable[[Gimp.Procedure], None]]] = {
         "Style variants of the selection, or of the whole layer when nothing is selected.",
         _variants_arguments,
     ),
+    EDIT: (
+        "E_dit…",
+        "Change the selection (or the whole image) as an instruction says, such as “make it night”.",
+        _edit_arguments,
+    ),
 }
 
 
-def _options(config: Gimp.ProcedureConfig, has_strength: bool) -> Options:
+def _options(config: Gimp.ProcedureConfig, has_strength: bool, has_prompt: bool = True) -> Options:
+    from cocreate_gimp.guides import Guides
     from cocreate_gimp.plans import Options
 
-    seed = config.get_property("seed")
+    value = config.get_property
+    seed = value("seed")
     return Options(
         # An empty string argument can arrive as None (GIMP's stored last values).
-        prompt=config.get_property("prompt") or "",
-        negative_prompt=config.get_property("negative-prompt") or "",
-        candidates=config.get_property("candidates"),
+        prompt=value("prompt") or "" if has_prompt else "",
+        negative_prompt=value("negative-prompt") or "" if has_prompt else "",
+        candidates=value("candidates"),
         seed=None if seed < 0 else seed,
-        steps=config.get_property("steps"),
-        guidance=config.get_property("guidance"),
-        strength=config.get_property("strength") if has_strength else 0.0,
-        lora=config.get_property("lora") or "",
+        steps=value("steps"),
+        guidance=value("guidance"),
+        strength=value("strength") if has_strength else 0.0,
+        lora=value("lora") or "" if has_prompt else "",
+        model=value("model") or "",
+        guides=Guides(
+            control_layer=value("control-layer"),
+            control_kind=value("control-kind"),
+            control_strength=value("control-strength"),
+            reference_layer=value("reference-layer"),
+            reference_strength=value("reference-strength"),
+        ),
     )
 
 
@@ -186,16 +244,24 @@ def _variants_plan(config: Gimp.ProcedureConfig, drawables: list[Gimp.Drawable])
             return plans.variants_of_selection(document, options)
         if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
             raise plans.PlanError("Variants works on a selection, or on one layer: select an area or pick one layer.")
-        pixels, offsets = document.layer_pixels(drawables[0])
-        return plans.variants_of_layer(pixels, offsets, drawables[0], options)
+        return plans.variants_of_layer(document, drawables[0], options)
 
     return make
+
+
+def _edit_plan(config: Gimp.ProcedureConfig, drawables: list[Gimp.Drawable]) -> MakePlan:
+    from cocreate_gimp import plans
+
+    options = _options(config, has_strength=False, has_prompt=False)
+    instruction = config.get_property("instruction") or ""
+    return lambda document: plans.edit(document, instruction, options)
 
 
 PLANS: dict[str, Callable[[Gimp.ProcedureConfig, list[Gimp.Drawable]], MakePlan]] = {
     EXPAND: _expand_plan,
     FILL: _fill_plan,
     VARIANTS: _variants_plan,
+    EDIT: _edit_plan,
 }
 
 

@@ -21,6 +21,7 @@ from cocreate_client.pixels import Image
 
 from . import placements
 from .calls import Calls
+from .guides import DocumentGuides
 from .history import TurnSummary, turns_from_session
 from .personalize import Training
 from .placements import Placement
@@ -51,8 +52,8 @@ Steering = Literal["more_like", "less_like", "interpolate"]
 class GenerationParams:
     """What the docker's fields say about the next generation."""
 
-    task: Literal["inpaint", "variants"] = "inpaint"
-    prompt: str = ""  # for variants, the style prompt
+    task: Literal["inpaint", "variants", "edit"] = "inpaint"
+    prompt: str = ""  # for variants, the style prompt; for edit, the instruction
     negative_prompt: str = ""
     strength: float = 0.0  # 0 = the daemon's default: 1.0 to fill, 0.6 for variants
     candidates: int = 4
@@ -70,6 +71,8 @@ class GenerationParams:
         name = self.prompt.strip() or ("variant" if self.task == "variants" else "cocreate fill")
         if self.task == "variants" and self.prompt.strip():
             name = f"{name} (variant)"
+        if self.task == "edit":
+            name = f"edit: {name}"
         return name[:LAYER_NAME_LENGTH]
 
 
@@ -150,7 +153,38 @@ def explain(error: BaseException | Failed, endpoint: str) -> str:
     return f"Unexpected error: {error!r}"
 
 
-def build_request(params: GenerationParams, region: Region, session_id: str, parent: str) -> pb.GenerateRequest:
+def build_request(
+    params: GenerationParams, region: Region, session_id: str, parent: str, guides: dict[str, list] | None = None
+) -> pb.GenerateRequest:
+    """`guides`: the controls and references (DocumentGuides.request_fields) sent with it."""
+    if params.task == "edit":
+        request = tasks.edit(
+            region.image,
+            params.prompt,
+            session_id=session_id,
+            mask=region.mask,
+            steps=params.steps,
+            candidates=params.candidates,
+            seed=params.seed,
+            previews=True,
+            parent_turn_id=parent,
+            model=params.model,
+            **(guides or {}),
+        )
+    else:
+        request = _fill_or_variants(params, region, session_id, parent, guides)
+    return tasks.steered(
+        request,
+        more_like=params.more_like,
+        less_like=params.less_like,
+        interpolate=params.interpolate,
+        lora=params.lora,
+    )
+
+
+def _fill_or_variants(
+    params: GenerationParams, region: Region, session_id: str, parent: str, guides: dict[str, list] | None
+) -> pb.GenerateRequest:
     shared = dict(
         session_id=session_id,
         mask=region.mask,
@@ -162,18 +196,11 @@ def build_request(params: GenerationParams, region: Region, session_id: str, par
         previews=True,
         parent_turn_id=parent,
         model=params.model,
+        **(guides or {}),
     )
     if params.task == "variants":
-        request = tasks.variants(region.image, style_prompt=params.prompt, **shared)  # type: ignore[arg-type]
-    else:
-        request = tasks.inpaint(region.image, prompt=params.prompt, **shared)  # type: ignore[arg-type]
-    return tasks.steered(
-        request,
-        more_like=params.more_like,
-        less_like=params.less_like,
-        interpolate=params.interpolate,
-        lora=params.lora,
-    )
+        return tasks.variants(region.image, style_prompt=params.prompt, **shared)  # type: ignore[arg-type]
+    return tasks.inpaint(region.image, prompt=params.prompt, **shared)  # type: ignore[arg-type]
 
 
 def find_session(client: CocreateClient, key: str) -> str:
@@ -189,8 +216,11 @@ class DocumentController:
         client: CocreateClient,
         calls: Calls,
         on_change: Callable[[], None] | None = None,
+        guides: DocumentGuides | None = None,
     ) -> None:
+        """`guides`: the document's control layers and references, sent with every generation."""
         self.canvas = canvas
+        self.guides = guides
         self.client = client
         self.calls = calls
         self.on_change = on_change
@@ -239,6 +269,7 @@ class DocumentController:
             return
         try:
             region = self.canvas.read_region()
+            guides = self.guides.request_fields(region.box) if self.guides is not None else {}
         except DocumentError as error:
             self._fail(error)
             return
@@ -256,7 +287,7 @@ class DocumentController:
 
         def start() -> tuple[str, Job]:
             sid = session_id or find_session(client, key) or client.create_session(HOST, key, name).id
-            return sid, client.generate(build_request(params, region, sid, parent))
+            return sid, client.generate(build_request(params, region, sid, parent, guides))
 
         self.calls.submit(start, self._started, self._fail)
 
@@ -472,11 +503,11 @@ class DocumentController:
             return None
         self.canvas.remove_preview()
         self.branch_from = turn.turn_id
-        title = GenerationParams("variants" if turn.task == "variants" else "inpaint", turn.prompt).layer_name
+        task = turn.task if turn.task in ("variants", "edit") else "inpaint"
+        title = GenerationParams(task, turn.prompt).layer_name  # type: ignore[arg-type]
         choices = [
             Choice(c.candidate_id, c.index, c.seed, thumbnail=c.thumbnail, decision=c.decision) for c in turn.candidates
         ]
-        task = "variants" if turn.task == "variants" else "inpaint"
         self.strip = Strip(turn.turn_id, title, self._placements.get(turn.turn_id), choices, task=task)
         self.selected = 0
         self.phase = Phase.idle

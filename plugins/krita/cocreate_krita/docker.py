@@ -48,6 +48,8 @@ from PyQt5.QtWidgets import (
 from .calls import Calls
 from .controller import DocumentController, GenerationParams, Phase, Strip
 from .document import KritaDocument
+from .guide_panel import EditRow, GuidePanel
+from .guides import DocumentGuides
 from .history import Branch, as_tree
 from .region import Box, mask_bounds
 
@@ -107,7 +109,8 @@ class CocreateDocker(DockWidget):
             found = next((c for d, c in self._controllers if d == document), None)
             if found is None and self._ensure_client():
                 assert self._client is not None
-                found = DocumentController(KritaDocument(document), self._client, self._calls, self._refresh)
+                canvas = KritaDocument(document)
+                found = DocumentController(canvas, self._client, self._calls, self._refresh, DocumentGuides(canvas))
                 self._controllers.append((document, found))
                 found.refresh_history()
                 self._load_models()
@@ -133,6 +136,10 @@ class CocreateDocker(DockWidget):
         self.variants_button = QPushButton("Variants")
         self.variants_button.setToolTip("Repaint the selection in the prompt's style, keeping its shapes")
         self.cancel_button = QPushButton("Cancel")
+        self.edit_row = EditRow()
+        self.guides = GuidePanel(lambda: self.controller, self._refresh)
+        self.guides.setVisible(False)
+        self.guides_toggle = _fold_button("Control layers and references", self.guides)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(6)
@@ -211,10 +218,13 @@ class CocreateDocker(DockWidget):
         layout.addLayout(_row(self.status, self.retry_button, stretch=0))
         layout.addWidget(self.prompt)
         layout.addLayout(_row(self.generate_button, self.variants_button, self.cancel_button, stretch=0))
+        layout.addWidget(self.edit_row)
         layout.addWidget(self.progress)
         layout.addLayout(_row(self.strength_label, self.strength, stretch=1))
         layout.addWidget(self.settings_toggle)
         layout.addWidget(self.settings)
+        layout.addWidget(self.guides_toggle)
+        layout.addWidget(self.guides)
         layout.addWidget(_rule())
         layout.addWidget(self.strip)
         layout.addLayout(_row(self.apply_button, self.discard_button))
@@ -235,6 +245,7 @@ class CocreateDocker(DockWidget):
 
         self.generate_button.clicked.connect(lambda: self._generate("inpaint"))
         self.variants_button.clicked.connect(lambda: self._generate("variants"))
+        self.edit_row.button.clicked.connect(lambda: self._generate("edit"))
         self.more_button.clicked.connect(lambda: self._steer("more_like"))
         self.less_button.clicked.connect(lambda: self._steer("less_like"))
         self.between_button.clicked.connect(lambda: self._steer("interpolate"))
@@ -253,8 +264,8 @@ class CocreateDocker(DockWidget):
     def _params(self, task: str) -> GenerationParams:
         variants = task == "variants"
         return GenerationParams(
-            task="variants" if variants else "inpaint",
-            prompt=self.prompt.toPlainText(),
+            task=task if task in ("variants", "edit") else "inpaint",  # type: ignore[arg-type]
+            prompt=self.edit_row.instruction.text() if task == "edit" else self.prompt.toPlainText(),
             negative_prompt=self.negative_prompt.text(),
             strength=(self.variant_strength if variants else self.strength).value() / 100,
             candidates=self.candidates.value(),
@@ -275,7 +286,7 @@ class CocreateDocker(DockWidget):
         choices = self.controller.strip.choices
         rows = sorted(self.strip.row(item) for item in self.strip.selectedItems())
         picked = [choices[row].candidate_id for row in rows if row < len(choices)]
-        params = self._params("variants" if self.controller.strip.task == "variants" else "inpaint")
+        params = self._params(self.controller.strip.task)
         self._act(lambda controller: controller.steer(params, how, picked))
 
     def _personalize(self) -> None:
@@ -395,11 +406,13 @@ class CocreateDocker(DockWidget):
 
     def _refresh(self) -> None:
         controller = self.controller
+        self.guides.show_marks(controller)
         if controller is None:
             self.status.setText(self._problem or "Open a document to co-create in it.")
             for widget in (
                 self.generate_button,
                 self.variants_button,
+                self.edit_row.button,
                 self.cancel_button,
                 self.apply_button,
                 self.more_button,
@@ -412,6 +425,7 @@ class CocreateDocker(DockWidget):
         self.status.setText(controller.message)
         self.generate_button.setEnabled(not running)
         self.variants_button.setEnabled(not running)
+        self.edit_row.button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         chosen = not running and controller.selected_choice is not None
         self.apply_button.setEnabled(chosen)

@@ -21,6 +21,7 @@ from .region import Box, DocumentError, Region, clip, context_box, is_empty
 
 DOCUMENT_KEY = "cocreate/document-id"
 PLACEMENTS = "cocreate/placements"
+GUIDES = "cocreate/guides"
 PREVIEW_LAYER = "cocreate preview"
 WORKING_SPACE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
 GUARD_MS, GUARD_SECONDS = 5, 3.0
@@ -200,6 +201,42 @@ class KritaDocument:
     @staticmethod
     def _is_same(node: Node | None, other: Node | None) -> bool:
         return node is not None and other is not None and node.uniqueId() == other.uniqueId()
+
+    # ------------------------------------------------------------ guides (guides.GuideCanvas): read, never changed
+
+    def layer_name(self, layer_id: str) -> str | None:
+        node = self._find(layer_id)
+        return node.name() if node is not None else None
+
+    def layer_area(self, layer_id: str, box: Box) -> Image:
+        node = self._find(layer_id)
+        if node is None:
+            raise DocumentError("A control layer is gone: mark another one.")
+        if (node.colorModel(), node.colorDepth()) != WORKING_SPACE[:2]:
+            raise DocumentError(
+                f"The layer “{node.name()}” is not RGBA 8-bit: convert it (Layer ▸ Convert) to use it as a guide."
+            )
+        return Image(box.width, box.height, swap_red_blue(bytes(node.projectionPixelData(*box.as_tuple()))))
+
+    def layer_image(self, layer_id: str) -> Image | None:
+        node = self._find(layer_id)
+        bounds = node.bounds() if node is not None else None
+        if bounds is None or bounds.isEmpty():
+            return None
+        return self.layer_area(layer_id, Box(bounds.x(), bounds.y(), bounds.width(), bounds.height()))
+
+    def file_image(self, path: str) -> Image:
+        picture = QImage(path)
+        if picture.isNull():
+            raise DocumentError(f"Cannot read the image file {path}: choose a PNG, JPEG or WebP picture.")
+        picture = picture.convertToFormat(QImage.Format_RGBA8888)
+        return Image(picture.width(), picture.height(), _qimage_bytes(picture))
+
+    def load_guides(self) -> bytes:
+        return self._annotation(GUIDES)
+
+    def save_guides(self, data: bytes) -> None:
+        self._doc.setAnnotation(GUIDES, "cocreate: control layers and references", QByteArray(data))
 
     # ------------------------------------------------------------ annotations
 

@@ -32,7 +32,7 @@ class TurnSummary:
 
     @property
     def prompt(self) -> str:
-        return str(self.params.get("style_prompt" if self.task == "variants" else "prompt", ""))
+        return str(self.params.get({"variants": "style_prompt", "edit": "instruction"}.get(self.task, "prompt"), ""))
 
     @property
     def decision(self) -> str:

@@ -26,6 +26,7 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 EXPAND, FILL, VARIANTS = "plug-in-cocreate-expand", "plug-in-cocreate-fill", "plug-in-cocreate-variants"
+EDIT = "plug-in-cocreate-edit"
 KEEP = "plug-in-cocreate-keep"
 MORE, LESS, BETWEEN = "plug-in-cocreate-more-like", "plug-in-cocreate-less-like", "plug-in-cocreate-between"
 LEARN = "plug-in-cocreate-learn"
@@ -306,6 +307,118 @@ def steer_learn_and_paint_with_a_lora() -> dict:
     return {**facts, "painted": {**painted, "tags": [candidate_tag(image.get_layers()[0])]}}
 
 
+# ---------------------------------------------------------------- guides suite: other families, control layers, Edit
+
+
+def expand_with_flux2_klein() -> dict:
+    """Expand (right 32, bottom 16) painted by the tiny Flux.2 Klein model, a family other than SD 1.5."""
+    image, background, top = two_layer_picture()
+    before = {"background": pixels(background), "overlay": pixels(top)}
+    facts = call(
+        EXPAND, image, [top], size_mode="sides", right=32, bottom=16, candidates=2, model="tiny-flux2-klein", **FAST
+    )
+    return {
+        **facts,
+        "size": [image.get_width(), image.get_height()],
+        "layers": layer_facts(image),
+        "old_identical": pixels(background) == before["background"] and pixels(top) == before["overlay"],
+    }
+
+
+def line_layer(image: Gimp.Image) -> Gimp.Layer:
+    """A transparent layer with black strokes, as a person scribbles the shapes to follow (80×50, off the corner)."""
+    data = bytes(
+        v for y in range(50) for x in range(80) for v in ((0, 0, 0, 255) if x % 20 < 2 or y % 16 < 2 else (0, 0, 0, 0))
+    )
+    lines = add_layer(image, "lines", 80, 50, Gimp.ImageType.RGBA_IMAGE, RGBA8, data, at=(8, 6))
+    lines.set_visible(False)  # a guide, not part of the picture
+    return lines
+
+
+def guided(procedure: str, image: Gimp.Image, drawables: list, guides: list[Gimp.Layer], **args: Any) -> dict:
+    """Run `procedure`; whether the guide layers (and every layer) stayed exactly as they were."""
+    before = [pixels(layer) for layer in guides]
+    names = [layer.get_name() for layer in image.get_layers()]
+    facts = call(procedure, image, drawables, **args)
+    return {
+        **facts,
+        "guides_untouched": [pixels(layer) for layer in guides] == before,
+        "old_layers_kept": [n for n in (layer.get_name() for layer in image.get_layers()) if n in names] == names,
+        "layers": layer_facts(image),
+        "size": [image.get_width(), image.get_height()],
+    }
+
+
+def fill_with_a_control_layer() -> dict:
+    """Fill a selection following a scribble layer (hidden, as a guide usually is)."""
+    image, background, top = two_layer_picture()
+    lines = line_layer(image)
+    soft_selection(image)
+    return guided(
+        FILL,
+        image,
+        [background],
+        [lines, top],
+        prompt="a stone",
+        candidates=2,
+        control_layer=lines,
+        control_kind="scribble",
+        control_strength=0.8,
+        **FAST,
+    )
+
+
+def expand_with_a_control_layer() -> dict:
+    """Expand to the left following the scribble layer, which is read over the grown canvas."""
+    image, background, _top = two_layer_picture()
+    lines = line_layer(image)
+    return guided(
+        EXPAND,
+        image,
+        [background],
+        [lines],
+        size_mode="sides",
+        left=24,
+        right=0,
+        candidates=1,
+        control_layer=lines,
+        control_kind="line-art",
+        **FAST,
+    )
+
+
+def fill_with_a_style_reference() -> dict:
+    image, background, top = two_layer_picture()
+    soft_selection(image)
+    return guided(
+        FILL,
+        image,
+        [background],
+        [top],
+        prompt="a stone",
+        candidates=1,
+        reference_layer=top,
+        reference_strength=0.5,
+        **FAST,
+    )
+
+
+def edit_a_selection() -> dict:
+    """Edit: an instruction for the selected part, painted by a model that takes instructions."""
+    image, background, _top = two_layer_picture()
+    soft_selection(image)
+    return guided(
+        EDIT,
+        image,
+        [background],
+        [background],
+        instruction="make it night",
+        candidates=1,
+        model="tiny-flux2-klein",
+        **FAST,
+    )
+
+
 # ---------------------------------------------------------------- gui suite (full GIMP under Xvfb)
 
 
@@ -573,6 +686,13 @@ SUITES: dict[str, list[Callable[[], dict]]] = {
         wider_than_the_daemon_takes,
         keep_a_candidate,
         steer_learn_and_paint_with_a_lora,
+    ],
+    "guides": [
+        expand_with_flux2_klein,
+        fill_with_a_control_layer,
+        expand_with_a_control_layer,
+        fill_with_a_style_reference,
+        edit_a_selection,
     ],
     "gui": [undo, keep_then_undo, dialog_ok, dialog_cancel],
     "screenshot": [screenshot],

@@ -6,17 +6,26 @@ from collections.abc import Callable
 
 from gi.repository import Gimp, GimpUi, Gtk
 
+# Arguments picked from the daemon's lists rather than typed: (argument, its label, the "none" entry, model kind).
+PICKED = (("model", "_Model", "The daemon's default", "image"), ("lora", "Personal _LoRA", "None", "lora"))
+
 
 def ask(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, title: str) -> bool:
     """GIMP's dialog for the procedure's arguments; False when the person cancels.
 
-    A personal LoRA is picked from the daemon's list rather than typed."""
+    The image model and a personal LoRA are picked from the daemon's lists rather than typed."""
     GimpUi.init("cocreate")
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title=title)
     names = [spec.name for spec in procedure.get_arguments()[3:]]  # after run-mode, image and drawables
-    dialog.fill([name for name in names if name != "lora"])
-    if "lora" in names:
-        dialog.get_content_area().pack_start(_lora_row(config), False, False, 0)
+    picked = [entry for entry in PICKED if entry[0] in names]
+    dialog.fill([name for name in names if name not in {entry[0] for entry in picked}])
+    if picked:
+        from .runner import daemon_models
+
+        models = daemon_models()
+        for argument, label, none, kind in picked:
+            row = _picker_row(config, argument, label, none, [(n, t) for n, k, t in models if k == kind])
+            dialog.get_content_area().pack_start(row, False, False, 0)
         dialog.show_all()
     try:
         return bool(dialog.run())
@@ -24,21 +33,25 @@ def ask(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, title: str) -> 
         dialog.destroy()
 
 
-def _lora_row(config: Gimp.ProcedureConfig) -> Gtk.Box:
-    from .runner import personal_loras
-
-    chosen = config.get_property("lora") or ""
-    choices = Gtk.ComboBoxText()
-    choices.append("", "None")
-    for name in dict.fromkeys([*personal_loras(), *([chosen] if chosen else [])]):
-        choices.append(name, name)
-    choices.set_active_id(chosen)
-    choices.connect("changed", lambda box: config.set_property("lora", box.get_active_id() or ""))
+def _picker_row(
+    config: Gimp.ProcedureConfig, argument: str, label: str, none: str, choices: list[tuple[str, str]]
+) -> Gtk.Box:
+    """A list of (name, shown text) for a string argument; what it holds now stays listed."""
+    chosen = config.get_property(argument) or ""
+    box = Gtk.ComboBoxText()
+    box.append("", none)
+    entries = dict(choices)
+    if chosen:
+        entries.setdefault(chosen, chosen)
+    for name, text in entries.items():
+        box.append(name, text)
+    box.set_active_id(chosen)
+    box.connect("changed", lambda combo: config.set_property(argument, combo.get_active_id() or ""))
     row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
-    label = Gtk.Label.new_with_mnemonic("Personal _LoRA")
-    label.set_mnemonic_widget(choices)
-    row.pack_start(label, False, False, 0)
-    row.pack_start(choices, True, True, 0)
+    caption = Gtk.Label.new_with_mnemonic(label)
+    caption.set_mnemonic_widget(box)
+    row.pack_start(caption, False, False, 0)
+    row.pack_start(box, True, True, 0)
     return row
 
 

@@ -64,12 +64,21 @@ class GimpDocument:
         buffer = self._image.get_selection().get_buffer()
         return Mask(rect.width, rect.height, bytes(buffer.get(_rect(rect), 1.0, MASK8, Gegl.AbyssPolicy.NONE)))
 
-    def layer_pixels(self, drawable: Gimp.Drawable) -> tuple[Image, tuple[int, int]]:
+    def layer_pixels(self, drawable: object) -> tuple[Image, tuple[int, int]]:
         """A drawable's own pixels and its offsets on the canvas."""
+        assert isinstance(drawable, Gimp.Drawable)
         width, height = drawable.get_width(), drawable.get_height()
         data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0, RGBA8, Gegl.AbyssPolicy.NONE)
         _, x, y = drawable.get_offsets()
         return Image(width, height, bytes(data)), (x, y)
+
+    def layer_area(self, layer: object, rect: Rect) -> Image:
+        """A layer's pixels inside `rect` of the canvas (a control image), transparent where the layer has none."""
+        assert isinstance(layer, Gimp.Drawable)
+        _, x, y = layer.get_offsets()
+        inside = Gegl.Rectangle.new(rect.x - x, rect.y - y, rect.width, rect.height)
+        data = layer.get_buffer().get(inside, 1.0, RGBA8, Gegl.AbyssPolicy.NONE)
+        return Image(rect.width, rect.height, bytes(data))
 
     def layers_area(self, layers: list[Gimp.Layer]) -> Rect:
         """Where the layers lie on the canvas, together."""

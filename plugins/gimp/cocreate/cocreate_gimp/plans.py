@@ -7,7 +7,7 @@ against plain bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypedDict
 
 from cocreate_client import tasks
@@ -16,6 +16,7 @@ from cocreate_client.pixels import Image, Mask, crop
 
 from . import geometry, masks
 from .geometry import Rect, Sides
+from .guides import Guides, LayerReader
 
 
 class PlanError(ValueError):
@@ -25,7 +26,7 @@ class PlanError(ValueError):
     """
 
 
-class Picture(Protocol):
+class Picture(LayerReader, Protocol):
     """What planning reads from an image (document.GimpDocument in GIMP)."""
 
     @property
@@ -59,6 +60,8 @@ class Options:
     guidance: float = 0.0
     strength: float = 0.0
     lora: str = ""  # a personal LoRA's name (the daemon's list); "" = none
+    model: str = ""  # an image model of the daemon by name; "" = its default
+    guides: Guides = field(default_factory=Guides)  # a control layer and a style reference, if chosen
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class _Shared(TypedDict):
     guidance: float
     candidates: int
     seed: int | None
+    model: str
 
 
 def _shared(options: Options) -> _Shared:
@@ -115,6 +119,7 @@ def _shared(options: Options) -> _Shared:
         guidance=options.guidance,
         candidates=options.candidates,
         seed=options.seed,
+        model=options.model,
     )
 
 
@@ -128,6 +133,8 @@ def expand(picture: Picture, sides: Sides, feather: int, options: Options) -> Pl
         raise PlanError("The seam needs a feather of at least 1 px.")
     region = geometry.expand_region(picture.width, picture.height, sides, feather)
     source = region.source
+    answer_width, answer_height = sides.around(source.width, source.height)
+    grown = Rect(source.x - sides.left, source.y - sides.top, answer_width, answer_height)  # old canvas coordinates
     request = _with_lora(
         options,
         tasks.expand(
@@ -139,9 +146,9 @@ def expand(picture: Picture, sides: Sides, feather: int, options: Options) -> Pl
             prompt=options.prompt,
             feather=feather,
             **_shared(options),
+            **options.guides.request_fields(picture, grown),  # type: ignore[arg-type]
         ),
     )
-    answer_width, answer_height = sides.around(source.width, source.height)
     painted = masks.seam_mask(
         answer_width, answer_height, Rect(sides.left, sides.top, source.width, source.height), sides, feather
     )
@@ -162,7 +169,15 @@ def fill(picture: Picture, options: Options) -> Plan:
     """Repaint the selection from its surroundings, blending by the selection's soft edge."""
     context, image, mask = _selected_area(picture, "Fill selection")
     request = _with_lora(
-        options, tasks.inpaint(image, mask=mask, prompt=options.prompt, strength=options.strength, **_shared(options))
+        options,
+        tasks.inpaint(
+            image,
+            mask=mask,
+            prompt=options.prompt,
+            strength=options.strength,
+            **_shared(options),
+            **options.guides.request_fields(picture, context),  # type: ignore[arg-type]
+        ),
     )
     return Plan("fill", options.prompt, request, None, mask, (context.x, context.y))
 
@@ -172,15 +187,53 @@ def variants_of_selection(picture: Picture, options: Options) -> Plan:
     context, image, mask = _selected_area(picture, "Variants")
     request = _with_lora(
         options,
-        tasks.variants(image, mask=mask, style_prompt=options.prompt, strength=options.strength, **_shared(options)),
+        tasks.variants(
+            image,
+            mask=mask,
+            style_prompt=options.prompt,
+            strength=options.strength,
+            **_shared(options),
+            **options.guides.request_fields(picture, context),  # type: ignore[arg-type]
+        ),
     )
     return Plan("variants", options.prompt, request, None, mask, (context.x, context.y))
 
 
-def variants_of_layer(pixels: Image, offsets: tuple[int, int], layer: object, options: Options) -> Plan:
+def variants_of_layer(picture: Picture, layer: object, options: Options) -> Plan:
     """Style variants of a whole layer: each candidate keeps the layer's shape (its alpha) and sits above it."""
+    pixels, offsets = picture.layer_pixels(layer)
+    canvas = Rect(*offsets, pixels.width, pixels.height)
     geometry.check_sendable(Rect(0, 0, pixels.width, pixels.height), "The layer")
     request = _with_lora(
-        options, tasks.variants(pixels, style_prompt=options.prompt, strength=options.strength, **_shared(options))
+        options,
+        tasks.variants(
+            pixels,
+            style_prompt=options.prompt,
+            strength=options.strength,
+            **_shared(options),
+            **options.guides.request_fields(picture, canvas),  # type: ignore[arg-type]
+        ),
     )
     return Plan("variants", options.prompt, request, None, None, offsets, alpha=bytes(pixels.rgba[3::4]), above=layer)
+
+
+def edit(picture: Picture, instruction: str, options: Options) -> Plan:
+    """An instruction ("make it night") applied to the selection, or to the whole visible image without one."""
+    if not instruction.strip():
+        raise PlanError("Say what to change, as in “make it night”.")
+    if picture.selection_bounds() is None:
+        context = Rect(0, 0, picture.width, picture.height)
+        geometry.check_sendable(context, "The image")
+        image, mask = picture.visible(context), None
+    else:
+        context, image, mask = _selected_area(picture, "Edit")
+    # An instruction says what to change: there is no negative prompt.
+    shared = {key: value for key, value in _shared(options).items() if key != "negative_prompt"}
+    request = tasks.edit(
+        image,
+        instruction,
+        mask=mask,
+        **shared,  # type: ignore[arg-type]
+        **options.guides.request_fields(picture, context),  # type: ignore[arg-type]
+    )
+    return Plan("edit", instruction, request, None, mask, (context.x, context.y))

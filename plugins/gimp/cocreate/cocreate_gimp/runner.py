@@ -158,13 +158,16 @@ def learn(image: Gimp.Image, name: str, steps: int, *, interactive: bool) -> Lea
     return Learned(learning.lora, cancelled=learning.cancelled)
 
 
-def personal_loras() -> list[str]:
-    """The daemon's personal LoRAs (and other LoRAs it knows), for the dialog's list; [] when it is not running."""
+def daemon_models() -> list[tuple[str, str, str]]:
+    """(name, kind, shown text) of the daemon's image models and LoRAs, for the dialog's lists; [] when it is not
+    running. An image model shows its family ("tiny-sdxl · sdxl")."""
     try:
         with CocreateClient(client_name="gimp", timeout=3.0) as client:
-            return sorted(model.name for model in client.list_models() if model.kind == "lora")
+            models = client.list_models()
     except CocreateError:
         return []
+    listed = [model for model in models if model.kind in ("image", "lora")]
+    return sorted((m.name, m.kind, f"{m.name} · {m.family}" if m.family else m.name) for m in listed)
 
 
 @dataclass(frozen=True)

@@ -638,6 +638,12 @@ SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
     ("two documents", two_documents),
 ]
 
+# Which scenarios a run drives: the test writes the set's name to /project/window-scenarios (default: SCENARIOS).
+from .guide_scenarios import GUIDE_SCENARIOS  # noqa: E402  (it uses the helpers above)
+
+SCENARIO_SETS = {"window": SCENARIOS, "guides": [("start", start), *GUIDE_SCENARIOS]}
+CHOSEN = PROJECT / "window-scenarios"
+
 
 class Driver(Extension):
     def __init__(self, parent: Any) -> None:
@@ -645,7 +651,8 @@ class Driver(Extension):
         self.runner: Runner | None = None
 
     def setup(self) -> None:
-        self.runner = Runner(Verdict(), SCENARIOS)
+        chosen = CHOSEN.read_text().strip() if CHOSEN.exists() else "window"
+        self.runner = Runner(Verdict(), SCENARIO_SETS[chosen])
 
     def createActions(self, window: Any) -> None:
         pass
