@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 	scripts/install_torch.sh $(BIN)/pip
 	# llama-cpp-python compiles llama.cpp here (cmake, a few minutes); for a GPU build pass e.g.
 	# LLAMA_CMAKE_ARGS=-DGGML_CUDA=on, for a binary that runs on other CPUs -DGGML_NATIVE=OFF
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e '.[test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e '.[test,studio]'
 	# the plugins ship the client with pure-Python wheels: fetched now, so tests and builds run offline
 	$(BIN)/python -m core_server.packaging.bundle build/client
 	touch $@

@@ -316,9 +316,17 @@ class CancelToken:
         if self._event.is_set():
             raise Cancelled()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until cancelled (True) or `timeout` seconds pass (False)."""
+        return self._event.wait(timeout)
+
 
 class EngineError(Exception):
     """A request an engine cannot serve (wrong model kind, unsupported size...); the message is for people."""
+
+
+class EngineUnavailable(Exception):
+    """The engine running a job went away (a cluster replica died); the job may be sent again."""
 
 
 class Engine(Protocol):

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .core import connect, out
+
+if TYPE_CHECKING:
+    from ..pb import cocreate_pb2 as pb
 
 
 def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -28,7 +32,20 @@ def _health(args: argparse.Namespace) -> int:
     out.print(f"  {endpoint}", soft_wrap=True, highlight=False)
     out.print(f"cocreate {status.version} on {status.device}; {status.queue_length} queued")
     out.print(f"loaded: {', '.join(m.name for m in status.loaded) or 'none'}", soft_wrap=True)
+    if status.HasField("cluster"):
+        _cluster(status.cluster)
     return 0
+
+
+def _cluster(cluster: pb.ClusterStatus) -> None:
+    out.print(f"cluster {cluster.address}: {len(cluster.replicas)} replica(s), {cluster.waiting} waiting for one")
+    for replica in cluster.replicas:
+        models = ", ".join(replica.models) or "no model yet"
+        out.print(
+            f"  {replica.kind} {replica.id} {replica.state} pid {replica.pid}, {replica.running} running: {models}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -24,6 +24,11 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
     add.add_argument("path", type=Path)
     add.add_argument("--config", type=Path, help="for a single .safetensors checkpoint: a diffusers folder of its kind")
     add.add_argument(
+        "--prediction",
+        choices=["epsilon", "v"],
+        help="for a full SD 2.x/SDXL checkpoint whose file cannot tell: what its UNet predicts (SD 2.x: v by default)",
+    )
+    add.add_argument(
         "--control",
         action="append",
         default=[],
@@ -74,7 +79,9 @@ def _catalog() -> ModelCatalog:
 
 def _models_add(args: argparse.Namespace) -> int:
     try:
-        entry = _catalog().add(args.name, args.path, config=args.config, controls=args.control)
+        entry = _catalog().add(
+            args.name, args.path, config=args.config, prediction=args.prediction, controls=args.control
+        )
     except (ValueError, OSError) as error:
         raise CliError(str(error)) from None
     serves = f" for {entry.family} {', '.join(entry.controls)} maps" if entry.controls else ""

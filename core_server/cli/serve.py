@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from .. import config
+from ..cluster.options import ClusterOptions
 from ..sessions.context import POLICIES
 from .core import CliError, console, positive, read_token
 
@@ -59,12 +60,53 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
         "hash (length and SHA-256: nothing readable) or none (length only) (default full)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _add_cluster_flags(serve)
     serve.set_defaults(run=_serve)
 
     token = verbs.add_parser("token", help="make a named token for a TCP daemon and add its hash to a tokens file")
     token.add_argument("name", help="who will use it (letters, digits, . _ @ -)")
     token.add_argument("--tokens", type=Path, required=True, metavar="FILE", help="the file serve --tokens reads")
     token.set_defaults(run=_new_token)
+
+
+def _add_cluster_flags(serve: argparse.ArgumentParser) -> None:
+    studio = serve.add_argument_group(
+        "studio", "run as a front over engines on a Ray cluster (pip install 'cocreate[studio]')"
+    )
+    studio.add_argument(
+        "--cluster", metavar="ADDRESS", help="the Ray cluster's head (HOST:PORT, ray://HOST:10001 or auto)"
+    )
+    defaults = ClusterOptions("")
+    studio.add_argument(
+        "--min-replicas", type=positive, default=defaults.min_replicas, metavar="N", help="per model kind (default 1)"
+    )
+    studio.add_argument(
+        "--max-replicas",
+        type=positive,
+        default=defaults.max_replicas,
+        metavar="N",
+        help="per model kind; Serve adds replicas up to this while jobs wait (default 2)",
+    )
+    studio.add_argument("--replica-cpus", type=float, default=defaults.replica_cpus, metavar="N", help="(default 1)")
+    studio.add_argument(
+        "--replica-gpus", type=float, default=defaults.replica_gpus, metavar="N", help="1 on a GPU farm (default 0)"
+    )
+    studio.add_argument(
+        "--in-flight",
+        type=positive,
+        metavar="N",
+        help="jobs handed to the cluster at once; more wait in the front's fair queue (default 2 × max replicas)",
+    )
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions | None:
+    if not args.cluster:
+        return None
+    if args.min_replicas > args.max_replicas:
+        raise CliError(f"--min-replicas {args.min_replicas} is more than --max-replicas {args.max_replicas}")
+    return ClusterOptions(
+        args.cluster, args.min_replicas, args.max_replicas, args.replica_cpus, args.replica_gpus, args.in_flight or 0
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -88,6 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
         preload=args.preload,
         keep_alive_s=args.keep_alive,
         store_context=args.store_context,
+        cluster=_cluster_options(args),
         limits=config.Limits(
             max_side=args.max_side,
             max_candidates=args.max_candidates,

@@ -124,7 +124,13 @@ class ModelCatalog:
         return self.resolve(found[0][2], CONTROL) if found else None
 
     def add(
-        self, name: str, path: str | Path, *, config: str | Path | None = None, controls: Sequence[str] = ()
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        config: str | Path | None = None,
+        prediction: str | None = None,
+        controls: Sequence[str] = (),
     ) -> ModelEntry:
         """Register a local model in place (nothing is copied).
 
@@ -132,7 +138,8 @@ class ModelCatalog:
         .safetensors image checkpoint, a LoRA .safetensors file, a .gguf text model (run by llama.cpp) or a
         diffusers ControlNet folder (`controls`: the kinds it serves, when its name does not say).
         A checkpoint needs the config files of the pipeline it belongs to: `config` (a local diffusers
-        folder) or its base model's configs in the Hugging Face cache.
+        folder) or its base model's configs in the Hugging Face cache. `prediction` (epsilon or v) says what
+        a full UNet checkpoint added without `config` predicts, where its file cannot tell (SD 2.x).
         """
         _check_name(name)
         path = Path(path).expanduser().resolve()
@@ -141,7 +148,10 @@ class ModelCatalog:
         flow = _flow_transformer(path) if kind == "image" and path.is_file() else None
         if kind == "image" and path.is_file() and flow is None:
             found = _detect(path)
-            config_dir, family = _single_file_config(path, found, config, self.models_dir / "configs"), found.family
+            written = self.models_dir / "configs"
+            config_dir, family = _single_file_config(path, found, config, written, prediction), found.family
+        elif prediction is not None:
+            raise CatalogError(f"--prediction is for a full Stable Diffusion checkpoint file; {path.name} is not one.")
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
@@ -512,10 +522,14 @@ def _detect(checkpoint: Path) -> Detected:
         raise CatalogError(str(error)) from error
 
 
-def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | None, written: Path) -> Path:
+def _single_file_config(
+    checkpoint: Path, found: Detected, config: str | Path | None, written: Path, prediction: str | None = None
+) -> Path:
     """The local diffusers folder that describes a single-file checkpoint's pipeline: `config`, one
     written under `written` for the families cocreate ships the files of, or the HF cache's."""
     if config is not None:
+        if prediction is not None:
+            raise CatalogError("--prediction is for files added without --config: the folder's scheduler says it.")
         folder = Path(config).expanduser().resolve()
         if not (folder / "model_index.json").is_file():
             raise CatalogError(f"{folder} is not a diffusers folder (no model_index.json) for {checkpoint.name}.")
@@ -531,7 +545,10 @@ def _single_file_config(checkpoint: Path, found: Detected, config: str | Path | 
             f"{checkpoint.name} is a {found.describe()}: it has no VAE or text encoders; "
             "add it with --config naming a diffusers folder of the same family to take them from."
         )
-    shipped = config_folder(written, found)
+    try:
+        shipped = config_folder(written, found, checkpoint, prediction)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
     if shipped is not None:
         return shipped
     # Imported here: this reads the checkpoint and needs torch. diffusers would fetch the base model's

@@ -300,10 +300,50 @@ def load_transformer(path: Path, checkpoint: TransformerCheckpoint, dtype: Any, 
     tensors = load_gguf_checkpoint(str(path)) if checkpoint.gguf else load_file(path)
     # diffusers' converters expect names without ComfyUI's prefix (and some would mangle them).
     state = {name.removeprefix(COMFY_PREFIX): tensor for name, tensor in tensors.items()}
+    if _is_narrow_bfl(state, checkpoint):
+        state = _convert_narrow_bfl(state, checkpoint)  # diffusers' layout: from_single_file takes it as it is
     options: dict[str, Any] = {"config": str(config_dir), "local_files_only": True, "torch_dtype": dtype}
     if checkpoint.gguf:
         options["quantization_config"] = GGUFQuantizationConfig(compute_dtype=dtype)
     return model_class.from_single_file(state, **options)
+
+
+# diffusers' Flux.1 and Chroma converters cut each single block's fused linear1 (q, k, v and the MLP's input)
+# at the real width: 3072, with an MLP 4× as wide.
+REAL_FLUX_WIDTH, REAL_FLUX_MLP = 3072, 4 * 3072
+NARROW_CONVERTERS = {
+    "FluxTransformer2DModel": "convert_flux_transformer_checkpoint_to_diffusers",
+    "ChromaTransformer2DModel": "convert_chroma_transformer_checkpoint_to_diffusers",
+}
+FUSED_SINGLE = re.compile(r"single_blocks\.(\d+)\.linear1\.(weight|bias)")
+
+
+def _is_narrow_bfl(state: Mapping[str, Any], checkpoint: TransformerCheckpoint) -> bool:
+    width = checkpoint.config["attention_head_dim"] * checkpoint.config["num_attention_heads"]
+    bfl_names = "double_blocks.0.img_attn.qkv.weight" in state
+    narrow = width != REAL_FLUX_WIDTH
+    return bfl_names and narrow and not checkpoint.gguf and checkpoint.transformer_class in NARROW_CONVERTERS
+
+
+def _convert_narrow_bfl(state: dict[str, Any], checkpoint: TransformerCheckpoint) -> dict[str, Any]:
+    """A Flux.1/Chroma BFL state dict of another width (a miniature, a pruned model) in diffusers' names:
+    diffusers' own converter runs with each fused linear1 stood in by a free view of the real width (rows of
+    zeros that take no memory), then the real tensors are cut at this width."""
+    import torch
+    from diffusers.loaders import single_file_utils
+
+    width = checkpoint.config["attention_head_dim"] * checkpoint.config["num_attention_heads"]
+    fused = [(match, state[name]) for name in state if (match := FUSED_SINGLE.fullmatch(name))]
+    real_rows = 3 * REAL_FLUX_WIDTH + REAL_FLUX_MLP
+    stand_ins = {match.string: t.new_zeros(1, *t.shape[1:]).expand(real_rows, *t.shape[1:]) for match, t in fused}
+    convert = getattr(single_file_utils, NARROW_CONVERTERS[checkpoint.transformer_class])
+    converted = convert({**state, **stand_ins})
+    for match, tensor in fused:
+        block, kind = match.groups()
+        pieces = torch.split(tensor, (width, width, width, tensor.shape[0] - 3 * width))
+        for part, piece in zip(("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"), pieces, strict=True):
+            converted[f"single_transformer_blocks.{block}.{part}.{kind}"] = piece.contiguous()
+    return converted
 
 
 def detect_file(path: Path) -> TransformerCheckpoint | None:

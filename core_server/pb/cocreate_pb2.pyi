@@ -751,7 +751,7 @@ class ModelStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelStatusResponse(_message.Message):
-    __slots__ = ("loaded", "device", "queue_length", "running_job_id", "memory_budget_bytes", "version", "limits")
+    __slots__ = ("loaded", "device", "queue_length", "running_job_id", "memory_budget_bytes", "version", "limits", "cluster")
     LOADED_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -759,6 +759,7 @@ class ModelStatusResponse(_message.Message):
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     loaded: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     device: str
     queue_length: int
@@ -766,7 +767,36 @@ class ModelStatusResponse(_message.Message):
     memory_budget_bytes: int
     version: str
     limits: Limits
-    def __init__(self, loaded: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., device: _Optional[str] = ..., queue_length: _Optional[int] = ..., running_job_id: _Optional[str] = ..., memory_budget_bytes: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    cluster: ClusterStatus
+    def __init__(self, loaded: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., device: _Optional[str] = ..., queue_length: _Optional[int] = ..., running_job_id: _Optional[str] = ..., memory_budget_bytes: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., cluster: _Optional[_Union[ClusterStatus, _Mapping]] = ...) -> None: ...
+
+class ClusterStatus(_message.Message):
+    __slots__ = ("address", "replicas", "waiting")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    replicas: _containers.RepeatedCompositeFieldContainer[EngineReplica]
+    waiting: int
+    def __init__(self, address: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[EngineReplica, _Mapping]]] = ..., waiting: _Optional[int] = ...) -> None: ...
+
+class EngineReplica(_message.Message):
+    __slots__ = ("id", "kind", "state", "node", "pid", "models", "running")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: str
+    state: str
+    node: str
+    pid: int
+    models: _containers.RepeatedScalarFieldContainer[str]
+    running: int
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., node: _Optional[str] = ..., pid: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., running: _Optional[int] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_side", "max_candidates", "max_steps", "max_new_tokens", "max_text_chars", "max_prompt_chars", "max_queue", "max_message_bytes")

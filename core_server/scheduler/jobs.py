@@ -54,6 +54,7 @@ class Job:
     previews: bool
     loop: asyncio.AbstractEventLoop
     owner: str = ""  # the identity that started it: only it may cancel it or see it running
+    session: str = ""  # its co-creation session: a cluster routes a session's jobs to one replica
     cancel_token: CancelToken = field(default_factory=CancelToken)
     submitted: float = field(default_factory=time.monotonic)
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike

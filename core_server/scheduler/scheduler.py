@@ -6,10 +6,11 @@ import logging
 import threading
 import time
 
-from ..tasks import Cancelled, EngineError, EngineEvent, GenerationResult, PersonalizeTask, Trainer
+from ..tasks import Cancelled, EngineError, EngineEvent, EngineUnavailable, GenerationResult, PersonalizeTask, Trainer
 from .fair_queue import FairQueue
 from .jobs import Failed, Finished, Job, QueuedAt, WasCancelled
 from .residency import Residency
+from .runner import EngineRunner, LocalRunner
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,11 @@ def _no_trainer(*_: object) -> None:
 
 
 class Scheduler:
-    """Runs generation jobs on engines from `residency`, and personalisation jobs with `train` (which
-    loads its own copy of the base model: training changes weights a loaded engine must keep)."""
+    """Runs generation jobs with `runner` (default: on engines from `residency`), and personalisation jobs
+    with `train` (which loads its own copy of the base model: training changes weights a loaded engine must keep).
+
+    Each of `devices` is a worker thread running one job at a time: a device here, or a slot for a job
+    in flight to a cluster."""
 
     def __init__(
         self,
@@ -33,8 +37,10 @@ class Scheduler:
         max_queue: int,
         devices: tuple[str, ...] = ("default",),
         train: Trainer = _no_trainer,
+        runner: EngineRunner | None = None,
     ) -> None:
         self.residency = residency
+        self.runner = runner or LocalRunner(residency)
         self._train = train
         self._max_queue = max_queue
         self._queue = FairQueue()
@@ -103,7 +109,7 @@ class Scheduler:
             self._wake.notify_all()
         for worker in self._workers:
             worker.join(timeout)
-        self.residency.close()
+        self.runner.close()
 
     # ------------------------------------------------------------ worker threads
 
@@ -149,17 +155,11 @@ class Scheduler:
                 self._train(job.model_entry, job.task, emit, job.cancel_token)
                 result = GenerationResult()
             else:
-                with job.stages.timed("model"):  # a load when the model is not resident yet
-                    engine = self.residency.acquire(job.model, job.model_entry)
-                try:
-                    job.cancel_token.check()
-                    result = engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
-                finally:
-                    self.residency.release(job.model)
+                result = self.runner.run(job, emit)
             job.stages.extend(result.stages)
         except Cancelled:
             job.publish(WasCancelled())
-        except EngineError as error:  # a refusal the person is told about: no traceback in the log
+        except (EngineError, EngineUnavailable) as error:  # the person is told: no traceback in the log
             log.info("job %s refused: %s", job.id, error)
             job.publish(Failed(error))
         except Exception as error:  # reported to the caller as a status; the worker lives on

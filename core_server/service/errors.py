@@ -11,7 +11,7 @@ import grpc
 
 from ..scheduler.scheduler import QueueFull
 from ..sessions.blobs import LostFile
-from ..tasks import EngineError
+from ..tasks import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (LookupError, grpc.StatusCode.NOT_FOUND),  # store.NotFound, catalog.UnknownModel
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (LostFile, grpc.StatusCode.DATA_LOSS),

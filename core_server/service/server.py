@@ -12,12 +12,14 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .. import config
+from ..cluster.options import ClusterOptions
 from ..engines import load_engine, train_lora
 from ..engines.devices import choose_device
 from ..models.catalog import ModelCatalog
@@ -55,6 +57,7 @@ class ServeOptions:
     preload: bool = False  # load the default image model in the background at start
     keep_alive_s: float | None = None  # unload models idle this long; None: keep them
     store_context: ContextPolicy = "full"  # what turns keep of the document text (sessions.context)
+    cluster: ClusterOptions | None = None  # a studio's front: engines run on a Ray cluster
 
 
 async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) -> None:
@@ -68,6 +71,8 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         raise ConfigError("tokens are for TCP (--listen); the Unix socket is private to this user already")
     if bool(options.tls_cert) != bool(options.tls_key):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    if options.cluster and options.preload:
+        raise ConfigError("--preload loads models on this machine; with --cluster the replicas load them")
     os.umask(0o077)  # everything the daemon writes (database, its WAL, blobs, keys) is this user's alone
     home_lock = _lock_home(config.data_dir())  # before the store: a second daemon must change nothing
     store = SessionStore(config.sessions_dir(), store_context=options.store_context)
@@ -80,7 +85,10 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
     await asyncio.to_thread(catalog.list)
     limits = options.limits
     scheduler = Scheduler(
-        Residency(load_engine, options.max_memory_bytes), max_queue=limits.max_queue, train=train_lora
+        Residency(load_engine, options.max_memory_bytes),
+        max_queue=limits.max_queue,
+        train=train_lora,
+        **(await _cluster_runner(options.cluster) if options.cluster else {}),
     )
     # Authentication first, then decoding: nothing from a caller without a token is ever decoded.
     interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(tokens)] if tokens else []
@@ -132,6 +140,15 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         shm.sweep(older_than_s=shm.UNREAD_GRACE_S)
         store.close()
         os.close(home_lock)
+
+
+async def _cluster_runner(options: ClusterOptions) -> dict[str, Any]:
+    """The scheduler's arguments for a front: a Ray runner, and one worker slot per job in flight."""
+    from ..cluster.runner import RayRunner  # Ray is imported by a studio's front only
+
+    log.info("deploying the engines on the Ray cluster at %s", options.address)
+    runner = await asyncio.to_thread(RayRunner, options)
+    return {"runner": runner, "devices": tuple(f"cluster-{slot}" for slot in range(options.slots))}
 
 
 def _token_book(options: ServeOptions) -> TokenBook | None:

@@ -103,6 +103,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             model_entry=entry,
             previews=spec.previews,
             loop=asyncio.get_running_loop(),
+            session=spec.session_id,
         )
         job.stages.add("request", time.perf_counter() - received)
         try:
@@ -460,7 +461,20 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             memory_budget_bytes=self.scheduler.residency.budget or 0,
             version=__version__,
             limits=convert.limits_to_pb(self.limits),
+            cluster=await asyncio.to_thread(self._cluster),
         )
+
+    def _cluster(self) -> pb.ClusterStatus | None:
+        cluster = self.scheduler.runner.cluster()
+        if cluster is None:
+            return None
+        replicas = [
+            pb.EngineReplica(
+                id=r.id, kind=r.kind, state=r.state, node=r.node, pid=r.pid, models=r.models, running=r.running
+            )
+            for r in cluster.replicas
+        ]
+        return pb.ClusterStatus(address=cluster.address, replicas=replicas, waiting=cluster.waiting)
 
     @unary
     async def ProbeSharedMemory(

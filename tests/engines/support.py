@@ -68,3 +68,19 @@ class Recorder:
 
     def text(self, index: int) -> str:
         return "".join(e.text for e in self.events if isinstance(e, TextDeltaEvent) and e.index == index)
+
+
+def assert_inpaints_keeping_the_rest(entry: ModelEntry, prompt: str = "") -> None:
+    """Load `entry` on the CPU, inpaint a disc in 2 steps: every pixel outside the mask comes back unchanged."""
+    from core_server.tasks import InpaintTask
+
+    engine = load_on_cpu(entry)
+    image, mask = random_image(64, 64, seed=4), disc_mask(64, 64, 30, 30, 12)
+    recorder = Recorder()
+    try:
+        task = InpaintTask(image, mask, prompt=prompt, steps=2)
+        result = engine.run(task, (1,), previews=False, emit=recorder, cancel=recorder.token)
+    finally:
+        engine.close()
+    keep = mask_pixels(mask) == 0
+    assert np.array_equal(pixels(result.images[0])[keep], pixels(image)[keep])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -13,8 +12,9 @@ from transformers import CLIPTokenizer
 
 from core_server.engines.families.detect import Detected, detect
 from core_server.models import CatalogError, ModelCatalog
-from core_server.tasks import EngineError, InpaintTask
-from tests.engines.support import Recorder, disc_mask, load_on_cpu, mask_pixels, pixels, random_image
+from core_server.tasks import EngineError
+from tests.engines.support import assert_inpaints_keeping_the_rest
+from tests.support import single_file
 
 # Tiny stand-ins for each layout's marking tensors (only names and the shapes detection reads matter).
 VAE_AND_CLIP = {
@@ -122,21 +122,14 @@ def test_a_denoiser_file_with_its_familys_folder_loads_offline_and_paints(
     entry = catalog.add(f"single-{model}", folder / part / "diffusion_pytorch_model.safetensors", config=folder)
     try:
         assert entry.family == model.removeprefix("tiny-")
-        engine = load_on_cpu(entry)
-        image, mask = random_image(64, 64, seed=4), disc_mask(64, 64, 30, 30, 12)
-        recorder = Recorder()
-        result = engine.run(
-            InpaintTask(image, mask, steps=2), (1,), previews=False, emit=recorder, cancel=recorder.token
-        )
-        engine.close()
+        assert_inpaints_keeping_the_rest(entry)
     finally:
         catalog.remove(f"single-{model}")
-    keep = mask_pixels(mask) == 0
-    assert np.array_equal(pixels(result.images[0])[keep], pixels(image)[keep])
 
 
 def test_a_full_sd15_checkpoint_needs_no_config_and_nothing_is_fetched(catalog: ModelCatalog, tmp_path: Path) -> None:
-    entry = catalog.add("sd15-file", saved(tmp_path, "sd15-inpainting", SD15_INPAINTING))
+    tiny = catalog.resolve("tiny-image", "image").path
+    entry = catalog.add("sd15-file", single_file.write(tiny, tmp_path / "sd15-inpainting.safetensors"))
     try:
         assert entry.family == "sd15" and entry.config is not None
         assert entry.config.is_relative_to(catalog.models_dir / "configs")

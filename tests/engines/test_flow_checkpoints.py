@@ -1,8 +1,8 @@
 """Single-file transformer checkpoints of the flow families: each layout recognised and loaded offline.
 
 The tiny profile's transformers are saved in the diffusers layout, behind ComfyUI's prefix, as a Q8_0 GGUF
-and (Z-Image) in its original layout; Flux.1 and Flux.2's BFL names are checked on shape tables, since
-diffusers' BFL converter for Flux.1 assumes the real width.
+and (Z-Image, Flux.1) in its original layout; Flux.2's BFL names and Flux.1's real-width variants are
+checked on shape tables.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from core_server.models.flow_checkpoints import (
 )
 from core_server.tasks import CancelToken, InpaintTask
 from tests.engines.support import disc_mask, load_on_cpu, random_image
+from tests.support.original_checkpoints import flux_bfl
 
 EXPECTED = {
     tiny_flow.TINY_FLUX: ("flux", "dev"),
@@ -124,6 +125,21 @@ def test_z_image_original_layout_loads(transformers: dict[str, Path], tmp_path: 
     checkpoint = detect(tensor_shapes(path))
     assert checkpoint is not None and (checkpoint.family, checkpoint.layout) == ("z-image", "bfl")
     model = load_transformer(path, checkpoint, torch.float32, tmp_path / "config")
+    assert all(torch.equal(model.state_dict()[key], tensor) for key, tensor in state.items())
+
+
+@pytest.mark.parametrize("prefix", ["", COMFY_PREFIX])
+def test_a_narrow_flux_in_bfl_names_loads_with_every_weight_in_place(
+    transformers: dict[str, Path], tmp_path: Path, prefix: str
+) -> None:
+    """diffusers' converter cuts the fused single-block projection at the real width; ours at the file's."""
+    state = load_file(transformers[tiny_flow.TINY_FLUX])
+    path = tmp_path / "flux-bfl.safetensors"
+    save_file({prefix + key: tensor for key, tensor in flux_bfl(state).items()}, path)
+    checkpoint = detect(tensor_shapes(path))
+    assert checkpoint is not None and (checkpoint.family, checkpoint.layout) == ("flux", "comfyui" if prefix else "bfl")
+    model = load_transformer(path, checkpoint, torch.float32, tmp_path / "config")
+    assert model.state_dict().keys() == state.keys()
     assert all(torch.equal(model.state_dict()[key], tensor) for key, tensor in state.items())
 
 

@@ -95,19 +95,35 @@ def original_state_dict(folder: Path, dtype: torch.dtype) -> dict[str, torch.Ten
     def part(subfolder: str) -> dict[str, torch.Tensor]:
         return load_file(next((folder / subfolder).glob("*.safetensors")))
 
-    unet = part("unet")
+    tensors = {**original_unet(part("unet")), **original_vae(part("vae")), **hf_clip(part("text_encoder"), TEXT)}
+    return {k: v.to(dtype).contiguous() for k, v in tensors.items()}
+
+
+def original_unet(unet: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A diffusers UNet2DConditionModel's tensors under their original names (SDXL's size embedding too)."""
     attended = {k.split(".")[1] for k in unet if k.startswith("up_blocks.") and ".attentions." in k}
-    tensors = {UNET + unet_name(k, attended): v for k, v in unet.items()}
-    vae = part("vae")
+    sizes = {"add_embedding.linear_1.": "label_emb.0.0.", "add_embedding.linear_2.": "label_emb.0.2."}
+    renamed = {}
+    for k, v in unet.items():
+        size = next((theirs for ours, theirs in sizes.items() if k.startswith(ours)), None)
+        renamed[UNET + (size + k.rpartition(".")[2] if size else unet_name(k, attended))] = v
+    return renamed
+
+
+def original_vae(vae: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     levels = len({k.split(".")[2] for k in vae if k.startswith("decoder.up_blocks.")})
+    tensors = {}
     for k, v in vae.items():
         name = vae_name(k, levels)
         # The original VAE's attention projections are 1×1 convolutions.
         is_projection = re.search(r"attn_1\.(q|k|v|proj_out)\.weight$", name)
         tensors[VAE + name] = v[:, :, None, None] if is_projection else v
-    # Newer transformers save CLIPTextModel without its text_model. prefix; checkpoints keep it.
-    tensors.update({TEXT + re.sub(r"^(?!text_model\.)", "text_model.", k): v for k, v in part("text_encoder").items()})
-    return {k: v.to(dtype).contiguous() for k, v in tensors.items()}
+    return tensors
+
+
+def hf_clip(text_encoder: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Newer transformers save CLIPTextModel without its text_model. prefix; checkpoints keep it."""
+    return {prefix + re.sub(r"^(?!text_model\.|text_projection)", "text_model.", k): v for k, v in text_encoder.items()}
 
 
 def write(folder: Path, out: Path, dtype: torch.dtype = torch.float16) -> Path:

@@ -9,6 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TORCH = {"torch", "diffusers", "transformers", "accelerate", "safetensors"}
 RULES = {
+    # the studio's cluster glue: Ray and the engines, never the gRPC service nor tensors of its own
+    "core_server/cluster": TORCH | {"grpc", "grpclib", "sqlite3", "core_server.service", "core_server.pb"},
     "core_server/engines": {
         "grpc",
         "grpclib",
@@ -20,8 +22,8 @@ RULES = {
         "core_server.pb",
     },
     "core_server/models": {"grpc", "grpclib", "asyncio", "sqlite3", "core_server.service", "core_server.pb"},
-    "core_server/service": TORCH | {"numpy", "PIL", "sqlite3"},
-    "core_server/scheduler": TORCH | {"grpc", "numpy", "core_server.pb", "core_server.service"},
+    "core_server/service": TORCH | {"numpy", "PIL", "sqlite3", "ray"},  # Ray: only through core_server.cluster
+    "core_server/scheduler": TORCH | {"grpc", "numpy", "ray", "core_server.pb", "core_server.service"},
     "core_server/sessions": TORCH | {"grpc", "numpy", "core_server.pb", "core_server.service"},
     "core_server/tasks.py": TORCH | {"grpc", "numpy"},
     "core_server/provenance": TORCH | {"grpc", "core_server.pb", "core_server.service"},

@@ -52,15 +52,25 @@ def _unet_variant(conv_in: str) -> Callable[[Shapes, str], str]:
     return variant
 
 
+def _sdxl_variant(shapes: Shapes, prefix: str) -> str:
+    # The refiner conditions on OpenCLIP bigG alone, stored where the base keeps CLIP ViT-L.
+    if "conditioner.embedders.0.model.text_projection" in shapes:
+        return "refiner"
+    return _unet_variant("input_blocks.0.0.weight")(shapes, prefix)
+
+
 def _sd_variant(shapes: Shapes, prefix: str) -> str:
-    # SD 2.x cross-attends to OpenCLIP's 1024-wide text, SD 1.x to CLIP ViT-L's 768.
-    to_k = shapes.get(prefix + SD_CROSS_ATTENTION, ())
-    version = "SD 2.x" if len(to_k) == 2 and to_k[1] == 1024 else "SD 1.x"
+    # SD 2.x cross-attends to OpenCLIP ViT-H's 1024-wide text (kept under cond_stage_model.model.), SD 1.x
+    # to CLIP ViT-L's 768.
+    to_k = shapes.get(prefix + SD_CROSS_ATTENTION) or shapes.get(prefix + SD_MIDDLE_CROSS_ATTENTION, ())
+    open_clip = "cond_stage_model.model.token_embedding.weight" in shapes
+    version = "SD 2.x" if open_clip or (len(to_k) == 2 and to_k[1] == 1024) else "SD 1.x"
     inpainting = _unet_variant("input_blocks.0.0.weight")(shapes, prefix)
     return f"{version} {inpainting}".strip()
 
 
 SD_CROSS_ATTENTION = "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
+SD_MIDDLE_CROSS_ATTENTION = "middle_block.1.transformer_blocks.0.attn2.to_k.weight"
 DIFFUSERS_CROSS_ATTENTION = "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight"
 LAYOUTS: tuple[Layout, ...] = (
     # SDXL before SD 1.x/2.x: both have input_blocks; only SDXL conditions on sizes through label_emb.
@@ -68,9 +78,11 @@ LAYOUTS: tuple[Layout, ...] = (
         "sdxl",
         "original",
         ("input_blocks.0.0.weight", "label_emb.0.0.weight"),
-        _unet_variant("input_blocks.0.0.weight"),
+        _sdxl_variant,
     ),
     Layout("sd15", "original", ("input_blocks.0.0.weight", SD_CROSS_ATTENTION), _sd_variant),
+    # Miniatures (and pruned UNets) may attend only in the middle.
+    Layout("sd15", "original", ("input_blocks.0.0.weight", SD_MIDDLE_CROSS_ATTENTION), _sd_variant),
     Layout("sd3", "original", ("joint_blocks.0.context_block.attn.qkv.weight", "x_embedder.proj.weight")),
     Layout("sdxl", "diffusers", ("conv_in.weight", "add_embedding.linear_1.weight"), _unet_variant("conv_in.weight")),
     Layout("sd15", "diffusers", ("conv_in.weight", DIFFUSERS_CROSS_ATTENTION), _unet_variant("conv_in.weight")),

@@ -1,26 +1,57 @@
 """The config and tokenizer files a full single-file checkpoint needs, written locally, nothing fetched.
 
 A single .safetensors checkpoint holds weights only; diffusers builds its pipeline from a folder of
-configs and tokenizer files. For the families listed in WRITERS that folder is written here from
-known values and CLIP's BPE merges shipped in configs/ (MIT, OpenAI), so `models add NAME file`
-needs no --config and no network. Other families need --config (or their files in the HF cache).
+configs and tokenizer files. For the families in WRITERS that folder is written here: every size (widths,
+depths, channels) is read from the checkpoint's tensor shapes, the rest (schedulers, scaling factors, head
+widths of 64) are the values Stability ships, and the CLIP tokenizers come from CLIP's BPE merges in
+configs/ (MIT, OpenAI; OpenCLIP uses the same merges and pads with "!"). So `models add NAME file` needs no
+--config and no network, and a miniature written in the same layout loads the same way as a real file.
+
+What the shapes cannot tell, and how it is chosen:
+- epsilon or v-prediction: `--prediction` when given; else a `v_pred` key in the file (ComfyUI and
+  NoobAI mark v-prediction checkpoints so); else a sidecar `NAME.yaml` saying `parameterization: "v"`
+  (the original configs, as A1111 reads them); else v-prediction for a 4-channel SD 2.x (2.0/2.1 768-v,
+  the common ones: a 2.x-base file needs `--prediction epsilon`) and epsilon for everything else.
+- T5-XXL's tokenizer (a SentencePiece model no installed package carries): an SD 3.5 file holding T5 is
+  refused unless --config names a folder with tokenizer_3/; SD 3.5 files without T5 load without it.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core_server.engines.families.detect import Detected
+from core_server.engines.families.detect import Detected, Shapes, read_shapes
+from core_server.tasks import EngineError
 
 CLIP_BPE = Path(__file__).parent / "configs" / "bpe_simple_vocab_16e6.txt.gz"
 CLIP_MERGES = 49152 - 256 - 2  # the merges CLIP uses of the file: its vocabulary is 49408 tokens
 START, END = "<|startoftext|>", "<|endoftext|>"
+OPEN_CLIP_PAD = "!"
+HEAD_WIDTH = 64  # every Stable Diffusion attention head since 2.0 (and CLIP's) is 64 wide
+SD1_HEADS = 8  # SD 1.x has 8 heads at every level instead
+PREDICTIONS = {"epsilon": "epsilon", "eps": "epsilon", "v": "v_prediction", "v_prediction": "v_prediction"}
+UNET, VAE = "model.diffusion_model.", "first_stage_model."
+# The text encoders of each layout: (checkpoint prefix, HF layout or OpenCLIP's, has a projection).
+CLIP_L_SD1 = "cond_stage_model.transformer."
+OPEN_CLIP_SD2 = "cond_stage_model.model."
+CLIP_L_SDXL, OPEN_CLIP_SDXL = "conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."
+OPEN_CLIP_REFINER = "conditioner.embedders.0.model."
+CLIP_L_SD3, CLIP_G_SD3 = "text_encoders.clip_l.transformer.", "text_encoders.clip_g.transformer."
+T5_SD3 = "text_encoders.t5xxl.transformer."
+# The last of SD 2.x's 24 OpenCLIP layers is never used (it reads the penultimate); diffusers drops it.
+SD2_UNUSED_LAYER = 23
+
+Files = dict[str, dict[str, Any]]  # relative path → JSON content
+Tokenizers = dict[str, str]  # subfolder → pad token
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -30,8 +61,9 @@ def _bytes_to_unicode() -> dict[int, str]:
     return {**{byte: chr(byte) for byte in kept}, **{byte: chr(256 + i) for i, byte in enumerate(moved)}}
 
 
-def write_clip_tokenizer(folder: Path) -> None:
-    """vocab.json, merges.txt and the settings of CLIP's tokenizer, as diffusers' SD repos ship them."""
+def write_clip_tokenizer(folder: Path, pad: str = END) -> None:
+    """vocab.json, merges.txt and the settings of CLIP's tokenizer, as diffusers' SD repos ship them
+    (pad "!" for OpenCLIP's, as SD 2.x and SDXL's second encoder pad)."""
     lines = gzip.decompress(CLIP_BPE.read_bytes()).decode("utf-8").split("\n")[1 : CLIP_MERGES + 1]
     merges = [tuple(line.split()) for line in lines]
     letters = list(_bytes_to_unicode().values())
@@ -45,7 +77,7 @@ def write_clip_tokenizer(folder: Path) -> None:
         "bos_token": START,
         "eos_token": END,
         "unk_token": END,
-        "pad_token": END,
+        "pad_token": pad,
         "model_max_length": 77,
         "do_lower_case": True,
         "tokenizer_class": "CLIPTokenizer",
@@ -58,12 +90,186 @@ def _json(path: Path, content: dict[str, Any]) -> None:
     path.write_text(json.dumps(content, indent=2), encoding="utf-8")
 
 
-def _sd15(folder: Path, found: Detected) -> None:
-    """Stable Diffusion 1.x (the 512² models and their inpainting versions)."""
+def _indices(shapes: Shapes, pattern: str) -> list[int]:
+    """The distinct numbers `(\\d+)` stands for in the names matching `pattern`, sorted."""
+    compiled = re.compile(pattern)
+    return sorted({int(match[1]) for name in shapes if (match := compiled.match(name))})
+
+
+def _heads(width: int) -> int:
+    return max(1, width // HEAD_WIDTH)
+
+
+# ---------------------------------------------------------------- parts, sized from the shapes
+
+
+def _unet(shapes: Shapes, found: Detected, sample_size: int, **known: Any) -> dict[str, Any]:
+    """An original (LDM) UNet's diffusers config: levels, widths and attention depth from input_blocks."""
+    levels: list[dict[str, Any]] = [{"resnets": 0, "width": 0, "depth": 0}]
+    for block in _indices(shapes, re.escape(UNET) + r"input_blocks\.(\d+)\.")[1:]:
+        here = f"{UNET}input_blocks.{block}."
+        if here + "0.op.weight" in shapes:  # a downsampler closes the level
+            levels.append({"resnets": 0, "width": 0, "depth": 0})
+            continue
+        levels[-1]["resnets"] += 1
+        levels[-1]["width"] = shapes[here + "0.out_layers.3.weight"][0]
+        levels[-1]["depth"] = len(_indices(shapes, re.escape(here) + r"1\.transformer_blocks\.(\d+)\."))
+    attended = [level["depth"] > 0 for level in levels]
+    widths = [level["width"] for level in levels]
+    proj_in = next(shape for name, shape in shapes.items() if name.endswith(".1.proj_in.weight"))
+    cross = next(shape for name, shape in shapes.items() if name.endswith("transformer_blocks.0.attn2.to_k.weight"))
+    sd1 = found.variant.startswith("SD 1")
+    config = {
+        "_class_name": "UNet2DConditionModel",
+        "sample_size": sample_size,
+        "in_channels": shapes[UNET + "input_blocks.0.0.weight"][1],
+        "out_channels": shapes[UNET + "out.2.weight"][0],
+        "block_out_channels": widths,
+        "layers_per_block": levels[0]["resnets"],
+        "down_block_types": ["CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attended],
+        "up_block_types": ["CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attended)],
+        "transformer_layers_per_block": [max(1, level["depth"]) for level in levels],
+        # diffusers calls the head count attention_head_dim in its UNet configs.
+        "attention_head_dim": SD1_HEADS if sd1 else [_heads(width) for width in widths],
+        "use_linear_projection": len(proj_in) == 2,
+        "cross_attention_dim": cross[1],
+        **known,
+    }
+    if UNET + "label_emb.0.0.weight" in shapes:  # SDXL: pooled text and size conditions feed the time embedding
+        config.update(_size_conditions(shapes, found))
+    return config
+
+
+def _size_conditions(shapes: Shapes, found: Detected) -> dict[str, Any]:
+    """SDXL's label_emb takes the pooled text and 6 sizes (the refiner: 5, with an aesthetic score)."""
+    conditions, pooled_from = (5, OPEN_CLIP_REFINER) if found.variant == "refiner" else (6, OPEN_CLIP_SDXL)
+    combined = shapes[UNET + "label_emb.0.0.weight"][1]
+    pooled = shapes[pooled_from + "text_projection"][1]
+    return {
+        "addition_embed_type": "text_time",
+        "addition_time_embed_dim": (combined - pooled) // conditions,
+        "projection_class_embeddings_input_dim": combined,
+    }
+
+
+def _vae(shapes: Shapes, **known: Any) -> dict[str, Any]:
+    levels = _indices(shapes, re.escape(VAE) + r"encoder\.down\.(\d+)\.")
+    widths = [shapes[f"{VAE}encoder.down.{level}.block.0.conv1.weight"][0] for level in levels]
+    return {
+        "_class_name": "AutoencoderKL",
+        "in_channels": shapes[VAE + "encoder.conv_in.weight"][1],
+        "out_channels": shapes[VAE + "decoder.conv_out.weight"][0],
+        "latent_channels": shapes[VAE + "encoder.conv_out.weight"][0] // 2,  # a mean and a log-variance each
+        "block_out_channels": widths,
+        "down_block_types": ["DownEncoderBlock2D"] * len(widths),
+        "up_block_types": ["UpDecoderBlock2D"] * len(widths),
+        "layers_per_block": len(_indices(shapes, re.escape(VAE) + r"encoder\.down\.0\.block\.(\d+)\.")),
+        "norm_num_groups": min(32, widths[0]),  # 32 in every real VAE; fewer only where the widths are tiny
+        "use_quant_conv": VAE + "quant_conv.weight" in shapes,
+        "use_post_quant_conv": VAE + "post_quant_conv.weight" in shapes,
+        **known,
+    }
+
+
+def _clip(shapes: Shapes, prefix: str, *, projection: bool) -> dict[str, Any]:
+    """A CLIP text encoder's config, from the HF layout (…text_model.…) or OpenCLIP's (…transformer.resblocks.…)."""
+    open_clip = prefix + "token_embedding.weight" in shapes
+    if open_clip:
+        vocab, width = shapes[prefix + "token_embedding.weight"]
+        positions = shapes[prefix + "positional_embedding"][0]
+        layers = _indices(shapes, re.escape(prefix) + r"transformer\.resblocks\.(\d+)\.")
+        if prefix == OPEN_CLIP_SD2:
+            layers = [layer for layer in layers if layer != SD2_UNUSED_LAYER]
+        inner = shapes[f"{prefix}transformer.resblocks.0.mlp.c_fc.weight"][0]
+        projected = shapes.get(prefix + "text_projection", (width, width))[1]
+    else:
+        text = prefix + "text_model."
+        vocab, width = shapes[text + "embeddings.token_embedding.weight"]
+        positions = shapes[text + "embeddings.position_embedding.weight"][0]
+        layers = _indices(shapes, re.escape(text) + r"encoder\.layers\.(\d+)\.")
+        inner = shapes[text + "encoder.layers.0.mlp.fc1.weight"][0]
+        projected = shapes.get(prefix + "text_projection.weight", (width, width))[0]
+    return {
+        "architectures": ["CLIPTextModelWithProjection" if projection else "CLIPTextModel"],
+        "model_type": "clip_text_model",
+        "vocab_size": vocab,
+        "hidden_size": width,
+        "intermediate_size": inner,
+        "num_hidden_layers": len(layers),
+        "num_attention_heads": _heads(width),
+        "max_position_embeddings": positions,
+        # OpenAI's CLIP ViT-L was trained with quick GELU, OpenCLIP's models with GELU.
+        "hidden_act": "gelu" if open_clip or prefix == CLIP_G_SD3 else "quick_gelu",
+        "projection_dim": projected,
+        "bos_token_id": vocab - 2,
+        "eos_token_id": vocab - 1,
+        "pad_token_id": 1,
+    }
+
+
+def _sd3_transformer(shapes: Shapes) -> dict[str, Any]:
+    """SD 3/3.5's MMDiT: depth, width, the 3.5 extras (qk norm, dual attention) from the joint blocks."""
+    prefix = next(p for p in (UNET, "") if p + "x_embedder.proj.weight" in shapes)
+    width, channels, patch, _ = shapes[prefix + "x_embedder.proj.weight"]
+    blocks = _indices(shapes, re.escape(prefix) + r"joint_blocks\.(\d+)\.")
+    dual = _indices(shapes, re.escape(prefix) + r"joint_blocks\.(\d+)\.x_block\.attn2\.qkv\.weight")
+    positions = shapes[prefix + "pos_embed"][1]
+    return {
+        "_class_name": "SD3Transformer2DModel",
+        "sample_size": 128,
+        "patch_size": patch,
+        "in_channels": channels,
+        "out_channels": shapes[prefix + "final_layer.linear.weight"][0] // (patch * patch),
+        "num_layers": len(blocks),
+        "attention_head_dim": width // _heads(width),
+        "num_attention_heads": _heads(width),
+        "joint_attention_dim": shapes[prefix + "context_embedder.weight"][1],
+        "caption_projection_dim": shapes[prefix + "context_embedder.weight"][0],
+        "pooled_projection_dim": shapes[prefix + "y_embedder.mlp.0.weight"][1],
+        "pos_embed_max_size": round(positions**0.5),
+        "dual_attention_layers": dual,
+        "qk_norm": "rms_norm" if any(".attn.ln_q." in name for name in shapes) else None,
+    }
+
+
+# ---------------------------------------------------------------- families
+
+
+def prediction_of(checkpoint: Path, shapes: Shapes, found: Detected, asked: str | None) -> str:
+    """'epsilon' or 'v_prediction' for a UNet checkpoint (see the module's docstring for the order)."""
+    if asked is not None:
+        if asked not in PREDICTIONS:
+            raise EngineError(f"--prediction takes epsilon or v, not {asked!r}.")
+        return PREDICTIONS[asked]
+    if "v_pred" in shapes:
+        return "v_prediction"
+    sidecar = checkpoint.with_suffix(".yaml")
+    if sidecar.is_file():
+        said = re.search(r"parameterization:\s*[\"']?(\w+)", sidecar.read_text(encoding="utf-8", errors="replace"))
+        if said:
+            return PREDICTIONS.get(said[1], "epsilon")
+    sd2_plain = found.variant == "SD 2.x"
+    return "v_prediction" if sd2_plain else "epsilon"
+
+
+def _ddpm_betas(prediction: str) -> dict[str, Any]:
+    """The noise schedule every Stable Diffusion UNet was trained on."""
+    return {
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "beta_schedule": "scaled_linear",
+        "num_train_timesteps": 1000,
+        "steps_offset": 1,
+        "prediction_type": prediction,
+    }
+
+
+def _sd(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Tokenizers]:
+    """Stable Diffusion 1.x (CLIP ViT-L) and 2.x (OpenCLIP ViT-H, 768² for the v-prediction ones)."""
     inpainting = "inpainting" in found.variant
-    _json(
-        folder / "model_index.json",
-        {
+    sd2 = found.variant.startswith("SD 2")
+    files: Files = {
+        "model_index.json": {
             "_class_name": "StableDiffusionInpaintPipeline" if inpainting else "StableDiffusionPipeline",
             "scheduler": ["diffusers", "PNDMScheduler"],
             "text_encoder": ["transformers", "CLIPTextModel"],
@@ -73,86 +279,141 @@ def _sd15(folder: Path, found: Detected) -> None:
             "safety_checker": [None, None],
             "feature_extractor": [None, None],
         },
-    )
-    _json(
-        folder / "scheduler" / "scheduler_config.json",
-        {
+        "scheduler/scheduler_config.json": {
             "_class_name": "PNDMScheduler",
-            "beta_start": 0.00085,
-            "beta_end": 0.012,
-            "beta_schedule": "scaled_linear",
-            "num_train_timesteps": 1000,
+            **_ddpm_betas(prediction),
             "set_alpha_to_one": False,
             "skip_prk_steps": True,
-            "steps_offset": 1,
         },
-    )
-    _json(
-        folder / "unet" / "config.json",
-        {
-            "_class_name": "UNet2DConditionModel",
-            "sample_size": 64,
-            "in_channels": 9 if inpainting else 4,
-            "out_channels": 4,
-            "block_out_channels": [320, 640, 1280, 1280],
-            "layers_per_block": 2,
-            "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-            "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
-            "attention_head_dim": 8,
-            "cross_attention_dim": 768,
-        },
-    )
-    _json(
-        folder / "vae" / "config.json",
-        {
-            "_class_name": "AutoencoderKL",
-            "sample_size": 512,
-            "in_channels": 3,
-            "out_channels": 3,
-            "latent_channels": 4,
-            "block_out_channels": [128, 256, 512, 512],
-            "down_block_types": ["DownEncoderBlock2D"] * 4,
-            "up_block_types": ["UpDecoderBlock2D"] * 4,
-            "layers_per_block": 2,
-            "scaling_factor": 0.18215,
-        },
-    )
-    _json(
-        folder / "text_encoder" / "config.json",
-        {
-            "architectures": ["CLIPTextModel"],
-            "model_type": "clip_text_model",
-            "vocab_size": 49408,
-            "hidden_size": 768,
-            "intermediate_size": 3072,
-            "num_hidden_layers": 12,
-            "num_attention_heads": 12,
-            "max_position_embeddings": 77,
-            "hidden_act": "quick_gelu",
-            "projection_dim": 768,
-            "bos_token_id": 0,
-            "eos_token_id": 2,
-            "pad_token_id": 1,
-        },
-    )
-    write_clip_tokenizer(folder / "tokenizer")
+        "unet/config.json": _unet(
+            shapes,
+            found,
+            96 if prediction == "v_prediction" else 64,
+            # SD 2.x's 768 model attends in float32 (its float16 attention overflows).
+            upcast_attention=sd2 and prediction == "v_prediction",
+        ),
+        "vae/config.json": _vae(shapes, sample_size=512, scaling_factor=0.18215),
+        "text_encoder/config.json": _clip(shapes, OPEN_CLIP_SD2 if sd2 else CLIP_L_SD1, projection=False),
+    }
+    return files, {"tokenizer": OPEN_CLIP_PAD if sd2 else END}
 
 
-# What can be written per family (and variant): the rest need --config.
-WRITERS: dict[str, Callable[[Path, Detected], None]] = {"sd15": _sd15}
+def _sdxl(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Tokenizers]:
+    """SDXL base (plain or 9-channel inpainting: CLIP ViT-L + OpenCLIP bigG) and refiner (bigG alone)."""
+    refiner = found.variant == "refiner"
+    pipeline = {"inpainting": "StableDiffusionXLInpaintPipeline", "refiner": "StableDiffusionXLImg2ImgPipeline"}
+    index: dict[str, Any] = {
+        "_class_name": pipeline.get(found.variant, "StableDiffusionXLPipeline"),
+        "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+        "text_encoder": [None, None] if refiner else ["transformers", "CLIPTextModel"],
+        "tokenizer": [None, None] if refiner else ["transformers", "CLIPTokenizer"],
+        "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+        "tokenizer_2": ["transformers", "CLIPTokenizer"],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+        "image_encoder": [None, None],
+        "feature_extractor": [None, None],
+        "force_zeros_for_empty_prompt": not refiner,
+        "requires_aesthetics_score": refiner,
+    }
+    files: Files = {
+        "model_index.json": index,
+        "scheduler/scheduler_config.json": {
+            "_class_name": "EulerDiscreteScheduler",
+            **_ddpm_betas(prediction),
+            "timestep_spacing": "leading",
+        },
+        "unet/config.json": _unet(shapes, found, 128),
+        # The SDXL VAE overflows float16; diffusers decodes in float32 when force_upcast says so.
+        "vae/config.json": _vae(shapes, sample_size=1024, scaling_factor=0.13025, force_upcast=True),
+        "text_encoder_2/config.json": _clip(shapes, OPEN_CLIP_REFINER if refiner else OPEN_CLIP_SDXL, projection=True),
+    }
+    tokenizers = {"tokenizer_2": OPEN_CLIP_PAD}
+    if not refiner:
+        files["text_encoder/config.json"] = _clip(shapes, CLIP_L_SDXL, projection=False)
+        tokenizers["tokenizer"] = END
+    return files, tokenizers
 
 
-def config_folder(root: Path, found: Detected) -> Path | None:
-    """The folder describing `found`'s pipeline under root (written on first use), or None when this
-    family's files are not shipped. SD 2.x (768², v-prediction, OpenCLIP) is not among them yet."""
+def _sd3(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Tokenizers]:
+    """SD 3 / 3.5 medium and large with their two CLIP encoders inside (T5: see the module's docstring)."""
+    if T5_SD3 + "shared.weight" in shapes:
+        raise EngineError(
+            "This Stable Diffusion 3.5 checkpoint holds its T5-XXL text encoder, whose tokenizer (T5's "
+            "spiece.model) cocreate does not ship. Add it again with --config naming a diffusers folder of "
+            "SD 3.5 with tokenizer_3/ (`cocreate models pull sd35-medium` makes one), or use a version of "
+            "the file saved without T5 (the *_clips or 'no T5' ones): it runs on its CLIP encoders alone."
+        )
+    if CLIP_L_SD3 + "text_model.embeddings.token_embedding.weight" not in shapes:
+        raise EngineError(
+            "This Stable Diffusion 3.5 file holds no CLIP text encoders (the bare transformer ComfyUI saves); "
+            "add it again with --config naming a diffusers folder of SD 3.5 to take them from."
+        )
+    files: Files = {
+        "model_index.json": {
+            "_class_name": "StableDiffusion3Pipeline",
+            "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+            "transformer": ["diffusers", "SD3Transformer2DModel"],
+            "vae": ["diffusers", "AutoencoderKL"],
+            "text_encoder": ["transformers", "CLIPTextModelWithProjection"],
+            "tokenizer": ["transformers", "CLIPTokenizer"],
+            "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+            "tokenizer_2": ["transformers", "CLIPTokenizer"],
+            "text_encoder_3": [None, None],
+            "tokenizer_3": [None, None],
+            "image_encoder": [None, None],
+            "feature_extractor": [None, None],
+        },
+        "scheduler/scheduler_config.json": {
+            "_class_name": "FlowMatchEulerDiscreteScheduler",
+            "num_train_timesteps": 1000,
+            "shift": 3.0,
+        },
+        "transformer/config.json": _sd3_transformer(shapes),
+        "vae/config.json": _vae(shapes, sample_size=1024, scaling_factor=1.5305, shift_factor=0.0609),
+        "text_encoder/config.json": _clip(shapes, CLIP_L_SD3, projection=True),
+        "text_encoder_2/config.json": _clip(shapes, CLIP_G_SD3, projection=True),
+    }
+    # SD3's CLIP-L has no projection in the file: diffusers puts an identity there, as wide as the encoder.
+    files["text_encoder/config.json"]["projection_dim"] = files["text_encoder/config.json"]["hidden_size"]
+    return files, {"tokenizer": END, "tokenizer_2": OPEN_CLIP_PAD}
+
+
+# What can be written per family: the rest need --config.
+WRITERS: dict[str, Callable[[Shapes, Detected, str], tuple[Files, Tokenizers]]] = {
+    "sd15": _sd,
+    "sdxl": _sdxl,
+    "sd3": _sd3,
+}
+
+
+def config_folder(root: Path, found: Detected, checkpoint: Path, prediction: str | None = None) -> Path | None:
+    """The folder describing `checkpoint`'s pipeline under root (written on first use; the same sizes share
+    one), or None when this family's files are not written here. EngineError for what cannot be written."""
     writer = WRITERS.get(found.family)
-    if writer is None or not found.complete or found.variant.startswith("SD 2"):
+    if writer is None or not found.complete:
         return None
-    folder = root / f"{found.family}-{found.variant.replace(' ', '-').replace('.', '') or 'base'}"
+    shapes = read_shapes(checkpoint)
+    if found.family == "sd3" and prediction is not None:
+        raise EngineError("Stable Diffusion 3.5 is a flow-matching model: it takes no --prediction.")
+    try:
+        files, tokenizers = writer(shapes, found, prediction_of(checkpoint, shapes, found, prediction))
+    except (KeyError, StopIteration, IndexError, ValueError) as error:
+        raise EngineError(
+            f"{checkpoint.name} looks like a {found.describe()}, but lacks tensors its config is read from "
+            f"({error}); add it with --config naming a diffusers folder of the same family."
+        ) from error
+    # diffusers reads its own version from model_index.json (to warn about old inpainting configs).
+    files["model_index.json"]["_diffusers_version"] = metadata.version("diffusers")
+    described = json.dumps([files, tokenizers], sort_keys=True).encode()
+    folder = root / f"{found.family}-{hashlib.sha256(described).hexdigest()[:16]}"
     if not (folder / "model_index.json").is_file():
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
-        writer(staging, found)
+        for name, content in files.items():
+            _json(staging / name, content)
+        for subfolder, pad in tokenizers.items():
+            write_clip_tokenizer(staging / subfolder, pad)
         try:
             staging.rename(folder)
         except OSError:  # another process wrote it first: the same files

@@ -598,6 +598,7 @@ def steering_and_history(verdict: Verdict) -> Steps:
     set_fields("a hot air balloon", 2, 2)
     panel.strip.setCurrentRow(0)
     panel.more_button.click()
+
     # The history reloads in the background after the job: wait for the grown turn rather than the first idle tick.
     def grown_turn() -> Any:
         return next((t for t in controller.history if t.parent_id == shown_turn), None)

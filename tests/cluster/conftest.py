@@ -1,0 +1,37 @@
+"""The studio configuration: the gRPC front over engines on a real local Ray cluster (a head and two
+worker nodes on this machine), started once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("ray", reason="the studio extra is not installed: pip install 'cocreate[studio]'")
+
+from core_server.pb import cocreate_pb2_grpc as pb_grpc
+from tests.service.conftest import channel_for, session_id  # noqa: F401  (the same fixture)
+from tests.support.daemon import Daemon, running_daemon
+from tests.support.ray_cluster import local_cluster
+
+# One job in flight, as on a single machine: queue positions and fairness stay the front's, as the
+# contract says; one replica per kind keeps the shared machine's memory in bounds.
+FRONT_ARGS = ("--min-replicas", "1", "--max-replicas", "1", "--in-flight", "1")
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    with local_cluster() as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def daemon(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with running_daemon(tmp_path_factory.mktemp("front"), extra_args=("--cluster", ray_address, *FRONT_ARGS)) as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def stub(daemon: Daemon) -> Iterator[pb_grpc.CocreateStub]:
+    with channel_for(daemon) as channel:
+        yield pb_grpc.CocreateStub(channel)
