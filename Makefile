@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST_ROOT ?= $(or $(COCREATE_HOST_ROOT),/var/cache/cocreate/hostroot)
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install demo test lint proto host-root bpy-venv bench screenshots
+.PHONY: install demo test lint proto host-root bpy-venv postgresql bench screenshots
 
 install: $(VENV)/.installed
 
@@ -38,7 +38,14 @@ $(BPY_VENV)/.bpy-5.0.1:
 	  python3.11 -m venv $(BPY_VENV) && $(BPY_VENV)/bin/pip install -q bpy==5.0.1 && touch '$@'; \
 	else echo "no python3.11: the bpy wheel tests will skip"; fi
 
-test: install host-root bpy-venv
+# The PostgreSQL session store is tested against a throwaway server from the Debian package (tests/support/postgres.py).
+postgresql:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	  --no-install-recommends postgresql; \
+	else echo "no PostgreSQL server and not root: the PostgreSQL store tests will skip"; fi
+
+test: install host-root bpy-venv postgresql
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

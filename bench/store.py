@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core_server.sessions.blobs import BlobStore
+from core_server.sessions.blobs import FolderBlobs
 from core_server.sessions.images import encode_png
 from core_server.tasks import RGBAImage
 
@@ -63,7 +63,7 @@ def main() -> None:
         images = [photo_like(side, seed) for seed in range(args.candidates)]
         with tempfile.TemporaryDirectory() as root:
             before = best_ms(lambda: [default_level(image) for image in images], args.repeat)  # noqa: B023
-            after = best_ms(stored(BlobStore(Path(root)), images), args.repeat)
+            after = best_ms(stored(FolderBlobs(Path(root)), images), args.repeat)
         size_before = sum(len(default_level(image)) for image in images) // 1024
         size_after = sum(len(encode_png(image)) for image in images) // 1024
         print(
@@ -72,7 +72,7 @@ def main() -> None:
         )
 
 
-def stored(blobs: BlobStore, images: list[RGBAImage]) -> Callable[[], object]:
+def stored(blobs: FolderBlobs, images: list[RGBAImage]) -> Callable[[], object]:
     """A store of new files each round: the same bytes again would be found on disk and not written."""
     rounds = iter(range(1, 10**6))
 

@@ -1,5 +1,6 @@
-"""Image round trips through gRPC: the plugins' pure-Python stack (grpclib) vs grpcio, and the
-pure-Python client with the pixels in shared memory vs on the wire.
+"""Image round trips through gRPC: the plugins' pure-Python stack (grpclib) vs grpcio, the
+pure-Python client with the pixels in shared memory vs on the wire, and straight to gRPC's socket vs
+through the daemon's peer relay (core_server.service.peers, which tells local processes apart).
 
     python bench/transfer.py [--repeat 7]
 
@@ -29,6 +30,7 @@ from cocreate_client.pb import cocreate_pb2 as client_pb
 
 from core_server.config import DEFAULT_LIMITS
 from core_server.pb import cocreate_pb2 as pb
+from core_server.service.peers import UnixFront
 
 METHOD = "/bench.Echo/Echo"
 SHARED_METHOD = "/bench.Echo/EchoShared"
@@ -56,7 +58,10 @@ async def serve(path: str) -> None:
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", handlers),))
     server.add_insecure_port(f"unix:{path}")
+    relay = UnixFront(Path(path + ".relay"))  # the daemon's public socket: SO_PEERCRED, then bytes relayed
+    server.add_insecure_port(relay.grpc_address)
     await server.start()
+    await relay.start()
     print("ready", flush=True)
     await server.wait_for_termination()
 
@@ -154,6 +159,17 @@ def main() -> None:
                     shared += asyncio.run(shared_round_trips(path, side, rgba, args.repeat))
                 a, b = statistics.median(wire) * 1e3, statistics.median(shared) * 1e3
                 print(f"{side:>5}²RGBA8 {len(rgba) / 2**20:>6.1f} {a:>10.1f} {b:>17.1f} {b / a:>6.2f}")
+        print("\npure-Python client, pixels on the wire: straight to gRPC vs through the peer relay")
+        print(f"{'image':>12} {'MiB':>6} {'direct ms':>10} {'relayed ms':>11} {'ratio':>6}")
+        for side in SIZES:
+            image = client_pb.Image(width=side, height=side, rgba=os.urandom(side * side * 4))
+            direct: list[float] = []
+            relayed: list[float] = []
+            for _ in range(2):
+                direct += asyncio.run(grpclib_round_trips(path, image, args.repeat))
+                relayed += asyncio.run(grpclib_round_trips(path + ".relay", image, args.repeat))
+            a, b = statistics.median(direct) * 1e3, statistics.median(relayed) * 1e3
+            print(f"{side:>5}²RGBA8 {len(image.rgba) / 2**20:>6.1f} {a:>10.1f} {b:>11.1f} {b / a:>6.2f}")
     finally:
         server.terminate()
         server.wait()

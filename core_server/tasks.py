@@ -135,6 +135,23 @@ class Control:
     asked_model: str = ""  # the model the request named ("" = the installed one for family and kind)
 
 
+class ReferenceKind(enum.Enum):
+    STYLE = "style"
+    COMPOSITION = "composition"
+    FACE = "face"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A picture the candidates take after (engines.reference says how each family serves it)."""
+
+    image: RGBAImage
+    kind: ReferenceKind = ReferenceKind.STYLE
+    strength: float = 0.0  # 0: the default (0.6)
+    model: str = ""  # an adapter by name; "": the installed one for the family
+    adapter: Adapter | None = None  # the adapter the catalog resolved (IP-Adapter families), None: none needed
+
+
 @dataclass(frozen=True)
 class InpaintTask:
     image: RGBAImage
@@ -148,6 +165,7 @@ class InpaintTask:
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
     controls: tuple[Control, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,7 @@ class ExpandTask:
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
     controls: tuple[Control, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +203,7 @@ class TextureTask:
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
     controls: tuple[Control, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +219,23 @@ class VariantsTask:
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
     controls: tuple[Control, ...] = ()
+    references: tuple[Reference, ...] = ()
+
+
+@dataclass(frozen=True)
+class EditTask:
+    """An instruction applied to the image, or to its masked part (pixels where the mask is 0 stay)."""
+
+    image: RGBAImage
+    mask: Mask | None = None  # None: the whole image
+    instruction: str = ""
+    steps: int = 0
+    guidance: float = 0.0
+    steering: ImageSteering | None = None  # None: plain noise from the seeds
+    lora: Adapter | None = None
+    resolution: Resolution = field(default_factory=Resolution)
+    references: tuple[Reference, ...] = ()
+    controls: tuple[Control, ...] = ()  # refused for edits (service.controls): no edit pipeline takes them yet
 
 
 @dataclass(frozen=True)
@@ -223,7 +260,7 @@ class RewriteTextTask:
     steering: TextSteering | None = None
 
 
-ImageTask = InpaintTask | ExpandTask | TextureTask | VariantsTask
+ImageTask = InpaintTask | ExpandTask | TextureTask | VariantsTask | EditTask
 TextTask = ContinueTextTask | RewriteTextTask
 Task = ImageTask | TextTask
 
@@ -234,6 +271,7 @@ TASK_NAMES: dict[type, str] = {
     VariantsTask: "variants",
     ContinueTextTask: "continue_text",
     RewriteTextTask: "rewrite_text",
+    EditTask: "edit",
 }
 
 

@@ -59,6 +59,26 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
         help="what each turn keeps of the document text it was given: full (deduplicated between turns), "
         "hash (length and SHA-256: nothing readable) or none (length only) (default full)",
     )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        default=os.environ.get("COCREATE_STORE"),
+        help="keep sessions in this PostgreSQL server (postgresql://USER@HOST/DB; a password from ~/.pgpass or "
+        "PGPASSWORD) instead of SQLite in the daemon's folder; default $COCREATE_STORE",
+    )
+    serve.add_argument(
+        "--blobs",
+        type=Path,
+        metavar="PATH",
+        help="keep candidate files in this folder, such as a shared filesystem every front reaches "
+        "(default: beside the sessions)",
+    )
+    serve.add_argument(
+        "--metrics-port", type=int, metavar="N", help="serve Prometheus metrics on http://HOST:N/metrics (0: any free)"
+    )
+    serve.add_argument(
+        "--metrics-host", default="127.0.0.1", metavar="HOST", help="where --metrics-port listens (default 127.0.0.1)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_cluster_flags(serve)
     serve.set_defaults(run=_serve)
@@ -130,6 +150,10 @@ def _serve(args: argparse.Namespace) -> int:
         preload=args.preload,
         keep_alive_s=args.keep_alive,
         store_context=args.store_context,
+        store_url=args.store,
+        blobs_dir=args.blobs,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         cluster=_cluster_options(args),
         limits=config.Limits(
             max_side=args.max_side,

@@ -23,6 +23,7 @@ from transformers.utils import logging as transformers_logging
 from core_server.engines import (
     compiling,
     control,
+    edit,
     encode_cache,
     expand,
     inpaint,
@@ -34,17 +35,21 @@ from core_server.engines import (
 )
 from core_server.engines.devices import choose_device, choose_dtype, memory_bytes
 from core_server.engines.families import family_named, family_of_folder
+from core_server.engines.families.conditioning import edit_refusal
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import LORA, Family
 from core_server.engines.paint import PaintJob, paint
 from core_server.engines.pixels import rgba_image
 from core_server.engines.placement import Placement
+from core_server.engines.reference import References
+from core_server.engines.resolution import geometry
 from core_server.models import flow_checkpoints
 from core_server.stages import Stages
 from core_server.tasks import (
     TASK_NAMES,
     Adapter,
     CancelToken,
+    EditTask,
     Emit,
     EngineError,
     ExpandTask,
@@ -62,6 +67,7 @@ PAINT_JOBS: dict[type, Callable[[Any], PaintJob]] = {
     ExpandTask: expand.paint_job,
     TextureTask: texture.paint_job,
     VariantsTask: variants.paint_job,
+    EditTask: edit.paint_job,
 }
 
 
@@ -92,6 +98,7 @@ class ImageEngine:
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
         self._adapters: list[str] = []  # loaded LoRAs, least recently used first
+        self._references = References()
 
     @classmethod
     def load(cls, path: Path, family: str = "", config: Path | None = None) -> ImageEngine:
@@ -126,6 +133,8 @@ class ImageEngine:
         cancel.check()
         if task.lora is not None and (refusal := self.family.refusal(LORA)):
             raise EngineError(refusal)
+        if isinstance(task, EditTask) and (refusal := edit_refusal(self.family)):
+            raise EngineError(refusal)
         stages = Stages()
         with stages.timed("prepare"):
             job = to_job(task)
@@ -133,11 +142,14 @@ class ImageEngine:
             job = replace(job, noise=task.steering.noise)
         if task.controls:
             with stages.timed("prepare"):
-                job = replace(job, conditioning=control.conditioning(task.controls, self.family))
+                job = replace(job, region_conditioning=control.conditioning(task.controls, self.family))
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
+            native = geometry(self._pipe, self.family).native
+            conditioning = self._references.call_options(self._pipe, self.family, task.references, native)
+            job = replace(job, conditioning=conditioning)
             pipe = self._pipe
             if task.controls:
                 with stages.timed("model"):

@@ -10,7 +10,7 @@ their Family; nothing here is written for one family.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -56,9 +56,11 @@ class PaintJob:
     seamless: Seamless = Seamless.NONE
     noise: tuple[NoiseRecipe, ...] | None = None  # one per seed (feedback, interpolation); None: plain
     resolution: Resolution = field(default_factory=Resolution)
-    # More pipeline options for the region painted (control maps, engines.control), made once its box and
-    # size are known; None: none.
-    conditioning: Callable[[Region], dict[str, Any]] | None = None
+    # More pipeline options for what the candidates follow (engines.reference: reference images).
+    conditioning: Mapping[str, Any] = field(default_factory=dict)
+    # Pipeline options for the region painted (control maps, engines.control), made once its box and size are
+    # known; None: none.
+    region_conditioning: Callable[[Region], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ def paint(
 
     frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom), family.latent_rgb) if previews else None
     region_options = (
-        job.conditioning(Region((left, top, right, bottom), (work_width, work_height), wrap))
-        if job.conditioning
+        job.region_conditioning(Region((left, top, right, bottom), (work_width, work_height), wrap))
+        if job.region_conditioning
         else {}
     )
     stages.add("prepare", time.perf_counter() - prepare_started)
@@ -206,6 +208,7 @@ def _denoise(
             "generator": generators,
             "output_type": "np",
             "callback_on_step_end": on_step_end,
+            **job.conditioning,
             **region_options,
         }
     )

@@ -20,8 +20,11 @@ class Curated:
     name: str  # what `models pull NAME` takes and registers the model as
     repo: str
     family: str  # engines.families
+    include: tuple[str, ...] = ()  # exactly these of the repo's files; () = what needed_files() picks
 
 
+# h94/IP-Adapter holds many adapters; each short name takes one with the image encoder it was trained on (ViT-H).
+IP_ADAPTER_ENCODER = ("models/image_encoder/config.json", "models/image_encoder/model.safetensors")
 # Diffusers folders of each family, with an inpainting model where one exists (README "Image model families").
 CURATED: tuple[Curated, ...] = (
     Curated("sd15-inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting", "sd15"),
@@ -37,6 +40,15 @@ CURATED: tuple[Curated, ...] = (
     Curated("z-image-turbo", "Tongyi-MAI/Z-Image-Turbo", "z-image"),
     Curated("qwen-image", "Qwen/Qwen-Image", "qwen-image"),
     Curated("chroma", "lodestones/Chroma1-HD", "chroma"),
+    Curated("flux-kontext", "black-forest-labs/FLUX.1-Kontext-dev", "flux-kontext"),
+    # IP-Adapters for reference images (README "Reference images").
+    Curated("ip-adapter-sd15", "h94/IP-Adapter", "sd15", (*IP_ADAPTER_ENCODER, "models/ip-adapter_sd15.safetensors")),
+    Curated(
+        "ip-adapter-sdxl",
+        "h94/IP-Adapter",
+        "sdxl",
+        (*IP_ADAPTER_ENCODER, "sdxl_models/ip-adapter_sdxl_vit-h.safetensors"),
+    ),
 )
 CURATED_BY_NAME = {entry.name: entry for entry in CURATED}
 
@@ -109,7 +121,8 @@ def plan(name_or_repo: str, name: str | None) -> Plan:
     except Exception as error:  # the Hub's HTTP client raises its own connection errors, not OSError
         raise PullError(f"Could not ask the Hub about {repo} ({error}); check the network connection.") from error
     sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or []}
-    files = needed_files(list(sizes))
+    curated = CURATED_BY_NAME.get(name_or_repo)
+    files = [f for f in curated.include if f in sizes] if curated and curated.include else needed_files(list(sizes))
     card = info.card_data.to_dict() if info.card_data else {}
     licence = str(card.get("license_name") or card.get("license") or "not stated")
     return Plan(repo, name or default_name, tuple(files), sum(sizes[f] for f in files), licence, bool(info.gated))

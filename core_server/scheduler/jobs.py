@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..stages import Stages
 from ..tasks import CancelToken, EngineEvent, GenerationResult, PersonalizeTask, StepEvent, Task
 
@@ -35,6 +36,7 @@ class Failed:
 
 JobEvent = QueuedAt | EngineEvent | Finished | WasCancelled | Failed
 TERMINAL = (Finished, WasCancelled, Failed)
+_STATUS = {Finished: "completed", WasCancelled: "cancelled", Failed: "failed"}  # as the job's turn ends
 
 
 @dataclass
@@ -60,8 +62,16 @@ class Job:
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike
     _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)
     _unsent_step: StepEvent | None = None  # the newest step the caller has not taken yet
+    _steps: metrics.StepClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._steps = metrics.StepClock(metrics.task_label(self.task))
 
     def publish(self, event: JobEvent) -> None:
+        if isinstance(event, StepEvent):
+            self._steps.step(time.monotonic())
+        elif isinstance(event, TERMINAL):
+            metrics.JOBS.labels(metrics.task_label(self.task), _STATUS[type(event)]).inc()
         self.loop.call_soon_threadsafe(self._deliver, event)
 
     async def next_event(self) -> JobEvent:

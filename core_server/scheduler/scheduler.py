@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 
+from .. import metrics
 from ..tasks import Cancelled, EngineError, EngineEvent, EngineUnavailable, GenerationResult, PersonalizeTask, Trainer
 from .fair_queue import FairQueue
 from .jobs import Failed, Finished, Job, QueuedAt, WasCancelled
@@ -148,7 +149,9 @@ class Scheduler:
         def emit(event: EngineEvent) -> None:
             job.publish(event)
 
-        job.stages.add("queued", time.monotonic() - job.submitted)
+        waited = time.monotonic() - job.submitted
+        job.stages.add("queued", waited)
+        metrics.QUEUE_WAIT.labels(metrics.task_label(job.task)).observe(waited)
         try:
             job.cancel_token.check()
             if isinstance(job.task, PersonalizeTask):

@@ -53,6 +53,11 @@ def parse(controls: Sequence[pb.Control], task: tasks.Task, limits: config.Limit
     """Every field of every control checked against the task it steers."""
     if tasks.task_kind(task) != "image":
         raise InvalidArgument("controls", "controls apply to image tasks (inpaint, expand, texture, variants)")
+    if isinstance(task, tasks.EditTask):
+        raise FailedPrecondition(
+            "an edit takes no controls in cocreate yet: no instruction-edit pipeline reads ControlNet maps; "
+            "send the controls with inpaint or variants instead"
+        )
     if len(controls) > MAX_CONTROLS:
         raise InvalidArgument("controls", f"{len(controls)} controls; at most {MAX_CONTROLS} at once")
     width, height = canvas_size(task)

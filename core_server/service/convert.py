@@ -40,8 +40,9 @@ def image_to_pb(image: tasks.RGBAImage) -> pb.Image:
     return pb.Image(width=image.width, height=image.height, rgba=image.data)
 
 
-# Recorded by service.cocreation in their own words (the feedback used, the LoRA's name and hash).
-_RECORDED_APART = {"steering", "lora"}
+# Recorded by service.cocreation and service.conditioning in their own words (the feedback used, the LoRA's
+# and the references' names and hashes).
+_RECORDED_APART = {"steering", "lora", "references"}
 
 
 def task_params(task: tasks.Task) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import grpc
 
 from ..scheduler.scheduler import QueueFull
 from ..sessions.blobs import LostFile
+from ..sessions.database import StoreUnavailable
 from ..tasks import EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (LookupError, grpc.StatusCode.NOT_FOUND),  # store.NotFound, catalog.UnknownModel
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),  # the PostgreSQL server is down: try again later
     (EngineError, grpc.StatusCode.FAILED_PRECONDITION),
     (EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import math
 import os
 import signal
 import socket
@@ -13,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from .. import config
+from .. import config, metrics
 from ..cluster.options import ClusterOptions
 from ..engines import load_engine, train_lora
 from ..engines.devices import choose_device
@@ -27,6 +29,7 @@ from ..pb import cocreate_pb2, cocreate_pb2_grpc
 from ..scheduler.residency import Residency
 from ..scheduler.scheduler import Scheduler
 from ..sessions.context import ContextPolicy
+from ..sessions.database import StoreUnavailable
 from ..sessions.store import SessionStore
 from . import shm
 from .auth import TokenAuth
@@ -57,6 +60,10 @@ class ServeOptions:
     preload: bool = False  # load the default image model in the background at start
     keep_alive_s: float | None = None  # unload models idle this long; None: keep them
     store_context: ContextPolicy = "full"  # what turns keep of the document text (sessions.context)
+    store_url: str | None = None  # postgresql://… for a studio; None: SQLite in the daemon's folder
+    blobs_dir: Path | None = None  # candidate files elsewhere (a shared folder); None: beside the sessions
+    metrics_port: int | None = None  # Prometheus /metrics over HTTP; 0 takes a free port
+    metrics_host: str = "127.0.0.1"
     cluster: ClusterOptions | None = None  # a studio's front: engines run on a Ray cluster
 
 
@@ -75,7 +82,7 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         raise ConfigError("--preload loads models on this machine; with --cluster the replicas load them")
     os.umask(0o077)  # everything the daemon writes (database, its WAL, blobs, keys) is this user's alone
     home_lock = _lock_home(config.data_dir())  # before the store: a second daemon must change nothing
-    store = SessionStore(config.sessions_dir(), store_context=options.store_context)
+    store = _open_store(options)
     interrupted = store.mark_interrupted()
     if interrupted:
         log.warning("%d turn(s) were interrupted by the last shutdown and are marked so", interrupted)
@@ -90,6 +97,7 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
         train=train_lora,
         **(await _cluster_runner(options.cluster) if options.cluster else {}),
     )
+    metrics_server = _serve_metrics(options, scheduler)
     # Authentication first, then decoding: nothing from a caller without a token is ever decoded.
     interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuth(tokens)] if tokens else []
     message_options = [
@@ -138,8 +146,43 @@ async def serve(options: ServeOptions, on_ready: Callable[[str], None] = print) 
             await front.close()
             front.public.unlink(missing_ok=True)
         shm.sweep(older_than_s=shm.UNREAD_GRACE_S)
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         store.close()
         os.close(home_lock)
+
+
+def _serve_metrics(options: ServeOptions, scheduler: Scheduler) -> WSGIServer | None:
+    if options.metrics_port is None:
+        return None
+    try:
+        http, _ = metrics.serve_metrics(options.metrics_host, options.metrics_port)
+    except OSError as error:
+        raise ConfigError(f"cannot serve metrics on {options.metrics_host}:{options.metrics_port}: {error}") from None
+    metrics.REPLICAS.set_function(lambda: _replica_count(scheduler))
+    metrics.QUEUE_DEPTH.set_function(scheduler.queue_length)
+    log.info("metrics on http://%s:%d/metrics", options.metrics_host, http.server_port)
+    return http
+
+
+def _replica_count(scheduler: Scheduler) -> float:
+    """1 for a daemon running its jobs itself; a front's cluster replicas, as a scrape finds them."""
+    try:
+        cluster = scheduler.runner.cluster()
+    except Exception:  # the cluster does not answer: the scrape says unknown rather than failing
+        log.warning("metrics: the cluster did not say how many replicas it has", exc_info=True)
+        return math.nan
+    return 1 if cluster is None else len(cluster.replicas)
+
+
+def _open_store(options: ServeOptions) -> SessionStore:
+    try:
+        return SessionStore(
+            config.sessions_dir(), store_context=options.store_context, url=options.store_url, blobs=options.blobs_dir
+        )
+    except (StoreUnavailable, ValueError) as error:
+        raise ConfigError(str(error)) from None
 
 
 async def _cluster_runner(options: ClusterOptions) -> dict[str, Any]:

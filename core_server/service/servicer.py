@@ -34,7 +34,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, controls, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, controls, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -77,6 +77,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
         spec = replace(spec, task=await asyncio.to_thread(controls.attach_models, self.catalog, entry, spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
+        steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(
             self.store.start_turn,
             spec.session_id,

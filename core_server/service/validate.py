@@ -73,7 +73,7 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         raise InvalidArgument("client", "at most 200 characters")
     which = request.WhichOneof("task")
     if which is None:
-        raise InvalidArgument("task", "set one of inpaint, expand, texture, variants, continue_text, rewrite_text")
+        raise InvalidArgument("task", f"set one of {', '.join(_TASKS)}")
     _refuse_unserved(request, which)
     task = _TASKS[which](getattr(request, which), limits)
     if request.controls:
@@ -96,6 +96,10 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         if tasks.task_kind(task) != "image":
             raise InvalidArgument("paint_size", "paint_size and max_paint_side apply to image tasks")
         task = replace(task, resolution=resolution)  # type: ignore[arg-type]
+    if request.references:
+        if tasks.task_kind(task) != "image":
+            raise InvalidArgument("references", "reference images apply to image tasks")
+        task = replace(task, references=_references(request.references, limits))  # type: ignore[arg-type]
     return GenerateSpec(
         session_id=request.session_id,
         parent_turn_id=parent,
@@ -115,17 +119,39 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
 
 def _refuse_unserved(request: pb.GenerateRequest, which: str) -> None:
     # The control contract is in the proto ahead of its engines; until each lands it is refused clearly.
-    unserved = [
-        name
-        for name, asked in (
-            ("edit", which == "edit"),
-            ("references", bool(request.references)),
-            ("live", request.live),
-        )
-        if asked
-    ]
+    unserved = [name for name, asked in (("live", request.live),) if asked]
     if unserved:
         raise FailedPrecondition(f"this daemon does not serve {', '.join(unserved)} yet")
+
+
+MAX_REFERENCES = 4
+_REFERENCE_KINDS = {
+    pb.REFERENCE_STYLE: tasks.ReferenceKind.STYLE,
+    pb.REFERENCE_COMPOSITION: tasks.ReferenceKind.COMPOSITION,
+    pb.REFERENCE_FACE: tasks.ReferenceKind.FACE,
+}
+
+
+def _references(references: object, limits: config.Limits) -> tuple[tasks.Reference, ...]:
+    given = list(references)  # type: ignore[call-overload]
+    if len(given) > MAX_REFERENCES:
+        raise InvalidArgument("references", f"has {len(given)} pictures; the limit is {MAX_REFERENCES}")
+    checked = []
+    for i, reference in enumerate(given):
+        where = f"references[{i}]"
+        if not reference.HasField("image"):
+            raise InvalidArgument(f"{where}.image", "a reference needs its picture")
+        if reference.kind not in _REFERENCE_KINDS:
+            raise InvalidArgument(f"{where}.kind", f"unknown value {reference.kind}; use STYLE, COMPOSITION or FACE")
+        checked.append(
+            tasks.Reference(
+                image=rgba_image(f"{where}.image", reference.image, limits),
+                kind=_REFERENCE_KINDS[reference.kind],
+                strength=_fraction(f"{where}.strength", reference.strength),
+                model=check_model_name(f"{where}.model", reference.model),
+            )
+        )
+    return tuple(checked)
 
 
 _PAINT_SIZES = {
@@ -356,6 +382,21 @@ def _variants(t: pb.VariantsTask, limits: config.Limits) -> tasks.VariantsTask:
     )
 
 
+def _edit(t: pb.EditTask, limits: config.Limits) -> tasks.EditTask:
+    if not t.HasField("image"):
+        raise InvalidArgument("edit.image", "an edit needs the picture to change")
+    image = rgba_image("edit.image", t.image, limits)
+    if not t.instruction.strip():
+        raise InvalidArgument("edit.instruction", "say what to change, e.g. 'make it night'")
+    return tasks.EditTask(
+        image=image,
+        mask=_mask("edit.mask", t.mask, image, limits) if t.HasField("mask") else None,
+        instruction=_prompt("edit.instruction", t.instruction, limits),
+        steps=_steps(t.steps, limits),
+        guidance=_guidance(t.guidance),
+    )
+
+
 _STOP_AT = {
     pb.STOP_AT_NONE: tasks.StopAt.NONE,
     pb.STOP_AT_SENTENCE: tasks.StopAt.SENTENCE,
@@ -399,6 +440,7 @@ _TASKS = {
     "expand": _expand,
     "texture": _texture,
     "variants": _variants,
+    "edit": _edit,
     "continue_text": _continue_text,
     "rewrite_text": _rewrite_text,
 }

@@ -1,8 +1,11 @@
-"""Content-addressed files: root/<sha[:2]>/<sha>.<png|txt>, each written atomically.
+"""Content-addressed files (candidates, finals, signed files) behind one interface, Blobs.
 
 A name is the sha256 of the file's bytes, computed here; nothing a client sends
 ever becomes a path. A file appears under its final name only once its bytes are
-on disk, so a row that names it never points at half a file.
+durable, so a row that names it never points at half a file.
+
+FolderBlobs keeps them in a folder: the daemon's own (the default) or a shared filesystem
+path that every front of a studio reaches (`cocreate serve --blobs PATH`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 from core_server.files import fsync_dir, write_atomic
 from core_server.sessions.images import decode_png, encode_png
@@ -30,7 +34,29 @@ class LostFile(Exception):
         super().__init__(f"the store has lost the {kind} file {sha256[:16]}…; the rest of the session is intact")
 
 
-class BlobStore:
+class Blobs(Protocol):
+    def put_image(self, image: RGBAImage) -> str: ...
+
+    def put_images(self, images: Sequence[RGBAImage]) -> list[str]: ...
+
+    def put_text(self, text: str) -> str: ...
+
+    def put_bytes(self, data: bytes, kind: Kind) -> str:
+        """An already encoded file (a signed PNG, a JSON sidecar), stored with those of its kind."""
+        ...
+
+    def read_bytes(self, sha256: str, kind: Kind) -> bytes:
+        """Raises LostFile when the file a row names is gone."""
+        ...
+
+    def read_image(self, sha256: str) -> RGBAImage: ...
+
+    def read_text(self, sha256: str) -> str: ...
+
+
+class FolderBlobs:
+    """root/<sha[:2]>/<sha>.<png|txt>, each written atomically (fsync, rename, fsync of the folder)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
@@ -54,7 +80,6 @@ class BlobStore:
         return self._put(text.encode("utf-8"), "text")
 
     def put_bytes(self, data: bytes, kind: Kind) -> str:
-        """An already encoded file (a signed PNG, a JSON sidecar) under the folder of its kind."""
         return self._put(data, kind)
 
     def read_bytes(self, sha256: str, kind: Kind) -> bytes:
@@ -62,12 +87,6 @@ class BlobStore:
             return self.path(sha256, kind).read_bytes()
         except FileNotFoundError:
             raise LostFile(sha256, kind) from None
-
-    def existing_path(self, sha256: str, kind: Kind) -> Path:
-        path = self.path(sha256, kind)
-        if not path.is_file():
-            raise LostFile(sha256, kind)
-        return path
 
     def read_image(self, sha256: str) -> RGBAImage:
         return decode_png(self.read_bytes(sha256, "image"))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
-from core_server.sessions.blobs import BlobStore
+from core_server.sessions.blobs import Blobs
 from core_server.sessions.model import Kind, Session, Turn
 
 FORMAT = "cocreate.session"
@@ -19,7 +19,7 @@ _SUFFIX = {"image": ".png", "text": ".txt"}
 
 
 def write_zip(
-    session: Session, turns: Sequence[Turn], blobs: BlobStore, out: BinaryIO, extra: Iterable[tuple[str, bytes]] = ()
+    session: Session, turns: Sequence[Turn], blobs: Blobs, out: BinaryIO, extra: Iterable[tuple[str, bytes]] = ()
 ) -> None:
     """Write the zip to `out`, which need not be seekable (the service streams it), with the `extra`
     (name, bytes) files after the session's own."""
@@ -42,6 +42,6 @@ def write_zip(
         for name, sha256, kind in files:
             # PNG is compressed already; deflating it again only costs time.
             method = zipfile.ZIP_STORED if kind == "image" else zipfile.ZIP_DEFLATED
-            zf.write(blobs.existing_path(sha256, kind), name, compress_type=method)
+            zf.writestr(name, blobs.read_bytes(sha256, kind), compress_type=method)
         for name, data in extra:
             zf.writestr(name, data)

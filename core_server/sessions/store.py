@@ -1,9 +1,8 @@
-"""SessionStore: sessions, turns, candidates and feedback in SQLite, their files in blobs/.
+"""SessionStore: sessions, turns, candidates and feedback in a database, their files in a blob store.
 
-The only module with SQL. The service calls it from worker threads
-(asyncio.to_thread), so one connection is shared under a lock. WAL with
-synchronous=FULL: once a method returns, its write survives a crash. Blobs are
-on disk before any row names them.
+The only module with the store's SQL, written once for both databases (sessions.database): an SQLite
+file by default, a PostgreSQL server for a studio. Once a method returns, its write survives a crash.
+The service calls it from worker threads (asyncio.to_thread). Blobs are stored before any row names them.
 """
 
 from __future__ import annotations
@@ -12,17 +11,17 @@ import contextlib
 import itertools
 import json
 import re
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from core_server.sessions import context
-from core_server.sessions.blobs import BlobStore
+from core_server.sessions.blobs import Blobs, FolderBlobs
+from core_server.sessions.database import SCHEMA_VERSION as SCHEMA_VERSION  # the store's, shown here
+from core_server.sessions.database import Database, Executor, open_database
 from core_server.sessions.export import write_zip
 from core_server.sessions.images import shrink_to_fit
 from core_server.sessions.model import (
@@ -40,79 +39,6 @@ from core_server.tasks import RGBAImage
 
 _ID = re.compile(r"[0-9a-f]{32}")
 
-# Each script takes the schema from version i to i + 1 (PRAGMA user_version). Append; never edit.
-_MIGRATIONS = (
-    """
-    CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        host TEXT NOT NULL,
-        document_id TEXT NOT NULL,
-        document_name TEXT NOT NULL,
-        created_ms INTEGER NOT NULL,
-        forked_from_turn_id TEXT REFERENCES turns (id)
-    );
-    CREATE INDEX sessions_by_time ON sessions (created_ms);
-    CREATE INDEX sessions_by_document ON sessions (host, document_id, created_ms);
-    CREATE TABLE turns (
-        id TEXT PRIMARY KEY,
-        session_id TEXT NOT NULL REFERENCES sessions (id),
-        parent_id TEXT REFERENCES turns (id),
-        task TEXT NOT NULL,
-        params_json TEXT NOT NULL,
-        seeds_json TEXT NOT NULL,
-        model TEXT NOT NULL,
-        model_sha256 TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_ms INTEGER NOT NULL,
-        finished_ms INTEGER
-    );
-    CREATE INDEX turns_by_session ON turns (session_id, created_ms);
-    CREATE TABLE candidates (
-        id TEXT PRIMARY KEY,
-        turn_id TEXT NOT NULL REFERENCES turns (id),
-        idx INTEGER NOT NULL,
-        seed INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        width INTEGER NOT NULL,
-        height INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        UNIQUE (turn_id, idx)
-    );
-    CREATE TABLE feedback (
-        id TEXT PRIMARY KEY,
-        candidate_id TEXT NOT NULL REFERENCES candidates (id),
-        decision TEXT NOT NULL,
-        created_ms INTEGER NOT NULL,
-        note TEXT NOT NULL,
-        final_kind TEXT,
-        final_sha256 TEXT
-    );
-    CREATE INDEX feedback_by_candidate ON feedback (candidate_id, created_ms);
-    """,
-    """
-    CREATE TABLE provenance (
-        feedback_id TEXT PRIMARY KEY REFERENCES feedback (id),
-        candidate_id TEXT NOT NULL REFERENCES candidates (id),
-        media_type TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        created_ms INTEGER NOT NULL
-    );
-    """,
-    # Document text given to turns, in content-addressed chunks shared between turns (sessions.context).
-    """
-    CREATE TABLE context_chunks (
-        sha256 TEXT PRIMARY KEY,
-        text TEXT NOT NULL
-    ) WITHOUT ROWID;
-    """,
-    # Who asked (service.identity): rows from before it was recorded say ''.
-    """
-    ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';
-    ALTER TABLE turns ADD COLUMN identity TEXT NOT NULL DEFAULT '';
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 _SESSION = """
     SELECT s.id, s.host, s.document_id, s.document_name, s.created_ms,
@@ -146,16 +72,24 @@ def is_valid_id(s: object) -> bool:
 
 
 class SessionStore:
-    def __init__(self, root: Path, *, store_context: context.ContextPolicy = "full") -> None:
-        """`store_context`: what a turn keeps of the document text it was given (sessions.context)."""
+    def __init__(
+        self,
+        root: Path,
+        *,
+        store_context: context.ContextPolicy = "full",
+        url: str | None = None,
+        blobs: Path | None = None,
+    ) -> None:
+        """`root`: the folder of the SQLite file and, by default, of the blobs. `url`: a postgresql://… server
+        instead of SQLite. `blobs`: another folder for the files, such as a shared one every front reaches.
+        `store_context`: what a turn keeps of the document text it was given (sessions.context)."""
         if store_context not in context.POLICIES:
             raise ValueError(f"store_context must be one of {', '.join(context.POLICIES)}, not {store_context!r}")
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.store_context = store_context
-        self._blobs = BlobStore(root / "blobs")
-        self._lock = threading.Lock()
-        self._db = _connect(root / "sessions.db")
+        self._blobs: Blobs = FolderBlobs(blobs if blobs is not None else root / "blobs")
+        self._db: Database = open_database(url, root)
 
     def __enter__(self) -> SessionStore:
         return self
@@ -164,8 +98,7 @@ class SessionStore:
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     # ------------------------------------------------------------ sessions
 
@@ -187,12 +120,12 @@ class SessionStore:
         """Newest first; a filter left as None matches every session."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        filters = {"s.host": host, "s.document_id": document_id}
+        where = " AND ".join(f"{column} = ?" for column, value in filters.items() if value is not None)
         with self._tx() as db:
             rows = db.execute(
-                _SESSION + " WHERE (:host IS NULL OR s.host = :host)"
-                " AND (:document_id IS NULL OR s.document_id = :document_id)"
-                " ORDER BY s.created_ms DESC, s.rowid DESC LIMIT :limit",
-                {"host": host, "document_id": document_id, "limit": limit},
+                _SESSION + (f" WHERE {where}" if where else "") + " ORDER BY s.created_ms DESC, s.rowid DESC LIMIT ?",
+                [*(value for value in filters.values() if value is not None), limit],
             ).fetchall()
         return [Session(**row) for row in rows]
 
@@ -280,7 +213,9 @@ class SessionStore:
             _get_session(db, session_id)
             if parent_turn_id is not None:
                 _check_turn_in_session(db, parent_turn_id, session_id)
-            db.executemany("INSERT OR IGNORE INTO context_chunks (sha256, text) VALUES (?, ?)", chunks.items())
+            db.executemany(
+                "INSERT INTO context_chunks (sha256, text) VALUES (?, ?) ON CONFLICT DO NOTHING", chunks.items()
+            )
             _insert_turn(db, turn)
         return turn
 
@@ -291,12 +226,14 @@ class SessionStore:
             return kept if isinstance(kept, str) else None
         if "chunks" not in kept:
             return None
+        names = sorted(set(kept["chunks"]))
+        if not names:  # an empty text
+            return ""
         with self._tx() as db:
             found = {
                 row["sha256"]: row["text"]
                 for row in db.execute(
-                    "SELECT sha256, text FROM context_chunks WHERE sha256 IN (SELECT value FROM json_each(?))",
-                    (json.dumps(kept["chunks"]),),
+                    f"SELECT sha256, text FROM context_chunks WHERE sha256 IN ({', '.join('?' * len(names))})", names
                 )
             }
         return "".join(found[name] for name in kept["chunks"])
@@ -357,10 +294,13 @@ class SessionStore:
             ).rowcount
             if not ended:  # another thread finished it since we looked
                 raise InvalidReference(f"turn '{turn_id}' is no longer running")
-            if painted is not None:
+            if painted is not None:  # the row is ours now (the UPDATE above holds it): read, change, write back
+                params = json.loads(
+                    db.execute("SELECT params_json FROM turns WHERE id = ?", (turn_id,)).fetchone()["params_json"]
+                )
+                params["painted"] = {"width": painted[0], "height": painted[1]}
                 db.execute(
-                    "UPDATE turns SET params_json = json_set(params_json, '$.painted', json(?)) WHERE id = ?",
-                    (json.dumps({"width": painted[0], "height": painted[1]}), turn_id),
+                    "UPDATE turns SET params_json = ? WHERE id = ?", (json.dumps(params, sort_keys=True), turn_id)
                 )
             _insert_candidates(db, candidates)
         return candidates
@@ -459,50 +399,11 @@ class SessionStore:
     # ------------------------------------------------------------ health
 
     def integrity_check(self) -> str:
-        """SQLite's own verdict on the file: 'ok', or the problems it found, one a line."""
-        with self._tx() as db:
-            return "\n".join(row[0] for row in db.execute("PRAGMA integrity_check"))
+        """The database's verdict: 'ok', or the problems it found, one a line."""
+        return self._db.integrity_check()
 
-    @contextlib.contextmanager
-    def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """One transaction on the shared connection. Writers take SQLite's write lock up front
-        (IMMEDIATE), so they wait for it rather than fail half way."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield self._db
-                self._db.commit()
-            except BaseException:
-                self._db.rollback()
-                raise
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves instead of sqlite3's implicit ones.
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    try:
-        db.row_factory = sqlite3.Row
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise RuntimeError(f"SQLite cannot use WAL for {path} (got {mode!r}); keep it on a local disk")
-        db.execute("PRAGMA synchronous = FULL")
-        db.execute("PRAGMA foreign_keys = ON")
-        _migrate(db, path)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"{path} has schema version {version}, but this cocreate knows only up to {SCHEMA_VERSION}; update cocreate"
-        )
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        # One transaction per step: a crash leaves the database at the old version or the new one.
-        db.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[target - 1]}; PRAGMA user_version = {target}; COMMIT;")
+    def _tx(self, write: bool = False) -> contextlib.AbstractContextManager[Executor]:
+        return self._db.transaction(write)
 
 
 def _provenance_kind(media_type: str) -> Kind:
@@ -518,7 +419,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-# SQLite integers are signed 64-bit and seeds are uint64: store their two's complement.
+# SQL integers are signed 64-bit and seeds are uint64: store their two's complement.
 def _to_i64(seed: int) -> int:
     return seed - (1 << 64) if seed >= 1 << 63 else seed
 
@@ -527,27 +428,27 @@ def _to_u64(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
 
 
-def _get_session(db: sqlite3.Connection, session_id: str) -> Session:
+def _get_session(db: Executor, session_id: str) -> Session:
     row = db.execute(_SESSION + " WHERE s.id = ?", (session_id,)).fetchone()
     if row is None:
         raise NotFound("session", session_id)
     return Session(**row)
 
 
-def _get_turn(db: sqlite3.Connection, turn_id: str) -> Turn:
+def _get_turn(db: Executor, turn_id: str) -> Turn:
     row = db.execute(_TURN + " WHERE id = ?", (turn_id,)).fetchone()
     if row is None:
         raise NotFound("turn", turn_id)
     return _turn(row, ())
 
 
-def _check_turn_in_session(db: sqlite3.Connection, turn_id: str, session_id: str) -> None:
+def _check_turn_in_session(db: Executor, turn_id: str, session_id: str) -> None:
     owner = _get_turn(db, turn_id).session_id
     if owner != session_id:
         raise InvalidReference(f"turn '{turn_id}' belongs to session '{owner}', not '{session_id}'")
 
 
-def _session_turns(db: sqlite3.Connection, session_id: str) -> list[Turn]:
+def _session_turns(db: Executor, session_id: str) -> list[Turn]:
     turn_rows = db.execute(_TURN + " WHERE session_id = ? ORDER BY created_ms, rowid", (session_id,)).fetchall()
     candidate_rows = db.execute(
         _CANDIDATE + " JOIN turns t ON t.id = c.turn_id WHERE t.session_id = ? ORDER BY c.idx", (session_id,)
@@ -585,7 +486,7 @@ def _copy_path(path: Sequence[Turn], session_id: str) -> list[Turn]:
     return copies
 
 
-def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
+def _insert_turn(db: Executor, turn: Turn) -> None:
     db.execute(
         "INSERT INTO turns (id, session_id, parent_id, task, params_json, seeds_json, model, model_sha256,"
         " status, created_ms, finished_ms, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -606,7 +507,7 @@ def _insert_turn(db: sqlite3.Connection, turn: Turn) -> None:
     )
 
 
-def _insert_candidates(db: sqlite3.Connection, candidates: Sequence[Candidate]) -> None:
+def _insert_candidates(db: Executor, candidates: Sequence[Candidate]) -> None:
     db.executemany(
         "INSERT INTO candidates (id, turn_id, idx, seed, kind, sha256, width, height, text)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -614,7 +515,7 @@ def _insert_candidates(db: sqlite3.Connection, candidates: Sequence[Candidate]) 
     )
 
 
-def _insert_feedback(db: sqlite3.Connection, f: Feedback) -> None:
+def _insert_feedback(db: Executor, f: Feedback) -> None:
     db.execute(
         "INSERT INTO feedback (id, candidate_id, decision, created_ms, note, final_kind, final_sha256)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -622,7 +523,7 @@ def _insert_feedback(db: sqlite3.Connection, f: Feedback) -> None:
     )
 
 
-def _turn(row: sqlite3.Row, candidates: tuple[Candidate, ...]) -> Turn:
+def _turn(row: Any, candidates: tuple[Candidate, ...]) -> Turn:
     return Turn(
         id=row["id"],
         session_id=row["session_id"],
@@ -640,7 +541,7 @@ def _turn(row: sqlite3.Row, candidates: tuple[Candidate, ...]) -> Turn:
     )
 
 
-def _candidate(row: sqlite3.Row, feedback: tuple[Feedback, ...]) -> Candidate:
+def _candidate(row: Any, feedback: tuple[Feedback, ...]) -> Candidate:
     return Candidate(
         id=row["id"],
         turn_id=row["turn_id"],

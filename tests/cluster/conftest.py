@@ -1,5 +1,5 @@
 """The studio configuration: the gRPC front over engines on a real local Ray cluster (a head and two
-worker nodes on this machine), started once per test session."""
+worker nodes on this machine), keeping sessions in a real PostgreSQL server, started once per test session."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ pytest.importorskip("ray", reason="the studio extra is not installed: pip instal
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.service.conftest import channel_for, session_id  # noqa: F401  (the same fixture)
 from tests.support.daemon import Daemon, running_daemon
+from tests.support.postgres import PostgresServer
 from tests.support.ray_cluster import local_cluster
 
 # One job in flight, as on a single machine: queue positions and fairness stay the front's, as the
@@ -26,8 +27,10 @@ def ray_address() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def daemon(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    with running_daemon(tmp_path_factory.mktemp("front"), extra_args=("--cluster", ray_address, *FRONT_ARGS)) as d:
+def daemon(ray_address: str, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """The front keeps its sessions in the real PostgreSQL server, as a studio's does."""
+    front_args = ("--cluster", ray_address, *FRONT_ARGS, "--store", postgres.new_database())
+    with running_daemon(tmp_path_factory.mktemp("front"), extra_args=front_args) as d:
         yield d
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import huggingface_hub
 import pytest
 
+from core_server.engines.families import FAMILIES
 from core_server.models import CatalogError, ModelCatalog
 from core_server.models.pulls import CURATED, needed_files, resolve
 
@@ -76,6 +77,8 @@ def test_short_names_and_repo_ids() -> None:
     with pytest.raises(CatalogError, match=r"no short name cocreate knows .*sd15-inpaint"):
         resolve("sd9")
     assert not any("runwayml" in entry.repo for entry in CURATED)  # gone from the Hub
+    assert resolve("ip-adapter-sdxl") == ("h94/IP-Adapter", "ip-adapter-sdxl")
+    assert all(entry.family in FAMILIES for entry in CURATED)
 
 
 def test_a_pull_registers_half_precision_parts_under_the_names_diffusers_loads(

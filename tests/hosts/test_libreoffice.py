@@ -8,12 +8,15 @@ kept. Needs the host root (tests/hosts/make-root) and root rights for tests/host
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +29,13 @@ from rapidfuzz.distance import Levenshtein
 from core_server.packaging import libreoffice
 from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.support.daemon import running_daemon
+from tests.support.manuscript import manuscript, stored_bytes
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 TOKEN = "writer-check-token"
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+PAGES = 250  # about 690,000 characters: a 200-page novel
 
 sys.path.insert(0, str(REPO / "plugins" / "libreoffice" / "pythonpath"))
 from cocreate_writer.shape import Run, as_inserted, styled_runs  # noqa: E402  (the plugin's plain module)
@@ -48,21 +53,52 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     shutil.copy(HERE / "libreoffice" / "writer_check.py", folder / "writer_check.py")
     with running_daemon(tmp_path_factory.mktemp("home"), listen="127.0.0.1:0", token=TOKEN) as daemon:
         check = ["python3", "/project/writer_check.py", daemon.endpoint, TOKEN, oxt.name]
-        run = subprocess.run(
-            [str(HERE / "in-root"), "-d", str(folder), "--", *check],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        assert daemon.home is not None
+        run, stored = run_measured(folder, [str(HERE / "in-root"), "-d", str(folder), "--", *check], daemon.home)
         verdict_file = folder / "verdict.json"
         assert verdict_file.exists(), f"no verdict (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
         verdict = json.loads(verdict_file.read_text())
         with CocreateClient(daemon.endpoint, token=TOKEN) as client:
             sessions = client.list_sessions(host="libreoffice")
             details = [client.get_session(session.id) for session in sessions]
+            # The manuscript is a document of its own: its session is judged apart from the short one's.
+            long_turns = {pick.get("turn_id") for pick in verdict.get("long_manuscript", {}).get("picks", [])}
+            manuscript = [d for d in details if any(turn.id in long_turns for turn in d.turns)]
+            details = [d for d in details if d not in manuscript]
             analytics = client.get_analytics(details[0].session.id) if len(details) == 1 else None
     assert "exception" not in verdict, verdict["exception"] + f"\nsteps done: {verdict['steps']}\n{run.stderr[-3000:]}"
-    yield {"verdict": verdict, "sessions": details, "analytics": analytics}
+    yield {"verdict": verdict, "sessions": details, "analytics": analytics, "stored": stored, "manuscript": manuscript}
+
+
+def run_measured(folder: Path, command: list[str], home: Path) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+    """Run the check; each time it asks (a measure-N file) note the daemon's database size and answer."""
+    (folder / "manuscript.txt").write_text(manuscript(PAGES), encoding="utf-8")
+    stored: list[int] = []
+    out, err = folder / "check.out", folder / "check.err"
+    with out.open("w") as o, err.open("w") as e, subprocess.Popen(command, stdout=o, stderr=e) as run:
+        deadline = time.monotonic() + 900
+        while run.poll() is None and time.monotonic() < deadline:
+            if (folder / f"measure-{len(stored)}").exists():
+                stored.append(stored_bytes(home / "sessions"))
+                (folder / f"measured-{len(stored) - 1}").touch()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run.wait(timeout=0.1)
+        run.kill()
+    return subprocess.CompletedProcess(command, run.returncode, out.read_text(), err.read_text()), stored
+
+
+def test_a_200_page_manuscript_adds_far_less_than_its_size_each_turn(record: dict[str, Any]) -> None:
+    """Continue near the end of a 200-page manuscript in Writer: after the first turn (which keeps the text
+    once, in shared chunks) each turn adds less than a tenth of it to the daemon's database."""
+    result, stored = record["verdict"]["long_manuscript"], record["stored"]
+    assert [p["phase"] for p in result["picks"]] == ["ready"] * 4, result["picks"]
+    assert all(p["inserted"] for p in result["picks"])
+    text = len(manuscript(PAGES))
+    grown = [after - before for before, after in itertools.pairwise(stored)]
+    assert len(grown) == 3 and max(grown) < text // 10, f"turns added {grown} bytes each for {text} characters"
+    (session,) = record["manuscript"]
+    assert len(session.turns) == 4 and all(len(turn.params_json) < text // 20 for turn in session.turns)
+    print(f"\n{text} characters in Writer; bytes added per turn: {grown}")
 
 
 def test_the_oxt_installs_with_unopkg_and_brings_menu_toolbar_and_shortcuts(record: dict[str, Any]) -> None:

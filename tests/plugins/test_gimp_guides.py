@@ -85,6 +85,12 @@ def test_every_control_kind_of_the_dialog_is_one_the_client_knows() -> None:
         assert request.controls[0].kind == pb.ControlKind.Value("CONTROL_" + nick.replace("-", "_").upper())
 
 
+def test_a_picture_layer_can_ask_the_daemon_to_derive_the_map() -> None:
+    guides = Guides(control_layer="lines", control_kind="depth", control_derive=True)
+    request = plans.fill(picture(64, 64, Rect(8, 8, 16, 16)), Options(guides=guides)).request
+    assert request.controls[0].derive and request.controls[0].kind == pb.CONTROL_DEPTH
+
+
 def test_edit_changes_the_selection_or_the_whole_image() -> None:
     shown = picture(200, 200, Rect(90, 90, 20, 20))
     plan = plans.edit(shown, "make it night", Options(candidates=2, seed=3, steps=4))

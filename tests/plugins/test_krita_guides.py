@@ -105,6 +105,14 @@ def test_a_missing_layer_or_unreadable_file_is_said_at_once() -> None:
         marks.add_reference_file("/pictures/notes.txt", "style", 0.6)
 
 
+def test_a_picture_layer_can_ask_the_daemon_to_derive_the_map() -> None:
+    document, marks = marked()
+    marks.mark_control("id-style", "canny", 1.0, derive=True)
+    controls = marks.request_fields(BOX)["controls"]
+    assert [(c.kind, c.derive) for c in controls] == [(pb.CONTROL_LINE_ART, False), (pb.CONTROL_CANNY, True)]
+    assert DocumentGuides(document).marks.controls[1].label == "Style · Canny edges · 100% · from the picture"
+
+
 def test_removing_marks() -> None:
     document, marks = marked()
     marks.remove_control(0)

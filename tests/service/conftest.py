@@ -1,4 +1,5 @@
-"""A real daemon on the tiny profile over a real Unix socket, shared by the service tests."""
+"""A real daemon on the tiny profile over a real Unix socket, shared by the service tests; the contract tests
+(marked both_stores) run against one with SQLite and one with PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from core_server import config
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.support.daemon import Daemon, running_daemon
+from tests.support.postgres import PostgresServer
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", config.DEFAULT_LIMITS.max_message_bytes + (64 << 20)),
@@ -22,9 +24,32 @@ def channel_for(daemon: Daemon) -> grpc.Channel:
     return grpc.insecure_channel(daemon.endpoint, options=CHANNEL_OPTIONS)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_stores` runs against a daemon keeping sessions in SQLite and one keeping them in
+    PostgreSQL; the rest share the SQLite one."""
+    if metafunc.definition.get_closest_marker("both_stores") and "daemon_store" in metafunc.fixturenames:
+        metafunc.parametrize("daemon_store", ["sqlite", "postgresql"], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    with running_daemon(tmp_path_factory.mktemp("home")) as d:
+def daemon_store(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def daemon(daemon_store: str, request: pytest.FixtureRequest) -> Daemon:
+    return request.getfixturevalue(f"{daemon_store}_daemon")
+
+
+@pytest.fixture(scope="session")
+def sqlite_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with running_daemon(tmp_path_factory.mktemp("home"), extra_args=("--metrics-port", "0")) as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def postgresql_daemon(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[Daemon]:
+    with running_daemon(tmp_path_factory.mktemp("home"), extra_args=("--store", postgres.new_database())) as d:
         yield d
 
 

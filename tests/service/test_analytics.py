@@ -20,6 +20,8 @@ from tests.support.daemon import Daemon
 
 from .test_generate import generate
 
+pytestmark = pytest.mark.both_stores
+
 ADDED = " and then it rained."
 
 

@@ -37,6 +37,7 @@ def turn_params(stub: pb_grpc.CocreateStub, session_id: str, turn_id: str) -> di
     return json.loads(next(t for t in detail.turns if t.id == turn_id).params_json)
 
 
+@pytest.mark.both_stores
 def test_feedback_steers_the_next_turn_and_is_recorded(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     first, candidates = generate(stub, session_id, candidates=3, seed=1)
     decide(stub, candidates[0], candidates[1:])
@@ -106,6 +107,7 @@ def test_more_like_steers_without_feedback(stub: pb_grpc.CocreateStub, session_i
     assert (feedback["liked"], feedback["disliked"]) == ([sources[0].candidate_id], [sources[1].candidate_id])
 
 
+@pytest.mark.both_stores
 def test_fork_and_restore_through_grpc(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     root, first = generate(stub, session_id, candidates=2, seed=60)
     middle, _ = generate(stub, session_id, parent_turn_id=root, candidates=2, seed=61)

@@ -170,6 +170,16 @@ def test_what_cannot_be_served_is_a_failed_precondition(
     assert says in refused.value.details()
 
 
+def test_an_edit_with_controls_is_refused(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    request = pb.GenerateRequest(
+        session_id=session_id, candidates=1, edit=pb.EditTask(image=IMAGE, instruction="night"), controls=[control()]
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        list(stub.Generate(request, timeout=60))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "an edit takes no controls" in refused.value.details()
+
+
 def test_cancel_within_a_step_with_a_control(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     request = inpaint(session_id, control(pb.CONTROL_DEPTH))
     request.inpaint.steps = 40

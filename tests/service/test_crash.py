@@ -1,23 +1,24 @@
-"""kill -9 during a generation loses nothing that was acknowledged; the store stays sound."""
+"""kill -9 during a generation loses nothing that was acknowledged; the store (SQLite or PostgreSQL) stays sound."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import grpc
 
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
+from core_server.sessions.store import SessionStore
 from tests.support.daemon import start_daemon
 
 from .conftest import channel_for
 from .images import disc, gradient
 
 
-def test_sigkill_mid_generation_keeps_every_earlier_turn(tmp_path: Path) -> None:
+def test_sigkill_mid_generation_keeps_every_earlier_turn(tmp_path: Path, store_url: str | None) -> None:
     home = tmp_path / "home"
-    daemon = start_daemon(home)
+    store_args = ("--store", store_url) if store_url else ()
+    daemon = start_daemon(home, extra_args=store_args)
     try:
         with channel_for(daemon) as channel:
             stub = pb_grpc.CocreateStub(channel)
@@ -54,7 +55,7 @@ def test_sigkill_mid_generation_keeps_every_earlier_turn(tmp_path: Path) -> None
     finally:
         daemon.stop()
 
-    restarted = start_daemon(home)
+    restarted = start_daemon(home, extra_args=store_args)
     try:
         with channel_for(restarted) as channel:
             stub = pb_grpc.CocreateStub(channel)
@@ -67,6 +68,5 @@ def test_sigkill_mid_generation_keeps_every_earlier_turn(tmp_path: Path) -> None
             assert turns[killed_turn].status == "interrupted"
     finally:
         restarted.stop()
-    db = sqlite3.connect(home / "sessions" / "sessions.db")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    db.close()
+    with SessionStore(home / "sessions", url=store_url) as store:
+        assert store.integrity_check() == "ok"

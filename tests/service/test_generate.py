@@ -27,6 +27,8 @@ TASKS = {
         selection="The cat sat on the mat.", instruction="more formal", max_new_tokens=12
     ),
 }
+pytestmark = pytest.mark.both_stores
+
 EXPECTED_SIZE = {"inpaint": (64, 64), "expand": (96, 72), "texture": (64, 64), "variants": (64, 64)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import random
 import secrets
@@ -16,6 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from PIL import Image
 
 from core_server.launcher import LaunchError
 from core_server.pb import cocreate_pb2 as pb
@@ -308,3 +310,19 @@ def test_export_streams_as_it_is_made_and_names_a_lost_file(daemon: Daemon, stub
     with pytest.raises(grpc.RpcError) as gone:
         stub.GetCandidate(pb.GetCandidateRequest(candidate_id=candidates[-1].candidate_id), timeout=10)
     assert gone.value.code() == grpc.StatusCode.DATA_LOSS, gone.value.details()
+
+
+def test_an_edited_4096_image_is_kept_whole_and_signed(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    """The largest picture an artist sends back in one piece: stored once, signed, and handed back bit for
+    bit (bench/feedback.py measures its time and memory per size)."""
+    request = pb.GenerateRequest(session_id=session_id, candidates=1, seed=3, inpaint=pb.InpaintTask(image=gradient()))
+    candidate = next(e.candidate for e in stub.Generate(request, timeout=120) if e.HasField("candidate"))
+    side = 4096
+    final = pb.Image(width=side, height=side, rgba=random.Random(4).randbytes(4096) * (side * side * 4 // 4096))
+    stub.Feedback(
+        pb.FeedbackRequest(candidate_id=candidate.candidate_id, decision=pb.EDITED, final_image=final), timeout=120
+    )
+    signed = stub.GetProvenance(pb.GetProvenanceRequest(candidate_id=candidate.candidate_id), timeout=120)
+    assert signed.human_edited and signed.media_type == "image/png"
+    with Image.open(io.BytesIO(signed.data)) as kept:
+        assert kept.size == (side, side) and kept.convert("RGBA").tobytes() == final.rgba

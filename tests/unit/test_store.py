@@ -1,4 +1,4 @@
-"""SessionStore: every method round trips, blobs, errors, fork, export, threads."""
+"""SessionStore: every method round trips, blobs, errors, fork, export, threads; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ MISSING = "0" * 32
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SessionStore]:
-    with SessionStore(tmp_path) as s:
+def store(tmp_path: Path, store_url: str | None) -> Iterator[SessionStore]:
+    with SessionStore(tmp_path, url=store_url) as s:
         yield s
 
 
@@ -249,13 +249,13 @@ def test_thumbnail(store: SessionStore, session: Session) -> None:
         store.thumbnail(text, 32)
 
 
-def test_mark_interrupted(tmp_path: Path) -> None:
-    with SessionStore(tmp_path) as store:
+def test_mark_interrupted(tmp_path: Path, store_url: str | None) -> None:
+    with SessionStore(tmp_path, url=store_url) as store:
         session = store.create_session("gimp", "d", "d.xcf")
         done = start(store, session)
         store.finish_turn(done.id, "completed")
         running = [start(store, session).id, start(store, session).id]
-    with SessionStore(tmp_path) as store:  # the daemon starting again after a crash
+    with SessionStore(tmp_path, url=store_url) as store:  # the daemon starting again after a crash
         assert store.mark_interrupted() == 2
         assert store.mark_interrupted() == 0
         statuses = {t.id: (t.status, t.finished_ms) for t in store.session_detail(session.id)[1]}
@@ -348,14 +348,24 @@ def test_export_zip(store: SessionStore, session: Session) -> None:
         assert set(zf.namelist()) == expected_names
 
 
-def test_reopen_keeps_everything_and_checks_the_schema(tmp_path: Path) -> None:
-    with SessionStore(tmp_path) as store:
+def test_reopen_keeps_everything_and_checks_the_schema(tmp_path: Path, store_url: str | None) -> None:
+    with SessionStore(tmp_path, url=store_url) as store:
         session = store.create_session("blender", "b", "scene.blend")
-        store.finish_turn(start(store, session).id, "completed", images=[image()])
+        store.finish_turn(start(store, session).id, "completed", images=[image()], painted=(8, 6))
         detail = store.session_detail(session.id)
-    with SessionStore(tmp_path) as store:
+    with SessionStore(tmp_path, url=store_url) as store:
         assert store.session_detail(session.id) == detail
+        assert store.get_turn(detail[1][0].id).params["painted"] == {"width": 8, "height": 6}
         assert store.integrity_check() == "ok"
+    if store_url is not None:
+        import psycopg  # the studio extra: only where the PostgreSQL case runs
+
+        with psycopg.connect(store_url, autocommit=True) as server:
+            assert server.execute("SELECT version FROM cocreate_schema").fetchone() == (SCHEMA_VERSION,)
+            server.execute("UPDATE cocreate_schema SET version = %s", (SCHEMA_VERSION + 1,))
+        with pytest.raises(RuntimeError, match="update cocreate"):
+            SessionStore(tmp_path, url=store_url)
+        return
 
     db = sqlite3.connect(tmp_path / "sessions.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

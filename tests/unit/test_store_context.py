@@ -76,8 +76,8 @@ def test_a_turn_stored_before_references_still_reads_as_its_text(tmp_path: Path)
         assert store.context_text(None) is None
 
 
-def test_an_export_carries_each_document_text_once(tmp_path: Path) -> None:
-    with SessionStore(tmp_path) as store:
+def test_an_export_carries_each_document_text_once(tmp_path: Path, store_url: str | None) -> None:
+    with SessionStore(tmp_path, url=store_url) as store:
         session = store.create_session("libreoffice", "doc", "Story")
         params = {"before": "Once upon a time.", "after": ""}
         first = store.start_turn(session.id, None, "continue_text", params, [1], "m", SHA)

@@ -25,7 +25,7 @@ from core_server.sessions.store import SessionStore
 from core_server.tasks import RGBAImage
 
 rng = random.Random(int(sys.argv[2]))
-store = SessionStore(Path(sys.argv[1]))
+store = SessionStore(Path(sys.argv[1]), url=sys.argv[3] or None)
 session = store.create_session("cli", "crash-test", "crash.txt")
 same = RGBAImage(8, 8, bytes(range(256)))  # shared by many turns: exercises the stored-once path
 parent = None
@@ -44,12 +44,12 @@ while True:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
-def test_sigkill_never_breaks_the_store(tmp_path: Path) -> None:
+def test_sigkill_never_breaks_the_store(tmp_path: Path, store_url: str | None) -> None:
     rng = random.Random(20260801)
     reported: list[str] = []
     for run in range(KILLS):
         child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(tmp_path), str(run)],
+            [sys.executable, "-c", WRITER, str(tmp_path), str(run), store_url or ""],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -64,16 +64,17 @@ def test_sigkill_never_breaks_the_store(tmp_path: Path) -> None:
         # A line cut off by the kill was never fully reported.
         reported += [line.strip() for line in (first + rest).splitlines(keepends=True) if line.endswith("\n")]
 
-    with SessionStore(tmp_path) as store:
+    with SessionStore(tmp_path, url=store_url) as store:
         assert store.integrity_check() == "ok"
         assert store.mark_interrupted() <= KILLS  # at most the one turn each writer was in
         sessions = store.list_sessions(limit=1000)
         assert len(sessions) == KILLS
         turns = {turn.id: turn for s in sessions for turn in store.session_detail(s.id)[1]}
 
-    db = sqlite3.connect(tmp_path / "sessions.db")
-    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-    db.close()
+    if store_url is None:  # PostgreSQL checks foreign keys as it writes
+        db = sqlite3.connect(tmp_path / "sessions.db")
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        db.close()
 
     assert len(reported) >= KILLS
     for turn_id in reported:

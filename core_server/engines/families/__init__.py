@@ -9,11 +9,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core_server.engines.families import chroma, flux, flux2_klein, flux_fill, qwen_image, sd3, sd15, sdxl, z_image
+from core_server.engines.families import (
+    chroma,
+    flux,
+    flux2_klein,
+    flux_fill,
+    flux_kontext,
+    qwen_image,
+    sd3,
+    sd15,
+    sdxl,
+    z_image,
+)
 from core_server.engines.families.family import Family
 from core_server.tasks import EngineError
 
-MODULES = (sd15, sdxl, sd3, flux, flux_fill, flux2_klein, z_image, qwen_image, chroma)
+MODULES = (sd15, sdxl, sd3, flux, flux_fill, flux_kontext, flux2_klein, z_image, qwen_image, chroma)
 FAMILIES: dict[str, Family] = {module.FAMILY.name: module.FAMILY for module in MODULES}
 
 

@@ -20,6 +20,10 @@ SEAMLESS = "seamless texture"
 VARIANTS = "variants"
 LORA = "LoRA"
 
+# How a family takes reference images (Family.references).
+IP_ADAPTER = "ip-adapter"  # an IP-Adapter from the catalog beside the UNet
+IMAGE_REFERENCE = "image_reference"  # the inpaint pipeline's own reference-image input
+
 # Latent → RGB projection for previews: one (r, g, b) row per latent channel.
 LatentRGB = tuple[tuple[float, float, float], ...]
 
@@ -66,6 +70,10 @@ class Family:
     prepare: Callable[[Any], None] | None = None
     # Single-file checkpoints: packaged config folder name under families/configs/, None = none shipped.
     single_file_config: str | None = None
+    # Serves the `edit` task: its inpaint pipeline sees the picture as context (Kontext, Qwen-Image-Edit, Flux.2).
+    edits: bool = False
+    # How reference images reach the model (engines.reference): IP_ADAPTER, IMAGE_REFERENCE, or "" (none).
+    references: str = ""
 
     def refusal(self, task: str) -> str | None:
         """Why this family cannot do `task`, or None when it can."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families import flow
-from core_server.engines.families.family import Pipelines
+from core_server.engines.families.family import IMAGE_REFERENCE, Pipelines
 from core_server.engines.families.flow import unpack_2x2, without_negative_prompt
 
 # ComfyUI's Flux.2 latent → RGB factors, one row per channel of the 32-channel VAE latents.
@@ -68,4 +68,6 @@ FAMILY = flow.family(
     call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
+    edits=True,  # the inpaint pipeline conditions on the picture it paints over
+    references=IMAGE_REFERENCE,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core_server.engines.families.family import Family, Pipelines
+from core_server.engines.families.family import IP_ADAPTER, Family, Pipelines
 
 # ComfyUI's SD 1.5 latent → RGB factors.
 LATENT_RGB = (
@@ -79,4 +79,5 @@ FAMILY = Family(
     true_inpainting="with a 9-channel inpainting UNet; a plain UNet inpaints by img2img with the mask blended in",
     build_tiny=build_tiny,
     single_file_config="sd15",
+    references=IP_ADAPTER,
 )

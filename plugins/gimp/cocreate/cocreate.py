@@ -79,28 +79,37 @@ def _add_shared(procedure: Gimp.Procedure, prompt: str, strength: str | None) ->
 
 
 def _add_model_and_guides(procedure: Gimp.Procedure) -> None:
-    """The image model, and the layers that guide the candidates: a control image and a style reference."""
+    """The image model, and the layers that guide the candidates: a control image and a style reference.
+
+    Most of these have no mnemonic: the letters left free by the other arguments and the buttons ran out."""
     procedure.add_string_argument(
         "model", "_Model", "An image model of the daemon (cocreate models list); empty: its default", "", RW
     )
     procedure.add_layer_argument(
-        "control-layer", "_Control layer", "A layer whose structure the candidates follow; none: no control", True, RW
+        "control-layer", "Control layer", "A layer whose structure the candidates follow; none: no control", True, RW
     )
     procedure.add_choice_argument(
         "control-kind", "Control _kind", "What the control layer holds", _choice(*CONTROL_KINDS), "scribble", RW
     )
     procedure.add_double_argument(
-        "control-strength", "Control st_rength", "How firmly it is followed; 0: the default (1)", 0.0, 2.0, 0.0, RW
+        "control-strength", "Control strengt_h", "How firmly it is followed; 0: the default (1)", 0.0, 2.0, 0.0, RW
+    )
+    procedure.add_boolean_argument(
+        "control-derive",
+        "Control from the picture",
+        "The control layer is an ordinary picture: the daemon makes the edges, depth or pose from it",
+        False,
+        RW,
     )
     procedure.add_layer_argument(
         "reference-layer",
-        "Style _reference",
+        "Style reference",
         "A layer whose style the candidates take after; none: no reference",
         True,
         RW,
     )
     procedure.add_double_argument(
-        "reference-strength", "Reference stre_ngth", "How much of its style; 0: the default (0.6)", 0.0, 1.0, 0.0, RW
+        "reference-strength", "Reference strength", "How much of its style; 0: the default (0.6)", 0.0, 1.0, 0.0, RW
     )
 
 
@@ -201,6 +210,7 @@ def _options(config: Gimp.ProcedureConfig, has_strength: bool, has_prompt: bool 
             control_layer=value("control-layer"),
             control_kind=value("control-kind"),
             control_strength=value("control-strength"),
+            control_derive=value("control-derive"),
             reference_layer=value("reference-layer"),
             reference_strength=value("reference-strength"),
         ),

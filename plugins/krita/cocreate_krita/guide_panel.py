@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -58,6 +59,10 @@ class GuidePanel(QWidget):
         self.control_strength = _slider(100, 200)
         self.control_start = _fraction(0.0)
         self.control_end = _fraction(1.0)
+        self.control_derive = QCheckBox("From the picture")
+        self.control_derive.setToolTip(
+            "The layer is an ordinary picture: the daemon makes the edges, depth or pose from it"
+        )
         self.use_control = QPushButton("Use layer as control")
         self.use_control.setToolTip("The active layer's lines, edges, depth or pose guide every generation")
         self.controls = QListWidget()
@@ -79,6 +84,7 @@ class GuidePanel(QWidget):
         form.addRow("Control", self.control_kind)
         form.addRow("Strength", self.control_strength)
         form.addRow("Steps", span)
+        form.addRow("", self.control_derive)
         layout = QVBoxLayout()
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
@@ -111,9 +117,10 @@ class GuidePanel(QWidget):
     def _use_control(self) -> None:
         start, end = self.control_start.value(), self.control_end.value()
         kind, strength = self.control_kind.currentData(), self.control_strength.value() / 100
+        derive = self.control_derive.isChecked()
 
         def mark(guides: DocumentGuides) -> None:
-            guides.mark_control(self._active_layer(), kind, strength, start, max(end, start + 0.05))
+            guides.mark_control(self._active_layer(), kind, strength, start, max(end, start + 0.05), derive)
 
         self._act(mark)
 

@@ -66,11 +66,13 @@ class ControlMark:
     strength: float = 1.0  # 0 = the daemon's default; else (0, 2]
     start: float = 0.0  # the fraction of the steps it starts at
     end: float = 1.0  # and ends at
+    derive: bool = False  # the layer is an ordinary picture: the daemon makes the map (edges, depth …) from it
 
     @property
     def label(self) -> str:
         span = "" if (self.start, self.end) == (0.0, 1.0) else f" · steps {self.start:.0%}–{self.end:.0%}"
-        return f"{self.name} · {LABELS.get(self.kind, self.kind)} · {self.strength:.0%}{span}"
+        derived = " · from the picture" if self.derive else ""
+        return f"{self.name} · {LABELS.get(self.kind, self.kind)} · {self.strength:.0%}{span}{derived}"
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,12 @@ class DocumentGuides:
         self.canvas = canvas
         self.marks = decode(canvas.load_guides())
 
-    def mark_control(self, layer_id: str, kind: str, strength: float, start: float = 0.0, end: float = 1.0) -> None:
+    def mark_control(
+        self, layer_id: str, kind: str, strength: float, start: float = 0.0, end: float = 1.0, derive: bool = False
+    ) -> None:
         """Mark a layer as a control of `kind` (marking it again changes its settings)."""
         name = self._name(layer_id)
-        mark = ControlMark(layer_id, name, kind, strength, start, end)
+        mark = ControlMark(layer_id, name, kind, strength, start, end, derive)
         self.marks.controls = [m for m in self.marks.controls if m.layer_id != layer_id] + [mark]
         self._save()
 
@@ -154,6 +158,7 @@ class DocumentGuides:
                 strength=mark.strength,
                 start=mark.start,
                 end=0.0 if mark.end >= 1.0 else mark.end,
+                derive=mark.derive,
             )
             for mark in self.marks.controls
         ]

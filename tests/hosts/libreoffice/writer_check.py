@@ -399,6 +399,41 @@ def check_document_edits(context: Any, oxt: Path) -> dict[str, Any]:
     return result
 
 
+def check_long_manuscript(context: Any) -> dict[str, Any]:
+    """A 200-page manuscript (manuscript.txt, written by the test) continued four times near its end. After
+    each pick the check asks the test to measure the daemon's database (measure-N) and waits for its answer
+    (measured-N): the per-turn growth is judged there."""
+    writer = Writer(context)
+    for paragraph in (HERE / "manuscript.txt").read_text(encoding="utf-8").split("\n"):
+        writer.text.insertControlCharacter(writer.text.getEnd(), 0, False)  # PARAGRAPH_BREAK
+        writer.text.insertString(writer.text.getEnd(), paragraph, False)
+    picks = []
+    for turn in range(4):
+        original = writer.content
+        offset = len(original) - 2_000  # writing near the end, with some text after the cursor
+        near_end = writer.text.createTextCursor()
+        near_end.gotoEnd(False)
+        near_end.goLeft(2_000, False)  # goRight takes a 16-bit count: too few for a 200-page offset
+        writer.doc.getCurrentController().getViewCursor().gotoRange(near_end, False)
+        result = generation(writer, "continue", Candidates=2, Seed=20 + turn, StopAt="none", MaxTokens=8)
+        made = pick(writer, result["panel_texts"], lambda text, was=original, at=offset: was[:at] + text + was[at:])
+        picks.append(
+            {
+                "phase": result["phase"],
+                "message": result["message"],
+                "turn_id": result["turn_id"],
+                "inserted": made["inserted_as_expected"],
+            }
+        )
+        (HERE / f"measure-{turn}").touch()
+        deadline = time.monotonic() + 60
+        while not (HERE / f"measured-{turn}").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the test never measured turn {turn}")
+            time.sleep(0.05)
+    return {"characters": len(writer.content), "picks": picks}
+
+
 def check_no_daemon(writer: Writer) -> dict[str, Any]:
     writer.place_cursor(writer.offset_of(1, 10))
     continued = generation(writer, "continue", Candidates=2)
@@ -456,6 +491,8 @@ def main() -> None:
             verdict["formatted_variants"] = check_formatted_variants(writer)
             verdict["steps"].append("document_edits")
             verdict["document_edits"] = check_document_edits(context, HERE / oxt)
+            verdict["steps"].append("long_manuscript")
+            verdict["long_manuscript"] = check_long_manuscript(context)
         with socket.socket() as probe:  # a port with nothing behind it
             probe.bind(("127.0.0.1", 0))
             dead = f"127.0.0.1:{probe.getsockname()[1]}"

@@ -8,25 +8,44 @@ from gi.repository import Gimp, GimpUi, Gtk
 
 # Arguments picked from the daemon's lists rather than typed: (argument, its label, the "none" entry, model kind).
 PICKED = (("model", "_Model", "The daemon's default", "image"), ("lora", "Personal _LoRA", "None", "lora"))
+# Changed now and then: folded under one expander with the pickers, so the dialog fits a 768 px screen.
+FOLDED = (
+    "control-layer",
+    "control-kind",
+    "control-strength",
+    "control-derive",
+    "reference-layer",
+    "reference-strength",
+)
+FOLD_TITLE = "Model, LoRA, control layer and style reference"
 
 
 def ask(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, title: str) -> bool:
     """GIMP's dialog for the procedure's arguments; False when the person cancels.
 
-    The image model and a personal LoRA are picked from the daemon's lists rather than typed."""
+    The image model and a personal LoRA are picked from the daemon's lists rather than typed; they and the
+    guide layers fold away under one expander."""
     GimpUi.init("cocreate")
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config, title=title)
     names = [spec.name for spec in procedure.get_arguments()[3:]]  # after run-mode, image and drawables
     picked = [entry for entry in PICKED if entry[0] in names]
-    dialog.fill([name for name in names if name not in {entry[0] for entry in picked}])
-    if picked:
-        from .runner import daemon_models
+    folded = [name for name in names if name in FOLDED]
+    shown = [name for name in names if name not in folded and name not in {entry[0] for entry in picked}]
+    if picked or folded:
+        box = dialog.fill_box("cocreate-folded", folded)
+        if picked:
+            from .runner import daemon_models
 
-        models = daemon_models()
-        for argument, label, none, kind in picked:
-            row = _picker_row(config, argument, label, none, [(n, t) for n, k, t in models if k == kind])
-            dialog.get_content_area().pack_start(row, False, False, 0)
-        dialog.show_all()
+            models = daemon_models()
+            for position, (argument, label, none, kind) in enumerate(picked):
+                row = _picker_row(config, argument, label, none, [(n, t) for n, k, t in models if k == kind])
+                box.pack_start(row, False, False, 0)
+                box.reorder_child(row, position)
+        dialog.get_label("cocreate-folded-title", FOLD_TITLE, False, False)
+        dialog.fill_expander("cocreate-folded-expander", "cocreate-folded-title", False, "cocreate-folded")
+        shown.append("cocreate-folded-expander")
+    dialog.fill(shown)
+    dialog.show_all()
     try:
         return bool(dialog.run())
     finally:

@@ -45,6 +45,7 @@ class Guides:
     control_layer: object = None  # None: no control
     control_kind: str = "scribble"  # a nick of CONTROL_KINDS
     control_strength: float = 0.0  # 0 = the daemon's default
+    control_derive: bool = False  # the layer is an ordinary picture: the daemon makes the map from it
     reference_layer: object = None  # None: no reference
     reference_strength: float = 0.0
 
@@ -54,7 +55,8 @@ class Guides:
         if self.control_layer is not None:
             kind = self.control_kind.replace("-", "_")
             area = reader.layer_area(self.control_layer, canvas)
-            controls.append(tasks.control(kind, area, strength=self.control_strength))  # type: ignore[arg-type]
+            control = tasks.control(kind, area, strength=self.control_strength, derive=self.control_derive)  # type: ignore[arg-type]
+            controls.append(control)
         if self.reference_layer is not None:
             pixels, _ = reader.layer_pixels(self.reference_layer)
             references.append(tasks.reference(pixels, strength=self.reference_strength))

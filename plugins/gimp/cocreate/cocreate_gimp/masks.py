@@ -7,7 +7,7 @@ without hiding the layers below it.
 
 from __future__ import annotations
 
-from cocreate_client.pixels import Image, Mask
+from cocreate_client.pixels import Image, Mask, mask_bounds
 
 from .geometry import Rect, Sides
 
@@ -56,12 +56,5 @@ def with_alpha(image: Image, alpha: bytes) -> Image:
 
 def bounding_box(mask: Mask) -> Rect | None:
     """The smallest rectangle holding every nonzero pixel of the mask; None when there is none."""
-    rows = [y for y in range(mask.height) if mask.alpha[y * mask.width : (y + 1) * mask.width].strip(b"\x00")]
-    if not rows:
-        return None
-    left, right = mask.width, 0
-    for y in rows:
-        row = mask.alpha[y * mask.width : (y + 1) * mask.width]
-        left = min(left, len(row) - len(row.lstrip(b"\x00")))
-        right = max(right, len(row.rstrip(b"\x00")))
-    return Rect.from_edges(left, rows[0], right, rows[-1] + 1)
+    bounds = mask_bounds(mask)
+    return Rect(*bounds) if bounds else None
