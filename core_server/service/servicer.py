@@ -75,10 +75,6 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         received = time.perf_counter()
         await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
-<<<<<<< HEAD
-        entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
-        spec = replace(spec, task=await asyncio.to_thread(controls.attach_models, self.catalog, entry, spec.task))
-=======
         kind = tasks.task_kind(spec.task)
         if spec.live:  # a few-step model or LoRA when one is installed, and fewer steps
             choice = await asyncio.to_thread(few_step.choose, self.catalog, spec.model, spec.lora, kind)
@@ -86,7 +82,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             spec, entry = replace(spec, task=tuned, lora=spec.lora or choice.lora), choice.model
         else:
             entry = await asyncio.to_thread(self.catalog.resolve, spec.model, kind)
->>>>>>> main
+        spec = replace(spec, task=await asyncio.to_thread(controls.attach_models, self.catalog, entry, spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
         steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(
