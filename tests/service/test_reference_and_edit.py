@@ -175,8 +175,11 @@ def test_sdxl_style_and_composition_feed_different_layers(stub: pb_grpc.Cocreate
     assert len({styled[0].sha256, composed[0].sha256, both[0].sha256}) == 3
 
 
-def test_flux2_klein_takes_a_reference_picture(stub: pb_grpc.CocreateStub, session_id: str) -> None:
-    model = EDITING["flux2-klein"]
+@pytest.mark.parametrize("family", list(EDITING))
+def test_the_editing_families_take_a_reference_picture(
+    stub: pb_grpc.CocreateStub, session_id: str, family: str
+) -> None:
+    model = EDITING[family]
     _, plain = run(stub, inpaint(session_id, model, seed=17))
     _, referenced = run(stub, inpaint(session_id, model, pb.Reference(image=checkered()), seed=17))
     assert referenced[0].sha256 != plain[0].sha256
