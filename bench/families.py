@@ -1,6 +1,9 @@
-"""The flow-matching transformer families at real size with random weights: seconds per step, memory.
+"""The image families at real size with random weights: seconds per step, memory.
 
     python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2] [--sizes-only]
+
+The UNet families (SD 1.5, SDXL) fit a CPU machine whole: they are always timed at full depth. For the
+flow-matching transformers:
 
 For each family the transformer is built from its real published config (written below; no download) in
 the daemon's compute dtype, with random weights, and one denoising step (one transformer forward of one
@@ -100,8 +103,50 @@ def _qwen_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
     }
 
 
-# The published transformer configs (their config.json files), as diffusers 0.42 reads them.
+def _unet_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
+    config = model.config
+    inputs = {
+        "sample": torch.randn(1, config.in_channels, side, side, dtype=dtype),
+        "timestep": torch.tensor([500]),
+        "encoder_hidden_states": torch.randn(1, 77, config.cross_attention_dim, dtype=dtype),
+        "return_dict": False,
+    }
+    if config.addition_embed_type == "text_time":  # SDXL: the pooled text and six size conditions
+        pooled = config.projection_class_embeddings_input_dim - 6 * config.addition_time_embed_dim
+        inputs["added_cond_kwargs"] = {
+            "text_embeds": torch.randn(1, pooled, dtype=dtype),
+            "time_ids": torch.tensor([[8.0 * side, 8.0 * side, 0, 0, 8.0 * side, 8.0 * side]], dtype=dtype),
+        }
+    return inputs
+
+
+# The published UNet and transformer configs (their config.json files), as diffusers 0.42 reads them.
 SPECS = {
+    "sd15": Spec(
+        "Stable Diffusion 1.5 UNet 0.86B",
+        "UNet2DConditionModel",
+        {"cross_attention_dim": 768, "attention_head_dim": 8},  # the class defaults are SD 1.x's otherwise
+        (),
+        _unet_inputs,
+    ),
+    "sdxl": Spec(
+        "Stable Diffusion XL UNet 2.6B",
+        "UNet2DConditionModel",
+        {
+            "block_out_channels": (320, 640, 1280),
+            "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            "transformer_layers_per_block": (1, 2, 10),
+            "attention_head_dim": (5, 10, 20),
+            "cross_attention_dim": 2048,
+            "use_linear_projection": True,
+            "addition_embed_type": "text_time",
+            "addition_time_embed_dim": 256,
+            "projection_class_embeddings_input_dim": 2816,
+        },
+        (),
+        _unet_inputs,
+    ),
     "flux": Spec(
         "Flux.1 [dev] 12B",
         "FluxTransformer2DModel",
@@ -231,7 +276,7 @@ def main() -> None:
         )
         for fp8 in () if args.sizes_only else (False, True):
             label = "fp8 weights" if fp8 else dtype_name(dtype)
-            if args.full:
+            if args.full or not spec.depth_keys:
                 seconds, peak = time_step(spec, None, args.side, dtype, device, fp8, args.repeat)
                 print(f"  {label:>12}: {seconds:.3f} s/step, peak {peak / GIB:.2f} GiB (full depth)")
                 continue

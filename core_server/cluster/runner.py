@@ -178,12 +178,8 @@ class RayRunner:
         return ClusterInfo(address=self.options.address, replicas=tuple(replicas), waiting=self.book.waiting())
 
     def close(self) -> None:
-        """Remove this front's applications (their replicas free their memory) and leave the cluster."""
-        for kind in KINDS:
-            try:
-                serve.delete(APP_PREFIX + kind, _blocking=True)
-            except Exception:
-                log.exception("could not remove the %s engines from the cluster", kind)
+        """Leave the cluster. The deployments stay, with their models loaded: a restarted front (or another
+        front of the same studio) finds them warm; `serve shutdown` on the cluster removes them."""
         ray.shutdown()
 
 

@@ -22,6 +22,7 @@ from transformers.utils import logging as transformers_logging
 
 from core_server.engines import (
     compiling,
+    control,
     edit,
     encode_cache,
     expand,
@@ -91,7 +92,9 @@ class ImageEngine:
         self.device = "cuda" if where.offload else denoiser.device.type
         placed = where.describe()
         self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe() + (f", {placed}" if placed else "")
-        self.memory_bytes = memory_bytes(*precision.modules(pipe, family))
+        self._model_bytes = memory_bytes(*precision.modules(pipe, family))
+        self.memory_bytes = self._model_bytes  # with the ControlNets loaded beside it
+        self._controlnets = control.ControlNets(family)
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
         self._adapters: list[str] = []  # loaded LoRAs, least recently used first
@@ -137,6 +140,9 @@ class ImageEngine:
             job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
+        if task.controls:
+            with stages.timed("prepare"):
+                job = replace(job, region_conditioning=control.conditioning(task.controls, self.family))
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
@@ -144,9 +150,14 @@ class ImageEngine:
             native = geometry(self._pipe, self.family).native
             conditioning = self._references.call_options(self._pipe, self.family, task.references, native)
             job = replace(job, conditioning=conditioning)
+            pipe = self._pipe
+            if task.controls:
+                with stages.timed("model"):
+                    pipe = self._controlnets.pipeline(self._pipe, task.controls)
+                self.memory_bytes = self._model_bytes + self._controlnets.memory_bytes
             try:
                 painted = paint(
-                    self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
+                    pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
                 )
             except torch.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
@@ -190,6 +201,7 @@ class ImageEngine:
         """Drop the weights; waits for a running job to end first."""
         with self._lock:
             self._pipe = None
+            self._controlnets.close()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -319,10 +319,10 @@ FUSED_SINGLE = re.compile(r"single_blocks\.(\d+)\.linear1\.(weight|bias)")
 
 
 def _is_narrow_bfl(state: Mapping[str, Any], checkpoint: TransformerCheckpoint) -> bool:
+    if checkpoint.gguf or checkpoint.transformer_class not in NARROW_CONVERTERS:
+        return False
     width = checkpoint.config["attention_head_dim"] * checkpoint.config["num_attention_heads"]
-    bfl_names = "double_blocks.0.img_attn.qkv.weight" in state
-    narrow = width != REAL_FLUX_WIDTH
-    return bfl_names and narrow and not checkpoint.gguf and checkpoint.transformer_class in NARROW_CONVERTERS
+    return "double_blocks.0.img_attn.qkv.weight" in state and width != REAL_FLUX_WIDTH
 
 
 def _convert_narrow_bfl(state: dict[str, Any], checkpoint: TransformerCheckpoint) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,35 @@ class Failed:
     error: BaseException
 
 
+@dataclass
+class PausableToken(CancelToken):
+    """A cancel token that can also hold its job at the next step: a long job yields to live painting."""
+
+    _resumed: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._resumed.set()
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    def cancel(self) -> None:
+        super().cancel()
+        self._resumed.set()  # a paused job wakes to end
+
+    def check(self) -> None:
+        super().check()
+        self._resumed.wait()
+        super().check()
+
+
 JobEvent = QueuedAt | EngineEvent | Finished | WasCancelled | Failed
 TERMINAL = (Finished, WasCancelled, Failed)
 _STATUS = {Finished: "completed", WasCancelled: "cancelled", Failed: "failed"}  # as the job's turn ends
@@ -57,7 +87,11 @@ class Job:
     loop: asyncio.AbstractEventLoop
     owner: str = ""  # the identity that started it: only it may cancel it or see it running
     session: str = ""  # its co-creation session: a cluster routes a session's jobs to one replica
-    cancel_token: CancelToken = field(default_factory=CancelToken)
+    # Live painting (scheduler.live): a newer live job of the same owner and session supersedes this one:
+    # it is cancelled, and candidates it made are never sent.
+    live: bool = False
+    superseded: bool = False
+    cancel_token: PausableToken = field(default_factory=PausableToken)
     submitted: float = field(default_factory=time.monotonic)
     stages: Stages = field(default_factory=Stages)  # where its time went, service and engine alike
     _events: asyncio.Queue[JobEvent | None] = field(default_factory=asyncio.Queue)

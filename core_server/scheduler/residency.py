@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ class Residency:
         self._used: dict[str, float] = {}
         self._busy: dict[str, int] = {}  # jobs holding each engine: acquired, not yet released
         self._loads: dict[str, tuple[float, int]] = {}  # seconds and peak resident bytes of each load
+        self._kept: frozenset[str] = frozenset()  # models of paused jobs (scheduler.live): never evicted
         self._lock = threading.Lock()
 
     @property
@@ -65,8 +66,15 @@ class Residency:
             self._engines.move_to_end(name)
             self._used[name] = time.time()
             self._busy[name] = self._busy.get(name, 0) + 1
-            self._evict_past_budget(keep=name)
+            self._evict_past_budget(keep={name, *self._kept})
             return engine
+
+    def keep_loaded(self, names: Collection[str]) -> None:
+        """Models that stay loaded past the budget while their jobs are paused; replaces the previous set.
+
+        Without the lock (one attribute, replaced whole): the scheduler calls this holding its own lock, and
+        a load can hold this one for minutes."""
+        self._kept = frozenset(names)
 
     def release(self, name: str) -> None:
         """A job acquired `name` and is done with it; its idle time starts now."""
@@ -102,13 +110,13 @@ class Residency:
             for name in list(self._engines):
                 self._unload(name)
 
-    def _evict_past_budget(self, keep: str) -> None:
+    def _evict_past_budget(self, keep: Collection[str]) -> None:
         if self._budget is None:
             return
         for name in list(self._engines):  # oldest first
             if sum(e.memory_bytes for e in self._engines.values()) <= self._budget:
                 return
-            if name != keep:
+            if name not in keep:
                 log.info("unloading %s: over the %d MiB memory budget", name, self._budget >> 20)
                 self._unload(name)
 

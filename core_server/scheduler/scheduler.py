@@ -1,4 +1,5 @@
-"""One worker thread per device runs jobs from a fair, bounded queue; cancel works queued or running."""
+"""One worker thread per device runs jobs from a fair, bounded queue, and one more runs live-painting jobs
+(scheduler.live); cancel works queued or running."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .. import metrics
 from ..tasks import Cancelled, EngineError, EngineEvent, EngineUnavailable, GenerationResult, PersonalizeTask, Trainer
 from .fair_queue import FairQueue
 from .jobs import Failed, Finished, Job, QueuedAt, WasCancelled
+from .live import LiveLane, yield_to_live
 from .residency import Residency
 from .runner import EngineRunner, LocalRunner
 
@@ -45,40 +47,63 @@ class Scheduler:
         self._train = train
         self._max_queue = max_queue
         self._queue = FairQueue()
+        self._live = LiveLane()
         self._running: dict[str, Job] = {}  # by job id
         self._positions: dict[str, int] = {}
         self._wake = threading.Condition()
         self._stopping = False
         self._workers = [
-            threading.Thread(target=self._work, name=f"worker-{device}", daemon=True) for device in devices
+            threading.Thread(target=self._work, args=(False,), name=f"worker-{device}", daemon=True)
+            for device in devices
         ]
-        for worker in self._workers:
+        live_worker = threading.Thread(target=self._work, args=(True,), name="worker-live", daemon=True)
+        for worker in (*self._workers, live_worker):
             worker.start()
+        self._workers.append(live_worker)
 
     # ------------------------------------------------------------ service side (event loop thread)
 
     def submit(self, job: Job) -> int:
-        """Queue the job; returns its position (0 = it starts now). Raises QueueFull."""
+        """Queue the job; returns its position (0 = it starts now). Raises QueueFull.
+
+        A live job supersedes its session's previous live job (cancelled, queued or running) and goes to
+        the live lane, ahead of the fair queue; its position is 0."""
         with self._wake:
             if self._stopping:
                 raise QueueFull("the daemon is shutting down")
-            if len(self._queue) >= self._max_queue:
-                raise QueueFull(f"{len(self._queue)} jobs are already waiting; try again when some have finished")
-            self._queue.push(job)
-            self._reposition()
-            self._wake.notify()
+            waiting = len(self._queue) + len(self._live)
+            if waiting >= self._max_queue:
+                raise QueueFull(f"{waiting} jobs are already waiting; try again when some have finished")
+            if job.live:
+                older = self._live.push(job)
+                if older is not None:
+                    self._cancel(older.id)
+                self._yield_to_live()
+            else:
+                self._queue.push(job)
+                self._reposition()
+            self._wake.notify_all()
             return self._positions.get(job.id, 0)
 
     def cancel(self, job_id: str) -> bool | None:
         """True: was running (stops within one step); False: removed from the queue; None: unknown."""
         with self._wake:
-            job = self._queue.remove(job_id)
-            if job is not None:
-                self._positions.pop(job_id, None)
-                job.publish(WasCancelled())
-                self._reposition()
-                return False
-            running = self._running.get(job_id)
+            return self._cancel(job_id)
+
+    def forget_live(self, job: Job) -> None:
+        """A live job's caller has its answer; the lane stops tracking it as its session's newest."""
+        with self._wake:
+            self._live.forget(job)
+
+    def _cancel(self, job_id: str) -> bool | None:
+        job = self._queue.remove(job_id) or self._live.remove(job_id)
+        if job is not None:
+            self._positions.pop(job_id, None)
+            job.publish(WasCancelled())
+            self._reposition()
+            self._yield_to_live()
+            return False
+        running = self._running.get(job_id)
         if running is not None:
             running.cancel_token.cancel()
             return True
@@ -86,7 +111,7 @@ class Scheduler:
 
     def queue_length(self) -> int:
         with self._wake:
-            return len(self._queue)
+            return len(self._queue) + len(self._live)
 
     def running_job_ids(self, owner: str | None = None) -> list[str]:
         """Every running job, or only those `owner` started."""
@@ -96,7 +121,7 @@ class Scheduler:
     def owner_of(self, job_id: str) -> str | None:
         """Who started a queued or running job; None when there is no such job."""
         with self._wake:
-            job = self._running.get(job_id) or self._queue.find(job_id)
+            job = self._running.get(job_id) or self._queue.find(job_id) or self._live.find(job_id)
             return job.owner if job is not None else None
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -104,6 +129,8 @@ class Scheduler:
         with self._wake:
             self._stopping = True
             while (job := self._queue.pop()) is not None:
+                job.publish(WasCancelled())
+            for job in self._live.drain():
                 job.publish(WasCancelled())
             for job in self._running.values():
                 job.cancel_token.cancel()
@@ -116,7 +143,7 @@ class Scheduler:
 
     def _reposition(self) -> None:
         """Tell every waiting job whose place changed (caller holds the lock)."""
-        busy = len(self._running) >= len(self._workers)
+        busy = sum(not job.live for job in self._running.values()) >= len(self._workers) - 1
         for index, job in enumerate(self._queue.in_service_order()):
             position = index + 1 if busy else index
             if self._positions.get(job.id) != position:
@@ -124,26 +151,33 @@ class Scheduler:
                     job.publish(QueuedAt(position))
                 self._positions[job.id] = position
 
-    def _next_job(self) -> Job | None:
+    def _yield_to_live(self) -> None:
+        """Pause or resume the running non-live jobs as live work comes and goes (caller holds the lock)."""
+        running = self._running.values()
+        self.residency.keep_loaded(yield_to_live(running, self._live.models(running)))
+
+    def _next_job(self, live: bool) -> Job | None:
         with self._wake:
             while not self._stopping:
-                job = self._queue.pop()
+                job = self._live.pop() if live else self._queue.pop()
                 if job is not None:
                     self._positions.pop(job.id, None)
                     self._running[job.id] = job
                     self._reposition()
+                    self._yield_to_live()
                     return job
                 self._wake.wait()
             return None
 
-    def _work(self) -> None:
-        while (job := self._next_job()) is not None:
+    def _work(self, live: bool) -> None:
+        while (job := self._next_job(live)) is not None:
             try:
                 self._run(job)
             finally:
                 with self._wake:
                     self._running.pop(job.id, None)
                     self._reposition()
+                    self._yield_to_live()
 
     def _run(self, job: Job) -> None:
         def emit(event: EngineEvent) -> None:

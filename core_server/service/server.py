@@ -167,13 +167,13 @@ def _serve_metrics(options: ServeOptions, scheduler: Scheduler) -> WSGIServer | 
 
 
 def _replica_count(scheduler: Scheduler) -> float:
-    """1 for a daemon running its jobs itself; a front's cluster replicas, as a scrape finds them."""
+    """1 for a daemon running its jobs itself; a front's running cluster replicas, as a scrape finds them."""
     try:
         cluster = scheduler.runner.cluster()
     except Exception:  # the cluster does not answer: the scrape says unknown rather than failing
         log.warning("metrics: the cluster did not say how many replicas it has", exc_info=True)
         return math.nan
-    return 1 if cluster is None else len(cluster.replicas)
+    return 1 if cluster is None else sum(replica.state == "RUNNING" for replica in cluster.replicas)
 
 
 def _open_store(options: ServeOptions) -> SessionStore:

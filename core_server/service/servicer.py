@@ -14,12 +14,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
 
 from .. import __version__, config, tasks
+from ..models import few_step
 from ..models.catalog import ModelCatalog
 from ..pb import cocreate_pb2 as pb
 from ..pb import cocreate_pb2_grpc as pb_grpc
@@ -33,7 +35,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, conditioning, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, controls, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -73,7 +75,14 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         received = time.perf_counter()
         await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
-        entry = await asyncio.to_thread(self.catalog.resolve, spec.model, tasks.task_kind(spec.task))
+        kind = tasks.task_kind(spec.task)
+        if spec.live:  # a few-step model or LoRA when one is installed, and fewer steps
+            choice = await asyncio.to_thread(few_step.choose, self.catalog, spec.model, spec.lora, kind)
+            tuned = few_step.tune(spec.task, choice.few_step, self.limits.max_steps)
+            spec, entry = replace(spec, task=tuned, lora=spec.lora or choice.lora), choice.model
+        else:
+            entry = await asyncio.to_thread(self.catalog.resolve, spec.model, kind)
+        spec = replace(spec, task=await asyncio.to_thread(controls.attach_models, self.catalog, entry, spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
         steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(
@@ -86,6 +95,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                 "candidates": len(steered.seeds),
                 "exploration": spec.exploration,
                 **steered.record,
+                **({"live": True} if spec.live else {}),
             },
             list(steered.seeds),
             entry.name,
@@ -103,6 +113,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             previews=spec.previews,
             loop=asyncio.get_running_loop(),
             session=spec.session_id,
+            live=spec.live,
         )
         job.stages.add("request", time.perf_counter() - received)
         try:
@@ -128,6 +139,11 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
                     yield pb.GenerateEvent(queued=pb.Queued(queue_position=event.position))
+                elif isinstance(event, Finished) and job.superseded:  # a newer live request took over
+                    settled = True
+                    await asyncio.to_thread(self.store.finish_turn, turn.id, "cancelled")
+                    yield _done(turn.id, pb.JOB_CANCELLED, job)
+                    return
                 elif isinstance(event, Finished):
                     settled = True
                     result = event.result
@@ -142,6 +158,9 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                             painted=result.painted,
                         )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
+                        if job.superseded:  # newer while these were stored: they stay in the turn, unsent
+                            yield _done(turn.id, pb.JOB_CANCELLED, job)
+                            return
                         with job.stages.timed("candidate events"):
                             message = outbox.candidate_to_pb(candidate, content)
                         yield message
@@ -158,6 +177,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     raise event.error
         finally:
             outbox.release_later()
+            if job.live:
+                self.scheduler.forget_live(job)
             if not settled:  # the caller went away (cancelled call, deadline, dropped connection)
                 self.scheduler.cancel(job.id)
                 try:  # synchronously: this task is being cancelled and may not await again

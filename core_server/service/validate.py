@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 
 from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
-from .errors import FailedPrecondition, InvalidArgument
+from . import controls
+from .errors import InvalidArgument
 
 ID = re.compile(r"[0-9a-f]{32}")
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -39,6 +40,7 @@ class GenerateSpec:
     more_like: tuple[str, ...] = ()
     less_like: tuple[str, ...] = ()
     replay_turn_id: str | None = None
+    live: bool = False  # live painting: scheduler.live, models.few_step
 
 
 def check_id(field: str, value: str) -> str:
@@ -73,8 +75,9 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
     which = request.WhichOneof("task")
     if which is None:
         raise InvalidArgument("task", f"set one of {', '.join(_TASKS)}")
-    _refuse_unserved(request, which)
     task = _TASKS[which](getattr(request, which), limits)
+    if request.controls:
+        task = replace(task, controls=controls.parse(request.controls, task, limits))  # type: ignore[arg-type]
     interpolate = _ids("interpolate", request.interpolate)
     if interpolate:
         if tasks.task_kind(task) != "image":
@@ -88,6 +91,8 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         raise InvalidArgument("replay_turn_id", "a replay uses what that turn used; leave interpolate and *_like empty")
     if request.lora and tasks.task_kind(task) != "image":
         raise InvalidArgument("lora", "a LoRA applies to image tasks")
+    if request.live and tasks.task_kind(task) != "image":
+        raise InvalidArgument("live", "live painting applies to image tasks (inpaint, expand, texture, variants)")
     resolution = _resolution(request, limits)
     if resolution != tasks.Resolution():
         if tasks.task_kind(task) != "image":
@@ -111,21 +116,8 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         more_like=_ids("more_like", request.more_like),
         less_like=_ids("less_like", request.less_like),
         replay_turn_id=replay,
+        live=request.live,
     )
-
-
-def _refuse_unserved(request: pb.GenerateRequest, which: str) -> None:
-    # The control contract is in the proto ahead of its engines; until each lands it is refused clearly.
-    unserved = [
-        name
-        for name, asked in (
-            ("controls", bool(request.controls)),
-            ("live", request.live),
-        )
-        if asked
-    ]
-    if unserved:
-        raise FailedPrecondition(f"this daemon does not serve {', '.join(unserved)} yet")
 
 
 MAX_REFERENCES = 4

@@ -29,7 +29,7 @@ def ray_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def daemon(ray_address: str, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """The front keeps its sessions in the real PostgreSQL server, as a studio's does."""
-    front_args = ("--cluster", ray_address, *FRONT_ARGS, "--store", postgres.new_database())
+    front_args = ("--cluster", ray_address, *FRONT_ARGS, "--store", postgres.new_database(), "--metrics-port", "0")
     with running_daemon(tmp_path_factory.mktemp("front"), extra_args=front_args) as d:
         yield d
 

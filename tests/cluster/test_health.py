@@ -1,9 +1,11 @@
-"""`cocreate health` against a front: the cluster's replicas, the models each has loaded, the jobs waiting."""
+"""`cocreate health` and the metrics of a front: the cluster's replicas, the models each has loaded, the jobs
+waiting."""
 
 from __future__ import annotations
 
 from tests.service.test_cli import cocreate
 from tests.service.test_generate import generate
+from tests.service.test_metrics import scrape
 from tests.support.daemon import Daemon
 
 
@@ -18,3 +20,7 @@ def test_health_shows_the_replicas_and_their_models(daemon: Daemon, stub: object
     text = [line for line in lines if line.strip().startswith("text ")]
     assert image and text, health.stdout
     assert any("RUNNING" in line and "tiny-image" in line for line in image), health.stdout
+
+
+def test_metrics_count_the_running_replicas(daemon: Daemon) -> None:
+    assert scrape(daemon)[("cocreate_replicas", ())] == 2  # one image and one text replica (FRONT_ARGS)

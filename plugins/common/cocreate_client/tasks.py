@@ -429,6 +429,14 @@ def steered(
     return request
 
 
+def live(request: pb.GenerateRequest) -> pb.GenerateRequest:
+    """`request` (an image task from a builder above) as a live-painting update: it supersedes the session's
+    previous live request (which ends cancelled), runs ahead of other clients' long jobs, and on a few-step
+    model when one is installed, with fewer steps when `steps` is 0."""
+    request.live = True
+    return request
+
+
 def personalize(
     session_id: str,
     name: str,

@@ -51,6 +51,7 @@ from .document import KritaDocument
 from .guide_panel import EditRow, GuidePanel
 from .guides import DocumentGuides
 from .history import Branch, as_tree
+from .live_panel import LivePanel
 from .region import Box, mask_bounds
 
 PUMP_MS = 50
@@ -147,6 +148,7 @@ class CocreateDocker(DockWidget):
         self.strength_label = QLabel()
         self.strength.valueChanged.connect(lambda value: self.strength_label.setText(f"Strength {value} %"))
         self.strength.valueChanged.emit(self.strength.value())
+        self.live_panel = LivePanel(self._documents, self._live_client, self._calls, lambda: self._params("inpaint"))
 
         self.strip = CandidateGrid()
         self.apply_button = QPushButton("Apply")
@@ -221,6 +223,7 @@ class CocreateDocker(DockWidget):
         layout.addWidget(self.edit_row)
         layout.addWidget(self.progress)
         layout.addLayout(_row(self.strength_label, self.strength, stretch=1))
+        layout.addWidget(self.live_panel)
         layout.addWidget(self.settings_toggle)
         layout.addWidget(self.settings)
         layout.addWidget(self.guides_toggle)
@@ -341,6 +344,9 @@ class CocreateDocker(DockWidget):
                 return False
         self._problem = ""
         return True
+
+    def _live_client(self) -> CocreateClient | None:
+        return self._client if self._ensure_client() else None
 
     def _replace_client(self) -> None:
         """A new endpoint: every document starts over with a client for it."""

@@ -29,6 +29,9 @@ EMPTY_SELECTION = "The selection is empty: select the part to fill, or deselect 
 
 
 class KritaDocument:
+    preview_name = PREVIEW_LAYER  # the temporary layer results show on
+    guard_seconds = GUARD_SECONDS  # how long after inserting it the painter's layer is given back
+
     def __init__(self, document: Document) -> None:
         self._doc = document
         self._preview: Node | None = None
@@ -106,12 +109,12 @@ class KritaDocument:
             preview = self._preview = None
         if preview is None:
             self._painter = self._doc.activeNode()
-            preview = self._preview = self._doc.createNode(PREVIEW_LAYER, "paintlayer")
+            preview = self._preview = self._doc.createNode(self.preview_name, "paintlayer")
             self._insert(preview, above)
             # Krita makes every inserted layer active, through events it delivers during and shortly after
             # the insertion: deliver those posted already, then watch a moment for the rest.
             QCoreApplication.sendPostedEvents()
-            self._guard_until = time.monotonic() + GUARD_SECONDS
+            self._guard_until = time.monotonic() + self.guard_seconds
             self._guard.start()
             if self._preview is not preview:
                 # Krita runs its event loop inside the insertion; a Cancel handled there removed it.

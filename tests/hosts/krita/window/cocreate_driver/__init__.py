@@ -641,8 +641,13 @@ SCENARIOS: list[tuple[str, Callable[[Verdict], Steps]]] = [
 
 # Which scenarios a run drives: the test writes the set's name to /project/window-scenarios (default: SCENARIOS).
 from .guide_scenarios import GUIDE_SCENARIOS  # noqa: E402  (it uses the helpers above)
+from .live_painting import live_painting  # noqa: E402
 
-SCENARIO_SETS = {"window": SCENARIOS, "guides": [("start", start), *GUIDE_SCENARIOS]}
+SCENARIO_SETS = {
+    "window": SCENARIOS,
+    "guides": [("start", start), *GUIDE_SCENARIOS],
+    "live": [("start", start), ("live painting", live_painting)],
+}
 CHOSEN = PROJECT / "window-scenarios"
 
 
