@@ -1,5 +1,5 @@
-"""The flow-matching transformer families (Flux.1, Flux.1 Fill, Flux.2 Klein, Z-Image, Qwen-Image, Chroma)
-through the real daemon, each on its tiny model: every image task, previews before candidates, cancel
+"""The flow-matching transformer families (Flux.1, Flux.1 Fill, Flux.1 Kontext, Flux.2 Klein, Z-Image, Qwen-Image,
+Chroma) through the real daemon, each on its tiny model: every image task, previews before candidates, cancel
 within a step, pixels outside the mask bit-identical, same seed same candidates, steering, replay,
 interpolation and a LoRA; what a family cannot do is refused with FAILED_PRECONDITION naming it."""
 
@@ -27,6 +27,7 @@ from .test_cocreation import decide, turn_params
 MODELS = {
     "flux": tiny_flow.TINY_FLUX,
     "flux-fill": tiny_flow.TINY_FLUX_FILL,
+    "flux-kontext": "tiny-flux-kontext",
     "flux2-klein": tiny_flow.TINY_FLUX2_KLEIN,
     "z-image": tiny_flow.TINY_Z_IMAGE,
     "qwen-image": tiny_flow.TINY_QWEN_IMAGE,
