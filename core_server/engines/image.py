@@ -141,9 +141,6 @@ class ImageEngine:
             job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
-        if task.controls:
-            with stages.timed("prepare"):
-                job = replace(job, region_conditioning=control.conditioning(task.controls, self.family))
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
@@ -153,6 +150,9 @@ class ImageEngine:
             job = replace(job, conditioning=conditioning)
             pipe = self._pipe
             if task.controls:
+                with stages.timed("prepare"):
+                    maps = control.conditioning(task.controls, self.family, conditioning, len(seeds))
+                    job = replace(job, region_conditioning=maps)
                 with stages.timed("model"):
                     pipe = self._controlnets.pipeline(self._pipe, task.controls)
                 self.memory_bytes = self._model_bytes + self._controlnets.memory_bytes
