@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core_server.models import flow_checkpoints, tiny, tiny_flow
+from core_server.models import tiny, tiny_flow
 
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<pad>", "[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[IMG]")
 CHAT_TEMPLATE = (
@@ -19,21 +19,10 @@ CHAT_TEMPLATE = (
 
 
 def _tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=384,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(tiny.CORPUS.splitlines(), trainer)
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
+        tokenizer_object=tiny_flow.byte_bpe(SPECIAL_TOKENS),
         bos_token="<s>",
         eos_token="</s>",
         unk_token="<unk>",
@@ -68,38 +57,13 @@ def _text_encoder(tokenizer: Any) -> Any:
 
 def build(folder: Path) -> None:
     tiny.quiet_progress()
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
+    from diffusers import FlowMatchEulerDiscreteScheduler
 
     from core_server.engines.flux2_dev_inpaint import Flux2DevInpaintPipeline
 
     tokenizer = _tokenizer()
     text_encoder = tiny_flow._seeded(lambda: _text_encoder(tokenizer))
-    channels = tiny_flow.FLUX2_LATENT_CHANNELS
-    vae = tiny_flow._seeded(
-        lambda: AutoencoderKLFlux2(
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
-            block_out_channels=(16, 32),
-            layers_per_block=1,
-            latent_channels=channels,
-            norm_num_groups=8,
-            sample_size=tiny_flow.NATIVE_SIDE,
-        )
-    )
-    transformer = tiny_flow._seeded(
-        lambda: Flux2Transformer2DModel(
-            patch_size=1,
-            in_channels=channels * 4,
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=tiny_flow.TEXT_WIDTH * 3,
-            timestep_guidance_channels=32,
-            axes_dims_rope=flow_checkpoints.flux2_rope(16),
-            guidance_embeds=True,
-        )
-    )
+    vae, transformer = tiny_flow.flux2_vae(), tiny_flow.flux2_transformer(guidance_embeds=True)
     pipe = Flux2DevInpaintPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
         vae=vae,
