@@ -182,7 +182,8 @@ class ModelCatalog:
         candidates = [
             (record["source"] == "tiny", self._full_path(record["path"]))
             for record in data["models"].values()
-            if record.get("family") == family.name and self._full_path(record["path"]).is_dir()
+            # a whole pipeline of the family: not a ControlNet or adapter of it
+            if record.get("family") == family.name and (self._full_path(record["path"]) / "model_index.json").is_file()
         ]
         if not candidates:
             raise CatalogError(
