@@ -77,7 +77,8 @@ class ControlNets:
             )
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise EngineError(f"Could not load the control model {model.name} from {path}: {error}") from error
-        net.to(denoiser.device).eval()
+        # Where the denoiser runs: with model CPU offload (engines.placement) it waits on the CPU between calls.
+        net.to(pipe._execution_device).eval()
         if len(self._loaded) >= MAX_LOADED:
             self._loaded.popitem(last=False)
         self._loaded[model.sha256] = net
