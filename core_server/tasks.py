@@ -95,6 +95,46 @@ class Adapter:
     sha256: str
 
 
+class ControlKind(enum.Enum):
+    """What a control map shows; the values are the proto's names, lower case."""
+
+    SCRIBBLE = "scribble"
+    LINE_ART = "line_art"
+    SOFT_EDGE = "soft_edge"
+    CANNY = "canny"
+    DEPTH = "depth"
+    NORMAL = "normal"
+    POSE = "pose"
+    SEGMENTATION = "segmentation"
+    TILE = "tile"
+
+
+@dataclass(frozen=True)
+class ControlModel:
+    """A ControlNet as the catalog resolved it (never a request's path)."""
+
+    name: str
+    path: str
+    sha256: str
+    family: str
+    kinds: tuple[str, ...]  # the ControlKind values it was trained for (a union model: several)
+    union: bool = False  # one model for several kinds, told the kind per call (ControlNetUnionModel)
+
+
+@dataclass(frozen=True)
+class Control:
+    """A structure the candidates follow: `image` covers the task's result canvas at its size."""
+
+    kind: ControlKind
+    image: RGBAImage
+    strength: float = 1.0  # controlnet_conditioning_scale, (0, 2]
+    start: float = 0.0  # the fraction of the steps it starts at
+    end: float = 1.0  # the fraction it ends at
+    derive: bool = False  # True: derive the map from an ordinary picture
+    model: ControlModel | None = None  # set by the service from the catalog; None until then
+    asked_model: str = ""  # the model the request named ("" = the installed one for family and kind)
+
+
 class ReferenceKind(enum.Enum):
     STYLE = "style"
     COMPOSITION = "composition"
@@ -124,6 +164,7 @@ class InpaintTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    controls: tuple[Control, ...] = ()
     references: tuple[Reference, ...] = ()
 
 
@@ -142,6 +183,7 @@ class ExpandTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    controls: tuple[Control, ...] = ()
     references: tuple[Reference, ...] = ()
 
 
@@ -160,6 +202,7 @@ class TextureTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    controls: tuple[Control, ...] = ()
     references: tuple[Reference, ...] = ()
 
 
@@ -175,6 +218,7 @@ class VariantsTask:
     steering: ImageSteering | None = None  # None: plain noise from the seeds
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
+    controls: tuple[Control, ...] = ()
     references: tuple[Reference, ...] = ()
 
 
@@ -191,6 +235,7 @@ class EditTask:
     lora: Adapter | None = None
     resolution: Resolution = field(default_factory=Resolution)
     references: tuple[Reference, ...] = ()
+    controls: tuple[Control, ...] = ()  # refused for edits (service.controls): no edit pipeline takes them yet
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.postgres import PostgresServer, missing_reason, running_postgres
+from tests.support.postgres import PostgresServer, require_postgres, running_postgres
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the whole run; each store takes a new database in it."""
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
+    require_postgres()
     with running_postgres() as server:
         yield server
 

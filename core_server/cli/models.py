@@ -28,9 +28,19 @@ def add_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser
         choices=["epsilon", "v"],
         help="for a full SD 2.x/SDXL checkpoint whose file cannot tell: what its UNet predicts (SD 2.x: v by default)",
     )
+    add.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="a ControlNet folder whose name does not say: the map it reads (canny, depth, scribble...); repeatable",
+    )
     add.set_defaults(run=_models_add)
     pull = models.add_parser("pull", help="download a model from the Hugging Face Hub (safetensors only)")
-    pull.add_argument("repo", help="a short name (sd15-inpaint, sdxl-inpaint, sdxl, sd35-medium...) or a repo id")
+    pull.add_argument(
+        "repo",
+        help="a short name (sd15-inpaint, sdxl, sd35-medium..., ControlNets: sd15-depth, sdxl-union...) or a repo id",
+    )
     pull.add_argument("--name", help="the name to register it under (default: the short name or the repo's)")
     pull.add_argument("--yes", action="store_true", help="download without asking (after showing size and licence)")
     pull.set_defaults(run=_models_pull)
@@ -69,10 +79,15 @@ def _catalog() -> ModelCatalog:
 
 def _models_add(args: argparse.Namespace) -> int:
     try:
-        entry = _catalog().add(args.name, args.path, config=args.config, prediction=args.prediction)
+        entry = _catalog().add(
+            args.name, args.path, config=args.config, prediction=args.prediction, controls=args.control
+        )
     except (ValueError, OSError) as error:
         raise CliError(str(error)) from None
-    out.print(f"added {entry.kind} model [bold]{entry.name}[/bold] from {entry.path} (sha256 {entry.sha256[:12]}…)")
+    serves = f" for {entry.family} {', '.join(entry.controls)} maps" if entry.controls else ""
+    out.print(
+        f"added {entry.kind} model [bold]{entry.name}[/bold]{serves} from {entry.path} (sha256 {entry.sha256[:12]}…)"
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import threading
 import warnings
@@ -22,6 +23,7 @@ from transformers.utils import logging as transformers_logging
 
 from core_server.engines import (
     compiling,
+    control,
     edit,
     encode_cache,
     expand,
@@ -91,7 +93,9 @@ class ImageEngine:
         self.device = "cuda" if where.offload else denoiser.device.type
         placed = where.describe()
         self.dtype = precision.Layout(denoiser.dtype, pipe.vae.dtype).describe() + (f", {placed}" if placed else "")
-        self.memory_bytes = memory_bytes(*precision.modules(pipe, family))
+        self._model_bytes = memory_bytes(*precision.modules(pipe, family))
+        self.memory_bytes = self._model_bytes  # with the ControlNets loaded beside it
+        self._controlnets = control.ControlNets(family)
         self._pipe: DiffusionPipeline | None = pipe
         self._lock = threading.Lock()
         self._adapters: list[str] = []  # loaded LoRAs, least recently used first
@@ -144,9 +148,17 @@ class ImageEngine:
             native = geometry(self._pipe, self.family).native
             conditioning = self._references.call_options(self._pipe, self.family, task.references, native)
             job = replace(job, conditioning=conditioning)
+            pipe = self._pipe
+            if task.controls:
+                with stages.timed("prepare"):
+                    maps = control.conditioning(task.controls, self.family, conditioning, len(seeds))
+                    job = replace(job, region_conditioning=maps)
+                with stages.timed("model"):
+                    pipe = self._controlnets.pipeline(self._pipe, task.controls)
+                self.memory_bytes = self._model_bytes + self._controlnets.memory_bytes
             try:
                 painted = paint(
-                    self._pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
+                    pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
                 )
             except torch.OutOfMemoryError as error:
                 torch.cuda.empty_cache()
@@ -190,14 +202,23 @@ class ImageEngine:
         """Drop the weights; waits for a running job to end first."""
         with self._lock:
             self._pipe = None
+            self._controlnets.close()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
 
+def pipeline_class_named(name: str) -> type[DiffusionPipeline]:
+    """A diffusers pipeline class by name, or one of ours by its dotted path (where diffusers has none)."""
+    if "." in name:
+        module, _, attribute = name.rpartition(".")
+        return getattr(importlib.import_module(module), attribute)
+    return getattr(diffusers, name)
+
+
 def load_pipeline(path: Path, family: Family, config: Path | None, layout: precision.Layout) -> DiffusionPipeline:
     """The family's inpaint pipeline from local files only, each part in its layout's dtype, on the CPU."""
-    pipeline_class = getattr(diffusers, family.pipelines.inpaint)
+    pipeline_class = pipeline_class_named(family.pipelines.inpaint)
     options: dict[str, Any] = {
         "local_files_only": True,
         **family.load_options,

@@ -10,7 +10,7 @@ their Family; nothing here is written for one family.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +36,15 @@ MIN_CONTEXT = 32
 
 
 @dataclass(frozen=True)
+class Region:
+    """The part of the canvas the model paints, and the size it paints it at."""
+
+    box: tuple[int, int, int, int]  # (left, top, right, bottom) in canvas pixels
+    size: tuple[int, int]  # (width, height) painted
+    wrap: dict[str, bool]  # pixels.resize's wrap_x / wrap_y: a tiling job's axes
+
+
+@dataclass(frozen=True)
 class PaintJob:
     image: np.ndarray  # (H, W, 4) uint8 RGBA; the results have this size
     mask: np.ndarray  # (H, W) uint8: 0 keeps the pixel, 255 regenerates it, values between blend
@@ -49,6 +58,9 @@ class PaintJob:
     resolution: Resolution = field(default_factory=Resolution)
     # More pipeline options for what the candidates follow (engines.reference: reference images).
     conditioning: Mapping[str, Any] = field(default_factory=dict)
+    # Pipeline options for the region painted (control maps, engines.control), made once its box and size are
+    # known; None: none. An option it sets to None is one the pipeline does not take.
+    region_conditioning: Callable[[Region], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,11 +120,16 @@ def paint(
     soft = resize(region_mask, work_width, work_height, resample=Image.Resampling.BILINEAR, **wrap)
 
     frame = PreviewFrame(job.image, job.mask, (left, top, right, bottom), family.latent_rgb) if previews else None
+    region_options = (
+        job.region_conditioning(Region((left, top, right, bottom), (work_width, work_height), wrap))
+        if job.region_conditioning
+        else {}
+    )
     stages.add("prepare", time.perf_counter() - prepare_started)
 
     # 4. Denoise all candidates in one batch
     generated = _denoise(
-        pipe, family, job, pixels, soft > 0, seeds, frame=frame, emit=emit, cancel=cancel, stages=stages
+        pipe, family, job, pixels, soft > 0, seeds, region_options, frame=frame, emit=emit, cancel=cancel, stages=stages
     )
 
     # 5. Back to the region's size and into the canvas
@@ -144,6 +161,7 @@ def _denoise(
     pixels: np.ndarray,
     regenerate: np.ndarray,
     seeds: Sequence[int],
+    region_options: dict[str, Any],
     *,
     frame: PreviewFrame | None,
     emit: Emit,
@@ -191,8 +209,10 @@ def _denoise(
             "output_type": "np",
             "callback_on_step_end": on_step_end,
             **job.conditioning,
+            **region_options,
         }
     )
+    options = {key: value for key, value in options.items() if not (key in region_options and value is None)}
     tiled = (getattr(pipe, family.denoiser), pipe.vae)
     # Each model's forward calls are timed; the pipeline's own work in between is "pipeline other".
     encoders = [getattr(pipe, name) for name in family.text_encoders if getattr(pipe, name, None) is not None]

@@ -57,7 +57,7 @@ class References:
                 self._loaded = wanted
         if not references:
             return {}
-        pipe.set_ip_adapter_scale([_scale(pipe.unet, family, reference) for reference in references])
+        pipe.set_ip_adapter_scale([adapter_scale(pipe.unet, family, reference) for reference in references])
         encoder = pipe.image_encoder
         return {"ip_adapter_image": [_picture(reference, encoder.config.image_size) for reference in references]}
 
@@ -104,7 +104,7 @@ def _split(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor
     return parts
 
 
-def _scale(unet: Any, family: Family, reference: Reference) -> float | dict[str, Any]:
+def adapter_scale(unet: Any, family: Family, reference: Reference) -> float | dict[str, Any]:
     """The adapter copy's scale: everywhere, or on SDXL InstantStyle's one layer for the kind."""
     strength = reference.strength or DEFAULT_STRENGTH
     if family is not sdxl.FAMILY:

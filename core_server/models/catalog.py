@@ -24,20 +24,29 @@ from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.single_file import config_folder
-from core_server.models import ip_adapter, tiny_reference
+from core_server.models import control_models, ip_adapter, tiny_reference
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
+from core_server.models.tiny_control import TINY_CONTROLS
 from core_server.tasks import EngineError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
 ADAPTER = "adapter"  # an IP-Adapter (image encoder + weights) for reference images: chosen per family
-A_MODEL = {"image": "an image model", "text": "a text model", LORA: "a LoRA", ADAPTER: "an IP-Adapter"}
+CONTROL = "control"  # a ControlNet for one image family: found by family and control kind, never a default
+A_MODEL = {
+    "image": "an image model",
+    "text": "a text model",
+    LORA: "a LoRA",
+    ADAPTER: "an IP-Adapter",
+    CONTROL: "a control model",
+}
 TINY_MODELS = {
     **{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny},
     TINY_TEXT: "text",
     **{name: ADAPTER for name in tiny_reference.builders()},
+    **dict.fromkeys(TINY_CONTROLS, CONTROL),
 }
 TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
 # Pickle-based weight files can run code when loaded; cocreate loads safetensors only.
@@ -71,7 +80,9 @@ class ModelEntry:
     sha256: str  # of the weights: the *.safetensors files in path order (a single file: its usual sha256)
     is_default: bool = False
     config: Path | None = None  # single-file checkpoints: the local diffusers folder describing the pipeline
-    family: str = ""  # image models: the family (engines.families), "" for text models and LoRAs
+    family: str = ""  # image and control models: the family (engines.families), "" for text models and LoRAs
+    controls: tuple[str, ...] = ()  # control models: the ControlKind values it serves
+    union: bool = False  # control models: one model for several kinds, picked per call
 
 
 class ModelCatalog:
@@ -109,13 +120,31 @@ class ModelCatalog:
             self._refresh_sha256(record)
             return self._entry(data, name)
 
+    def control_for(self, family: str, kind: str) -> ModelEntry | None:
+        """The installed control model serving `kind` for `family`: one the user added or pulled before a tiny
+        one, a single-kind model before a union one, then by name."""
+        with self._editing() as data:
+            found = sorted(
+                (record["source"] == "tiny", bool(record.get("union")), name)
+                for name, record in data["models"].items()
+                if record["kind"] == CONTROL and record.get("family") == family and kind in record.get("controls", [])
+            )
+        return self.resolve(found[0][2], CONTROL) if found else None
+
     def add(
-        self, name: str, path: str | Path, *, config: str | Path | None = None, prediction: str | None = None
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        config: str | Path | None = None,
+        prediction: str | None = None,
+        controls: Sequence[str] = (),
     ) -> ModelEntry:
         """Register a local model in place (nothing is copied).
 
         `path` is a diffusers folder (model_index.json), a transformers folder (config.json), one
-        .safetensors image checkpoint, a LoRA .safetensors file or a .gguf text model (run by llama.cpp).
+        .safetensors image checkpoint, a LoRA .safetensors file, a .gguf text model (run by llama.cpp) or a
+        diffusers ControlNet folder (`controls`: the kinds it serves, when its name does not say).
         A checkpoint needs the config files of the pipeline it belongs to: `config` (a local diffusers
         folder) or its base model's configs in the Hugging Face cache. `prediction` (epsilon or v) says what
         a full UNet checkpoint added without `config` predicts, where its file cannot tell (SD 2.x).
@@ -136,7 +165,9 @@ class ModelCatalog:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
             if flow is not None:
                 config_dir, family = self._flow_base(data, path, flow, config), flow.family
-            data["models"][name] = self._record(kind, "local", path, config_dir, family)
+            data["models"][name] = self._record(
+                kind, "local", path, config_dir, family, _control_info(path, name, controls)
+            )
             return self._entry(data, name)
 
     def _flow_base(self, data: dict[str, Any], path: Path, flow: TransformerCheckpoint, config: Any) -> Path:
@@ -151,7 +182,8 @@ class ModelCatalog:
         candidates = [
             (record["source"] == "tiny", self._full_path(record["path"]))
             for record in data["models"].values()
-            if record.get("family") == family.name and self._full_path(record["path"]).is_dir()
+            # a whole pipeline of the family: not a ControlNet or adapter of it
+            if record.get("family") == family.name and (self._full_path(record["path"]) / "model_index.json").is_file()
         ]
         if not candidates:
             raise CatalogError(
@@ -251,7 +283,7 @@ class ModelCatalog:
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
         with self._editing() as data:
-            data["models"][name] = self._record(kind, "pulled", target, None)
+            data["models"][name] = self._record(kind, "pulled", target, None, control=_control_info(target, name))
             return self._entry(data, name)
 
     # ------------------------------------------------------------ storage
@@ -291,13 +323,22 @@ class ModelCatalog:
         for name, folder in ensure_tiny_models(self.models_dir).items():
             record = data["models"].get(name)
             if record is None or self._full_path(record["path"]) != folder:
-                data["models"][name] = self._record(TINY_MODELS[name], "tiny", folder, None)
+                control = _control_info(folder, name, TINY_CONTROLS[name]) if name in TINY_CONTROLS else None
+                data["models"][name] = self._record(TINY_MODELS[name], "tiny", folder, None, control=control)
         for kind in KINDS:
             if data["defaults"].get(kind) not in data["models"]:
                 data["defaults"][kind] = TINY_DEFAULTS[kind]
         self._tiny_ready = True
 
-    def _record(self, kind: str, source: str, path: Path, config: Path | None, family: str = "") -> dict[str, Any]:
+    def _record(
+        self,
+        kind: str,
+        source: str,
+        path: Path,
+        config: Path | None,
+        family: str = "",
+        control: control_models.ControlNetInfo | None = None,
+    ) -> dict[str, Any]:
         record: dict[str, Any] = {
             "kind": kind,
             "source": source,
@@ -308,6 +349,8 @@ class ModelCatalog:
             "weights": [],
         }
         record["family"] = family or self._family(record)
+        if control is not None:
+            record.update(family=control.family, controls=list(control.kinds), union=control.union)
         self._refresh_sha256(record)
         return record
 
@@ -322,6 +365,8 @@ class ModelCatalog:
             is_default=data["defaults"].get(record["kind"]) == name,
             config=Path(record["config"]) if record["config"] else None,
             family=record.get("family") or self._family(record),
+            controls=tuple(record.get("controls", ())),
+            union=bool(record.get("union")),
         )
 
     def _family(self, record: dict[str, Any]) -> str:
@@ -384,6 +429,8 @@ def _inspect(path: Path) -> str:
     if (path / "model_index.json").is_file():
         kind = "image"
         _check_pipeline(path)
+    elif control_models.read_config(path) is not None:
+        kind = CONTROL
     elif (path / "config.json").is_file():
         kind = "text"
         _check_causal_lm(path)
@@ -399,6 +446,28 @@ def _inspect(path: Path) -> str:
     if not _weight_files(path):
         raise CatalogError(f"{path} holds no .safetensors weights.")
     return kind
+
+
+def _control_info(path: Path, name: str, asked: Sequence[str] = ()) -> control_models.ControlNetInfo | None:
+    """A ControlNet folder's family and kinds; None for other models. CatalogError when it serves no family
+    cocreate runs, or when neither its name nor the user says what kind of map it reads."""
+    config = control_models.read_config(path) if path.is_dir() else None
+    if config is None:
+        if asked:
+            raise CatalogError(f"{path} is no diffusers ControlNet folder (config.json naming a ControlNet class).")
+        return None
+    unknown = sorted(set(asked) - set(control_models.ALL_KINDS))
+    if unknown:
+        raise CatalogError(f"unknown control kind {', '.join(unknown)}; use {', '.join(control_models.ALL_KINDS)}.")
+    info = control_models.inspect(path, config, name, tuple(asked))
+    if info.family not in FAMILIES:
+        raise CatalogError(f"{path.name} is a ControlNet for {info.family}, a family cocreate does not run.")
+    if not info.kinds:
+        raise CatalogError(
+            f"{path.name} is a {info.family} ControlNet, but neither its name nor its config says what map it reads; "
+            f"add it with --control KIND ({', '.join(control_models.ALL_KINDS)})."
+        )
+    return info
 
 
 def _check_gguf(file: Path) -> None:
@@ -447,15 +516,6 @@ def _check_causal_lm(path: Path) -> None:
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
 
 
-# Transformers recognised but not served, and why.
-UNSERVED = {
-    "flux2-dev": (
-        ": FLUX.2 [dev] is not served yet (diffusers 0.42 has no FLUX.2 [dev] inpainting or img2img pipeline); "
-        "for FLUX.2 use Flux.2 Klein (`cocreate models pull flux2-klein`)"
-    )
-}
-
-
 def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
     """A flow family's lone transformer (any layout, GGUF too), or None for other checkpoints."""
     try:
@@ -464,8 +524,7 @@ def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
         raise CatalogError(str(error)) from error
     if found is not None and found.family not in FAMILIES:
         titles = ", ".join(family.title for family in FAMILIES.values())
-        why = UNSERVED.get(found.family, "")
-        raise CatalogError(f"{path.name} is a {found.describe()}{why}; cocreate runs {titles}.")
+        raise CatalogError(f"{path.name} is a {found.family} {found.describe()}; cocreate runs {titles}.")
     return found
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core_server.models.catalog import VARIANT, CatalogError, PullError
+from core_server.models.control_pulls import CURATED_CONTROLS_BY_NAME
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,11 @@ class Plan:
 
 def resolve(name_or_repo: str) -> tuple[str, str]:
     """(repo, default model name) for a short name or an 'org/name' repository id."""
-    curated = CURATED_BY_NAME.get(name_or_repo)
+    curated = CURATED_BY_NAME.get(name_or_repo) or CURATED_CONTROLS_BY_NAME.get(name_or_repo)
     if curated is not None:
         return curated.repo, curated.name
     if "/" not in name_or_repo:
-        names = ", ".join(CURATED_BY_NAME)
+        names = ", ".join([*CURATED_BY_NAME, *CURATED_CONTROLS_BY_NAME])
         raise CatalogError(f"{name_or_repo!r} is no short name cocreate knows ({names}) nor a repo id like 'org/name'.")
     return name_or_repo, name_or_repo.rstrip("/").rsplit("/", 1)[-1]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import json
 from typing import Any
 
@@ -57,10 +58,27 @@ def task_params(task: tasks.Task) -> dict[str, Any]:
             value = value.value
         elif isinstance(value, tasks.Resolution):
             value = {"size": value.size.value, "max_side": value.max_side}
+        elif field.name == "controls":
+            value = [_control_params(control) for control in value]
         elif isinstance(value, tuple):
             value = list(value)
         params[field.name] = value
     return params
+
+
+def _control_params(control: tasks.Control) -> dict[str, Any]:
+    """A control as its turn keeps it: the map by size and SHA-256 (as pictures are kept by size), the model
+    by name and weights, so a replay with the same map is known to be the same."""
+    image = control.image
+    return {
+        "kind": control.kind.value,
+        "image": {"width": image.width, "height": image.height, "sha256": hashlib.sha256(image.data).hexdigest()},
+        "strength": control.strength,
+        "start": control.start,
+        "end": control.end,
+        "derive": control.derive,
+        "model": {"name": control.model.name, "sha256": control.model.sha256} if control.model else None,
+    }
 
 
 def session_to_pb(s: model.Session) -> pb.Session:

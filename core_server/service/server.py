@@ -167,13 +167,13 @@ def _serve_metrics(options: ServeOptions, scheduler: Scheduler) -> WSGIServer | 
 
 
 def _replica_count(scheduler: Scheduler) -> float:
-    """1 for a daemon running its jobs itself; a front's cluster replicas, as a scrape finds them."""
+    """1 for a daemon running its jobs itself; a front's running cluster replicas, as a scrape finds them."""
     try:
         cluster = scheduler.runner.cluster()
     except Exception:  # the cluster does not answer: the scrape says unknown rather than failing
         log.warning("metrics: the cluster did not say how many replicas it has", exc_info=True)
         return math.nan
-    return 1 if cluster is None else len(cluster.replicas)
+    return 1 if cluster is None else sum(replica.state == "RUNNING" for replica in cluster.replicas)
 
 
 def _open_store(options: ServeOptions) -> SessionStore:
@@ -187,10 +187,15 @@ def _open_store(options: ServeOptions) -> SessionStore:
 
 async def _cluster_runner(options: ClusterOptions) -> dict[str, Any]:
     """The scheduler's arguments for a front: a Ray runner, and one worker slot per job in flight."""
-    from ..cluster.runner import RayRunner  # Ray is imported by a studio's front only
-
+    try:
+        from ..cluster.runner import ClusterUnreachable, RayRunner  # Ray is imported by a studio's front only
+    except ImportError as error:
+        raise ConfigError(f"--cluster needs Ray Serve ({error}): pip install 'cocreate[studio]'") from None
     log.info("deploying the engines on the Ray cluster at %s", options.address)
-    runner = await asyncio.to_thread(RayRunner, options)
+    try:
+        runner = await asyncio.to_thread(RayRunner, options)
+    except ClusterUnreachable as error:
+        raise ConfigError(str(error)) from None
     return {"runner": runner, "devices": tuple(f"cluster-{slot}" for slot in range(options.slots))}
 
 

@@ -35,7 +35,7 @@ from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
 from ..sessions.store import SessionStore
 from ..tasks import PersonalizeTask
-from . import cocreation, conditioning, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, controls, convert, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -82,6 +82,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             spec, entry = replace(spec, task=tuned, lora=spec.lora or choice.lora), choice.model
         else:
             entry = await asyncio.to_thread(self.catalog.resolve, spec.model, kind)
+        spec = replace(spec, task=await asyncio.to_thread(controls.attach_models, self.catalog, entry, spec.task))
         steered = await asyncio.to_thread(cocreation.steer, self.store, self.catalog, spec)
         steered = await asyncio.to_thread(conditioning.resolve, self.catalog, entry, steered)
         turn = await asyncio.to_thread(

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 
 from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
-from .errors import FailedPrecondition, InvalidArgument
+from . import controls
+from .errors import InvalidArgument
 
 ID = re.compile(r"[0-9a-f]{32}")
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -74,8 +75,9 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
     which = request.WhichOneof("task")
     if which is None:
         raise InvalidArgument("task", f"set one of {', '.join(_TASKS)}")
-    _refuse_unserved(request, which)
     task = _TASKS[which](getattr(request, which), limits)
+    if request.controls:
+        task = replace(task, controls=controls.parse(request.controls, task, limits))  # type: ignore[arg-type]
     interpolate = _ids("interpolate", request.interpolate)
     if interpolate:
         if tasks.task_kind(task) != "image":
@@ -116,13 +118,6 @@ def generate_spec(request: pb.GenerateRequest, random_seed: int, limits: config.
         replay_turn_id=replay,
         live=request.live,
     )
-
-
-def _refuse_unserved(request: pb.GenerateRequest, which: str) -> None:
-    # The control contract is in the proto ahead of its engines; until each lands it is refused clearly.
-    unserved = [name for name, asked in (("controls", bool(request.controls)),) if asked]
-    if unserved:
-        raise FailedPrecondition(f"this daemon does not serve {', '.join(unserved)} yet")
 
 
 MAX_REFERENCES = 4

@@ -124,11 +124,14 @@ class PostgresDatabase:
 
     @contextlib.contextmanager
     def transaction(self, write: bool = False) -> Iterator[_Executor]:
-        """READ COMMITTED is enough: the store's writes are single-row checks (UPDATE … WHERE status) and
-        inserts that foreign keys guard."""
+        """A read sees one snapshot (a session and its turns agree), as in SQLite. Writes run READ COMMITTED:
+        they are single-row checks (UPDATE … WHERE status = 'running') and inserts that foreign keys guard."""
         try:
             with self._pool.connection() as connection, connection.transaction():
-                yield _Executor(connection.cursor())
+                cursor = connection.cursor()
+                if not write:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield _Executor(cursor)
         except (psycopg.OperationalError, PoolTimeout) as error:
             log.warning("the PostgreSQL session store at %s: %s", self.where, error)
             # Callers see no server address: that is the operator's business, and in the log.

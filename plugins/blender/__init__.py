@@ -1,8 +1,9 @@
-"""cocreate for Blender: seamless textures, texture repair and variants from the local cocreate daemon.
+"""cocreate for Blender: seamless textures, texture repair and variants, and textures projected onto meshes
+through the view, from the local cocreate daemon.
 
-document.py is the only module that touches Blender data; jobs.py holds plain job state and the apply
-step; pump.py advances the running job from a Blender timer; connection.py talks to the daemon off
-the main thread through the bundled, pure-Python cocreate_client.
+document.py and projection.py (depth maps, projected UVs) are the only modules that touch Blender data;
+jobs.py holds plain job state and the apply step; pump.py advances the running job from a Blender timer;
+connection.py talks to the daemon off the main thread through the bundled, pure-Python cocreate_client.
 """
 
 import bpy

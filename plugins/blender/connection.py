@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from .cocreate_client import CocreateClient, Job
 from .cocreate_client.client import Decision
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 
 # session id → the request: a generation, or a personalisation (learning the artist's style)
 BuildRequest = Callable[[str], pb.GenerateRequest | pb.PersonalizeRequest]
+
+
+class Model(NamedTuple):
+    kind: str  # image | lora
+    name: str
+    family: str  # image models: sd15, sdxl, flux2-klein, ...
 
 
 class Connection:
@@ -46,12 +53,13 @@ class Connection:
             return client.personalize(request)
         return client.generate(request)
 
-    def loras(self, endpoint: str, token_file: str) -> Future[list[str]]:
-        """The names of the LoRAs the daemon knows (personal ones among them), sorted."""
-        return self._worker.submit(self._loras, endpoint, token_file)
+    def models(self, endpoint: str, token_file: str) -> Future[list[Model]]:
+        """The image models and LoRAs (personal ones among them) the daemon knows, sorted by kind and name."""
+        return self._worker.submit(self._models, endpoint, token_file)
 
-    def _loras(self, endpoint: str, token_file: str) -> list[str]:
-        return sorted(m.name for m in self._client_for(endpoint, token_file).list_models() if m.kind == "lora")
+    def _models(self, endpoint: str, token_file: str) -> list[Model]:
+        listed = self._client_for(endpoint, token_file).list_models()
+        return sorted(Model(m.kind, m.name, m.family) for m in listed if m.kind in ("image", "lora"))
 
     def feedback(self, endpoint: str, token_file: str, decisions: list[tuple[str, Decision]]) -> Future[None]:
         """Tell the daemon what the artist did with candidates, (candidate id, decision) in order.

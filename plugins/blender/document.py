@@ -21,6 +21,7 @@ from .uv_mask import UVFaces, faces_to_mask
 
 if TYPE_CHECKING:
     from .cocreate_client.client import Decision
+    from .connection import Model
 
 
 class DocumentError(Exception):
@@ -44,12 +45,23 @@ def adopt_lora(name: str) -> None:
     bpy.context.scene.cocreate.lora = name
 
 
-def list_loras(names: list[str]) -> None:
-    """The daemon's LoRAs, for the LoRA field's list."""
-    known = bpy.context.window_manager.cocreate_loras
-    known.clear()
-    for name in names:
-        known.add().name = name
+def list_models(models: list[Model]) -> None:
+    """The daemon's image models (with their family) and LoRAs, for the Model and LoRA fields' lists."""
+    window_manager = bpy.context.window_manager
+    window_manager.cocreate_models.clear()
+    window_manager.cocreate_loras.clear()
+    for model in models:
+        if model.kind == "image":
+            entry = window_manager.cocreate_models.add()
+            entry.name, entry.family = model.name, model.family
+        else:
+            window_manager.cocreate_loras.add().name = model.name
+
+
+def model_family(name: str) -> str:
+    """The family of a listed image model ("" when the list does not hold it)."""
+    entry = bpy.context.window_manager.cocreate_models.get(name)
+    return entry.family if entry is not None else ""
 
 
 # ---------------------------------------------------------------- images
@@ -211,6 +223,8 @@ def selected_faces_mask(
 
 # ---------------------------------------------------------------- materials
 
+PROJECTION_NODE = "cocreate projection"  # the Image Texture node a projected candidate feeds Base Color from
+
 
 def apply_to_material(obj: bpy.types.Object | None, image: bpy.types.Image) -> bpy.types.Material:
     """Make `image`, packed, the Base Color texture of the Principled BSDF in the object's active material.
@@ -218,6 +232,26 @@ def apply_to_material(obj: bpy.types.Object | None, image: bpy.types.Image) -> b
     A missing material, node tree, Principled BSDF or Image Texture node is created; an Image
     Texture already feeding Base Color gets the new image, so the rest of the material stays as it was.
     """
+    material, bsdf = principled_material(obj)
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    base_color = bsdf.inputs["Base Color"]
+    feeding = base_color.links[0].from_node if base_color.is_linked else None
+    # A projection's node reads its image through the view's UV map: a plain texture gets a node of its own.
+    reusable = feeding is not None and feeding.type == "TEX_IMAGE" and feeding.name != PROJECTION_NODE
+    texture = feeding if reusable else None
+    if texture is None:
+        texture = nodes.new("ShaderNodeTexImage")
+        texture.location = (bsdf.location.x - 300, bsdf.location.y)
+        links.new(texture.outputs["Color"], base_color)
+    if image.packed_file is None:
+        image.pack()
+    texture.image = image
+    nodes.active = texture  # the texture Blender shows and paints on
+    return material
+
+
+def principled_material(obj: bpy.types.Object | None) -> tuple[bpy.types.Material, bpy.types.Node]:
+    """The object's active material and its Principled BSDF, each made (and linked up) when missing."""
     if obj is None or not hasattr(obj.data, "materials"):
         raise DocumentError("Make an object that can hold materials (a mesh, say) the active object.")
     material = obj.active_material
@@ -238,18 +272,7 @@ def apply_to_material(obj: bpy.types.Object | None, image: bpy.types.Image) -> b
             output = nodes.new("ShaderNodeOutputMaterial")
             output.location = (bsdf.location.x + 300, bsdf.location.y)
         links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
-    base_color = bsdf.inputs["Base Color"]
-    feeding = base_color.links[0].from_node if base_color.is_linked else None
-    texture = feeding if feeding is not None and feeding.type == "TEX_IMAGE" else None
-    if texture is None:
-        texture = nodes.new("ShaderNodeTexImage")
-        texture.location = (bsdf.location.x - 300, bsdf.location.y)
-        links.new(texture.outputs["Color"], base_color)
-    if image.packed_file is None:
-        image.pack()
-    texture.image = image
-    nodes.active = texture  # the texture Blender shows and paints on
-    return material
+    return material, bsdf
 
 
 def base_color_image(obj: bpy.types.Object | None) -> bpy.types.Image | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from . import document
+from . import document, projection
 from .cocreate_client import (
     Accepted,
     CandidateReady,
@@ -55,12 +55,13 @@ FINISHED = (Phase.done, Phase.cancelled, Phase.failed)
 class TextureJob:
     """One request and what became of it. `started` resolves to the client's Job once connected."""
 
-    kind: str  # texture, repair, variants (more like, less like, between: steered again), personalize
+    kind: str  # texture, repair, variants, project (more like, less like, between: steered again), personalize
     label: str  # the candidate images are named "<label> 1", "<label> 2", ...
     started: Future[Job]
     source: str | None = None  # the texture a repair or variants job started from
     build: Callable[[str], pb.GenerateRequest] | None = None  # the request, to steer its candidates later
     skipped: frozenset[int] = frozenset()  # candidate indices that make no image (an interpolation's ends)
+    projected: projection.Projection | None = None  # project texture: the view its candidates are laid on through
     turn_id: str = ""  # the daemon's turn, once done
     lora: str = ""  # personalize: the LoRA it trained
     phase: Phase = Phase.starting
@@ -186,6 +187,8 @@ def _land(job: TextureJob, turn_id: str) -> None:
             image = document.new_image(f"{job.label} {candidate.index + 1}", candidate.image)
             job.images.append(image.name)
             document.mark_candidate(image, candidate.candidate_id, turn_id)
+            if job.projected is not None:
+                projection.mark(image, job.projected, turn_id)
     except Exception as error:
         log.exception("cocreate: could not make the candidate images")
         for name in job.images:

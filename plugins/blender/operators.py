@@ -14,10 +14,11 @@ from concurrent.futures import Future
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import document, pump
+from . import bake, document, projection, pump
 from .cocreate_client import tasks
+from .cocreate_client.convert import image_fields
 from .cocreate_client.pb import cocreate_pb2 as pb
-from .connection import BuildRequest, Connection
+from .connection import BuildRequest, Connection, Model
 from .document import DocumentError
 from .jobs import HISTORY, TextureJob
 from .settings import connection_preferences
@@ -48,11 +49,20 @@ def start_job(
     build: BuildRequest,
     source: str | None = None,
     skipped: frozenset[int] = frozenset(),
+    projected: projection.Projection | None = None,
 ) -> TextureJob:
     """Send a request (built on the worker from a session id) and make it the active job."""
     endpoint, token_file = connection_preferences(context)
     started = connection().start(endpoint, token_file, document.identity(), build)
-    job = TextureJob(kind, label, started, source=source, build=build, skipped=skipped)  # type: ignore[arg-type]
+    job = TextureJob(
+        kind,
+        label,
+        started,
+        source=source,
+        build=build,  # type: ignore[arg-type]
+        skipped=skipped,
+        projected=projected,
+    )
     HISTORY.begin(job)
     pump.watch()
     return job
@@ -90,24 +100,35 @@ class COCREATE_OT_generate_texture(_JobOperator, bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
-        prompt, negative, size, seamless = s.prompt, s.negative_prompt, (s.width, s.height), s.seamless
-        candidates, steps = s.candidates, s.steps
-
-        def build(session_id: str) -> pb.GenerateRequest:  # runs on the connection's worker
-            return tasks.texture(
-                prompt,
-                session_id=session_id,
-                width=size[0],
-                height=size[1],
-                seamless=seamless,
-                negative_prompt=negative,
-                steps=steps,
-                candidates=candidates,
-                previews=True,
-            )
-
-        start_job(context, "texture", prompt.strip()[:40] or "texture", with_lora(context, build))
+        build = texture_request(context, s.width, s.height, s.seamless)
+        start_job(context, "texture", s.prompt.strip()[:40] or "texture", build)
         return {"FINISHED"}
+
+
+def texture_request(
+    context: bpy.types.Context, width: int, height: int, seamless: str, controls: tuple[pb.Control, ...] = ()
+) -> BuildRequest:
+    """A texture request from the panel's prompt, candidates, steps, model and LoRA, read now (main thread)."""
+    s = context.scene.cocreate
+    prompt, negative, candidates, steps, model = s.prompt, s.negative_prompt, s.candidates, s.steps, s.model.strip()
+
+    def build(session_id: str) -> pb.GenerateRequest:  # runs on the connection's worker
+        request = tasks.texture(
+            prompt,
+            session_id=session_id,
+            width=width,
+            height=height,
+            seamless=seamless,  # type: ignore[arg-type]
+            negative_prompt=negative,
+            steps=steps,
+            candidates=candidates,
+            previews=True,
+            model=model,
+        )
+        request.controls.extend(controls)
+        return request
+
+    return with_lora(context, build)
 
 
 class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
@@ -142,7 +163,7 @@ class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
             self.report({"ERROR"}, "The region to repair is empty.")
             return {"CANCELLED"}
         prompt, negative, seamless = s.fill_prompt, s.negative_prompt, s.seamless
-        strength, candidates, steps = s.repair_strength, s.candidates, s.steps
+        strength, candidates, steps, model = s.repair_strength, s.candidates, s.steps, s.model.strip()
 
         def build(session_id: str) -> pb.GenerateRequest:
             return tasks.texture(
@@ -156,6 +177,7 @@ class COCREATE_OT_repair_texture(_JobOperator, bpy.types.Operator):
                 steps=steps,
                 candidates=candidates,
                 previews=True,
+                model=model,
             )
 
         start_job(context, "repair", f"{texture.name} repair", with_lora(context, build), source=texture.name)
@@ -180,12 +202,13 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
         except DocumentError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        style, negative, strength, candidates, steps = (
+        style, negative, strength, candidates, steps, model = (
             s.style_prompt,
             s.negative_prompt,
             s.variant_strength,
             s.candidates,
             s.steps,
+            s.model.strip(),
         )
 
         def build(session_id: str) -> pb.GenerateRequest:
@@ -198,9 +221,38 @@ class COCREATE_OT_texture_variants(_JobOperator, bpy.types.Operator):
                 steps=steps,
                 candidates=candidates,
                 previews=True,
+                model=model,
             )
 
         start_job(context, "variants", f"{texture.name} variant", with_lora(context, build), source=texture.name)
+        return {"FINISHED"}
+
+
+class COCREATE_OT_project_texture(_JobOperator, bpy.types.Operator):
+    """Paint the selected meshes from the prompt as the camera (or this 3D View) sees them, following their depth"""
+
+    bl_idname = "cocreate.project_texture"
+    bl_label = "Project texture"
+    bl_options = frozenset({"REGISTER"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        s = context.scene.cocreate
+        try:
+            objects = projection.targets(context)
+            view = projection.context_view(context, s.projection_size)
+            maps = projection.render_maps(objects, view, context.evaluated_depsgraph_get())
+        except DocumentError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        if not maps.covered:
+            self.report({"ERROR"}, "The selected meshes are out of view: aim the camera (or the view) at them.")
+            return {"CANCELLED"}
+        controls = [pb.Control(kind=pb.CONTROL_DEPTH, image=image_fields(maps.depth), strength=s.depth_strength)]
+        if s.follow_normals:
+            controls.append(pb.Control(kind=pb.CONTROL_NORMAL, image=image_fields(maps.normal)))
+        build = texture_request(context, view.width, view.height, "none", tuple(controls))
+        projected = projection.Projection(view.world_to_clip, tuple(obj.name for obj in objects))
+        start_job(context, "project", s.prompt.strip()[:40] or "projection", build, projected=projected)
         return {"FINISHED"}
 
 
@@ -241,7 +293,8 @@ class COCREATE_OT_show_candidate(bpy.types.Operator):
 
 
 class COCREATE_OT_apply_to_material(bpy.types.Operator):
-    """Use this image as the Base Color texture of the active object's material, packed into the .blend"""
+    """Use this image as the Base Color texture of the active object's material, packed into the .blend
+    (a projected candidate: of the meshes it was painted for, through a UV map projected from its view)"""
 
     bl_idname = "cocreate.apply_to_material"
     bl_label = "Apply to material"
@@ -257,11 +310,14 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
             self.report({"ERROR"}, "Choose the image to apply.")
             return {"CANCELLED"}
         try:
-            material = document.apply_to_material(context.active_object, image)
+            if projection.is_projected(image):
+                materials = projection.apply(image)
+            else:
+                materials = [document.apply_to_material(context.active_object, image)]
         except DocumentError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"{image.name} is the Base Color of {material.name}")
+        self.report({"INFO"}, f"{image.name} is the Base Color of {', '.join(m.name for m in materials)}")
         try:
             decisions = document.choose_candidate(image)
             if decisions:
@@ -269,6 +325,30 @@ class COCREATE_OT_apply_to_material(bpy.types.Operator):
         except Exception as error:  # the material is changed: telling the daemon must not undo the click
             log.exception("cocreate: could not send the artist's choice")
             self.report({"WARNING"}, f"The daemon was not told about the choice: {error}")
+        return {"FINISHED"}
+
+
+class COCREATE_OT_bake_projection(bpy.types.Operator):
+    """Bake the projected candidate into the active object's own texture, on its own UV map, where the view sees it"""
+
+    bl_idname = "cocreate.bake_projection"
+    bl_label = "Bake into texture"
+    bl_options = frozenset({"REGISTER", "UNDO"})
+
+    image: StringProperty(name="Image", description="The projected candidate; empty = the one applied to the object")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = context.active_object
+        image = document.find_image(self.image) if self.image else projection.applied_image(obj)
+        if image is None:
+            self.report({"ERROR"}, "Apply a projected candidate to the active object first.")
+            return {"CANCELLED"}
+        try:
+            texture = bake.bake(obj, image)
+        except DocumentError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{image.name} is baked into {texture.name}")
         return {"FINISHED"}
 
 
@@ -305,7 +385,7 @@ def steer(context: bpy.types.Context, how: str, images: list[bpy.types.Image]) -
 
     skipped = frozenset({0, count + 1}) if how == "between" else frozenset()
     label = f"{made.label} {STEERED[how]}"
-    return start_job(context, STEERED[how], label, build, source=made.source, skipped=skipped)
+    return start_job(context, STEERED[how], label, build, source=made.source, skipped=skipped, projected=made.projected)
 
 
 class COCREATE_OT_steer(_JobOperator, bpy.types.Operator):
@@ -384,32 +464,37 @@ class COCREATE_OT_personalize(_JobOperator, bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         s = context.scene.cocreate
-        name, steps = s.lora_name.strip(), s.training_steps
+        name, steps, model = s.lora_name.strip(), s.training_steps, s.model.strip()
         if not name:
             self.report({"ERROR"}, "Name the LoRA first.")
             return {"CANCELLED"}
-        start_job(context, "personalize", name, lambda session_id: tasks.personalize(session_id, name, steps=steps))
+        start_job(
+            context,
+            "personalize",
+            name,
+            lambda session_id: tasks.personalize(session_id, name, model=model, steps=steps),
+        )
         return {"FINISHED"}
 
 
-_listing: Future[list[str]] | None = None  # the daemon's LoRA list, on its way
+_listing: Future[list[Model]] | None = None  # the daemon's models and LoRAs, on their way
 
 
-class COCREATE_OT_refresh_loras(bpy.types.Operator):
-    """Ask the daemon which LoRAs it has, for the LoRA field's list"""
+class COCREATE_OT_refresh_models(bpy.types.Operator):
+    """Ask the daemon which image models and LoRAs it has, for the Model and LoRA fields' lists"""
 
-    bl_idname = "cocreate.refresh_loras"
-    bl_label = "Refresh LoRAs"
+    bl_idname = "cocreate.refresh_models"
+    bl_label = "Refresh models"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         global _listing
-        _listing = connection().loras(*connection_preferences(context))
-        if not bpy.app.timers.is_registered(loras_arrived):
-            bpy.app.timers.register(loras_arrived, first_interval=0.1)
+        _listing = connection().models(*connection_preferences(context))
+        if not bpy.app.timers.is_registered(models_arrived):
+            bpy.app.timers.register(models_arrived, first_interval=0.1)
         return {"FINISHED"}
 
 
-def loras_arrived() -> float | None:
+def models_arrived() -> float | None:
     """Timer: once the list came, show it (main thread); tests call it directly, as timers do not run headless."""
     global _listing
     if _listing is None:
@@ -418,9 +503,9 @@ def loras_arrived() -> float | None:
         return 0.1
     listing, _listing = _listing, None
     try:
-        document.list_loras(listing.result())
-    except Exception as error:  # no daemon: the field still takes a typed name
-        log.warning("cocreate: could not list the daemon's LoRAs: %s", error)
+        document.list_models(listing.result())
+    except Exception as error:  # no daemon: the fields still take a typed name
+        log.warning("cocreate: could not list the daemon's models: %s", error)
     return None
 
 
@@ -428,12 +513,14 @@ CLASSES = (
     COCREATE_OT_generate_texture,
     COCREATE_OT_repair_texture,
     COCREATE_OT_texture_variants,
+    COCREATE_OT_project_texture,
     COCREATE_OT_cancel,
     COCREATE_OT_show_candidate,
     COCREATE_OT_apply_to_material,
+    COCREATE_OT_bake_projection,
     COCREATE_OT_steer,
     COCREATE_OT_pick_candidate,
     COCREATE_OT_between,
     COCREATE_OT_personalize,
-    COCREATE_OT_refresh_loras,
+    COCREATE_OT_refresh_models,
 )

@@ -1,6 +1,7 @@
-"""The cocreate tab in the Image Editor's and the Shader Editor's sidebars (N).
+"""The cocreate tab in the Image Editor's, the Shader Editor's and the 3D View's sidebars (N).
 
-Each panel is declared once and registered for both editors; Blender wants one class per editor.
+Each panel is declared once and registered for each editor it belongs in; Blender wants one class per editor.
+The 3D View has Project texture and the Candidates; the two texture editors have the rest.
 """
 
 import bpy
@@ -19,7 +20,7 @@ class _Panel:
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         space = context.space_data
-        return space.type == "IMAGE_EDITOR" or getattr(space, "tree_type", "") == "ShaderNodeTree"
+        return space.type in ("IMAGE_EDITOR", "VIEW_3D") or getattr(space, "tree_type", "") == "ShaderNodeTree"
 
 
 class GeneratePanel(_Panel):
@@ -36,10 +37,28 @@ class GeneratePanel(_Panel):
         row = layout.row(align=True)
         row.prop(s, "candidates")
         row.prop(s, "steps")
-        row = layout.row(align=True)
-        row.prop_search(s, "lora", context.window_manager, "cocreate_loras", icon="BRUSHES_ALL")
-        row.operator("cocreate.refresh_loras", text="", icon="FILE_REFRESH")
+        _model_rows(layout, context)
         layout.operator("cocreate.generate_texture", icon="TEXTURE")
+
+
+class ProjectPanel(_Panel):
+    bl_label = "Project texture"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        s, layout = context.scene.cocreate, self.layout
+        layout.label(text="Paints the selected meshes as the view sees them", icon="INFO")
+        layout.prop(s, "prompt")
+        layout.prop(s, "negative_prompt")
+        row = layout.row(align=True)
+        row.prop(s, "projection_size")
+        row.prop(s, "depth_strength")
+        layout.prop(s, "follow_normals")
+        row = layout.row(align=True)
+        row.prop(s, "candidates")
+        row.prop(s, "steps")
+        _model_rows(layout, context)
+        layout.operator("cocreate.project_texture", icon="MOD_UVPROJECT")
+        layout.operator("cocreate.bake_projection", icon="RENDER_STILL")
 
 
 class RepairPanel(_Panel):
@@ -124,6 +143,18 @@ class CandidatesPanel(_Panel):
         layout.operator("cocreate.between", icon="ARROW_LEFTRIGHT", text="In between the two picked")
 
 
+def _model_rows(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The image model (with its family) and the LoRA, each from the daemon's lists."""
+    s, window_manager = context.scene.cocreate, context.window_manager
+    row = layout.row(align=True)
+    row.prop_search(s, "model", window_manager, "cocreate_models", icon="NODE_TEXTURE")
+    row.operator("cocreate.refresh_models", text="", icon="FILE_REFRESH")
+    family = document.model_family(s.model.strip())
+    if family:
+        layout.label(text=f"Family: {family}", icon="INFO")
+    layout.prop_search(s, "lora", window_manager, "cocreate_loras", icon="BRUSHES_ALL")
+
+
 def _texture_row(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     layout.prop(context.scene.cocreate, "texture")
     if context.scene.cocreate.texture is None:
@@ -131,13 +162,20 @@ def _texture_row(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
         layout.label(text=f"Using: {shown.name}" if shown else "No texture shown here", icon="INFO")
 
 
-def _for_editor(space_type: str, prefix: str) -> list[type]:
-    """The panels for one editor, with the Image Editor's or the Node Editor's class names."""
+TEXTURE_PANELS = (GeneratePanel, RepairPanel, VariantsPanel, StylePanel, CandidatesPanel)
+
+
+def _for_editor(space_type: str, prefix: str, panels: tuple[type, ...] = TEXTURE_PANELS) -> list[type]:
+    """The panels for one editor, with class names naming it (COCREATE_PT_image_generate, ...)."""
     made = []
-    for panel in (GeneratePanel, RepairPanel, VariantsPanel, StylePanel, CandidatesPanel):
+    for panel in panels:
         name = f"COCREATE_PT_{prefix}_{panel.__name__.removesuffix('Panel').lower()}"
         made.append(type(name, (panel, bpy.types.Panel), {"bl_space_type": space_type, "bl_idname": name}))
     return made
 
 
-CLASSES = (*_for_editor("IMAGE_EDITOR", "image"), *_for_editor("NODE_EDITOR", "shader"))
+CLASSES = (
+    *_for_editor("IMAGE_EDITOR", "image"),
+    *_for_editor("NODE_EDITOR", "shader"),
+    *_for_editor("VIEW_3D", "view3d", (ProjectPanel, CandidatesPanel)),
+)

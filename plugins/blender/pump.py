@@ -16,7 +16,7 @@ from .jobs import HISTORY, advance, fail
 log = logging.getLogger(__name__)
 
 INTERVAL = 0.1  # seconds between ticks while a job runs
-PANEL_SPACES = ("IMAGE_EDITOR", "NODE_EDITOR")
+PANEL_SPACES = ("IMAGE_EDITOR", "NODE_EDITOR", "VIEW_3D")
 
 
 def watch() -> None:

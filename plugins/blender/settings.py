@@ -44,6 +44,9 @@ class CocreateSettings(bpy.types.PropertyGroup):
         soft_max=150,
         description="Denoising steps; 0 = the model's default",
     )
+    model: StringProperty(
+        name="Model", description="The daemon's image model (its family shows beside it); empty = the daemon's default"
+    )
     lora: StringProperty(
         name="LoRA", description="A personal LoRA the candidates follow (Learn my style makes one); empty = none"
     )
@@ -74,6 +77,23 @@ class CocreateSettings(bpy.types.PropertyGroup):
     )
     repair_strength: FloatProperty(name="Strength", default=1.0, min=0.05, max=1.0, description="1 = paint anew")
 
+    projection_size: IntProperty(
+        name="Size",
+        default=512,
+        min=64,
+        max=2048,
+        subtype="PIXEL",
+        description="The longer side of the picture painted through the view (the other follows the view's shape)",
+    )
+    depth_strength: FloatProperty(
+        name="Follow depth", default=1.0, min=0.05, max=2.0, description="How closely the picture follows the depth"
+    )
+    follow_normals: BoolProperty(
+        name="Follow normals",
+        default=False,
+        description="Also send the surfaces' normals as a control (the daemon needs a normal control model)",
+    )
+
     style_prompt: StringProperty(name="Style", description="The look the variants take on")
     variant_strength: FloatProperty(
         name="Strength", default=0.6, min=0.05, max=1.0, description="How far the variants may move from the texture"
@@ -82,6 +102,12 @@ class CocreateSettings(bpy.types.PropertyGroup):
 
 class CocreateName(bpy.types.PropertyGroup):
     """One entry of the daemon's LoRA list (its `name` is all it holds)."""
+
+
+class CocreateModel(bpy.types.PropertyGroup):
+    """One of the daemon's image models: its `name` and family."""
+
+    family: StringProperty(name="Family")
 
 
 class CocreatePreferences(bpy.types.AddonPreferences):
@@ -111,14 +137,17 @@ def connection_preferences(context: bpy.types.Context) -> tuple[str, str]:
     return prefs.endpoint.strip(), bpy.path.abspath(prefs.token_file) if prefs.token_file else ""
 
 
-CLASSES = (CocreateSettings, CocreateName, CocreatePreferences)
+CLASSES = (CocreateSettings, CocreateName, CocreateModel, CocreatePreferences)
 
 
 def attach() -> None:
     bpy.types.Scene.cocreate = PointerProperty(type=CocreateSettings)
-    bpy.types.WindowManager.cocreate_loras = CollectionProperty(type=CocreateName)  # not saved: the daemon's
+    # Not saved: the daemon's lists, filled by Refresh models.
+    bpy.types.WindowManager.cocreate_loras = CollectionProperty(type=CocreateName)
+    bpy.types.WindowManager.cocreate_models = CollectionProperty(type=CocreateModel)
 
 
 def detach() -> None:
+    del bpy.types.WindowManager.cocreate_models
     del bpy.types.WindowManager.cocreate_loras
     del bpy.types.Scene.cocreate

@@ -113,6 +113,7 @@ def verdict(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return result
 
 
+@pytest.mark.timeout(900)  # the first one waits for every check, run in one start of Blender (several jobs each)
 @pytest.mark.parametrize("name", checks.DAEMON + checks.WHEEL)
 def test_in_blender_4_3(verdict: dict[str, str], name: str) -> None:
     assert verdict[name] == "ok", verdict[name]

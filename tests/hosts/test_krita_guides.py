@@ -14,9 +14,6 @@ import pytest
 from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.hosts.test_krita_window import failures, run_window
 
-# Until the control, reference and edit engines land, the daemon refuses these with FAILED_PRECONDITION.
-UNTIL_ENGINES = pytest.mark.xfail(reason="the daemon does not serve controls, references and edit yet", strict=False)
-
 pytestmark = [*NEEDS_HOST_ROOT, pytest.mark.timeout(1200)]
 
 
@@ -36,11 +33,13 @@ def test_fill_with_a_tiny_sdxl_model(guides_run: dict[str, Any]) -> None:
     assert failures(guides_run, "tiny SDXL fill") == {}
 
 
-@UNTIL_ENGINES
-def test_control_layer_and_references_are_sent_and_layers_stay_untouched(guides_run: dict[str, Any]) -> None:
-    assert failures(guides_run, "control layers and references") == {}, guides_run["facts"].get("guided_message")
+def test_references_are_sent_and_layers_stay_untouched(guides_run: dict[str, Any]) -> None:
+    assert failures(guides_run, "references") == {}, guides_run["facts"].get("guided")
 
 
-@UNTIL_ENGINES
+def test_a_control_layer_is_sent_and_layers_stay_untouched(guides_run: dict[str, Any]) -> None:
+    assert failures(guides_run, "control layer and reference") == {}, guides_run["facts"].get("guided")
+
+
 def test_edit_with_an_instruction(guides_run: dict[str, Any]) -> None:
     assert failures(guides_run, "edit") == {}, guides_run["facts"].get("edit_message")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -48,8 +49,18 @@ def sqlite_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 
 @pytest.fixture(scope="session")
-def postgresql_daemon(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[Daemon]:
-    with running_daemon(tmp_path_factory.mktemp("home"), extra_args=("--store", postgres.new_database())) as d:
+def shared_blobs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The candidate files of the PostgreSQL daemon: a folder outside its home, as a studio's shared one."""
+    return tmp_path_factory.mktemp("shared-blobs")
+
+
+@pytest.fixture(scope="session")
+def postgresql_daemon(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer, shared_blobs: Path
+) -> Iterator[Daemon]:
+    """A studio's configuration on one machine: sessions in PostgreSQL, candidate files in a shared folder."""
+    studio_args = ("--store", postgres.new_database(), "--blobs", str(shared_blobs))
+    with running_daemon(tmp_path_factory.mktemp("home"), extra_args=studio_args) as d:
         yield d
 
 

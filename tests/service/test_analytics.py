@@ -20,8 +20,6 @@ from tests.support.daemon import Daemon
 
 from .test_generate import generate
 
-pytestmark = pytest.mark.both_stores
-
 ADDED = " and then it rained."
 
 
@@ -34,6 +32,7 @@ def premultiplied(rgba: bytes) -> np.ndarray:
     return pixels[:, :3] * pixels[:, 3:] / 255.0
 
 
+@pytest.mark.both_stores
 def test_edit_distances_come_from_the_plugins_feedback(
     stub: pb_grpc.CocreateStub, daemon: Daemon, session_id: str
 ) -> None:
@@ -65,6 +64,7 @@ def test_edit_distances_come_from_the_plugins_feedback(
     assert report.overview.sessions == 1 and report.overview.mean_pixel_distance == pytest.approx(expected)
 
 
+@pytest.mark.both_stores
 def test_across_sessions(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     other = stub.CreateSession(pb.CreateSessionRequest(host="analytics-test", document_name="Other")).id
     report = stub.GetAnalytics(pb.GetAnalyticsRequest(host="analytics-test"))
@@ -74,6 +74,7 @@ def test_across_sessions(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     assert {session_id, other} <= {s.session_id for s in everyone.sessions}
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("request_", "code", "field"),
     [

@@ -27,8 +27,6 @@ TASKS = {
         selection="The cat sat on the mat.", instruction="more formal", max_new_tokens=12
     ),
 }
-pytestmark = pytest.mark.both_stores
-
 EXPECTED_SIZE = {"inpaint": (64, 64), "expand": (96, 72), "texture": (64, 64), "variants": (64, 64)}
 
 
@@ -38,6 +36,7 @@ def generate(stub: pb_grpc.CocreateStub, session_id: str, task: str, **fields: o
     return list(stub.Generate(request, timeout=120))
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_task_end_to_end(stub: pb_grpc.CocreateStub, session_id: str, task: str) -> None:
     events = generate(stub, session_id, task, candidates=3, seed=7, previews=True)
@@ -90,6 +89,7 @@ def test_unmasked_pixels_are_untouched(stub: pb_grpc.CocreateStub, session_id: s
             assert out.rgba[i * 4 : i * 4 + 4] == IMAGE.rgba[i * 4 : i * 4 + 4]
 
 
+@pytest.mark.both_stores
 def test_branching_feedback_fork_export(stub: pb_grpc.CocreateStub, session_id: str) -> None:
     first = generate(stub, session_id, "inpaint", candidates=2, seed=1)
     root_turn = first[0].accepted.turn_id

@@ -175,8 +175,11 @@ def test_sdxl_style_and_composition_feed_different_layers(stub: pb_grpc.Cocreate
     assert len({styled[0].sha256, composed[0].sha256, both[0].sha256}) == 3
 
 
-def test_flux2_klein_takes_a_reference_picture(stub: pb_grpc.CocreateStub, session_id: str) -> None:
-    model = EDITING["flux2-klein"]
+@pytest.mark.parametrize("family", list(EDITING))
+def test_the_editing_families_take_a_reference_picture(
+    stub: pb_grpc.CocreateStub, session_id: str, family: str
+) -> None:
+    model = EDITING[family]
     _, plain = run(stub, inpaint(session_id, model, seed=17))
     _, referenced = run(stub, inpaint(session_id, model, pb.Reference(image=checkered()), seed=17))
     assert referenced[0].sha256 != plain[0].sha256
@@ -228,3 +231,14 @@ def test_references_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, sessi
     error = refusal(stub, message)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "references" in (error.details() or "")
+
+
+def test_an_edit_takes_a_reference_picture_too(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    model = EDITING["flux2-klein"]
+    _, plain = run(stub, edit(session_id, model, seed=19))
+    referenced_turn, referenced = run(
+        stub, edit(session_id, model, seed=19, references=[pb.Reference(image=checkered())])
+    )
+    assert referenced[0].sha256 != plain[0].sha256
+    kept_pixels_are_identical(referenced[0])
+    assert turn_params(stub, session_id, referenced_turn)["references"][0]["adapter"] is None

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 SUPERUSER = "cocreate"
 SERVER_USER = "postgres"  # who runs the server when the tests run as root
 
@@ -42,6 +44,15 @@ def missing_reason() -> str | None:
     if os.geteuid() == 0 and _user_id(SERVER_USER) is None:
         return f"running as root and there is no {SERVER_USER!r} user to run PostgreSQL as"
     return None
+
+
+def require_postgres() -> None:
+    """Skip the calling test where no server can be started; fail it on CI (`CI` set), which must run them."""
+    reason = missing_reason()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI runs the PostgreSQL store tests, but {reason}")
+    if reason:
+        pytest.skip(reason)
 
 
 @dataclass

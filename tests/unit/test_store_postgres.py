@@ -8,18 +8,20 @@ import grpc
 import pytest
 
 from core_server.service.errors import status_for
-from core_server.sessions import postgres_db
 from core_server.sessions.database import StoreUnavailable
 from core_server.sessions.store import SessionStore
-from tests.support.postgres import missing_reason, running_postgres
+from tests.support.postgres import require_postgres, running_postgres
 
-pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+
+@pytest.fixture(autouse=True)
+def _server_binaries() -> None:
+    require_postgres()
 
 
 def test_a_server_that_goes_away_gives_unavailable_until_it_is_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_db, "WAIT_S", 2.0)
+    monkeypatch.setattr("core_server.sessions.postgres_db.WAIT_S", 2.0)  # imports psycopg only here
     with running_postgres() as server, SessionStore(tmp_path, url=server.new_database()) as store:
         session = store.create_session("krita", "doc", "cat.kra")
         server.stop()

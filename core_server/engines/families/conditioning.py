@@ -9,7 +9,7 @@ from core_server.engines.families import FAMILIES
 from core_server.engines.families.family import IMAGE_REFERENCE, IP_ADAPTER, Family
 from core_server.tasks import Reference, ReferenceKind
 
-MAX_IMAGE_REFERENCES = 1  # Flux.2 Klein: its pipeline would batch several pictures as one per candidate
+MAX_IMAGE_REFERENCES = 1  # Flux.2 Klein, Kontext: their pipelines would batch several pictures as one per candidate
 # `cocreate models pull` short names (models.pulls) that add what a family lacks.
 EDITING_PULLS = "flux-kontext, qwen-image-edit or flux2-klein"
 ADAPTER_PULLS = {"sd15": "ip-adapter-sd15", "sdxl": "ip-adapter-sdxl"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core_server.engines.families import flow
-from core_server.engines.families.family import Pipelines
+from core_server.engines.families.family import IMAGE_REFERENCE, Pipelines
 from core_server.engines.families.flow import FLUX_LATENT_RGB, unpack_2x2
 
 
@@ -39,4 +39,5 @@ FAMILY = flow.family(
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
     edits=True,
+    references=IMAGE_REFERENCE,  # image_reference: a picture beside the one it paints over
 )

@@ -95,19 +95,113 @@ def tiny_sdxl_fill(verdict: Verdict) -> Steps:
     panel.model.setCurrentIndex(0)
 
 
-def control_layers_and_references(verdict: Verdict) -> Steps:
-    """A scribble layer marked as a control, a layer and a file as references; Generate sends them, the daemon
-    records them, candidates come back and no layer changes; the marks survive saving and reopening."""
+def guide_layers(document: Any, *names: str) -> list[Any]:
+    """Striped layers that guide rather than show: hidden, as a painter keeps them."""
+    layers = [paint_layer(document, name, document.rootNode()) for name in names]
+    for layer in layers:
+        layer.setVisible(False)
+    return layers
+
+
+def mark_reference_file(panel: Any) -> None:
+    mood = QImage(24, 16, QImage.Format_RGBA8888)
+    mood.fill(QColor(40, 90, 200))
+    mood.save(str(REFERENCE_FILE))
+    panel.guides.add_file(str(REFERENCE_FILE))
+
+
+def listed(listing: Any) -> list[str]:
+    return [listing.item(i).text() for i in range(listing.count())]
+
+
+def generate_with_guides(verdict: Verdict, document: Any, guides: list[Any], count: int) -> Steps:
+    """Generate on a selection; the layers before and after, and the daemon's record of the turn in the facts."""
     check = verdict.check
-    document = open_document("guides", 192, 192)
+    panel, controller = docker(), controller_of(document)
+    root = document.rootNode()
+    background = root.childNodes()[0]
+    yield from make_active(document, background)
+    select(document, 48, 48, 64, 64)
+    layers, before = tree(root), pixels_of(document, [background, *guides])
+    set_fields("a red door", count, 3)
+    panel.generate_button.click()
+    yield Wait(lambda: not controller.running, "the candidates", 300)
+    verdict.facts.setdefault("guided", {})[verdict.current] = controller.message
+    if finished_with(check, controller, count):
+        _turn, params = turn_record(controller)
+        verdict.facts["guided_params"] = {key: params.get(key) for key in ("controls", "references")}
+        SHARED_PARAMS[verdict.current] = params
+    check("no layer changed", pixels_of(document, [background, *guides]) == before)
+    check("the guide layers stay hidden", not any(layer.visible() for layer in guides))
+    shown_layers = [name for name in tree(root) if name != "cocreate preview"]
+    check("no layer was added or removed by sending", shown_layers == layers, tree(root))
+
+
+SHARED_PARAMS: dict[str, dict[str, Any]] = {}
+
+
+def reopened_marks(verdict: Verdict, document: Any, name: str) -> Steps:
+    """Save the document as `name`.kra and open it again: the marks found, their layers too."""
+    path = str(PROJECT / f"{name}.kra")
+    Krita.instance().setBatchmode(True)  # no dialogs while saving
+    try:
+        saved = document.saveAs(path)
+    finally:
+        Krita.instance().setBatchmode(False)
+    verdict.check("the document is saved", saved)
+    reopened = Krita.instance().openDocument(path)
+    window().addView(reopened)
+    yield Wait(lambda: shown(reopened), "the docker follows the reopened document")
+    again = controller_of(reopened)
+    marks = again.guides.marks if again is not None and again.guides is not None else None
+
+    def found(mark: Any) -> str | None:
+        return again.canvas.layer_name(mark.layer_id) if mark.layer_id else mark.path
+
+    SHARED_PARAMS[f"{name} reopened"] = {
+        "controls": [found(mark) for mark in marks.controls] if marks else None,
+        "references": [found(mark) for mark in marks.references] if marks else None,
+    }
+
+
+def references(verdict: Verdict) -> Steps:
+    """A layer and a file as references: listed, kept in the document, sent with Generate and recorded by the
+    daemon; candidates come back, no layer changes; the marks survive saving and reopening."""
+    check = verdict.check
+    document = open_document("references", 192, 192)
+    yield Wait(lambda: shown(document), "the docker follows the new document")
+    panel, controller = docker(), controller_of(document)
+    (style,) = guide_layers(document, "Style")
+    yield idle(controller)
+    panel.guides_toggle.setChecked(True)
+    yield from make_active(document, style)
+    panel.guides.reference_strength.setValue(50)
+    panel.guides.use_reference.click()
+    mark_reference_file(panel)
+    labels = listed(panel.guides.references)
+    check("both references are listed", labels == ["Style · Style · 50%", "mood.png · Style · 50%"], labels)
+    check("the marks are kept in the document", "cocreate/guides" in document.annotationTypes())
+    yield from generate_with_guides(verdict, document, [style], 2)
+    recorded = SHARED_PARAMS.get(verdict.current, {}).get("references") or []
+    check("the daemon records both references", len(recorded) == 2, recorded)
+    yield from reopened_marks(verdict, document, "references")
+    found = SHARED_PARAMS["references reopened"]
+    check(
+        "after reopening, the references are marked and found",
+        found["references"] == ["Style", str(REFERENCE_FILE)],
+        found,
+    )
+
+
+def control_layer_and_reference(verdict: Verdict) -> Steps:
+    """A scribble layer marked as a control and a layer as reference: sent, recorded, candidates back, layers
+    untouched; the control mark survives saving and reopening."""
+    check = verdict.check
+    document = open_document("control", 192, 192)
     yield Wait(lambda: shown(document), "the docker follows the new document")
     panel, controller = docker(), controller_of(document)
     guides = panel.guides
-    root = document.rootNode()
-    background = root.childNodes()[0]
-    lines, style = paint_layer(document, "Lines", root), paint_layer(document, "Style", root)
-    for guide in (lines, style):
-        guide.setVisible(False)  # guides, not part of the picture
+    lines, style = guide_layers(document, "Lines", "Style")
     yield idle(controller)
     panel.guides_toggle.setChecked(True)
     yield from make_active(document, lines)
@@ -116,49 +210,15 @@ def control_layers_and_references(verdict: Verdict) -> Steps:
     guides.use_control.click()
     yield from make_active(document, style)
     guides.use_reference.click()
-    mood = QImage(24, 16, QImage.Format_RGBA8888)
-    mood.fill(QColor(40, 90, 200))
-    mood.save(str(REFERENCE_FILE))
-    guides.add_file(str(REFERENCE_FILE))
-    labels = [guides.controls.item(i).text() for i in range(guides.controls.count())]
-    references = [guides.references.item(i).text() for i in range(guides.references.count())]
-    check("the control layer is listed", labels == ["Lines · Scribble · 80%"], labels)
-    check("both references are listed", references == ["Style · Style · 60%", "mood.png · Style · 60%"], references)
-    check("the marks are kept in the document", "cocreate/guides" in document.annotationTypes())
-
-    yield from make_active(document, background)
-    select(document, 48, 48, 64, 64)
-    layers, before = tree(root), pixels_of(document, [background, lines, style])
-    set_fields("a red door", 2, 3)
-    panel.generate_button.click()
-    yield Wait(lambda: not controller.running, "the candidates", 300)
-    verdict.facts["guided_message"] = controller.message
-    if finished_with(check, controller, 2):
-        _turn, params = turn_record(controller)
-        verdict.facts["guided_params"] = {k: params.get(k) for k in ("controls", "references")}
-        controls = params.get("controls") or []
-        check("the daemon records the control", [c.get("kind") for c in controls] == ["scribble"], controls)
-        check("the daemon records both references", len(params.get("references") or []) == 2, params)
-    check("no layer changed", pixels_of(document, [background, lines, style]) == before)
-    check("the guide layers stay hidden", not lines.visible() and not style.visible())
-    shown_layers = [name for name in tree(root) if name != "cocreate preview"]
-    check("no layer was added or removed by sending", shown_layers == layers, tree(root))
-
-    path = str(PROJECT / "guides.kra")
-    Krita.instance().setBatchmode(True)  # no dialogs while saving
-    try:
-        saved = document.saveAs(path)
-    finally:
-        Krita.instance().setBatchmode(False)
-    check("the document is saved", saved)
-    reopened = Krita.instance().openDocument(path)
-    window().addView(reopened)
-    yield Wait(lambda: shown(reopened), "the docker follows the reopened document")
-    again = controller_of(reopened)
-    marks = again.guides.marks if again is not None and again.guides is not None else None
-    names = [again.canvas.layer_name(m.layer_id) for m in marks.controls] if marks else []
-    check("the control layer is still marked after reopening, and found", names == ["Lines"], names)
-    check("the references are too", marks is not None and len(marks.references) == 2, marks)
+    check("the control layer is listed", listed(guides.controls) == ["Lines · Scribble · 80%"], listed(guides.controls))
+    yield from generate_with_guides(verdict, document, [lines, style], 2)
+    params = SHARED_PARAMS.get(verdict.current, {})
+    controls = params.get("controls") or []
+    check("the daemon records the control", [c.get("kind") for c in controls] == ["scribble"], controls)
+    check("the daemon records the reference", len(params.get("references") or []) == 1, params.get("references"))
+    yield from reopened_marks(verdict, document, "control")
+    found = SHARED_PARAMS["control reopened"]
+    check("after reopening, the control layer is marked and found", found["controls"] == ["Lines"], found)
 
 
 def edit_with_an_instruction(verdict: Verdict) -> Steps:
@@ -189,6 +249,7 @@ def edit_with_an_instruction(verdict: Verdict) -> Steps:
 
 GUIDE_SCENARIOS = [
     ("tiny SDXL fill", tiny_sdxl_fill),
-    ("control layers and references", control_layers_and_references),
+    ("references", references),
+    ("control layer and reference", control_layer_and_reference),
     ("edit", edit_with_an_instruction),
 ]
