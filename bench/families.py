@@ -75,7 +75,7 @@ def _flux2_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
         "timestep": torch.tensor([0.5]),
         "img_ids": _ids(cells, cells, 4)[None],
         "txt_ids": torch.zeros(1, TEXT_TOKENS, 4),
-        "guidance": None,
+        "guidance": torch.tensor([4.0]) if config.guidance_embeds else None,
         "return_dict": False,
     }
 
@@ -164,6 +164,13 @@ SPECS = {
             "joint_attention_dim": 7680,
             "guidance_embeds": False,
         },
+        ("num_layers", "num_single_layers"),
+        _flux2_inputs,
+    ),
+    "flux2-dev": Spec(
+        "FLUX.2 [dev] 32B",
+        "Flux2Transformer2DModel",
+        {},  # the class defaults are [dev]'s
         ("num_layers", "num_single_layers"),
         _flux2_inputs,
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -30,11 +31,16 @@ from .replica import MODELS_PER_REPLICA, EngineReplica
 from .routing import SessionAffinityRouter
 
 log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 5
 KINDS = ("image", "text")
 APP_PREFIX = "cocreate-"
 CANCEL_POLL_S = 0.1
 # What replicas need from the front's environment: engine settings and offline model loading.
 FORWARDED_ENV = ("COCREATE_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "PYTHONPATH")
+
+
+class ClusterUnreachable(Exception):
+    """The cluster's head does not answer; the message says what to start."""
 
 
 @dataclass
@@ -91,6 +97,7 @@ class RayRunner:
 
     def __init__(self, options: ClusterOptions) -> None:
         self.options = options
+        _check_reachable(options.address)
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
         ray.init(address=options.address, namespace="cocreate", log_to_driver=False, runtime_env={"env_vars": env})
         serve.start(proxy_location="Disabled")  # the front is the only way in: no HTTP proxy
@@ -181,6 +188,20 @@ class RayRunner:
         """Leave the cluster. The deployments stay, with their models loaded: a restarted front (or another
         front of the same studio) finds them warm; `serve shutdown` on the cluster removes them."""
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A head's HOST:PORT that does not answer fails now, with a message; ray.init would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto" and ray:// addresses: Ray finds and reports them itself
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise ClusterUnreachable(
+            f"no Ray cluster answers at {address} ({error.strerror or error}): start its head with "
+            "`ray start --head --port PORT` and pass that HOST:PORT to --cluster"
+        ) from None
 
 
 def _cancel_when_asked(job: Job, responses: DeploymentResponseGenerator, finished: threading.Event) -> None:

@@ -4,9 +4,10 @@ map cropped and scaled to the region paint() paints, as it crops and scales the 
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +25,44 @@ from core_server.models.control_models import CONTROL_PIPELINES, UNION_MODES
 from core_server.tasks import Control, ControlModel, EngineError
 
 MAX_LOADED = 4  # ControlNets kept beside the model; a fifth drops the least recently used
+# Families whose diffusers ControlNet pipeline takes one ControlNet, not a list: diffusers' Flux
+# MultiControlNet gives a union model one mode for the whole batch, which fails with more than one candidate.
+ONE_CONTROL = {"flux"}
 
 
 class ControlNets:
-    """The ControlNets one image engine has loaded, by weights, and the controlled pipeline last built."""
+    """The ControlNets one image engine has loaded, by their weights' hash."""
 
     def __init__(self, family: Family) -> None:
         self.family = family
         self._loaded: OrderedDict[str, torch.nn.Module] = OrderedDict()  # by sha256, least recently used first
-        self._built: tuple[tuple[Any, ...], DiffusionPipeline] | None = None
 
     @property
     def memory_bytes(self) -> int:
         return sum(memory_bytes(model) for model in self._loaded.values())
 
     def pipeline(self, pipe: DiffusionPipeline, controls: Sequence[Control]) -> DiffusionPipeline:
-        """The family's ControlNet inpaint pipeline sharing `pipe`'s parts, one ControlNet per control."""
+        """The family's ControlNet inpaint pipeline on `pipe`'s own parts, one ControlNet per control.
+
+        Built afresh per job (it holds no weights of its own), so it always has the parts the engine's pipeline
+        has now (an IP-Adapter's image encoder loaded since). Not diffusers' from_pipe: that casts every part to
+        one dtype, undoing the precision layout (engines.precision) the engine loaded the model in."""
         models = [_model_of(control) for control in controls]
-        union = {model.union for model in models}
-        if len(union) > 1:
-            raise EngineError("Union and single-kind ControlNets cannot run together; use one sort for all controls.")
-        name = CONTROL_PIPELINES.get((self.family.name, union.pop()))
-        if name is None:
-            raise EngineError(f"{self.family.title} models take no controls in cocreate.")
-        key = (id(pipe), *(model.sha256 for model in models))
-        if self._built is None or self._built[0] != key:
-            nets = [self._load(model, pipe) for model in models]
-            self._built = key, getattr(diffusers, name).from_pipe(pipe, controlnet=nets)
-            self._built[1].set_progress_bar_config(disable=True)
-        return self._built[1]
+        name = pipeline_name(self.family, models)
+        nets = [self._load(model, pipe) for model in models]
+        if self.family.name in ONE_CONTROL:
+            if len(nets) > 1:
+                raise EngineError(f"{self.family.title} models take one control at a time in cocreate.")
+            nets = nets[0]
+        pipeline_class = getattr(diffusers, name)
+        modules, options = pipeline_class._get_signature_keys(pipeline_class)
+        parts = {key: pipe.components.get(key) for key in modules}
+        settings = {key: pipe.config[key] for key in options if key in pipe.config}
+        controlled = pipeline_class(**{**parts, **settings, "controlnet": nets})
+        controlled.set_progress_bar_config(disable=True)
+        if self.family.prepare is not None:
+            self.family.prepare(controlled)  # the same fix-ups as the engine's pipeline (its native size)
+        return controlled
 
     def _load(self, model: ControlModel, pipe: DiffusionPipeline) -> torch.nn.Module:
         if model.sha256 in self._loaded:
@@ -67,21 +77,32 @@ class ControlNets:
             )
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise EngineError(f"Could not load the control model {model.name} from {path}: {error}") from error
-        net.to(denoiser.device).eval()
+        # Where the denoiser runs: with model CPU offload (engines.placement) it waits on the CPU between calls.
+        net.to(pipe._execution_device).eval()
         if len(self._loaded) >= MAX_LOADED:
             self._loaded.popitem(last=False)
-            self._built = None
         self._loaded[model.sha256] = net
         return net
 
     def close(self) -> None:
         self._loaded.clear()
-        self._built = None
 
 
-def conditioning(controls: Sequence[Control], family: Family) -> Callable[[Region], dict[str, Any]]:
+def conditioning(
+    controls: Sequence[Control], family: Family, references: Mapping[str, Any], candidates: int
+) -> Callable[[Region], dict[str, Any]]:
     """The ControlNet options of a paint job: each map made once at the canvas's size, then for the region
-    paint() chose cropped and scaled as the picture is."""
+    paint() chose cropped and scaled as the picture is. `references`: the job's reference options, refused
+    when the ControlNet pipeline cannot take them."""
+    pipeline_class = getattr(diffusers, pipeline_name(family, [_model_of(control) for control in controls]))
+    accepted = inspect.signature(pipeline_class.__call__).parameters
+    refused = [key for key in references if key not in accepted]
+    if refused:
+        raise EngineError(
+            f"{family.title} models cannot follow references and controls at once; send one or the other."
+        )
+    # Flux's ControlNet pipeline has no negative prompt (its guidance is distilled): None drops it (paint).
+    dropped = {"negative_prompt": None} if "negative_prompt" not in accepted else {}
     maps = [control_map(control.kind, image_array(control.image), control.derive) for control in controls]
     modes = [_mode(control, family) for control in controls]
 
@@ -96,6 +117,7 @@ def conditioning(controls: Sequence[Control], family: Family) -> Callable[[Regio
             for m in maps
         ]
         chosen: dict[str, Any] = {
+            **dropped,
             "control_image": images,
             "controlnet_conditioning_scale": [control.strength for control in controls],
             "control_guidance_start": [control.start for control in controls],
@@ -103,9 +125,24 @@ def conditioning(controls: Sequence[Control], family: Family) -> Callable[[Regio
         }
         if all(mode is not None for mode in modes):
             chosen["control_mode"] = modes
+        if family.name in ONE_CONTROL:  # one ControlNet: plain values, and its mode once per candidate
+            chosen = {key: value[0] if isinstance(value, list) else value for key, value in chosen.items()}
+            if "control_mode" in chosen:
+                chosen["control_mode"] = [chosen["control_mode"]] * candidates
         return chosen
 
     return options
+
+
+def pipeline_name(family: Family, models: Sequence[ControlModel]) -> str:
+    """The diffusers pipeline class that runs these ControlNets on a model of `family`."""
+    union = {model.union for model in models}
+    if len(union) > 1:
+        raise EngineError("Union and single-kind ControlNets cannot run together; use one sort for all controls.")
+    name = CONTROL_PIPELINES.get((family.name, union.pop()))
+    if name is None:
+        raise EngineError(f"{family.title} models take no controls in cocreate.")
+    return name
 
 
 def _model_of(control: Control) -> ControlModel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import threading
 import warnings
@@ -140,9 +141,6 @@ class ImageEngine:
             job = to_job(task)
         if task.steering is not None:
             job = replace(job, noise=task.steering.noise)
-        if task.controls:
-            with stages.timed("prepare"):
-                job = replace(job, region_conditioning=control.conditioning(task.controls, self.family))
         with self._lock:
             if self._pipe is None:
                 raise EngineError("This model was unloaded; load it again to use it.")
@@ -152,6 +150,9 @@ class ImageEngine:
             job = replace(job, conditioning=conditioning)
             pipe = self._pipe
             if task.controls:
+                with stages.timed("prepare"):
+                    maps = control.conditioning(task.controls, self.family, conditioning, len(seeds))
+                    job = replace(job, region_conditioning=maps)
                 with stages.timed("model"):
                     pipe = self._controlnets.pipeline(self._pipe, task.controls)
                 self.memory_bytes = self._model_bytes + self._controlnets.memory_bytes
@@ -207,9 +208,17 @@ class ImageEngine:
             torch.cuda.empty_cache()
 
 
+def pipeline_class_named(name: str) -> type[DiffusionPipeline]:
+    """A diffusers pipeline class by name, or one of ours by its dotted path (where diffusers has none)."""
+    if "." in name:
+        module, _, attribute = name.rpartition(".")
+        return getattr(importlib.import_module(module), attribute)
+    return getattr(diffusers, name)
+
+
 def load_pipeline(path: Path, family: Family, config: Path | None, layout: precision.Layout) -> DiffusionPipeline:
     """The family's inpaint pipeline from local files only, each part in its layout's dtype, on the CPU."""
-    pipeline_class = getattr(diffusers, family.pipelines.inpaint)
+    pipeline_class = pipeline_class_named(family.pipelines.inpaint)
     options: dict[str, Any] = {
         "local_files_only": True,
         **family.load_options,

@@ -53,7 +53,7 @@ def given_noise(pipe: DiffusionPipeline, recipes: Sequence[NoiseRecipe]) -> Iter
     latents have (4 or 16 channels, packed or not), the noise is the recipes' and each candidate depends on
     its own seeds alone. Other threads, and calls outside the block, get diffusers' own behaviour.
     """
-    _redirect(sys.modules[type(pipe).__module__])
+    _redirect(_drawing_module(type(pipe)))
     _job.recipes = tuple(recipes)
     try:
         yield
@@ -62,6 +62,13 @@ def given_noise(pipe: DiffusionPipeline, recipes: Sequence[NoiseRecipe]) -> Iter
 
 
 _job = threading.local()
+
+
+def _drawing_module(pipeline_class: type) -> ModuleType:
+    """The module whose randn_tensor the pipeline's code calls: its own, or for a pipeline of ours built on
+    a diffusers one (FLUX.2 [dev]'s inpainting), the nearest base's that has one."""
+    modules = (sys.modules[cls.__module__] for cls in pipeline_class.__mro__)
+    return next(module for module in modules if hasattr(module, "randn_tensor"))
 
 
 def _redirect(module: ModuleType) -> None:

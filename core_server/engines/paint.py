@@ -59,7 +59,7 @@ class PaintJob:
     # More pipeline options for what the candidates follow (engines.reference: reference images).
     conditioning: Mapping[str, Any] = field(default_factory=dict)
     # Pipeline options for the region painted (control maps, engines.control), made once its box and size are
-    # known; None: none.
+    # known; None: none. An option it sets to None is one the pipeline does not take.
     region_conditioning: Callable[[Region], dict[str, Any]] | None = None
 
 
@@ -212,6 +212,7 @@ def _denoise(
             **region_options,
         }
     )
+    options = {key: value for key, value in options.items() if not (key in region_options and value is None)}
     tiled = (getattr(pipe, family.denoiser), pipe.vae)
     # Each model's forward calls are timed; the pipeline's own work in between is "pipeline other".
     encoders = [getattr(pipe, name) for name in family.text_encoders if getattr(pipe, name, None) is not None]

@@ -182,7 +182,8 @@ class ModelCatalog:
         candidates = [
             (record["source"] == "tiny", self._full_path(record["path"]))
             for record in data["models"].values()
-            if record.get("family") == family.name and self._full_path(record["path"]).is_dir()
+            # a whole pipeline of the family: not a ControlNet or adapter of it
+            if record.get("family") == family.name and (self._full_path(record["path"]) / "model_index.json").is_file()
         ]
         if not candidates:
             raise CatalogError(
@@ -515,15 +516,6 @@ def _check_causal_lm(path: Path) -> None:
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
 
 
-# Transformers recognised but not served, and why.
-UNSERVED = {
-    "flux2-dev": (
-        ": FLUX.2 [dev] is not served yet (diffusers 0.42 has no FLUX.2 [dev] inpainting or img2img pipeline); "
-        "for FLUX.2 use Flux.2 Klein (`cocreate models pull flux2-klein`)"
-    )
-}
-
-
 def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
     """A flow family's lone transformer (any layout, GGUF too), or None for other checkpoints."""
     try:
@@ -532,8 +524,7 @@ def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
         raise CatalogError(str(error)) from error
     if found is not None and found.family not in FAMILIES:
         titles = ", ".join(family.title for family in FAMILIES.values())
-        why = UNSERVED.get(found.family, "")
-        raise CatalogError(f"{path.name} is a {found.describe()}{why}; cocreate runs {titles}.")
+        raise CatalogError(f"{path.name} is a {found.family} {found.describe()}; cocreate runs {titles}.")
     return found
 
 

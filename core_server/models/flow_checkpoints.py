@@ -29,7 +29,7 @@ REAL_HEAD_DIM = 128  # every real checkpoint of these families; other sizes are 
 
 @dataclass(frozen=True)
 class TransformerCheckpoint:
-    family: str  # engines.families name: flux, flux-fill, flux2-klein, z-image, qwen-image, chroma (flux2-dev: none)
+    family: str  # engines.families name: flux, flux-fill, flux2-klein, flux2-dev, z-image, qwen-image, chroma
     variant: str  # flux: dev | schnell | fill; the others: the family name
     layout: str  # bfl | comfyui | diffusers
     transformer_class: str  # diffusers class name

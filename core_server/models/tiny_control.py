@@ -11,13 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core_server.models.control_models import FLUX_UNION_MODES
 from core_server.tasks import ControlKind
 
 ALL_KINDS = tuple(kind.value for kind in ControlKind)
 TINY_CONTROL_SD15 = "tiny-control-sd15"
 TINY_CONTROL_SDXL = "tiny-control-sdxl"
-# name → the kinds it is registered for: every kind, so the tiny profile serves any control request.
-TINY_CONTROLS: dict[str, tuple[str, ...]] = {TINY_CONTROL_SD15: ALL_KINDS, TINY_CONTROL_SDXL: ALL_KINDS}
+TINY_CONTROL_FLUX = "tiny-control-flux"
+# name → the kinds it is registered for: every kind its sort of model can be told (a Flux union has no mode
+# for normal or segmentation maps).
+TINY_CONTROLS: dict[str, tuple[str, ...]] = {
+    TINY_CONTROL_SD15: ALL_KINDS,
+    TINY_CONTROL_SDXL: ALL_KINDS,
+    TINY_CONTROL_FLUX: tuple(FLUX_UNION_MODES),
+}
 OUTPUT_STD = 0.05  # the output convolutions' weights: enough to steer, not enough to drown the picture
 # The control image is brought to the latents' size by the conditioning embedding's stride-2 convs: the tiny
 # VAE downsamples by 4, so two of them (three channel counts).
@@ -28,6 +35,9 @@ ZERO_INITIALISED = (
     "controlnet_mid_block",
     "controlnet_cond_embedding.conv_out",
     "spatial_ch_projs",
+    "controlnet_blocks",
+    "controlnet_single_blocks",
+    "controlnet_x_embedder",
 )
 
 
@@ -65,6 +75,29 @@ def _build_sdxl(folder: Path) -> None:
     _save(folder, lambda: ControlNetUnionModel(**UNET_SIZES, **SDXL_SIZES, **union))
 
 
+def _build_flux(folder: Path) -> None:
+    """A union ControlNet (InstantX's and Shakker-Labs' kind) matching the tiny Flux transformer (models.tiny_flow)."""
+    from diffusers import FluxControlNetModel
+
+    from core_server.models import flow_checkpoints, tiny_flow
+
+    _save(
+        folder,
+        lambda: FluxControlNetModel(
+            in_channels=tiny_flow.LATENT_CHANNELS * 4,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=tiny_flow.TEXT_WIDTH * 2,
+            pooled_projection_dim=tiny_flow.TEXT_WIDTH * 2,
+            guidance_embeds=True,
+            axes_dims_rope=flow_checkpoints.flux_rope(16),
+            num_mode=10,
+        ),
+    )
+
+
 def _save(folder: Path, make: Callable[[], Any]) -> None:
     import torch
 
@@ -80,4 +113,8 @@ def _save(folder: Path, make: Callable[[], Any]) -> None:
     model.save_pretrained(folder, safe_serialization=True)
 
 
-BUILDERS: dict[str, Callable[[Path], None]] = {TINY_CONTROL_SD15: _build_sd15, TINY_CONTROL_SDXL: _build_sdxl}
+BUILDERS: dict[str, Callable[[Path], None]] = {
+    TINY_CONTROL_SD15: _build_sd15,
+    TINY_CONTROL_SDXL: _build_sdxl,
+    TINY_CONTROL_FLUX: _build_flux,
+}

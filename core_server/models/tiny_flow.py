@@ -112,10 +112,9 @@ def _t5_text_encoder(tokenizer: Any) -> Any:
     )
 
 
-def _qwen_tokenizer() -> Any:
-    """Byte-level BPE with Qwen's chat markers, merges learned from the tiny profile's corpus."""
+def byte_bpe(special_tokens: tuple[str, ...]) -> Any:
+    """A byte-level BPE backend with these special tokens, merges learned from the tiny profile's corpus."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import Qwen2TokenizerFast
 
     from core_server.models import tiny
 
@@ -124,13 +123,20 @@ def _qwen_tokenizer() -> Any:
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=384,
-        special_tokens=list(QWEN_SPECIAL_TOKENS),
+        special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     backend.train_from_iterator(tiny.CORPUS.splitlines(), trainer)
+    return backend
+
+
+def _qwen_tokenizer() -> Any:
+    """Byte-level BPE with Qwen's chat markers."""
+    from transformers import Qwen2TokenizerFast
+
     tokenizer = Qwen2TokenizerFast(
-        tokenizer_object=backend,
+        tokenizer_object=byte_bpe(QWEN_SPECIAL_TOKENS),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         additional_special_tokens=list(QWEN_SPECIAL_TOKENS[1:]),
@@ -238,22 +244,10 @@ def build_chroma(folder: Path) -> None:
     )
 
 
-def build_flux2_klein(folder: Path) -> None:
-    from core_server.models import tiny
+def flux2_vae() -> Any:
+    from diffusers import AutoencoderKLFlux2
 
-    tiny.quiet_progress()
-    from diffusers import (
-        AutoencoderKLFlux2,
-        FlowMatchEulerDiscreteScheduler,
-        Flux2KleinInpaintPipeline,
-        Flux2Transformer2DModel,
-    )
-    from transformers import Qwen3ForCausalLM
-
-    tokenizer = _qwen_tokenizer()
-    # The pipeline stacks the hidden states after layers 9, 18 and 27, as the real 4B encoder has them.
-    text_encoder = _seeded(lambda: Qwen3ForCausalLM(_qwen3_config(tokenizer, layers=28)))
-    vae = _seeded(
+    return _seeded(
         lambda: AutoencoderKLFlux2(
             down_block_types=("DownEncoderBlock2D",) * 2,
             up_block_types=("UpDecoderBlock2D",) * 2,
@@ -264,7 +258,13 @@ def build_flux2_klein(folder: Path) -> None:
             sample_size=NATIVE_SIDE,
         )
     )
-    transformer = _seeded(
+
+
+def flux2_transformer(*, guidance_embeds: bool) -> Any:
+    """The Flux.2 transformer of Klein (no guidance) and [dev] (guidance embedded) at the tiny profile's size."""
+    from diffusers import Flux2Transformer2DModel
+
+    return _seeded(
         lambda: Flux2Transformer2DModel(
             patch_size=1,
             in_channels=FLUX2_LATENT_CHANNELS * 4,
@@ -275,9 +275,25 @@ def build_flux2_klein(folder: Path) -> None:
             joint_attention_dim=TEXT_WIDTH * 3,
             timestep_guidance_channels=32,
             axes_dims_rope=flow_checkpoints.flux2_rope(16),
-            guidance_embeds=False,
+            guidance_embeds=guidance_embeds,
         )
     )
+
+
+def build_flux2_klein(folder: Path) -> None:
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        Flux2KleinInpaintPipeline,
+    )
+    from transformers import Qwen3ForCausalLM
+
+    tokenizer = _qwen_tokenizer()
+    # The pipeline stacks the hidden states after layers 9, 18 and 27, as the real 4B encoder has them.
+    text_encoder = _seeded(lambda: Qwen3ForCausalLM(_qwen3_config(tokenizer, layers=28)))
+    vae, transformer = flux2_vae(), flux2_transformer(guidance_embeds=False)
     _save(
         Flux2KleinInpaintPipeline(
             scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),

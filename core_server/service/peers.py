@@ -5,11 +5,13 @@ So the public socket is ours: each connection is accepted here, the peer's pid a
 the kernel, and its bytes relayed to gRPC's own socket in a private folder, from a client socket
 bound to a name carrying that pid. gRPC reports that name as the call's peer; `peer_pid` reads it
 back.
+
+The bytes move in two threads per connection, by splice(2) through a pipe: the kernel copies them,
+Python never holds them, and the event loop that runs the service never sees them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
@@ -19,6 +21,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -41,63 +44,98 @@ class UnixFront:
         self._folder = Path(tempfile.mkdtemp(prefix="cocreate-"))  # 0700: only this user
         self.grpc_address = f"unix:{self._folder / 'grpc.sock'}"
         self._names = itertools.count()
-        self._server: asyncio.Server | None = None
-        self._relays: set[asyncio.Task[None]] = set()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
 
     async def start(self) -> None:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # the socket file is created 0600: only this user may connect
         try:
-            self._server = await asyncio.start_unix_server(self._accept, path=str(self.public))
+            listener.bind(str(self.public))
         finally:
             os.umask(old_umask)
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, name="cocreate-front", daemon=True).start()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for relay in list(self._relays):
-            relay.cancel()
-        await asyncio.gather(*self._relays, return_exceptions=True)
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept()
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        with self._lock:
+            for connection in self._open:
+                _hang_up(connection)  # wakes the threads blocked in splice()
         shutil.rmtree(self._folder, ignore_errors=True)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._relays.add(task)
-        try:
-            await self._relay(reader, writer)
-        except (OSError, asyncio.IncompleteReadError) as error:
-            log.debug("a local connection ended: %s", error)
-        finally:
-            self._relays.discard(task)
-            writer.close()
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                outer, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._serve, args=(outer,), name="cocreate-relay", daemon=True).start()
 
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer: socket.socket = writer.get_extra_info("socket")
-        pid, uid, _ = _CREDENTIALS.unpack(peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+    def _serve(self, outer: socket.socket) -> None:
+        try:
+            inner = self._connect_inner(outer)
+        except OSError as error:
+            log.debug("a local connection ended before it was relayed: %s", error)
+            outer.close()
+            return
+        if inner is None:
+            outer.close()
+            return
+        with self._lock:
+            self._open.update((outer, inner))
+        try:
+            back = threading.Thread(target=_pump, args=(inner, outer), name="cocreate-relay", daemon=True)
+            back.start()
+            _pump(outer, inner)
+            back.join()
+        finally:
+            with self._lock:
+                self._open.difference_update((outer, inner))
+            outer.close()
+            inner.close()
+
+    def _connect_inner(self, outer: socket.socket) -> socket.socket | None:
+        """A connection to gRPC's socket from a name carrying the peer's pid; None for another user."""
+        pid, uid, _ = _CREDENTIALS.unpack(outer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
         if uid != os.geteuid():  # the socket is 0600; only root gets past that, and is not served
             log.warning("refused a local connection from uid %d", uid)
-            return
+            return None
         inner = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         name = self._folder / f"p{pid}-{next(self._names)}"
         try:
             inner.bind(str(name))
-            inner.setblocking(False)
-            await asyncio.get_running_loop().sock_connect(inner, self.grpc_address.removeprefix("unix:"))
+            inner.connect(self.grpc_address.removeprefix("unix:"))
         except BaseException:
             inner.close()
             raise
         finally:
             name.unlink(missing_ok=True)  # the socket keeps its name; the file is not needed
-        inner_reader, inner_writer = await asyncio.open_unix_connection(sock=inner)
-        try:
-            await asyncio.gather(_pipe(reader, inner_writer), _pipe(inner_reader, writer))
-        finally:
-            inner_writer.close()
+        return inner
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    while data := await source.read(_CHUNK):
-        sink.write(data)
-        await sink.drain()
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Move bytes from source to sink until either side ends; then end both, so the other pump ends too."""
+    read_end, write_end = os.pipe()
+    try:
+        while moved := os.splice(source.fileno(), write_end, _CHUNK):
+            while moved:
+                moved -= os.splice(read_end, sink.fileno(), moved)
+    except OSError as error:
+        log.debug("a local connection ended: %s", error)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        _hang_up(source)
+        _hang_up(sink)
+
+
+def _hang_up(connection: socket.socket) -> None:
     with contextlib.suppress(OSError):
-        sink.write_eof()
+        connection.shutdown(socket.SHUT_RDWR)

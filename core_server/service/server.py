@@ -187,10 +187,15 @@ def _open_store(options: ServeOptions) -> SessionStore:
 
 async def _cluster_runner(options: ClusterOptions) -> dict[str, Any]:
     """The scheduler's arguments for a front: a Ray runner, and one worker slot per job in flight."""
-    from ..cluster.runner import RayRunner  # Ray is imported by a studio's front only
-
+    try:
+        from ..cluster.runner import ClusterUnreachable, RayRunner  # Ray is imported by a studio's front only
+    except ImportError as error:
+        raise ConfigError(f"--cluster needs Ray Serve ({error}): pip install 'cocreate[studio]'") from None
     log.info("deploying the engines on the Ray cluster at %s", options.address)
-    runner = await asyncio.to_thread(RayRunner, options)
+    try:
+        runner = await asyncio.to_thread(RayRunner, options)
+    except ClusterUnreachable as error:
+        raise ConfigError(str(error)) from None
     return {"runner": runner, "devices": tuple(f"cluster-{slot}" for slot in range(options.slots))}
 
 

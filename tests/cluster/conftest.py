@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("ray", reason="the studio extra is not installed: pip install 'cocreate[studio]'")
 
-from core_server.pb import cocreate_pb2_grpc as pb_grpc
-from tests.service.conftest import channel_for, session_id  # noqa: F401  (the same fixture)
+# The same fixtures as the single process's, resolved here against this folder's `daemon`.
+from tests.service.conftest import session_id, stub  # noqa: F401
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.postgres import PostgresServer
 from tests.support.ray_cluster import local_cluster
@@ -32,9 +32,3 @@ def daemon(ray_address: str, postgres: PostgresServer, tmp_path_factory: pytest.
     front_args = ("--cluster", ray_address, *FRONT_ARGS, "--store", postgres.new_database(), "--metrics-port", "0")
     with running_daemon(tmp_path_factory.mktemp("front"), extra_args=front_args) as d:
         yield d
-
-
-@pytest.fixture(scope="session")
-def stub(daemon: Daemon) -> Iterator[pb_grpc.CocreateStub]:
-    with channel_for(daemon) as channel:
-        yield pb_grpc.CocreateStub(channel)

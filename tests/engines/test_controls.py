@@ -34,7 +34,9 @@ def test_the_tiny_controls_serve_every_kind_of_their_family(catalog: ModelCatalo
     assert sd15 is not None and (sd15.name, sd15.family, sd15.union) == ("tiny-control-sd15", "sd15", False)
     sdxl = catalog.control_for("sdxl", "scribble")
     assert sdxl is not None and (sdxl.name, sdxl.union) == ("tiny-control-sdxl", True)
-    assert catalog.control_for("flux", "depth") is None
+    flux = catalog.control_for("flux", "depth")
+    assert flux is not None and (flux.name, flux.union) == ("tiny-control-flux", True)
+    assert catalog.control_for("flux", "normal") is None, "a Flux union model has no normal mode"
 
 
 def test_add_recognises_a_controlnet_folder_by_its_config(fresh: ModelCatalog, tmp_path: Path) -> None:

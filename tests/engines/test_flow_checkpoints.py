@@ -222,7 +222,10 @@ def test_corrupt_file_is_refused_clearly(tmp_path: Path, content: bytes) -> None
         tensor_shapes(path)
 
 
-@pytest.mark.parametrize(("model", "layout"), [(tiny_flow.TINY_FLUX, "comfyui"), (tiny_flow.TINY_Z_IMAGE, "gguf")])
+@pytest.mark.parametrize(
+    ("model", "layout"),
+    [(tiny_flow.TINY_FLUX, "comfyui"), (tiny_flow.TINY_Z_IMAGE, "gguf"), ("tiny-flux2-dev", "comfyui")],
+)
 def test_models_add_takes_the_other_parts_from_a_model_of_the_family_and_paints(
     catalog: ModelCatalog, model: str, layout: str, tmp_path: Path
 ) -> None:
@@ -260,20 +263,3 @@ def test_a_lone_transformer_without_a_model_of_its_family_is_refused(tmp_path: P
     empty = ModelCatalog(tmp_path / "models")
     with pytest.raises(CatalogError, match=r"Flux\.1 dev transformer .*alone.*models pull"):
         empty._flow_base({"models": {}}, shapes_only, detect(tensor_shapes(shapes_only)), None)
-
-
-def test_a_flux2_dev_transformer_is_refused_naming_what_to_use(catalog: ModelCatalog, tmp_path: Path) -> None:
-    shapes = {
-        "img_in.weight": (32, 128),
-        "txt_in.weight": (32, 96),
-        "time_in.in_layer.weight": (32, 256),
-        "guidance_in.in_layer.weight": (32, 256),  # guidance embedded: [dev], not Klein
-        "final_layer.linear.weight": (128, 32),
-        "single_stream_modulation.lin.weight": (96, 32),
-        "double_blocks.0.img_attn.norm.query_norm.scale": (16,),
-        "single_blocks.0.linear1.weight": (192, 32),
-    }
-    path = tmp_path / "flux2-dev.safetensors"
-    save_file({key: torch.zeros(shape) for key, shape in shapes.items()}, path)
-    with pytest.raises(CatalogError, match=r"FLUX\.2 \[dev\] is not served yet .*models pull flux2-klein"):
-        catalog.add("flux2-dev", path)

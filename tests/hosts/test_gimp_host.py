@@ -38,9 +38,6 @@ TOKEN = "gimp-check-token"
 # The plug-in's menu action gets a shortcut, so the GUI suite can open its dialog from the keyboard.
 SHORTCUTS = '(file-version 1)\n(action "plug-in-cocreate-expand" "<Primary><Shift><Alt>e")\n'
 
-# Until the control engine lands, the daemon refuses controls with FAILED_PRECONDITION.
-UNTIL_ENGINES = pytest.mark.xfail(reason="the daemon does not serve controls yet", strict=False)
-
 pytestmark = NEEDS_HOST_ROOT
 
 
@@ -284,7 +281,6 @@ def test_expand_with_a_tiny_flux2_klein_model(guides: dict[str, Any], daemon: Da
     assert (turn.task, turn.model, turn.status) == ("expand", "tiny-flux2-klein", "completed")
 
 
-@UNTIL_ENGINES
 def test_fill_follows_a_control_layer_and_leaves_it_untouched(guides: dict[str, Any], daemon: Daemon) -> None:
     run = guides["fill_with_a_control_layer"]
     assert run["status"] == "SUCCESS" and run["layers_returned"] == 2, run
@@ -293,7 +289,6 @@ def test_fill_follows_a_control_layer_and_leaves_it_untouched(guides: dict[str, 
     assert [control["kind"] for control in params["controls"]] == ["scribble"], params
 
 
-@UNTIL_ENGINES
 def test_expand_reads_the_control_layer_over_the_grown_canvas(guides: dict[str, Any], daemon: Daemon) -> None:
     run = guides["expand_with_a_control_layer"]
     assert run["status"] == "SUCCESS" and run["size"] == [96 + 24, 64], run

@@ -14,9 +14,6 @@ import pytest
 from tests.hosts.root import NEEDS_HOST_ROOT
 from tests.hosts.test_krita_window import failures, run_window
 
-# Until the control engine lands, the daemon refuses controls with FAILED_PRECONDITION.
-UNTIL_ENGINES = pytest.mark.xfail(reason="the daemon does not serve controls yet", strict=False)
-
 pytestmark = [*NEEDS_HOST_ROOT, pytest.mark.timeout(1200)]
 
 
@@ -40,7 +37,6 @@ def test_references_are_sent_and_layers_stay_untouched(guides_run: dict[str, Any
     assert failures(guides_run, "references") == {}, guides_run["facts"].get("guided")
 
 
-@UNTIL_ENGINES
 def test_a_control_layer_is_sent_and_layers_stay_untouched(guides_run: dict[str, Any]) -> None:
     assert failures(guides_run, "control layer and reference") == {}, guides_run["facts"].get("guided")
 

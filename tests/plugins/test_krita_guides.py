@@ -12,7 +12,8 @@ from cocreate_client.pixels import Image, Mask
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "krita"))
 
 from cocreate_krita import guides
-from cocreate_krita.controller import GenerationParams, build_request
+from cocreate_krita.calls import Calls
+from cocreate_krita.controller import DocumentController, GenerationParams, Phase, build_request
 from cocreate_krita.guides import ControlMark, DocumentGuides, ReferenceMark
 from cocreate_krita.region import Box, DocumentError, Region
 
@@ -138,3 +139,16 @@ def test_requests_carry_the_guides_for_fill_variants_and_edit() -> None:
     edit = build_request(GenerationParams(task="edit", prompt="make it night"), REGION, "s", "t").edit
     assert edit.instruction == "make it night" and edit.mask.width == 64
     assert GenerationParams(task="edit", prompt="make it night").layer_name == "edit: make it night"
+
+
+def test_edit_without_an_instruction_says_what_to_write() -> None:
+    class Untouched:
+        def load_placements(self) -> bytes:
+            return b""
+
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the document was reached ({name}) before the instruction was checked")
+
+    controller = DocumentController(Untouched(), client=None, calls=Calls())  # type: ignore[arg-type]
+    controller.generate(GenerationParams(task="edit", prompt="  "))
+    assert controller.phase is Phase.idle and controller.message.startswith("Write what to change first")

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
+import pytest
 from cocreate_client import CocreateClient
 from cocreate_client.pixels import Image, Mask
 
@@ -74,3 +75,32 @@ def test_strokes_send_updates_and_only_the_newest_is_shown(client: CocreateClien
     time.sleep(DEBOUNCE_S * 2)
     live.tick()
     assert live.stats.sent == 6, "nothing is sent after leaving live mode"
+
+
+def test_results_of_replaced_updates_are_never_shown(client: CocreateClient, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Sent as ordinary requests, every update runs to its end: those a newer update replaced are dropped."""
+    from cocreate_krita import live as live_module
+
+    class PlainRequests:
+        @staticmethod
+        def live(request: object) -> object:
+            return request
+
+    monkeypatch.setattr(live_module, "tasks", PlainRequests)
+    canvas = LiveMemoryCanvas(painted(), centre_square())
+    params = GenerationParams(prompt="plain", steps=20)  # longer than the debounce: replaced before they end
+    live = LivePainting(canvas, client, Calls(), lambda: params)
+    shown_numbers: list[int] = []
+    live.start()
+    run_until(live, lambda: live.stats.sent == 1)
+    for number in range(1, 4):
+        canvas.paint_stroke(number)
+        run_until(live, lambda number=number: live.stats.sent == number + 1)
+    while live.updates:
+        live.tick()
+        if live.shown is not None and (not shown_numbers or shown_numbers[-1] != live.shown.number):
+            shown_numbers.append(live.shown.number)
+        time.sleep(0.01)
+    assert live.stats.stale_dropped >= 1, "the earlier updates' results came and were dropped"
+    assert shown_numbers[-1] == 4 and shown_numbers == sorted(shown_numbers), shown_numbers
+    live.stop()

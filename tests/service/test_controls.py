@@ -32,9 +32,8 @@ def stripes(width: int = SIDE, height: int = SIDE, *, transparent: bool = False)
 
 def inpaint(session_id: str, *controls: pb.Control, model: str = "tiny-image", **fields: object) -> pb.GenerateRequest:
     task = pb.InpaintTask(image=IMAGE, mask=MASK, prompt="a house", steps=3)
-    return pb.GenerateRequest(
-        session_id=session_id, model=model, candidates=1, seed=11, inpaint=task, controls=controls, **fields
-    )
+    fields.setdefault("candidates", 1)
+    return pb.GenerateRequest(session_id=session_id, model=model, seed=11, inpaint=task, controls=controls, **fields)
 
 
 def control(kind: int = pb.CONTROL_SCRIBBLE, **fields: object) -> pb.Control:
@@ -121,6 +120,24 @@ def test_every_image_task_and_sdxl_union(stub: pb_grpc.CocreateStub, session_id:
     assert distance(union, picture(stub, inpaint(session_id, model="tiny-sdxl"))) > 0.5
 
 
+def test_flux_takes_one_control(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+    request = inpaint(session_id, control(pb.CONTROL_DEPTH), model="tiny-flux", candidates=2, previews=True)
+    events = list(stub.Generate(request, timeout=300))
+    assert events[-1].done.status == pb.JOB_COMPLETED
+    made = [e.candidate.image.rgba for e in events if e.HasField("candidate")]
+    assert len(made) == 2 and made[0] != made[1]
+    plain = [
+        e.candidate.image.rgba
+        for e in stub.Generate(inpaint(session_id, model="tiny-flux", candidates=2))
+        if e.HasField("candidate")
+    ]
+    assert plain[0] != made[0]
+    with pytest.raises(grpc.RpcError) as refused:
+        list(stub.Generate(inpaint(session_id, control(), control(pb.CONTROL_CANNY), model="tiny-flux"), timeout=300))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "one control at a time" in refused.value.details()
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -156,7 +173,7 @@ def test_controls_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, session
     [
         ({}, {"kind": pb.CONTROL_DEPTH, "derive": True}, "deriving a depth map from a picture needs a depth"),
         ({"model": "tiny-sd3"}, {}, "Stable Diffusion 3.5 models take no controls"),
-        ({"model": "tiny-flux"}, {"kind": pb.CONTROL_DEPTH}, "no depth control for flux is installed; run `cocreate"),
+        ({"model": "tiny-flux"}, {"kind": pb.CONTROL_NORMAL}, "no normal control for flux is installed; cocreate"),
         ({}, {"model": "tiny-control-sdxl"}, "tiny-control-sdxl is a sdxl control model"),
         ({}, {"model": "no-such-control"}, "No control model called 'no-such-control'"),
     ],

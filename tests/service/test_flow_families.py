@@ -1,7 +1,7 @@
-"""The flow-matching transformer families (Flux.1, Flux.1 Fill, Flux.1 Kontext, Flux.2 Klein, Z-Image, Qwen-Image,
-Chroma) through the real daemon, each on its tiny model: every image task, previews before candidates, cancel
-within a step, pixels outside the mask bit-identical, same seed same candidates, steering, replay,
-interpolation and a LoRA; what a family cannot do is refused with FAILED_PRECONDITION naming it."""
+"""The flow-matching transformer families (Flux.1, Flux.1 Fill, Flux.1 Kontext, Flux.2 Klein and [dev], Z-Image,
+Qwen-Image, Chroma) through the real daemon, each on its tiny model: every image task, previews before
+candidates, cancel within a step, pixels outside the mask bit-identical, same seed same candidates, steering,
+replay, interpolation and a LoRA; what a family cannot do is refused with FAILED_PRECONDITION naming it."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ MODELS = {
     "flux-fill": tiny_flow.TINY_FLUX_FILL,
     "flux-kontext": "tiny-flux-kontext",
     "flux2-klein": tiny_flow.TINY_FLUX2_KLEIN,
+    "flux2-dev": "tiny-flux2-dev",
     "z-image": tiny_flow.TINY_Z_IMAGE,
     "qwen-image": tiny_flow.TINY_QWEN_IMAGE,
     "chroma": tiny_flow.TINY_CHROMA,

@@ -12,6 +12,7 @@ from pathlib import Path
 from core_server.engines.families import (
     chroma,
     flux,
+    flux2_dev,
     flux2_klein,
     flux_fill,
     flux_kontext,
@@ -24,7 +25,7 @@ from core_server.engines.families import (
 from core_server.engines.families.family import Family
 from core_server.tasks import EngineError
 
-MODULES = (sd15, sdxl, sd3, flux, flux_fill, flux_kontext, flux2_klein, z_image, qwen_image, chroma)
+MODULES = (sd15, sdxl, sd3, flux, flux_fill, flux_kontext, flux2_klein, flux2_dev, z_image, qwen_image, chroma)
 FAMILIES: dict[str, Family] = {module.FAMILY.name: module.FAMILY for module in MODULES}
 
 

@@ -68,8 +68,6 @@ class Family:
     # Fix-ups on the freshly loaded pipeline (on the CPU, before precision is applied), where a diffusers
     # pipeline expects what a family's checkpoints lack.
     prepare: Callable[[Any], None] | None = None
-    # Single-file checkpoints: packaged config folder name under families/configs/, None = none shipped.
-    single_file_config: str | None = None
     # Serves the `edit` task: its inpaint pipeline sees the picture as context (Kontext, Qwen-Image-Edit, Flux.2).
     edits: bool = False
     # How reference images reach the model (engines.reference): IP_ADAPTER, IMAGE_REFERENCE, or "" (none).

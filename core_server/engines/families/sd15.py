@@ -78,6 +78,5 @@ FAMILY = Family(
     default_guidance=7.5,
     true_inpainting="with a 9-channel inpainting UNet; a plain UNet inpaints by img2img with the mask blended in",
     build_tiny=build_tiny,
-    single_file_config="sd15",
     references=IP_ADAPTER,
 )

@@ -87,5 +87,4 @@ FAMILY = Family(
     gpu_dtype="bfloat16",  # as Stability runs SD 3.5; its text encoders overflow float16
     refuses={SEAMLESS: "its transformer has no padded convolutions to wrap around, so the edges would not meet"},
     build_tiny=build_tiny,
-    single_file_config="sd3",
 )

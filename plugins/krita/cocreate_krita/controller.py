@@ -267,6 +267,9 @@ class DocumentController:
         if self.running:
             self._say("A generation is running: cancel it first.")
             return
+        if params.task == "edit" and not params.prompt.strip():
+            self._say("Write what to change first, as in “make it night”, then press Edit.")
+            return
         try:
             region = self.canvas.read_region()
             guides = self.guides.request_fields(region.box) if self.guides is not None else {}

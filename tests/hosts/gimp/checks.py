@@ -614,7 +614,7 @@ def dialog_cancel() -> dict:
 
 
 def screenshot() -> dict:
-    """The Expand Canvas dialog (its LoRA list from the daemon) over an image showing three Fill candidates,
+    """The Expand Canvas dialog (model, LoRA and guide layers under its expander) over three Fill candidates,
     the Layers panel listing them; the whole screen saved to /project/screenshot-gimp.png."""
     image = picture(480, 320)
     add_layer(image, "background", 480, 320, Gimp.ImageType.RGB_IMAGE, "R'G'B' u8", rgb_pattern(480, 320))
