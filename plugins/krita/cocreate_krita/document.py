@@ -177,6 +177,9 @@ class KritaDocument:
         painter = self._painter
         if painter is not None and painter.parentNode() is not None:
             self._doc.setActiveNode(painter)
+            # Krita carries the activation out through posted events: deliver them now, so the painter's
+            # layer is active before anything else runs (a stroke, a busy machine's next timer).
+            QCoreApplication.sendPostedEvents()
 
     def _find(self, unique_id: str) -> Node | None:
         if not unique_id:
