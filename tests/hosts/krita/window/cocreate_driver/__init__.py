@@ -287,7 +287,8 @@ class ActiveWatch:
 
     def __str__(self) -> str:
         others = sorted(set(self.seen))
-        return f"{len(self.seen)} samples, the last {self.seen[-3:]}, seen: {others}"
+        runs = [(i, name) for i, name in enumerate(self.seen) if i == 0 or self.seen[i - 1] != name]
+        return f"{len(self.seen)} samples, the last {self.seen[-3:]}, seen: {others}, changes at {runs}"
 
 
 def make_active(document: Any, node: Any) -> Steps:
