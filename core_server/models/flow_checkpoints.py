@@ -6,7 +6,8 @@ qkv.weight`), the same behind ComfyUI's `model.diffusion_model.` prefix, or diff
 (`transformer_blocks.0.attn.to_q.weight`). Quantized GGUF files use the same names. The transformer's
 config is read off the shapes (widths, depths, head size, input channels, guidance embedding), so any size
 — the tiny profile's included — loads offline with no config shipped or fetched. The VAE and text encoders
-are not in these files: they come from a diffusers folder of the same family (see `base` in load()).
+come from a diffusers folder of the same family (see `base` in load_pipeline()), or, in ComfyUI's all-in-one
+Flux.1 / Chroma files, from the file itself (configs written by engines/families/single_file.py).
 Reading names and shapes needs no torch.
 """
 

@@ -467,8 +467,6 @@ def _flow_scheduler(variant: str) -> dict[str, Any]:
 
 def _flow(shapes: Shapes, flow: TransformerCheckpoint) -> tuple[Files, Tokenizers] | None:
     """Flux.1 (CLIP-L and T5-XXL) or Chroma (T5-XXL alone) with the VAE, all in one file."""
-    if flow.family not in FLOW_PARTS:
-        return None
     pipeline, t5_part, clip_part = FLOW_PARTS[flow.family]
     vae = next((prefix for prefix in FLOW_VAE_PREFIXES if prefix + "encoder.conv_in.weight" in shapes), None)
     has_clip = CLIP_L_COMFY + "text_model.embeddings.token_embedding.weight" in shapes
@@ -532,7 +530,9 @@ def config_folder(root: Path, found: Detected, checkpoint: Path, prediction: str
 
 def flow_config_folder(root: Path, checkpoint: Path, flow: TransformerCheckpoint) -> Path | None:
     """The folder describing an all-in-one Flux.1 / Chroma file (written under root on first use), or None when
-    the file does not hold its VAE and every text encoder its family takes (a transformer alone)."""
+    the file does not hold its VAE and every text encoder its family takes (a transformer alone, a GGUF)."""
+    if flow.gguf or flow.family not in FLOW_PARTS:
+        return None
     shapes = read_shapes(checkpoint)
     try:
         written = _flow(shapes, flow)
