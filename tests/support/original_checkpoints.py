@@ -19,10 +19,12 @@ from pathlib import Path
 
 import torch
 
+from core_server.models.tiny_flow import TEXT_WIDTH
 from tests.support.single_file import hf_clip, original_unet, original_vae
 
 VOCAB, CLIP_L_WIDTH, OPEN_CLIP_WIDTH = 49408, 32, 48
-T5_VOCAB, T5_WIDTH = 32128, 32  # T5-XXL's embedding rows: the tokenizer's 32,100 ids rounded up
+# T5-XXL's embedding rows (the tokenizer's 32,100 ids rounded up); the width the tiny Flux.1 and Chroma attend to
+T5_VOCAB, T5_WIDTH = 32128, 2 * TEXT_WIDTH
 T5_XXL, FLOW_VAE, COMFY_DENOISER = "text_encoders.t5xxl.transformer.", "vae.", "model.diffusion_model."
 FLOW_LATENT_CHANNELS = 16
 SEED = 0
@@ -100,26 +102,10 @@ def flow_vae() -> dict[str, torch.Tensor]:
 
 def flux_all_in_one() -> dict[str, torch.Tensor]:
     """ComfyUI's Flux.1 [dev] checkpoint: the transformer in BFL names, the VAE, CLIP-L and T5-XXL inside."""
-    from diffusers import FluxTransformer2DModel
+    from core_server.models.tiny_flow import flux_transformer
 
-    from core_server.models.flow_checkpoints import flux_rope
-
-    torch.manual_seed(SEED)
-    transformer = FluxTransformer2DModel(
-        patch_size=1,
-        in_channels=FLOW_LATENT_CHANNELS * 4,
-        out_channels=FLOW_LATENT_CHANNELS * 4,
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=16,
-        num_attention_heads=2,
-        joint_attention_dim=T5_WIDTH,
-        pooled_projection_dim=CLIP_L_WIDTH,
-        guidance_embeds=True,
-        axes_dims_rope=flux_rope(16),
-    )
     return {
-        **{COMFY_DENOISER + k: v for k, v in flux_bfl(transformer.state_dict()).items()},
+        **{COMFY_DENOISER + k: v for k, v in flux_bfl(flux_transformer().state_dict()).items()},
         **flow_vae(),
         **hf_clip(clip(CLIP_L_WIDTH, projection=False), "text_encoders.clip_l.transformer."),
         **t5_xxl(),
@@ -128,25 +114,10 @@ def flux_all_in_one() -> dict[str, torch.Tensor]:
 
 def chroma_all_in_one() -> dict[str, torch.Tensor]:
     """Chroma with its VAE and T5-XXL in one file (the transformer in diffusers' names behind ComfyUI's prefix)."""
-    from diffusers import ChromaTransformer2DModel
+    from core_server.models.tiny_flow import chroma_transformer
 
-    from core_server.models.flow_checkpoints import flux_rope
-
-    torch.manual_seed(SEED)
-    transformer = ChromaTransformer2DModel(
-        patch_size=1,
-        in_channels=FLOW_LATENT_CHANNELS * 4,
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=16,
-        num_attention_heads=2,
-        joint_attention_dim=T5_WIDTH,
-        axes_dims_rope=flux_rope(16),
-        approximator_num_channels=8,
-        approximator_hidden_dim=32,
-        approximator_layers=1,
-    )
-    return {**{COMFY_DENOISER + k: v for k, v in transformer.state_dict().items()}, **flow_vae(), **t5_xxl()}
+    transformer = chroma_transformer().state_dict()
+    return {**{COMFY_DENOISER + k: v for k, v in transformer.items()}, **flow_vae(), **t5_xxl()}
 
 
 def unet(in_channels: int, cross: int, *, sdxl: bool, pooled: int = 0, sizes: int = 6) -> dict[str, torch.Tensor]:
