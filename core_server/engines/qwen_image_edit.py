@@ -7,11 +7,15 @@
 - Processor: transformers builds Qwen2-VL's processor with its video half, which needs torchvision, and PyPI's
   torchvision does not import beside the CPU build of torch. The pipeline only hands it text and pictures, so
   the processor is loaded without its video half (Qwen2VLProcessor otherwise unchanged).
+
+The 2509 and 2511 releases (QwenImageEditPlusPipeline folders, the same parts) load here too; their prompt
+names the picture as the Plus pipeline does for one picture.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -24,6 +28,8 @@ from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_inpaint
 from diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_inpaint import QwenImageEditInpaintPipeline
 from PIL import Image
 from transformers import Qwen2VLProcessor
+
+VISION = "<|vision_start|>"  # where the picture's tokens begin in the prompt
 
 
 class PictureProcessor(Qwen2VLProcessor):
@@ -42,7 +48,12 @@ class QwenImageEditRegionPipeline(QwenImageEditInpaintPipeline):
         if "processor" not in options:
             local = {"local_files_only": options.get("local_files_only", True)}
             options["processor"] = PictureProcessor.from_pretrained(Path(folder) / "processor", **local)
-        return super().from_pretrained(folder, **options)
+        pipe = super().from_pretrained(folder, **options)
+        index = json.loads((Path(folder) / "model_index.json").read_text(encoding="utf-8"))
+        if index.get("_class_name") == "QwenImageEditPlusPipeline":
+            # 2509 and 2511 learnt their pictures numbered, as QwenImageEditPlusPipeline writes a single one.
+            pipe.prompt_template_encode = pipe.prompt_template_encode.replace(VISION, f"Picture 1: {VISION}")
+        return pipe
 
     def __call__(self, image: Any = None, *, height: int, width: int, **options: Any) -> Any:  # type: ignore[override]
         # The pipeline reads the picture's size off a PIL image (a tensor's .size is a method).

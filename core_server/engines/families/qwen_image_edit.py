@@ -37,4 +37,5 @@ FAMILY = flow.family(
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
     edits=True,
+    same_transformer_as="qwen-image",
 )
