@@ -92,8 +92,12 @@ class _Steered:
             steers = [
                 Steer(net, _condition(self.family, pipe, net, image, options), scale, start, end)
                 for net, image, scale, start, end in zip(
-                    self.nets, control_image, controlnet_conditioning_scale, control_guidance_start,
-                    control_guidance_end, strict=True,
+                    self.nets,
+                    control_image,
+                    controlnet_conditioning_scale,
+                    control_guidance_start,
+                    control_guidance_end,
+                    strict=True,
                 )
             ]
         with contextlib.ExitStack() as stack:
