@@ -84,17 +84,29 @@ def _without_controls(request: pb.GenerateRequest) -> pb.GenerateRequest:
 
 
 @pytest.mark.parametrize(
-    ("model", "control_kind", "says"),
+    ("model", "control_fields", "says"),
     [
-        ("tiny-qwen-image", pb.CONTROL_NORMAL, "no normal control for qwen-image is installed; cocreate knows no"),
-        ("tiny-z-image", pb.CONTROL_SEGMENTATION, "no segmentation control for z-image is installed"),
-        ("tiny-flux2-klein", pb.CONTROL_CANNY, "Flux.2 Klein models take no controls"),
+        (
+            "tiny-qwen-image",
+            {"kind": pb.CONTROL_NORMAL},
+            "no normal control for qwen-image is installed; cocreate knows",
+        ),
+        ("tiny-z-image", {"kind": pb.CONTROL_SEGMENTATION}, "no segmentation control for z-image is installed"),
+        (
+            "tiny-qwen-image",
+            {"model": "tiny-control-sd3"},
+            "tiny-control-sd3 is a sd3 control model; tiny-qwen-image is qwen-image. run `cocreate models pull "
+            "qwen-image-union` (InstantX/Qwen-Image-ControlNet-Union; licence apache-2.0)",
+        ),
+        ("tiny-sd3", {"model": "tiny-control-z-image"}, "run `cocreate models pull sd35-canny`"),
+        ("tiny-flux2-klein", {}, "Flux.2 Klein models take no controls"),
     ],
 )
-def test_what_a_family_cannot_serve_is_refused(
-    stub: pb_grpc.CocreateStub, session_id: str, model: str, control_kind: int, says: str
+def test_what_a_family_cannot_serve_is_refused_naming_the_pull(
+    stub: pb_grpc.CocreateStub, session_id: str, model: str, control_fields: dict, says: str
 ) -> None:
     with pytest.raises(grpc.RpcError) as refused:
-        list(stub.Generate(inpaint(session_id, control(control_kind), model=model), timeout=60))
+        request = inpaint(session_id, control(**{"kind": pb.CONTROL_CANNY, **control_fields}), model=model)
+        list(stub.Generate(request, timeout=60))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert says in refused.value.details()
