@@ -61,5 +61,5 @@ def test_a_controlnet_for_another_transformer_size_is_refused(catalog: ModelCata
         pooled_projection_dim=64,
         sample_size=16,
     )
-    with pytest.raises(EngineError, match="transformer 64 wide; this model's is 32 .*SD 3.5 Large"):
+    with pytest.raises(EngineError, match=r"transformer 64 wide; this model's is 32 .*SD 3.5 Large"):
         control_steering.pipeline(pipe, FAMILIES["sd3"], [wider.to(torch.float32)])
