@@ -138,6 +138,7 @@ class KritaDocument:
 
     def _current_preview(self) -> Node | None:
         if self._preview is not None and self._preview.parentNode() is None:  # the painter deleted it
+            self._unwatch_activations()
             self._preview, self._shown = None, None
         return self._preview
 
