@@ -16,6 +16,7 @@ from typing import Any
 from ray import serve
 
 from ..tasks import Cancelled, CancelToken, Engine, EngineError, EngineEvent, Task
+from .binding import bind_replica_server_to_node_ip
 
 log = logging.getLogger(__name__)
 MODELS_PER_REPLICA = 2
@@ -37,6 +38,7 @@ class _Loaded:
 
 class EngineReplica:
     def __init__(self, kind: str) -> None:
+        bind_replica_server_to_node_ip()
         self.kind = kind
         self._entries: dict[str, Any] = {}  # model name -> catalog entry, as the front resolved it
         self._loading: dict[str, asyncio.Future[_Loaded]] = {}

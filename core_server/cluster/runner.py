@@ -26,6 +26,7 @@ from ray.serve.handle import DeploymentResponseGenerator
 from ..scheduler.jobs import Job
 from ..scheduler.runner import ClusterInfo, ReplicaInfo
 from ..tasks import Cancelled, Emit, EngineError, EngineUnavailable, GenerationResult, task_kind
+from .binding import reach_loopback_head
 from .options import ClusterOptions
 from .replica import MODELS_PER_REPLICA, EngineReplica
 from .routing import SessionAffinityRouter
@@ -99,6 +100,7 @@ class RayRunner:
         self.options = options
         _check_reachable(options.address)
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+        reach_loopback_head(options.address)
         ray.init(address=options.address, namespace="cocreate", log_to_driver=False, runtime_env={"env_vars": env})
         serve.start(proxy_location="Disabled")  # the front is the only way in: no HTTP proxy
         self._handles = {
