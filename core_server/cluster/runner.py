@@ -28,6 +28,7 @@ from ..scheduler.runner import ClusterInfo, ReplicaInfo
 from ..tasks import Cancelled, Emit, EngineError, EngineUnavailable, GenerationResult, task_kind
 from .binding import reach_loopback_head
 from .options import ClusterOptions
+from .pausing import Hardware, PauseBoard, hold_for_live
 from .replica import MODELS_PER_REPLICA, EngineReplica
 from .routing import SessionAffinityRouter
 
@@ -49,6 +50,7 @@ class _Replica:
     kind: str
     pid: int = 0
     node: str = ""
+    hardware: Hardware | None = None
     models: OrderedDict[str, None] = field(default_factory=OrderedDict)  # least recently used first
     running: set[str] = field(default_factory=set)
 
@@ -60,6 +62,7 @@ class ReplicaBook:
 
     def __init__(self) -> None:
         self._replicas: dict[str, _Replica] = {}
+        self._running_live: dict[str, Hardware] = {}  # the live jobs a replica runs, by job id
         self._waiting: set[str] = set()
         self._lock = threading.Lock()
 
@@ -67,22 +70,32 @@ class ReplicaBook:
         with self._lock:
             self._waiting.add(job_id)
 
-    def started(self, job_id: str, replica_id: str, kind: str, pid: int, node: str, model: str) -> None:
+    def started(self, job: Job, replica_id: str, kind: str, pid: int, node: str, hardware: Hardware) -> None:
         with self._lock:
-            self._waiting.discard(job_id)
+            self._waiting.discard(job.id)
             replica = self._replicas.setdefault(replica_id, _Replica(kind))
-            replica.pid, replica.node = pid, node
-            replica.models[model] = None
-            replica.models.move_to_end(model)
+            replica.pid, replica.node, replica.hardware = pid, node, hardware
+            replica.models[job.model] = None
+            replica.models.move_to_end(job.model)
             while len(replica.models) > MODELS_PER_REPLICA:
                 replica.models.popitem(last=False)
-            replica.running.add(job_id)
+            replica.running.add(job.id)
+            if job.live:
+                self._running_live[job.id] = hardware
 
     def ended(self, job_id: str) -> None:
         with self._lock:
             self._waiting.discard(job_id)
+            self._running_live.pop(job_id, None)
             for replica in self._replicas.values():
                 replica.running.discard(job_id)
+
+    def holds_for_live(self, job_id: str) -> bool:
+        """Whether a live job runs on hardware that the replica running `job_id` shares."""
+        with self._lock:
+            replica = next((r for r in self._replicas.values() if job_id in r.running), None)
+            hardware = replica.hardware if replica is not None else None
+            return hardware is not None and hold_for_live(hardware, self._running_live.values())
 
     def waiting(self) -> int:
         with self._lock:
@@ -102,6 +115,7 @@ class RayRunner:
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
         reach_loopback_head(options.address)
         ray.init(address=options.address, namespace="cocreate", log_to_driver=False, runtime_env={"env_vars": env})
+        self._board = PauseBoard.remote()  # type: ignore[attr-defined]
         serve.start(proxy_location="Disabled")  # the front is the only way in: no HTTP proxy
         self._handles = {
             kind: serve.run(self._deployment(kind), name=APP_PREFIX + kind, route_prefix=None) for kind in KINDS
@@ -132,9 +146,11 @@ class RayRunner:
         handle = self._handles[kind].options(multiplexed_model_id=job.model, stream=True)
         self.book.dispatched(job.id)
         dispatched = time.monotonic()
-        responses = handle.generate.remote(job.task, job.seeds, job.previews, job.model_entry, session=job.session)
+        responses = handle.generate.remote(
+            job.task, job.seeds, job.previews, job.model_entry, session=job.session, job_id=job.id, board=self._board
+        )
         finished = threading.Event()
-        threading.Thread(target=_cancel_when_asked, args=(job, responses, finished), daemon=True).start()
+        threading.Thread(target=self._relay, args=(job, responses, finished), daemon=True).start()
         try:
             for message in responses:
                 tag = message[0]
@@ -142,8 +158,10 @@ class RayRunner:
                     emit(message[1])
                 elif tag == "started":
                     job.stages.add("cluster dispatch", time.monotonic() - dispatched)
-                    _, replica_id, pid, node = message
-                    self.book.started(job.id, replica_id, kind, pid, node, job.model)
+                    _, replica_id, pid, node, hardware = message
+                    self.book.started(job, replica_id, kind, pid, node, hardware)
+                elif tag == "stage":
+                    job.stages.add(message[1], message[2])
                 elif tag == "result":
                     return message[1]
                 elif tag == "cancelled":
@@ -164,6 +182,21 @@ class RayRunner:
         finally:
             finished.set()
             self.book.ended(job.id)
+
+    def _relay(self, job: Job, responses: DeploymentResponseGenerator, finished: threading.Event) -> None:
+        """Cancel the call when the job's token is set, which reaches the replica wherever the job runs; hold
+        the job on its replica while the scheduler pauses it and a live job runs on hardware it shares."""
+        held = False
+        while not finished.is_set():
+            if job.cancel_token.wait(CANCEL_POLL_S):
+                responses.cancel()
+                break
+            hold = job.cancel_token.paused and self.book.holds_for_live(job.id)
+            if hold != held:
+                self._board.set.remote(job.id, hold)
+                held = hold
+        if held:
+            self._board.set.remote(job.id, False)
 
     def cluster(self) -> ClusterInfo:
         details = serve.context._get_global_client()._controller.get_serve_instance_details.remote()
@@ -204,11 +237,3 @@ def _check_reachable(address: str) -> None:
             f"no Ray cluster answers at {address} ({error.strerror or error}): start its head with "
             "`ray start --head --port PORT` and pass that HOST:PORT to --cluster"
         ) from None
-
-
-def _cancel_when_asked(job: Job, responses: DeploymentResponseGenerator, finished: threading.Event) -> None:
-    """Cancel the call when the job's token is set; it reaches the replica, wherever the job runs."""
-    while not finished.is_set():
-        if job.cancel_token.wait(CANCEL_POLL_S):
-            responses.cancel()
-            return
