@@ -25,6 +25,7 @@ from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.single_file import config_folder
 from core_server.models import control_models, ip_adapter, tiny_reference
+from core_server.models.control_pulls import curated_kinds
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.models.tiny_control import TINY_CONTROLS
@@ -283,7 +284,8 @@ class ModelCatalog:
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
         with self._editing() as data:
-            data["models"][name] = self._record(kind, "pulled", target, None, control=_control_info(target, name))
+            control = _control_info(target, name, curated_kinds(repo))
+            data["models"][name] = self._record(kind, "pulled", target, None, control=control)
             return self._entry(data, name)
 
     # ------------------------------------------------------------ storage
