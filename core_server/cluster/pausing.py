@@ -2,18 +2,17 @@
 
 On one machine, while live work is pending, the scheduler pauses the running non-live jobs on other models
 at their next step (scheduler.live), so the device serves the live job alone. Behind a front those jobs run
-on replicas. The front relays a job's pause to its replica only while a live job runs on a replica that
+on replicas. A job the scheduler pauses holds on its replica only while a live job runs on a replica that
 shares its hardware: the same machine's CPUs, or a GPU both hold (fractional --replica-gpus). A replica on
 other hardware keeps going, since pausing it would not speed the live job. A live job still waiting for a
 replica pauses nothing either: a paused job keeps its replica, so with one replica that would deadlock.
 
-The front writes the paused jobs on a small actor it owns (PauseBoard); the replica running one of them
-reads it every POLL_S and holds its engine at the next step."""
+The front writes what its scheduler paused and where its live jobs run on a small actor it owns (PauseBoard);
+a replica asks it before its job's first step and then every POLL_S, and holds its engine at the next step."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,36 +46,41 @@ class Hardware:
         return True
 
 
-def hold_for_live(job: Hardware, live_jobs: Iterable[Hardware]) -> bool:
-    """Whether a job the scheduler paused holds on its replica: a running live job shares its hardware."""
-    return any(job.shared_with(live) for live in live_jobs)
-
-
-@ray.remote(num_cpus=0)
-class PauseBoard:
-    """The jobs the front holds on their replicas."""
+class LiveHolds:
+    """The front's word on holding jobs: the jobs its scheduler pauses for live work, and where live jobs run.
+    A replica asks it about the job it runs (`holds`), with its own hardware."""
 
     def __init__(self) -> None:
         self._paused: set[str] = set()
+        self._live: dict[str, Hardware] = {}  # the running live jobs, by job id
 
-    def set(self, job_id: str, paused: bool) -> None:
+    def pause(self, job_id: str, paused: bool) -> None:
         if paused:
             self._paused.add(job_id)
         else:
             self._paused.discard(job_id)
 
-    def paused(self, job_id: str) -> bool:
-        return job_id in self._paused
+    def live_started(self, job_id: str, hardware: Hardware) -> None:
+        self._live[job_id] = hardware
+
+    def live_ended(self, job_id: str) -> None:
+        self._live.pop(job_id, None)
+
+    def holds(self, job_id: str, hardware: Hardware) -> bool:
+        return job_id in self._paused and any(hardware.shared_with(live) for live in self._live.values())
 
 
-def follow_board(board: Any, job_id: str, token: PausableToken, finished: threading.Event) -> None:
-    """On the replica, while the job runs: pause or resume its engine as the front's board says."""
+PauseBoard = ray.remote(num_cpus=0)(LiveHolds)  # one per front, owned by it
+
+
+def follow_board(board: Any, job_id: str, hardware: Hardware, token: PausableToken, finished: threading.Event) -> None:
+    """On the replica, while the job runs: hold or resume its engine as the front's board says."""
     while not finished.wait(POLL_S):
         try:
-            paused = ray.get(board.paused.remote(job_id), timeout=ANSWER_TIMEOUT_S)
+            held = ray.get(board.holds.remote(job_id, hardware), timeout=ANSWER_TIMEOUT_S)
         except RayError:  # the front is gone: nobody is left to resume the job
             break
-        if paused:
+        if held:
             token.pause()
         else:
             token.resume()

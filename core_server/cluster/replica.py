@@ -80,8 +80,8 @@ class EngineReplica:
     ) -> AsyncIterator[Message]:
         """Run one job (model: the request's multiplexed model id); `session` is for the router only; the
         front's `board` (cluster.pausing) says when `job_id` holds for live work."""
-        context = serve.get_replica_context()
-        yield ("started", context.replica_id.unique_id, os.getpid(), _node_id(), Hardware.here())
+        context, hardware = serve.get_replica_context(), Hardware.here()
+        yield ("started", context.replica_id.unique_id, os.getpid(), _node_id(), hardware)
         model = serve.get_multiplexed_model_id()
         self._entries[model] = entry
         try:
@@ -94,7 +94,10 @@ class EngineReplica:
         cancel = PausableToken()
         finished = threading.Event()
         if board is not None:
-            threading.Thread(target=follow_board, args=(board, job_id, cancel, finished), daemon=True).start()
+            if await board.holds.remote(job_id, hardware):  # held from its first step
+                cancel.pause()
+            follow = (board, job_id, hardware, cancel, finished)
+            threading.Thread(target=follow_board, args=follow, daemon=True).start()
 
         def emit(event: EngineEvent) -> None:
             loop.call_soon_threadsafe(messages.put_nowait, ("event", event))

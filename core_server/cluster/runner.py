@@ -28,7 +28,7 @@ from ..scheduler.runner import ClusterInfo, ReplicaInfo
 from ..tasks import Cancelled, Emit, EngineError, EngineUnavailable, GenerationResult, task_kind
 from .binding import reach_loopback_head
 from .options import ClusterOptions
-from .pausing import Hardware, PauseBoard, hold_for_live
+from .pausing import PauseBoard
 from .replica import MODELS_PER_REPLICA, EngineReplica
 from .routing import SessionAffinityRouter
 
@@ -50,7 +50,6 @@ class _Replica:
     kind: str
     pid: int = 0
     node: str = ""
-    hardware: Hardware | None = None
     models: OrderedDict[str, None] = field(default_factory=OrderedDict)  # least recently used first
     running: set[str] = field(default_factory=set)
 
@@ -62,7 +61,6 @@ class ReplicaBook:
 
     def __init__(self) -> None:
         self._replicas: dict[str, _Replica] = {}
-        self._running_live: dict[str, Hardware] = {}  # the live jobs a replica runs, by job id
         self._waiting: set[str] = set()
         self._lock = threading.Lock()
 
@@ -70,32 +68,22 @@ class ReplicaBook:
         with self._lock:
             self._waiting.add(job_id)
 
-    def started(self, job: Job, replica_id: str, kind: str, pid: int, node: str, hardware: Hardware) -> None:
+    def started(self, job_id: str, replica_id: str, kind: str, pid: int, node: str, model: str) -> None:
         with self._lock:
-            self._waiting.discard(job.id)
+            self._waiting.discard(job_id)
             replica = self._replicas.setdefault(replica_id, _Replica(kind))
-            replica.pid, replica.node, replica.hardware = pid, node, hardware
-            replica.models[job.model] = None
-            replica.models.move_to_end(job.model)
+            replica.pid, replica.node = pid, node
+            replica.models[model] = None
+            replica.models.move_to_end(model)
             while len(replica.models) > MODELS_PER_REPLICA:
                 replica.models.popitem(last=False)
-            replica.running.add(job.id)
-            if job.live:
-                self._running_live[job.id] = hardware
+            replica.running.add(job_id)
 
     def ended(self, job_id: str) -> None:
         with self._lock:
             self._waiting.discard(job_id)
-            self._running_live.pop(job_id, None)
             for replica in self._replicas.values():
                 replica.running.discard(job_id)
-
-    def holds_for_live(self, job_id: str) -> bool:
-        """Whether a live job runs on hardware that the replica running `job_id` shares."""
-        with self._lock:
-            replica = next((r for r in self._replicas.values() if job_id in r.running), None)
-            hardware = replica.hardware if replica is not None else None
-            return hardware is not None and hold_for_live(hardware, self._running_live.values())
 
     def waiting(self) -> int:
         with self._lock:
@@ -145,12 +133,15 @@ class RayRunner:
         kind = task_kind(job.task)  # type: ignore[arg-type]  # personalisation stays on the front's machine
         handle = self._handles[kind].options(multiplexed_model_id=job.model, stream=True)
         self.book.dispatched(job.id)
+        paused = job.cancel_token.paused
+        if paused:  # on the board before the replica asks, at its job's first step
+            ray.get(self._board.pause.remote(job.id, True))
         dispatched = time.monotonic()
         responses = handle.generate.remote(
             job.task, job.seeds, job.previews, job.model_entry, session=job.session, job_id=job.id, board=self._board
         )
         finished = threading.Event()
-        threading.Thread(target=self._relay, args=(job, responses, finished), daemon=True).start()
+        threading.Thread(target=self._relay, args=(job, responses, finished, paused), daemon=True).start()
         try:
             for message in responses:
                 tag = message[0]
@@ -159,7 +150,9 @@ class RayRunner:
                 elif tag == "started":
                     job.stages.add("cluster dispatch", time.monotonic() - dispatched)
                     _, replica_id, pid, node, hardware = message
-                    self.book.started(job, replica_id, kind, pid, node, hardware)
+                    self.book.started(job.id, replica_id, kind, pid, node, job.model)
+                    if job.live:
+                        self._board.live_started.remote(job.id, hardware)
                 elif tag == "stage":
                     job.stages.add(message[1], message[2])
                 elif tag == "result":
@@ -182,21 +175,21 @@ class RayRunner:
         finally:
             finished.set()
             self.book.ended(job.id)
+            if job.live:
+                self._board.live_ended.remote(job.id)
 
-    def _relay(self, job: Job, responses: DeploymentResponseGenerator, finished: threading.Event) -> None:
-        """Cancel the call when the job's token is set, which reaches the replica wherever the job runs; hold
-        the job on its replica while the scheduler pauses it and a live job runs on hardware it shares."""
-        held = False
+    def _relay(self, job: Job, responses: DeploymentResponseGenerator, finished: threading.Event, paused: bool) -> None:
+        """Cancel the call when the job's token is set, which reaches the replica wherever the job runs; put
+        the scheduler's pauses on the board, where the replica reads them (cluster.pausing)."""
         while not finished.is_set():
             if job.cancel_token.wait(CANCEL_POLL_S):
                 responses.cancel()
                 break
-            hold = job.cancel_token.paused and self.book.holds_for_live(job.id)
-            if hold != held:
-                self._board.set.remote(job.id, hold)
-                held = hold
-        if held:
-            self._board.set.remote(job.id, False)
+            if job.cancel_token.paused != paused:
+                paused = not paused
+                self._board.pause.remote(job.id, paused)
+        if paused:
+            self._board.pause.remote(job.id, False)
 
     def cluster(self) -> ClusterInfo:
         details = serve.context._get_global_client()._controller.get_serve_instance_details.remote()
