@@ -19,7 +19,7 @@ def test_a_live_update_holds_a_long_job_on_a_replica_sharing_its_machine(
     next(e for e in live if e.HasField("progress"))  # it runs on the image replica
     text_task = pb.ContinueTextTask(before="Once", max_new_tokens=40)
     text = stub.Generate(
-        pb.GenerateRequest(session_id=session_id, client="other", continue_text=text_task), timeout=300
+        pb.GenerateRequest(session_id=session_id, candidates=1, client="other", continue_text=text_task), timeout=300
     )
     assert next(text).accepted.queue_position == 0
     assert list(live)[-1].done.status == pb.JOB_COMPLETED
