@@ -215,7 +215,7 @@ def test_the_editing_families_take_a_reference_picture(
         (tiny_flow.TINY_FLUX, [pb.Reference(image=checkered())], "Flux.1 models take no reference images"),
         (TINY_IMAGE, [pb.Reference(image=checkered(), kind=pb.REFERENCE_FACE)], "insightface"),
         (EDITING["flux2-klein"], [pb.Reference(image=checkered())] * 2, "1 reference picture"),
-        (EDITING["qwen-image-edit"], [pb.Reference(image=checkered())], "Qwen-Image-Edit models take no reference"),
+        (EDITING["qwen-image-edit"], [pb.Reference(image=checkered())] * 2, "1 reference picture"),
         (TINY_IMAGE, [pb.Reference(image=checkered(), model="tiny-ip-adapter-sdxl")], "made for Stable Diffusion XL"),
     ],
 )
@@ -257,8 +257,9 @@ def test_references_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, sessi
     assert "references" in (error.details() or "")
 
 
-def test_an_edit_takes_a_reference_picture_too(stub: pb_grpc.CocreateStub, session_id: str) -> None:
-    model = EDITING["flux2-klein"]
+@pytest.mark.parametrize("family", REFERENCING)
+def test_an_edit_takes_a_reference_picture_too(stub: pb_grpc.CocreateStub, session_id: str, family: str) -> None:
+    model = EDITING[family]
     _, plain = run(stub, edit(session_id, model, seed=19))
     referenced_turn, referenced = run(
         stub, edit(session_id, model, seed=19, references=[pb.Reference(image=checkered())])
