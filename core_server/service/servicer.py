@@ -14,10 +14,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
 from google.protobuf import json_format
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 EXPORT_CHUNK = 1 << 20
 MAX_THUMBNAIL = 256
 MAX_ANALYTICS_SESSIONS = 1000  # each one reads its candidates and finals: keep a report bounded
-T = TypeVar("T")
 
 
 class CocreateServicer(pb_grpc.CocreateServicer):
@@ -79,6 +77,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         received = time.perf_counter()
         await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
+        decoded = time.perf_counter()
         kind = tasks.task_kind(spec.task)
         named = (spec.parent_turn_id, spec.replay_turn_id, *spec.interpolate, *spec.more_like, *spec.less_like)
         await self.keeping.kept(*named)  # a turn whose candidates are still being stored steers once they are
@@ -121,7 +120,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             session=spec.session_id,
             live=spec.live,
         )
-        job.stages.add("request", time.perf_counter() - received)
+        job.stages.add("request", decoded - received)  # its pixels taken and checked
+        job.stages.add("turn start", time.perf_counter() - decoded)  # model, steering, the turn's row
         try:
             position = self.scheduler.submit(job)
         except Exception:
@@ -139,8 +139,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                 event = await job.next_event()
                 if isinstance(event, tasks.StepEvent):
                     with job.stages.timed("progress events"):
-                        progress = convert.progress_to_pb(event)
-                    yield progress
+                        yield convert.progress_to_pb(event)
                 elif isinstance(event, tasks.TextDeltaEvent):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
@@ -191,14 +190,14 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             texts=result.texts,
             painted=result.painted,
             candidate_ids=ids,
+            stages=job.stages,
         )
-        stored = self.keeping.start([turn_id, *ids], functools.partial(_timed, job, "store", store))
+        stored = self.keeping.start([turn_id, *ids], store)
         for index, (candidate_id, content) in enumerate(zip(ids, contents, strict=True)):
             if job.superseded:  # a newer live request took over: these stay in the turn, unsent
                 break
-            with job.stages.timed("candidate events"):
-                message = outbox.candidate_to_pb(index, candidate_id, job.seeds[index], content)
-            yield message
+            with job.stages.timed("candidate events"):  # made, serialised and sent (the write is awaited)
+                yield outbox.candidate_to_pb(index, candidate_id, job.seeds[index], content)
         try:
             with job.stages.timed("store wait"):
                 await keeping.written(stored, f"the candidates of turn {turn_id}")
@@ -533,11 +532,6 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.SharedMemoryProbe, context: grpc.aio.ServicerContext
     ) -> pb.SharedMemoryProbeReply:
         return await asyncio.to_thread(shm_probe.probe, request, self.tokens is None)
-
-
-def _timed(job: Job, stage: str, work: Callable[[], T]) -> T:
-    with job.stages.timed(stage):
-        return work()
 
 
 def _elapsed_ms(job: Job) -> int:

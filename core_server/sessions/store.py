@@ -23,7 +23,7 @@ from core_server.sessions.blobs import Blobs, FolderBlobs
 from core_server.sessions.database import SCHEMA_VERSION as SCHEMA_VERSION  # the store's, shown here
 from core_server.sessions.database import Database, Executor, open_database
 from core_server.sessions.export import write_zip
-from core_server.sessions.images import shrink_to_fit
+from core_server.sessions.images import encode_pngs, shrink_to_fit
 from core_server.sessions.model import (
     DECISIONS,
     FINISHED,
@@ -35,6 +35,7 @@ from core_server.sessions.model import (
     Session,
     Turn,
 )
+from core_server.stages import Stages
 from core_server.tasks import RGBAImage
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -262,14 +263,15 @@ class SessionStore:
         texts: Sequence[str] = (),
         painted: tuple[int, int] | None = None,
         candidate_ids: Sequence[str] = (),
+        stages: Stages | None = None,
     ) -> list[Candidate]:
         """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it.
-
-        `candidate_ids`: the ids the candidates were sent under before they were stored (new ones when empty).
 
         `painted`: the (width, height) an image job painted at, kept in the turn's params as "painted":
         {"width", "height"} like the image's own size (a bare pair of small numbers would turn into bytes in
         the C2PA manifest's CBOR).
+        `candidate_ids`: the ids the candidates were sent under before they were stored (new ones when empty).
+        `stages`: where the seconds of "png encode" and "store writes" (files and rows) are added.
         """
         if status not in FINISHED:
             raise ValueError(f"a turn finishes as one of {sorted(FINISHED)}, not {status!r}")
@@ -283,8 +285,25 @@ class SessionStore:
         if len(ids) != len(images) + len(texts):
             raise ValueError(f"{len(ids)} candidate ids for {len(images) + len(texts)} candidates")
 
+        stages = stages or Stages()
+        with stages.timed("png encode"):
+            pngs = encode_pngs(images)
+        with stages.timed("store writes"):
+            return self._finish(turn, status, images, pngs, texts, painted, ids)
+
+    def _finish(
+        self,
+        turn: Turn,
+        status: str,
+        images: Sequence[RGBAImage],
+        pngs: Sequence[bytes],
+        texts: Sequence[str],
+        painted: tuple[int, int] | None,
+        ids: Sequence[str],
+    ) -> list[Candidate]:
+        turn_id = turn.id
         # Files first: a committed row must never name a file that is not on disk.
-        shas = self._blobs.put_images(images)
+        shas = [self._blobs.put_bytes(png, "image") for png in pngs]
         made = [("image", sha, im.width, im.height, "") for im, sha in zip(images, shas, strict=True)]
         made += [("text", self._blobs.put_text(text), 0, 0, text) for text in texts]
         candidates = [
