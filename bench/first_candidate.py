@@ -126,6 +126,9 @@ def main() -> None:
             jobs = [one_job(stub, session, side, steps) for _ in range(args.jobs)]
     finally:
         daemon.stop()
+    for line in daemon.output:
+        if " loaded " in line or "warm" in line:
+            print("  daemon:", line.strip()[-150:])
 
     print(f"{model} ({size_gib:.2f} GiB, {info.dtype}): {side}², {steps} steps, 1 candidate, previews on")
     print(f"  file read (warm page cache)        {read:8.2f} s")
