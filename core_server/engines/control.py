@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
+from core_server.engines import control_steering
 from core_server.engines.control_maps import control_map
 from core_server.engines.devices import memory_bytes
 from core_server.engines.families.family import Family
@@ -50,6 +51,8 @@ class ControlNets:
         models = [_model_of(control) for control in controls]
         name = pipeline_name(self.family, models)
         nets = [self._load(model, pipe) for model in models]
+        if self.family.name in control_steering.STEERED:
+            return control_steering.pipeline(pipe, self.family, nets)
         if self.family.name in ONE_CONTROL:
             if len(nets) > 1:
                 raise EngineError(f"{self.family.title} models take one control at a time in cocreate.")

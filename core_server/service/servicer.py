@@ -144,7 +144,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
                     yield pb.GenerateEvent(queued=pb.Queued(queue_position=event.position))
-                elif isinstance(event, Finished) and job.superseded:  # a newer live request took over
+                elif isinstance(event, Finished) and not self.scheduler.settle(job):  # a newer live request took over
                     settled = True
                     await asyncio.to_thread(self.store.finish_turn, turn.id, "cancelled")
                     yield _done(turn.id, pb.JOB_CANCELLED, job)
@@ -194,8 +194,6 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         )
         stored = self.keeping.start([turn_id, *ids], store)
         for index, (candidate_id, content) in enumerate(zip(ids, contents, strict=True)):
-            if job.superseded:  # a newer live request took over: these stay in the turn, unsent
-                break
             with job.stages.timed("candidate events"):  # made, serialised and sent (the write is awaited)
                 yield outbox.candidate_to_pb(index, candidate_id, job.seeds[index], content)
         try:
@@ -204,7 +202,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         except keeping.CandidatesLost:
             await asyncio.to_thread(self._fail_turn, turn_id)
             raise
-        yield _done(turn_id, pb.JOB_CANCELLED if job.superseded else pb.JOB_COMPLETED, job)
+        yield _done(turn_id, pb.JOB_COMPLETED, job)
 
     def _fail_turn(self, turn_id: str) -> None:
         try:
