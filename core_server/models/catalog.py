@@ -24,7 +24,7 @@ from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.single_file import config_folder
-from core_server.models import control_models, ip_adapter, tiny_reference
+from core_server.models import control_models, ip_adapter, redux, tiny_redux, tiny_reference
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.models.tiny_control import TINY_CONTROLS
@@ -33,7 +33,7 @@ from core_server.tasks import EngineError
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
-ADAPTER = "adapter"  # an IP-Adapter (image encoder + weights) for reference images: chosen per family
+ADAPTER = "adapter"  # an IP-Adapter or Flux Redux (image encoder + weights) for references: chosen per family
 CONTROL = "control"  # a ControlNet for one image family: found by family and control kind, never a default
 A_MODEL = {
     "image": "an image model",
@@ -46,6 +46,7 @@ TINY_MODELS = {
     **{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny},
     TINY_TEXT: "text",
     **{name: ADAPTER for name in tiny_reference.builders()},
+    **dict.fromkeys(tiny_redux.BUILDERS, ADAPTER),
     **dict.fromkeys(TINY_CONTROLS, CONTROL),
 }
 TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
@@ -373,7 +374,7 @@ class ModelCatalog:
         """For records written before families were recorded: read it from the folder."""
         path = Path(record["config"]) if record["config"] else self._full_path(record["path"])
         if record["kind"] == ADAPTER:
-            return ip_adapter.family_of(path)
+            return redux.FAMILY if redux.is_redux(path) else ip_adapter.family_of(path)
         if record["kind"] != "image" or not (path / "model_index.json").is_file():
             return ""
         family = family_of_folder(path)
@@ -426,7 +427,9 @@ def _inspect(path: Path) -> str:
                 "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model or transformer."
             )
         return LORA if _is_lora(path) else "image"
-    if (path / "model_index.json").is_file():
+    if redux.is_redux(path):
+        kind = ADAPTER
+    elif (path / "model_index.json").is_file():
         kind = "image"
         _check_pipeline(path)
     elif control_models.read_config(path) is not None:
