@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from core_server.engines import flux_controls
+from core_server.engines import control_files, flux_controls
 from core_server.engines.control_maps import control_map
 from core_server.engines.devices import memory_bytes
 from core_server.engines.families.family import Family
@@ -69,10 +69,13 @@ class ControlNets:
         denoiser = getattr(pipe, self.family.denoiser)
         path = Path(model.path)
         try:
-            class_name = json.loads((path / "config.json").read_text(encoding="utf-8"))["_class_name"]
-            net = getattr(diffusers, class_name).from_pretrained(
-                path, local_files_only=True, use_safetensors=True, torch_dtype=denoiser.dtype
-            )
+            if path.is_file():  # one .safetensors file, its config written by the catalog
+                net = control_files.load(path, Path(model.config), denoiser.dtype)
+            else:
+                class_name = json.loads((path / "config.json").read_text(encoding="utf-8"))["_class_name"]
+                net = getattr(diffusers, class_name).from_pretrained(
+                    path, local_files_only=True, use_safetensors=True, torch_dtype=denoiser.dtype
+                )
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise EngineError(f"Could not load the control model {model.name} from {path}: {error}") from error
         # Where the denoiser runs: with model CPU offload (engines.placement) it waits on the CPU between calls.

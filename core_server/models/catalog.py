@@ -24,7 +24,7 @@ from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.single_file import config_folder
-from core_server.models import control_models, ip_adapter, redux, tiny_redux, tiny_reference
+from core_server.models import control_models, controlnet_files, ip_adapter, redux, tiny_redux, tiny_reference
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
 from core_server.models.tiny_control import TINY_CONTROLS
@@ -161,13 +161,15 @@ class ModelCatalog:
             config_dir, family = _single_file_config(path, found, config, written, prediction), found.family
         elif prediction is not None:
             raise CatalogError(f"--prediction is for a full Stable Diffusion checkpoint file; {path.name} is not one.")
+        elif kind == CONTROL and path.is_file() and (control_file := _control_file(path)):
+            config_dir = controlnet_files.write_config(control_file, self.models_dir / "configs")
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
             if flow is not None:
                 config_dir, family = self._flow_base(data, path, flow, config), flow.family
             data["models"][name] = self._record(
-                kind, "local", path, config_dir, family, _control_info(path, name, controls)
+                kind, "local", path, config_dir, family, _control_info(path, name, controls, config_dir)
             )
             return self._entry(data, name)
 
@@ -426,6 +428,8 @@ def _inspect(path: Path) -> str:
                 f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
                 "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model or transformer."
             )
+        if _control_file(path) is not None:
+            return CONTROL
         return LORA if _is_lora(path) else "image"
     if redux.is_redux(path):
         kind = ADAPTER
@@ -451,10 +455,14 @@ def _inspect(path: Path) -> str:
     return kind
 
 
-def _control_info(path: Path, name: str, asked: Sequence[str] = ()) -> control_models.ControlNetInfo | None:
-    """A ControlNet folder's family and kinds; None for other models. CatalogError when it serves no family
-    cocreate runs, or when neither its name nor the user says what kind of map it reads."""
-    config = control_models.read_config(path) if path.is_dir() else None
+def _control_info(
+    path: Path, name: str, asked: Sequence[str] = (), config_dir: Path | None = None
+) -> control_models.ControlNetInfo | None:
+    """A ControlNet's family and kinds (a folder's, or a file's with the config written for it); None for other
+    models. CatalogError when it serves no family cocreate runs, or when neither its name nor the user says what
+    kind of map it reads."""
+    described = config_dir if path.is_file() and config_dir else path
+    config = control_models.read_config(described) if described.is_dir() else None
     if config is None:
         if asked:
             raise CatalogError(f"{path} is no diffusers ControlNet folder (config.json naming a ControlNet class).")
@@ -471,6 +479,16 @@ def _control_info(path: Path, name: str, asked: Sequence[str] = ()) -> control_m
             f"add it with --control KIND ({', '.join(control_models.ALL_KINDS)})."
         )
     return info
+
+
+def _control_file(file: Path) -> controlnet_files.ControlNetFile | None:
+    """The ControlNet a .safetensors file holds, None when it holds none; CatalogError for one it cannot load."""
+    try:
+        return controlnet_files.detect(file)
+    except controlnet_files.NotAControlNet:
+        return None
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
 
 
 def _check_gguf(file: Path) -> None:
