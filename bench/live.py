@@ -75,6 +75,12 @@ class Canvas:
     def show_preview(self, box: Box, pixels: Image, above: str = "") -> None:
         self.shown += 1
 
+    def make_preview(self, above: str = "") -> None:
+        pass
+
+    def clear_preview(self) -> None:
+        pass
+
     def remove_preview(self) -> None:
         pass
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from core_server.engines import control_files, flux_controls
+from core_server.engines import control_files, control_steering, flux_controls
 from core_server.engines.control_maps import control_map
 from core_server.engines.devices import memory_bytes
 from core_server.engines.families.family import Family
@@ -50,6 +50,8 @@ class ControlNets:
         models = [_model_of(control) for control in controls]
         name = pipeline_name(self.family, models)
         nets = [self._load(model, pipe) for model in models]
+        if self.family.name in control_steering.STEERED:
+            return control_steering.pipeline(pipe, self.family, nets)
         if self.family.name in FLUX_MULTI:
             nets = flux_controls.combined(nets, [model.name for model in models])
         pipeline_class = getattr(diffusers, name)

@@ -27,6 +27,9 @@ SDXL_UNION_MODES = {
 # InstantX/FLUX.1-dev-Controlnet-Union and Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro
 FLUX_UNION_MODES = {"canny": 0, "line_art": 0, "scribble": 0, "soft_edge": 0, "tile": 1, "depth": 2, "pose": 4}
 UNION_MODES = {"sdxl": SDXL_UNION_MODES, "flux": FLUX_UNION_MODES}
+# Union models that tell the kind from the map itself (no mode): the kinds their cards list.
+QWEN_UNION_KINDS = ("canny", "soft_edge", "depth", "pose")  # InstantX/Qwen-Image-ControlNet-Union
+Z_IMAGE_UNION_KINDS = ("canny", "soft_edge", "depth", "pose", "line_art")  # alibaba-pai's Fun Union: HED, MLSD
 # Words in a model's name (lllyasviel/control_v11p_sd15_lineart, diffusers/controlnet-depth-sdxl-1.0 ...).
 _NAMED_KINDS = (
     ("scribble", r"scribble|sketch"),
@@ -46,6 +49,11 @@ CONTROL_PIPELINES = {
     ("sdxl", True): "StableDiffusionXLControlNetUnionInpaintPipeline",
     ("flux", False): "FluxControlNetInpaintPipeline",
     ("flux", True): "FluxControlNetInpaintPipeline",
+    # Their diffusers ControlNet pipelines paint no masked region at a strength: the family's own inpaint
+    # pipeline runs with the ControlNets steering its transformer (engines.control_steering).
+    ("sd3", False): "StableDiffusion3InpaintPipeline",
+    ("qwen-image", False): "QwenImageInpaintPipeline",
+    ("z-image", False): "ZImageInpaintPipeline",
 }
 CONTROL_FAMILIES = tuple(dict.fromkeys(family for family, _ in CONTROL_PIPELINES))
 CONTROL_CLASSES = (

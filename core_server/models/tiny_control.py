@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core_server.models import tiny_family_control
 from core_server.models.control_models import FLUX_UNION_MODES
 from core_server.tasks import ControlKind
 
@@ -24,6 +25,7 @@ TINY_CONTROLS: dict[str, tuple[str, ...]] = {
     TINY_CONTROL_SD15: ALL_KINDS,
     TINY_CONTROL_SDXL: ALL_KINDS,
     TINY_CONTROL_FLUX: tuple(FLUX_UNION_MODES),
+    **tiny_family_control.TINY_CONTROLS,
 }
 OUTPUT_STD = 0.05  # the output convolutions' weights: enough to steer, not enough to drown the picture
 # The control image is brought to the latents' size by the conditioning embedding's stride-2 convs: the tiny
@@ -98,7 +100,9 @@ def _build_flux(folder: Path) -> None:
     )
 
 
-def _save(folder: Path, make: Callable[[], Any]) -> None:
+def _save(folder: Path, make: Callable[[], Any], *, every_zero: bool = False) -> None:
+    """`every_zero`: also seed every parameter that starts at zero, wherever it sits (the zero projections inside
+    the blocks of SD 3.5's, Qwen-Image's and Z-Image's ControlNets)."""
     import torch
 
     from core_server.models import tiny
@@ -108,13 +112,18 @@ def _save(folder: Path, make: Callable[[], Any]) -> None:
     model = make()
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if name.startswith(ZERO_INITIALISED):
+            if name.startswith(ZERO_INITIALISED) or (every_zero and not parameter.any()):
                 parameter.normal_(0.0, OUTPUT_STD)
     model.save_pretrained(folder, safe_serialization=True)
+
+
+def save_steering(folder: Path, make: Callable[[], Any]) -> None:
+    _save(folder, make, every_zero=True)
 
 
 BUILDERS: dict[str, Callable[[Path], None]] = {
     TINY_CONTROL_SD15: _build_sd15,
     TINY_CONTROL_SDXL: _build_sdxl,
     TINY_CONTROL_FLUX: _build_flux,
+    **tiny_family_control.BUILDERS,
 }

@@ -87,8 +87,8 @@ class Job:
     loop: asyncio.AbstractEventLoop
     owner: str = ""  # the identity that started it: only it may cancel it or see it running
     session: str = ""  # its co-creation session: a cluster routes a session's jobs to one replica
-    # Live painting (scheduler.live): a newer live job of the same owner and session supersedes this one:
-    # it is cancelled, and candidates it made are never sent.
+    # Live painting (scheduler.live): a newer live job of the same owner and session supersedes this one until
+    # it has finished (Scheduler.settle): it is cancelled, and its turn ends cancelled with no candidates.
     live: bool = False
     superseded: bool = False
     cancel_token: PausableToken = field(default_factory=PausableToken)

@@ -49,6 +49,14 @@ class LiveLane:
             self._waiting.remove(job)
         return job
 
+    def settle(self, job: Job) -> bool:
+        """The job finished: True when its result stands, and from now on no newer request supersedes it (its
+        candidates are stored and sent as any finished job's); False when a newer request superseded it already."""
+        if job.superseded:
+            return False
+        self.forget(job)
+        return True
+
     def forget(self, job: Job) -> None:
         """The job's caller is done with it; drop it unless a newer one replaced it already."""
         key = (job.owner, job.session)

@@ -90,6 +90,14 @@ class Scheduler:
         with self._wake:
             return self._cancel(job_id)
 
+    def settle(self, job: Job) -> bool:
+        """The job finished: True when its result stands (always, unless a newer live request of its session
+        superseded it first); a live job's result that stands is no longer superseded by newer requests."""
+        if not job.live:
+            return True
+        with self._wake:
+            return self._live.settle(job)
+
     def forget_live(self, job: Job) -> None:
         """A live job's caller has its answer; the lane stops tracking it as its session's newest."""
         with self._wake:

@@ -139,7 +139,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
                     yield pb.GenerateEvent(queued=pb.Queued(queue_position=event.position))
-                elif isinstance(event, Finished) and job.superseded:  # a newer live request took over
+                elif isinstance(event, Finished) and not self.scheduler.settle(job):  # a newer live request took over
                     settled = True
                     await asyncio.to_thread(self.store.finish_turn, turn.id, "cancelled")
                     yield _done(turn.id, pb.JOB_CANCELLED, job)
@@ -158,9 +158,6 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                             painted=result.painted,
                         )
                     for candidate, content in zip(stored, result.images or result.texts, strict=True):
-                        if job.superseded:  # newer while these were stored: they stay in the turn, unsent
-                            yield _done(turn.id, pb.JOB_CANCELLED, job)
-                            return
                         with job.stages.timed("candidate events"):
                             message = outbox.candidate_to_pb(candidate, content)
                         yield message

@@ -23,6 +23,14 @@ from .test_krita_controller import SIDE, MemoryCanvas, client, daemon, painted  
 
 
 class LiveMemoryCanvas(MemoryCanvas):
+    preview_made = False
+
+    def make_preview(self, above: str = "") -> None:
+        self.preview_made = True
+
+    def clear_preview(self) -> None:
+        self.preview = None
+
     def fingerprint(self) -> Hashable:
         return hash((self.picture.rgba, self.selection.alpha if self.selection else b""))
 

@@ -169,7 +169,7 @@ def test_controls_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, session
     ("request_fields", "control_fields", "says"),
     [
         ({}, {"kind": pb.CONTROL_DEPTH, "derive": True}, "deriving a depth map from a picture needs a depth"),
-        ({"model": "tiny-sd3"}, {}, "Stable Diffusion 3.5 models take no controls"),
+        ({"model": "tiny-chroma"}, {}, "Chroma models take no controls"),
         ({"model": "tiny-flux"}, {"kind": pb.CONTROL_NORMAL}, "no normal control for flux is installed; cocreate"),
         ({}, {"model": "tiny-control-sdxl"}, "tiny-control-sdxl is a sdxl control model"),
         ({}, {"model": "no-such-control"}, "No control model called 'no-such-control'"),

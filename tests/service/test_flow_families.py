@@ -1,6 +1,6 @@
 """The flow-matching transformer families (Flux.1, Flux.1 Fill, Flux.1 Kontext, Flux.2 Klein and [dev], Z-Image,
-Qwen-Image, Chroma) through the real daemon, each on its tiny model: every image task, previews before
-candidates, cancel within a step, pixels outside the mask bit-identical, same seed same candidates, steering,
+Qwen-Image, Qwen-Image-Edit, Chroma) through the real daemon, each on its tiny model: every image task, previews
+before candidates, cancel within a step, pixels outside the mask bit-identical, same seed same candidates, steering,
 replay, interpolation and a LoRA; what a family cannot do is refused with FAILED_PRECONDITION naming it."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ MODELS = {
     "flux2-dev": "tiny-flux2-dev",
     "z-image": tiny_flow.TINY_Z_IMAGE,
     "qwen-image": tiny_flow.TINY_QWEN_IMAGE,
+    "qwen-image-edit": "tiny-qwen-image-edit",
     "chroma": tiny_flow.TINY_CHROMA,
 }
 IMAGE, MASK = gradient(), disc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from core_server.models.catalog import ModelCatalog
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.support.daemon import Daemon, running_daemon
+from tests.support.postgres import PostgresServer
 
 from .conftest import channel_for
 from .images import disc, gradient
@@ -82,6 +84,43 @@ def test_a_burst_of_live_requests_only_the_last_completes(live_stub: pb_grpc.Coc
     assert statuses == ["cancelled"] * 4 + ["completed"], "every live turn is kept"
     assert all(json.loads(turns[a.turn_id].params_json)["live"] for a in accepted)
     wait_idle(live_stub)
+
+
+def test_an_update_being_stored_when_a_newer_one_comes_is_kept_and_sent(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer
+) -> None:
+    """An update that had finished, its candidate being stored, when the painter's next update arrived: the
+    session and its client agree that it completed, and the client has its candidate (stale for the painter,
+    which the plugin drops). The moment is made exact with a PostgreSQL store: the test holds the candidates
+    table, sees the daemon wait for it, and only then sends the next update."""
+    import psycopg
+
+    url = postgres.new_database()
+    home = tmp_path_factory.mktemp("live-store-home")
+    with running_daemon(home, extra_args=("--store", url)) as daemon, channel_for(daemon) as channel:
+        stub = pb_grpc.CocreateStub(channel)
+        session = stub.CreateSession(pb.CreateSessionRequest(host="krita", document_id="live", document_name="L")).id
+        picture = gradient(64, 64)
+        with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as watcher:
+            holder.execute("LOCK TABLE candidates IN SHARE MODE")  # held until the rollback below
+            first = stub.Generate(live_request(session, picture, steps=2), timeout=120)
+            first_turn = next(first).accepted.turn_id
+            waiting_on_store = "SELECT count(*) FROM pg_locks WHERE relation = 'candidates'::regclass AND NOT granted"
+            deadline = time.monotonic() + 60
+            while not watcher.execute(waiting_on_store).fetchone()[0]:
+                assert time.monotonic() < deadline, "the first update never reached its store"
+                time.sleep(0.01)
+            second = stub.Generate(live_request(session, stroke(picture, 1), steps=200), timeout=120)
+            next(second)  # accepted: the daemon holds it as the session's newest
+            holder.rollback()
+        events = list(first)
+        second.cancel()
+        done = events[-1].done
+        sent = [e.candidate.candidate_id for e in events if e.HasField("candidate")]
+        turn = turns_by_id(stub, session)[first_turn]
+        assert (done.status, turn.status) == (pb.JOB_COMPLETED, "completed"), "the client and the session disagree"
+        assert sent == [c.id for c in turn.candidates], "the client has the candidate the session keeps"
+        wait_idle(stub, timeout=60)
 
 
 def test_live_picks_the_few_step_model_with_fewer_steps(live_stub: pb_grpc.CocreateStub, live_session: str) -> None:

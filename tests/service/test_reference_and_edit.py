@@ -8,6 +8,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from core_server.engines.families import FAMILIES
 from core_server.models import tiny_flow
 from core_server.models.tiny import TINY_IMAGE
 from core_server.pb import cocreate_pb2 as pb
@@ -18,7 +19,12 @@ from .test_cocreation import turn_params
 
 IMAGE, MASK = gradient(), disc()
 STEPS = 2
-EDITING = {"flux-kontext": "tiny-flux-kontext", "flux2-klein": tiny_flow.TINY_FLUX2_KLEIN}
+EDITING = {
+    "flux-kontext": "tiny-flux-kontext",
+    "flux2-klein": tiny_flow.TINY_FLUX2_KLEIN,
+    "qwen-image-edit": "tiny-qwen-image-edit",
+}
+REFERENCING = [family for family in EDITING if FAMILIES[family].references]
 IP_ADAPTER_MODELS = {"sd15": TINY_IMAGE, "sdxl": "tiny-sdxl"}
 
 
@@ -32,8 +38,10 @@ def checkered(side: int = 48) -> pb.Image:
     return pb.Image(width=side, height=side, rgba=bytes(data))
 
 
-def edit(session_id: str, model: str, mask: bool = True, **fields: object) -> pb.GenerateRequest:
-    task = pb.EditTask(image=IMAGE, mask=MASK if mask else None, instruction="make it night", steps=STEPS)
+def edit(
+    session_id: str, model: str, mask: bool = True, instruction: str = "make it night", **fields: object
+) -> pb.GenerateRequest:
+    task = pb.EditTask(image=IMAGE, mask=MASK if mask else None, instruction=instruction, steps=STEPS)
     return pb.GenerateRequest(session_id=session_id, model=model, edit=task, **{"candidates": 1, **fields})
 
 
@@ -96,6 +104,16 @@ def test_edit_under_a_mask_keeps_the_rest_and_repeats_with_its_seeds(
 
 
 @pytest.mark.parametrize("family", list(EDITING))
+def test_another_instruction_at_the_same_seed_edits_otherwise(
+    stub: pb_grpc.CocreateStub, session_id: str, family: str
+) -> None:
+    _, night = run(stub, edit(session_id, EDITING[family], seed=7))
+    _, snow = run(stub, edit(session_id, EDITING[family], instruction="cover it in snow", seed=7))
+    assert night[0].sha256 != snow[0].sha256
+    kept_pixels_are_identical(snow[0])
+
+
+@pytest.mark.parametrize("family", list(EDITING))
 def test_edit_without_a_mask_changes_the_whole_picture(
     stub: pb_grpc.CocreateStub, session_id: str, family: str
 ) -> None:
@@ -104,9 +122,10 @@ def test_edit_without_a_mask_changes_the_whole_picture(
     assert painted[:4] != IMAGE.rgba[:4] or painted[-4:] != IMAGE.rgba[-4:]
 
 
-def test_edit_is_cancelled_within_a_step(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+@pytest.mark.parametrize("family", list(EDITING))
+def test_edit_is_cancelled_within_a_step(stub: pb_grpc.CocreateStub, session_id: str, family: str) -> None:
     long = pb.EditTask(image=IMAGE, mask=MASK, instruction="slowly", steps=200)
-    message = pb.GenerateRequest(session_id=session_id, model=EDITING["flux2-klein"], candidates=1, edit=long)
+    message = pb.GenerateRequest(session_id=session_id, model=EDITING[family], candidates=1, edit=long)
     stream = stub.Generate(message, timeout=180)
     accepted = next(stream).accepted
     for event in stream:
@@ -126,6 +145,7 @@ def test_edit_on_a_family_that_cannot_is_refused_naming_those_that_can(
     message = error.details() or ""
     assert "Stable Diffusion 1.x/2.x models cannot edit" in message
     assert "Flux.1 Kontext" in message and "Flux.2 Klein" in message and "cocreate models pull" in message
+    assert "Qwen-Image-Edit" in message and "qwen-image-edit" in message
 
 
 @pytest.mark.parametrize(
@@ -175,7 +195,7 @@ def test_sdxl_style_and_composition_feed_different_layers(stub: pb_grpc.Cocreate
     assert len({styled[0].sha256, composed[0].sha256, both[0].sha256}) == 3
 
 
-@pytest.mark.parametrize("family", list(EDITING))
+@pytest.mark.parametrize("family", REFERENCING)
 def test_the_editing_families_take_a_reference_picture(
     stub: pb_grpc.CocreateStub, session_id: str, family: str
 ) -> None:
@@ -192,6 +212,7 @@ def test_the_editing_families_take_a_reference_picture(
         ("tiny-sd3", [pb.Reference(image=checkered())], "Stable Diffusion 3.5 models take no reference images"),
         (TINY_IMAGE, [pb.Reference(image=checkered(), kind=pb.REFERENCE_FACE)], "insightface"),
         (EDITING["flux2-klein"], [pb.Reference(image=checkered())] * 2, "1 reference picture"),
+        (EDITING["qwen-image-edit"], [pb.Reference(image=checkered())], "Qwen-Image-Edit models take no reference"),
         (TINY_IMAGE, [pb.Reference(image=checkered(), model="tiny-ip-adapter-sdxl")], "made for Stable Diffusion XL"),
     ],
 )

@@ -29,6 +29,19 @@ def test_the_newest_live_job_of_a_session_supersedes_the_older() -> None:
     loop.close()
 
 
+def test_a_settled_result_is_no_longer_superseded() -> None:
+    loop = asyncio.new_event_loop()
+    lane = LiveLane()
+    finished, superseded = job("1", "m", loop, "s"), job("2", "m", loop, "t")
+    lane.push(finished)
+    lane.push(superseded)
+    assert lane.push(job("3", "m", loop, "t")) is superseded
+    assert not lane.settle(superseded), "superseded before it finished: it stays cancelled"
+    assert lane.settle(finished)
+    assert lane.push(job("4", "m", loop, "s")) is None and not finished.superseded, "its result stands"
+    loop.close()
+
+
 def test_long_jobs_on_other_models_pause_while_live_work_is_pending() -> None:
     loop = asyncio.new_event_loop()
     other_model, same_model, live = job("a", "big", loop), job("b", "fast", loop), job("c", "fast", loop, "s")

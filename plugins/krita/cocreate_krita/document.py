@@ -8,14 +8,15 @@ layers are written in 8-bit sRGB and converted into the document's colour space 
 
 from __future__ import annotations
 
+import contextlib
 import os
-import time
 import uuid
 
 from cocreate_client.pixels import Image, Mask, swap_red_blue
-from krita import Document, Node, Selection
-from PyQt5.QtCore import QByteArray, QCoreApplication, Qt, QTimer
+from krita import Document, Krita, Node, Selection
+from PyQt5.QtCore import QByteArray, QCoreApplication, QItemSelectionModel, Qt, QTimer
 from PyQt5.QtGui import QImage
+from PyQt5.QtWidgets import QAbstractItemView, QDockWidget
 
 from .region import Box, DocumentError, Region, clip, context_box, is_empty
 
@@ -24,22 +25,19 @@ PLACEMENTS = "cocreate/placements"
 GUIDES = "cocreate/guides"
 PREVIEW_LAYER = "cocreate preview"
 WORKING_SPACE = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
-GUARD_MS, GUARD_SECONDS = 5, 3.0
+LAYERS_PANEL, LAYER_LIST = "KisLayerBox", "listLayers"  # object names of Krita's Layers docker and its list
 EMPTY_SELECTION = "The selection is empty: select the part to fill, or deselect to use the whole canvas."
 
 
 class KritaDocument:
     preview_name = PREVIEW_LAYER  # the temporary layer results show on
-    guard_seconds = GUARD_SECONDS  # how long after inserting it the painter's layer is given back
 
     def __init__(self, document: Document) -> None:
         self._doc = document
         self._preview: Node | None = None
         self._painter: Node | None = None  # the layer the painter had active when the preview came
-        self._guard = QTimer()  # after inserting the preview: gives the painter's layer back at once
-        self._guard.setInterval(GUARD_MS)
-        self._guard.timeout.connect(self._keep_painter_active)
-        self._guard_until = 0.0
+        self._shown: Box | None = None  # where the preview layer holds a picture
+        self._activations: QItemSelectionModel | None = None  # the Layers panel's list, watched while it exists
 
     @property
     def key(self) -> str:
@@ -103,40 +101,68 @@ class KritaDocument:
         node = self._active_layer()
         return node.uniqueId().toString() if node is not None else ""
 
+    def make_preview(self, above: str = "") -> None:
+        """The preview layer, empty, made now instead of with the first picture. Live painting makes it when the
+        painter turns Live on, so that no layer is inserted (and made active by Krita) while they paint."""
+        if self._current_preview() is None:
+            self._create_preview(above)
+
     def show_preview(self, box: Box, pixels: Image, above: str = "") -> None:
-        preview = self._preview
-        if preview is not None and preview.parentNode() is None:  # the painter deleted it
-            preview = self._preview = None
+        preview = self._current_preview() or self._create_preview(above)
         if preview is None:
-            self._painter = self._doc.activeNode()
-            preview = self._preview = self._doc.createNode(self.preview_name, "paintlayer")
-            self._insert(preview, above)
-            # Krita makes every inserted layer active, through events it delivers during and shortly after
-            # the insertion: deliver those posted already, then watch a moment for the rest.
-            QCoreApplication.sendPostedEvents()
-            self._guard_until = time.monotonic() + self.guard_seconds
-            self._guard.start()
-            if self._preview is not preview:
-                # Krita runs its event loop inside the insertion; a Cancel handled there removed it.
-                if preview.parentNode() is not None:
-                    preview.remove()
-                return
-            if not self.native:
-                preview.setColorSpace(*WORKING_SPACE)  # a temporary layer: no need to convert back
-                self._doc.waitForDone()
-        if self._preview is preview:
-            preview.setPixelData(swap_red_blue(pixels.rgba), *box.as_tuple())
-            _refresh(preview)
+            return
+        if self._shown not in (None, box):  # what the last picture covered outside this one must not stay
+            self._blank(preview, self._shown)
+        preview.setPixelData(swap_red_blue(pixels.rgba), *box.as_tuple())
+        self._shown = box
+        _refresh(preview)
         self._keep_painter_active()
 
+    def clear_preview(self) -> None:
+        """The preview layer stays, showing nothing."""
+        preview = self._current_preview()
+        if preview is not None and self._shown is not None:
+            self._blank(preview, self._shown)
+            _refresh(preview)
+        self._shown = None
+
     def remove_preview(self) -> None:
-        preview, self._preview = self._preview, None
+        self._unwatch_activations()
+        preview, self._preview, self._shown = self._preview, None, None
         if preview is not None and preview.parentNode() is not None:
             painter_was_on_it = self._is_same(self._doc.activeNode(), preview)
             preview.remove()
             if painter_was_on_it:
                 self._restore_painter()
         self._painter = None
+
+    def _current_preview(self) -> Node | None:
+        if self._preview is not None and self._preview.parentNode() is None:  # the painter deleted it
+            self._unwatch_activations()
+            self._preview, self._shown = None, None
+        return self._preview
+
+    def _create_preview(self, above: str) -> Node | None:
+        """Insert the preview layer and give the painter's layer back; None when a Cancel removed it meanwhile."""
+        self._painter = self._doc.activeNode()
+        preview = self._preview = self._doc.createNode(self.preview_name, "paintlayer")
+        self._shown = None
+        # Krita makes every inserted layer active, through events it delivers inside the insertion (it runs its
+        # event loop there) or up to a moment later: each activation is answered as it happens.
+        self._watch_activations()
+        self._insert(preview, above)
+        if self._preview is not preview:  # a Cancel handled inside the insertion removed it
+            if preview.parentNode() is not None:
+                preview.remove()
+            return None
+        if not self.native:
+            preview.setColorSpace(*WORKING_SPACE)  # a temporary layer: no need to convert back
+            self._doc.waitForDone()
+        self._keep_painter_active()
+        return preview
+
+    def _blank(self, preview: Node, box: Box) -> None:
+        preview.setPixelData(bytes(4 * box.width * box.height), *box.as_tuple())  # the preview is always 8-bit RGBA
 
     def add_layer(self, name: str, box: Box, pixels: Image, above: str = "") -> None:
         # Not made active here: Krita activates every added layer itself once its UI holds it, and
@@ -163,15 +189,29 @@ class KritaDocument:
 
     def _keep_painter_active(self) -> None:
         """Krita makes every inserted layer active; the painter keeps painting on their own layer instead."""
-        if self._preview is None or time.monotonic() > self._guard_until:
-            self._guard.stop()
-        if self._preview is None:
-            return
         active = self._doc.activeNode()
         if self._is_same(active, self._preview):
             self._restore_painter()
         elif active is not None:
             self._painter = active  # the painter chose another layer meanwhile
+
+    def _watch_activations(self) -> None:
+        """Hear of every change of the active layer: the Layers panel's list follows it at once."""
+        if self._activations is None:
+            self._activations = _layer_list_selection()
+            if self._activations is not None:
+                self._activations.currentChanged.connect(self._activated)
+
+    def _unwatch_activations(self) -> None:
+        watched, self._activations = self._activations, None
+        if watched is not None:
+            with contextlib.suppress(TypeError, RuntimeError):  # the panel went away with its window
+                watched.currentChanged.disconnect(self._activated)
+
+    def _activated(self, *_: object) -> None:
+        # Heard inside Krita's activation, before its other parts (the tools) have: the painter's layer is given
+        # back right after it, before any input event or timer runs.
+        QTimer.singleShot(0, self._keep_painter_active)
 
     def _restore_painter(self) -> None:
         painter = self._painter
@@ -254,6 +294,15 @@ class KritaDocument:
 
     def _annotation(self, kind: str) -> bytes:
         return bytes(self._doc.annotation(kind)) if kind in self._doc.annotationTypes() else b""
+
+
+def _layer_list_selection() -> QItemSelectionModel | None:
+    """The selection of the Layers panel's list, whose current row Krita sets whenever it makes a layer active;
+    None where there is no such panel."""
+    window = Krita.instance().activeWindow()
+    panel = window.qwindow().findChild(QDockWidget, LAYERS_PANEL) if window is not None else None
+    layers = panel.findChild(QAbstractItemView, LAYER_LIST) if panel is not None else None
+    return layers.selectionModel() if layers is not None else None
 
 
 def _qimage_bytes(image: QImage) -> bytes:

@@ -35,6 +35,14 @@ class LiveCanvas(Canvas, Protocol):
         """Something that changes whenever the painter changes the layer or the selection; cheap to read."""
         ...
 
+    def make_preview(self, above: str = "") -> None:
+        """Make the (empty) preview layer above `above` now; the painter's active layer stays active."""
+        ...
+
+    def clear_preview(self) -> None:
+        """The preview layer stays and shows nothing."""
+        ...
+
 
 @dataclass
 class Update:
@@ -104,6 +112,9 @@ class LivePainting:
             return
         self.active = True
         self._seen = self._sent = None
+        # The live layer is made now, while the painter clicks Live, and only repainted afterwards: Krita makes
+        # an inserted layer active, which must never happen under a stroke.
+        self.canvas.make_preview(self.canvas.anchor())
         self._say("Live: connecting…")
         client, key, name = self.client, self.canvas.key, self.canvas.name
         self.calls.submit(
@@ -121,13 +132,14 @@ class LivePainting:
         self._say("Live painting is off.")
 
     def apply(self) -> None:
-        """The shown result becomes a normal layer above the painter's; the daemon hears it was accepted."""
+        """The shown result becomes a normal layer above the painter's (the live layer stays, empty, for the next
+        update); the daemon hears it was accepted."""
         shown = self.shown
         if shown is None:
             self._say("No live result to apply yet.")
             return
         self.shown = None
-        self.canvas.remove_preview()
+        self.canvas.clear_preview()
         name = f"live: {self.params().layer_name}"
         self.canvas.add_layer(name, shown.placement.box, layer_pixels(shown.image, shown.placement.mask), shown.above)
         client = self.client

@@ -8,7 +8,6 @@ removes that layer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable
 
 from cocreate_client import CocreateClient
@@ -32,8 +31,6 @@ class LiveDocument(KritaDocument):
     """A document as live painting sees it: its own preview layer, which is left out of what is sent."""
 
     preview_name = LIVE_LAYER
-    # For as long as the live layer is there: on a busy machine Krita activated it again after the usual guard.
-    guard_seconds = math.inf
 
     def __init__(self, document: Document) -> None:
         super().__init__(document)
@@ -59,7 +56,7 @@ class LiveDocument(KritaDocument):
     def read_region(self) -> Region:
         # The live layer is hidden while reading, so the model sees the painting, not its last answer.
         preview = self._preview
-        if preview is None or preview.parentNode() is None or not preview.visible():
+        if preview is None or self._shown is None or preview.parentNode() is None or not preview.visible():
             return super().read_region()
         preview.setVisible(False)
         self._doc.refreshProjection()

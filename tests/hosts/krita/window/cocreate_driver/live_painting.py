@@ -63,11 +63,14 @@ def live_painting(verdict: Verdict) -> Steps:
     check("the painter's layer stays active", watch.kept("Sketch"), watch)
 
     started, sent_before = time.monotonic(), live.stats.sent
+    watch = ActiveWatch(document)
     for number in range(STROKES):  # a stroke every 0.5 s: faster than the updates come back on a busy CPU
         dab(document, sketch, number)
-        yield pause(0.5)
+        until = time.monotonic() + 0.5
+        yield Wait(lambda until=until: time.monotonic() >= until, "0.5 s", watch=watch)
     strokes_per_second = STROKES / (time.monotonic() - started)
-    yield Wait(lambda: not live.updates and live.stats.sent > sent_before, "the last update", 240)
+    yield Wait(lambda: not live.updates and live.stats.sent > sent_before, "the last update", 240, watch=watch)
+    check("the painter's layer stays active while updates show", watch.kept("Sketch"), watch)
     verdict.facts["live"] = {
         "strokes_per_second": round(strokes_per_second, 2),
         "sent": live.stats.sent,
@@ -93,7 +96,12 @@ def live_painting(verdict: Verdict) -> Steps:
     live_panel.apply_button.click()
     layers = tree(document.rootNode())
     check("Apply makes the result a normal layer", any(n.startswith("live: ") for n in layers), layers)
-    check("Apply removes the live layer", live_layer(document) is None, layers)
+    layer = live_layer(document)
+    check(
+        "Apply leaves the live layer empty, for the next update",
+        layer is not None and not any(bytes(layer.pixelData(0, 0, document.width(), document.height()))),
+        layers,
+    )
     yield pause(1.0)
 
     live_panel.toggle.click()
