@@ -12,6 +12,7 @@ import torch
 from core_server.engines.families import flux
 from core_server.engines.reference import References
 from core_server.models import ModelCatalog, redux
+from core_server.models.pulls import needed_files, resolve
 from core_server.models.tiny_redux import TINY_REDUX
 from core_server.tasks import Adapter, EngineError, Reference
 from tests.engines.support import load_on_cpu, random_image
@@ -55,3 +56,15 @@ def test_a_redux_folder_missing_a_part_is_refused_by_name(catalog: ModelCatalog,
     with pytest.raises(EngineError, match=f"broken-redux at .* lacks {redux.EMBEDDER}; pull it again"):
         References().call_options(engine._pipe, flux.FAMILY, (reference,), 64, PROMPT)  # type: ignore[attr-defined]
     engine.close()
+
+
+def test_a_redux_folder_is_added_as_a_flux_adapter_and_pulled_by_name(catalog: ModelCatalog, tmp_path: Path) -> None:
+    folder = tmp_path / "FLUX.1-Redux-dev"
+    shutil.copytree(catalog.resolve(TINY_REDUX, "adapter").path, folder)
+    entry = catalog.add("my-redux", folder)
+    assert (entry.kind, entry.family) == ("adapter", "flux")
+    catalog.remove("my-redux")
+    assert resolve(redux.PULL_NAME) == (redux.REPO, redux.PULL_NAME)
+    # Only the diffusers parts: not the BFL single file (the same weights again), the licence or the picture.
+    repo_files = [*redux.PULL_FILES, "flux1-redux-dev.safetensors", "LICENSE.md", "redux.png", "README.md"]
+    assert needed_files(repo_files) == sorted(redux.PULL_FILES)
