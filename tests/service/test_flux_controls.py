@@ -53,8 +53,8 @@ def candidates(stub: pb_grpc.CocreateStub, request: pb.GenerateRequest) -> list[
     return [e.candidate.image.rgba for e in events if e.HasField("candidate")]
 
 
-def flux(session: str, *controls: pb.Control) -> pb.GenerateRequest:
-    return inpaint(session, *controls, model=TINY_FLUX, candidates=2, exploration=1.0)
+def flux(session: str, *controls: pb.Control, count: int = 1) -> pb.GenerateRequest:
+    return inpaint(session, *controls, model=TINY_FLUX, candidates=count, exploration=1.0)
 
 
 def union(kind: int, **fields: object) -> pb.Control:
@@ -64,8 +64,8 @@ def union(kind: int, **fields: object) -> pb.Control:
 def test_two_modes_of_one_union_controlnet_change_every_candidate(
     flux_stub: pb_grpc.CocreateStub, flux_session: str
 ) -> None:
-    one = candidates(flux_stub, flux(flux_session, union(pb.CONTROL_DEPTH)))
-    two = candidates(flux_stub, flux(flux_session, union(pb.CONTROL_DEPTH), union(pb.CONTROL_CANNY)))
+    one = candidates(flux_stub, flux(flux_session, union(pb.CONTROL_DEPTH), count=2))
+    two = candidates(flux_stub, flux(flux_session, union(pb.CONTROL_DEPTH), union(pb.CONTROL_CANNY), count=2))
     assert len(two) == 2 and two[0] != two[1]
     assert two[0] != one[0] and two[1] != one[1]
 
@@ -75,7 +75,7 @@ def test_two_single_kind_controlnets_run_side_by_side(flux_stub: pb_grpc.Cocreat
     both = candidates(
         flux_stub, flux(flux_session, control(pb.CONTROL_DEPTH, model=DEPTH), control(pb.CONTROL_CANNY, model=CANNY))
     )
-    assert both[0] != depth[0] and both[1] != depth[1]
+    assert both != depth
     # Without a model named, each kind takes its installed single-kind ControlNet.
     assert candidates(flux_stub, flux(flux_session, control(pb.CONTROL_DEPTH), control(pb.CONTROL_CANNY))) == both
 
