@@ -55,9 +55,12 @@ class Steer:
         return not (step / steps < self.start or (step + 1) / steps > self.end)
 
 
-def pipeline(pipe: DiffusionPipeline, family: Family, nets: Sequence[torch.nn.Module]) -> DiffusionPipeline:
-    """The family's inpaint pipeline on `pipe`'s own parts, taking the ControlNet options of engines.control."""
-    base = getattr(diffusers, family.pipelines.inpaint)
+def pipeline(
+    pipe: DiffusionPipeline, family: Family, nets: Sequence[torch.nn.Module], base_name: str = ""
+) -> DiffusionPipeline:
+    """The family's inpaint pipeline (or the diffusers pipeline `base_name`) on `pipe`'s own parts, taking the
+    ControlNet options of engines.control."""
+    base = getattr(diffusers, base_name or family.pipelines.inpaint)
     steered = _steered_class(base)
     modules, options = base._get_signature_keys(base)
     parts = {key: pipe.components.get(key) for key in modules}

@@ -24,7 +24,7 @@ from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import Family
-from core_server.engines.families.single_file import config_folder
+from core_server.engines.families.single_file import config_folder, flow_config_folder
 from core_server.models import control_models, controlnet_files, ip_adapter, redux, tiny_redux, tiny_reference
 from core_server.models.control_pulls import curated_kinds
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
@@ -169,7 +169,10 @@ class ModelCatalog:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
             if flow is not None:
-                config_dir, family = self._flow_base(data, path, flow, config)
+                all_in_one = None if config is not None else _all_in_one_config(path, flow, self.models_dir / "configs")
+                config_dir, family = (
+                    (all_in_one, flow.family) if all_in_one else self._flow_base(data, path, flow, config)
+                )
             data["models"][name] = self._record(
                 kind, "local", path, config_dir, family, _control_info(path, name, controls, config_dir)
             )
@@ -563,6 +566,15 @@ def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
         titles = ", ".join(family.title for family in FAMILIES.values())
         raise CatalogError(f"{path.name} is a {found.family} {found.describe()}; cocreate runs {titles}.")
     return found
+
+
+def _all_in_one_config(path: Path, flow: TransformerCheckpoint, written: Path) -> Path | None:
+    """The configs written for a Flux.1 / Chroma file holding its VAE and text encoders (ComfyUI's all-in-one
+    layout), or None for a transformer alone."""
+    try:
+        return flow_config_folder(written, path, flow)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
 
 
 def _detect(checkpoint: Path) -> Detected:

@@ -460,6 +460,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     family=entry.family,
                     load_seconds=resident.load_seconds if resident else 0.0,
                     load_peak_rss_bytes=resident.load_peak_rss_bytes if resident else 0,
+                    controls=entry.controls,
                 )
             )
         return infos

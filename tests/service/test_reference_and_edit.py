@@ -156,8 +156,11 @@ def test_edit_on_a_family_that_cannot_is_refused_naming_those_that_can(
         (pb.EditTask(image=IMAGE, mask=disc(32, 32), instruction="night"), "edit.mask"),
     ],
 )
-def test_bad_edits_are_invalid(stub: pb_grpc.CocreateStub, session_id: str, task: pb.EditTask, field: str) -> None:
-    message = pb.GenerateRequest(session_id=session_id, model=EDITING["flux2-klein"], candidates=1, edit=task)
+@pytest.mark.parametrize("family", list(EDITING))
+def test_bad_edits_are_invalid(
+    stub: pb_grpc.CocreateStub, session_id: str, task: pb.EditTask, field: str, family: str
+) -> None:
+    message = pb.GenerateRequest(session_id=session_id, model=EDITING[family], candidates=1, edit=task)
     error = refusal(stub, message)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in (error.details() or "")

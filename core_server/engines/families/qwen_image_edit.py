@@ -32,6 +32,7 @@ FAMILY = flow.family(
     latent_rgb=LATENT_RGB,  # Qwen-Image's VAE
     default_steps=50,  # what Qwen's model card runs, with a true CFG scale of 4
     default_guidance=4.0,
+    gpu_dtype="bfloat16",  # as Qwen ships it and runs it; its Qwen2.5-VL encoder overflows float16
     true_inpainting="no inpainting variant: img2img with the mask blended in, the picture given as context",
     call_options=call_options,
     preview_latents=unpack_2x2,
