@@ -9,14 +9,14 @@
   the processor is loaded without its video half (Qwen2VLProcessor otherwise unchanged).
 
 The 2509 and 2511 releases (QwenImageEditPlusPipeline folders, the same parts) load here too; their prompt
-names the picture as the Plus pipeline does for one picture.
+names the picture as the Plus pipeline does for one picture. A call with reference pictures goes to diffusers'
+QwenImageEditPlusPipeline on the same parts, which takes several pictures.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +24,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_inpaint
+from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_inpaint, pipeline_qwenimage_edit_plus
 from diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_inpaint import QwenImageEditInpaintPipeline
+from diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus import VAE_IMAGE_SIZE, QwenImageEditPlusPipeline
 from PIL import Image
 from transformers import Qwen2VLProcessor
+
+from core_server.engines import noise
+from core_server.tasks import EngineError
 
 VISION = "<|vision_start|>"  # where the picture's tokens begin in the prompt
 
@@ -55,10 +59,32 @@ class QwenImageEditRegionPipeline(QwenImageEditInpaintPipeline):
             pipe.prompt_template_encode = pipe.prompt_template_encode.replace(VISION, f"Picture 1: {VISION}")
         return pipe
 
-    def __call__(self, image: Any = None, *, height: int, width: int, **options: Any) -> Any:  # type: ignore[override]
+    def __call__(  # type: ignore[override]
+        self, image: Any = None, *, height: int, width: int, image_reference: Any = None, **options: Any
+    ) -> Any:
         # The pipeline reads the picture's size off a PIL image (a tensor's .size is a method).
+        pictures = _pictures(image)
         with _painting_at(width, height):
-            return super().__call__(image=_pictures(image), height=height, width=width, **options)
+            if image_reference:
+                return self._with_references(pictures, list(image_reference), height, width, options)
+            return super().__call__(image=pictures, height=height, width=width, **options)
+
+    def _with_references(
+        self, pictures: list[Image.Image], references: list[Image.Image], height: int, width: int, options: dict
+    ) -> Any:
+        """diffusers' QwenImageEditPlusPipeline, on these same parts, takes several pictures: the one painted,
+        then the references. It has no mask: it paints the whole region afresh (strength 1), and engines.paint
+        composites the result under the mask as it does every result."""
+        if options.pop("strength") < 1:
+            raise EngineError(
+                "Qwen-Image-Edit takes reference pictures only where it paints afresh (edit, inpaint and expand at "
+                "strength 1), not for variants; send the picture without references."
+            )
+        del options["mask_image"]
+        noise.also_drawn_in(pipeline_qwenimage_edit_plus)
+        plus = QwenImageEditPlusPipeline.from_pipe(self)
+        plus.set_progress_bar_config(disable=True)
+        return plus(image=[*pictures, *references], height=height, width=width, **options)
 
 
 def _pictures(image: Any) -> list[Image.Image]:
@@ -84,20 +110,25 @@ _REDIRECT_LOCK = threading.Lock()
 
 
 def _redirect() -> None:
-    """Replace the pipeline module's calculate_dimensions, once, by one that gives the size of the call running on
-    this thread (other threads and calls get diffusers' own)."""
-    module = sys.modules[QwenImageEditInpaintPipeline.__module__]
-    assert module is pipeline_qwenimage_edit_inpaint
+    """Replace the pipelines' calculate_dimensions, once, by one that sizes for the call running on this thread
+    (other threads and calls get diffusers' own): the edit-inpaint pipeline paints the size asked; the Plus
+    pipeline encodes each picture at the painted area (not 1024²) and shows it to the text encoder as it would."""
     with _REDIRECT_LOCK:
-        if getattr(module, "_cocreate_size", False):
+        if getattr(pipeline_qwenimage_edit_inpaint, "_cocreate_size", False):
             return
-        calculate = module.calculate_dimensions
+        inpaint_calculate = pipeline_qwenimage_edit_inpaint.calculate_dimensions
+        plus_calculate = pipeline_qwenimage_edit_plus.calculate_dimensions
 
-        def calculate_dimensions(target_area: float, ratio: float) -> tuple[int, int, None]:
+        def painted_size(target_area: float, ratio: float) -> tuple[int, int, Any]:
             size = getattr(_call, "size", None)
-            if size is None:
-                return calculate(target_area, ratio)
-            return size[0], size[1], None
+            return inpaint_calculate(target_area, ratio) if size is None else (size[0], size[1], None)
 
-        module.calculate_dimensions = calculate_dimensions
-        module._cocreate_size = True
+        def picture_size(target_area: float, ratio: float) -> tuple[int, int]:
+            size = getattr(_call, "size", None)
+            if size is not None and target_area == VAE_IMAGE_SIZE:
+                target_area = size[0] * size[1]
+            return plus_calculate(target_area, ratio)
+
+        pipeline_qwenimage_edit_inpaint.calculate_dimensions = painted_size
+        pipeline_qwenimage_edit_plus.calculate_dimensions = picture_size
+        pipeline_qwenimage_edit_inpaint._cocreate_size = True

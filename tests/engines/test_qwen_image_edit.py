@@ -18,7 +18,7 @@ from core_server.engines.families import family_of_folder
 from core_server.models import CatalogError, ModelCatalog
 from core_server.models.flow_checkpoints import COMFY_PREFIX, TransformerCheckpoint, detect, tensor_shapes
 from core_server.models.pulls import needed_files, resolve
-from core_server.tasks import CancelToken, EditTask, Engine
+from core_server.tasks import CancelToken, EditTask, Engine, EngineError, Reference, VariantsTask
 from tests.engines.support import disc_mask, load_on_cpu, random_image
 
 TINY = "tiny-qwen-image-edit"
@@ -64,6 +64,30 @@ def test_an_edit_of_a_region_reports_the_size_it_painted(engine: Engine) -> None
     result = engine.run(task, [1], previews=False, emit=lambda e: painted.append(e.painted), cancel=CancelToken())
     assert result.images[0].width == 160
     assert set(painted) == {result.painted} and max(result.painted) <= 64
+
+
+def test_a_reference_picture_goes_through_the_plus_pipeline_at_the_painted_size(engine: Engine) -> None:
+    picture, mask = random_image(64, 64), disc_mask(64, 64, 32, 32, 16)
+    references = (Reference(random_image(48, 48, seed=5)),)
+    sizes = []
+    original = engine._pipe.vae.encode
+
+    def encode(pixels: torch.Tensor, *args: object, **kwargs: object) -> object:
+        sizes.append(tuple(pixels.shape[-2:]))
+        return original(pixels, *args, **kwargs)
+
+    engine._pipe.vae.encode = encode
+    try:
+        task = EditTask(image=picture, mask=mask, instruction="in its style", steps=2, references=references)
+        first = engine.run(task, [4], previews=False, emit=lambda e: None, cancel=CancelToken())
+        again = engine.run(task, [4], previews=False, emit=lambda e: None, cancel=CancelToken())
+    finally:
+        engine._pipe.vae.encode = original
+    assert first.images[0].data == again.images[0].data
+    assert sizes and set(sizes) == {(64, 64)}, "each picture encoded at the painted size, not about 1024²"
+    variants = VariantsTask(image=picture, strength=0.5, steps=2, references=references)
+    with pytest.raises(EngineError, match="not for variants"):
+        engine.run(variants, [4], previews=False, emit=lambda e: None, cancel=CancelToken())
 
 
 def test_a_plus_folder_is_this_family_and_names_its_picture(catalog: ModelCatalog, tmp_path: Path) -> None:

@@ -2,14 +2,15 @@
 instruction beside the picture, and the transformer takes the picture's latents as context tokens beside the
 ones it paints, so an edit (and an inpaint) sees what is there. It paints through engines.qwen_image_edit
 (diffusers' edit-inpaint pipeline, at the size engines.paint chose). The 2509 and 2511 releases ship as
-QwenImageEditPlusPipeline folders with the same parts, and load the same way."""
+QwenImageEditPlusPipeline folders with the same parts, and load the same way; a reference picture is painted
+through that Plus pipeline, beside the picture."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from core_server.engines.families import flow
-from core_server.engines.families.family import Pipelines
+from core_server.engines.families.family import IMAGE_REFERENCE, Pipelines
 from core_server.engines.families.flow import unpack_2x2
 from core_server.engines.families.qwen_image import LATENT_RGB, call_options
 
@@ -38,5 +39,6 @@ FAMILY = flow.family(
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
     edits=True,
+    references=IMAGE_REFERENCE,  # through diffusers' QwenImageEditPlusPipeline on the same parts
     same_transformer_as="qwen-image",
 )
