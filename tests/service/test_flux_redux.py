@@ -44,15 +44,15 @@ def test_a_redux_reference_changes_the_picture_with_its_strength(
     _, (plain,) = run(stub, inpaint(session_id, model, seed=11))
     faint_turn, (faint,) = run(stub, inpaint(session_id, model, pb.Reference(image=checkered(), strength=0.3), seed=11))
     _, (strong,) = run(stub, inpaint(session_id, model, pb.Reference(image=checkered(), strength=1.0), seed=11))
-    assert len({plain.sha256, faint.sha256, strong.sha256}) == 3
+    assert len({plain.image.rgba, faint.image.rgba, strong.image.rgba}) == 3
     assert distance(strong, plain) > 0.05
     kept_pixels_are_identical(strong)
     recorded = turn_params(stub, session_id, faint_turn)["references"]
     assert recorded[0]["adapter"]["name"] == TINY_REDUX and recorded[0]["strength"] == pytest.approx(0.3)
     _, (again,) = run(stub, inpaint(session_id, model, pb.Reference(image=checkered(), strength=1.0), seed=11))
-    assert again.sha256 == strong.sha256, "the same seed and reference make the same candidate"
+    assert again.image.rgba == strong.image.rgba, "the same seed and reference make the same candidate"
     _, (plain_again,) = run(stub, inpaint(session_id, model, seed=11))
-    assert plain_again.sha256 == plain.sha256, "without references nothing of the last one is left"
+    assert plain_again.image.rgba == plain.image.rgba, "without references nothing of the last one is left"
 
 
 def test_two_references_and_a_reference_beside_a_control(stub: pb_grpc.CocreateStub, session_id: str) -> None:
@@ -61,10 +61,10 @@ def test_two_references_and_a_reference_beside_a_control(stub: pb_grpc.CocreateS
     other = pb.Reference(image=checkered(24), strength=1.0)
     _, (first,) = run(stub, inpaint(session_id, model, one, seed=5))
     _, (both,) = run(stub, inpaint(session_id, model, one, other, seed=5))
-    assert both.sha256 != first.sha256
+    assert both.image.rgba != first.image.rgba
     controlled = inpaint(session_id, model, one, seed=5, controls=[pb.Control(kind=pb.CONTROL_DEPTH, image=stripes())])
     _, (steered,) = run(stub, controlled)
-    assert steered.sha256 != first.sha256
+    assert steered.image.rgba != first.image.rgba
 
 
 @pytest.mark.parametrize(
