@@ -1,6 +1,7 @@
 """The image families at real size with random weights: seconds per step, memory.
 
-    python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2] [--sizes-only] [--no-fp8]
+    python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2] [--sizes-only]
+                              [--precision both|default|fp8]
 
 The UNet families (SD 1.5, SDXL) and SD 3.5 medium's MMDiT fit a CPU machine whole: they are always timed at
 full depth, at --side² (give 512 for SD 1.5's native size). For the other flow-matching transformers:
@@ -324,7 +325,10 @@ def main() -> None:
     )
     parser.add_argument("--sizes-only", action="store_true", help="parameters and weight memory only, no timing")
     parser.add_argument(
-        "--no-fp8", action="store_true", help="the compute dtype only (the daemon keeps fp8 storage off on the CPU)"
+        "--precision",
+        choices=("both", "default", "fp8"),
+        default="both",
+        help="the compute dtype, fp8 weights, or both side by side (default; the daemon stores no fp8 on the CPU)",
     )
     args = parser.parse_args()
 
@@ -344,7 +348,8 @@ def main() -> None:
             f"{spec.title}: {params / 1e9:.2f} B parameters, weights {params * 2 / GIB:.1f} GiB in bfloat16, "
             f"{params / GIB:.1f} GiB in fp8; depth {real}"
         )
-        for fp8 in () if args.sizes_only else (False,) if args.no_fp8 else (False, True):
+        chosen = {"both": (False, True), "default": (False,), "fp8": (True,)}[args.precision]
+        for fp8 in () if args.sizes_only else chosen:
             label = "fp8 weights" if fp8 else dtype_name(dtype)
             if args.full or not spec.depth_keys:
                 seconds, peak = time_step(spec, None, args.side, dtype, device, fp8, args.repeat)
