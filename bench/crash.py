@@ -60,7 +60,7 @@ def client(daemon: Daemon, session: str, ledger: Ledger, rng: random.Random, sto
                     continue
                 candidates = [e.candidate for e in events if e.HasField("candidate")]
                 with ledger.lock:
-                    ledger.turns[done.turn_id] = [c.sha256 for c in candidates]
+                    ledger.turns[done.turn_id] = [c.candidate_id for c in candidates]
                 reply = stub.Feedback(
                     pb.FeedbackRequest(candidate_id=candidates[0].candidate_id, decision=pb.ACCEPTED), timeout=10
                 )
@@ -79,13 +79,13 @@ def check(home: Path, ledger: Ledger) -> list[str]:
         running = db.execute("SELECT count(*) FROM turns WHERE status = 'running'").fetchone()[0]
         if running:
             problems.append(f"{running} turns left 'running'")
-        for turn_id, shas in ledger.turns.items():
-            stored = [
-                r[0] for r in db.execute("SELECT sha256 FROM candidates WHERE turn_id = ? ORDER BY idx", (turn_id,))
-            ]
+        for turn_id, candidate_ids in ledger.turns.items():
+            stored = [r[0] for r in db.execute("SELECT id FROM candidates WHERE turn_id = ? ORDER BY idx", (turn_id,))]
             status = db.execute("SELECT status FROM turns WHERE id = ?", (turn_id,)).fetchone()
-            if stored != shas or status != ("completed",):
-                problems.append(f"turn {turn_id}: acknowledged {len(shas)} candidates, found {len(stored)} ({status})")
+            if stored != candidate_ids or status != ("completed",):
+                problems.append(
+                    f"turn {turn_id}: acknowledged {len(candidate_ids)} candidates, found {len(stored)} ({status})"
+                )
         known = {r[0] for r in db.execute("SELECT id FROM feedback")}
         problems += [f"feedback {f} lost" for f in ledger.feedback - known]
         blobs = [

@@ -2,8 +2,8 @@
 
     python bench/families.py [--family flux ...] [--side 1024] [--full] [--repeat 2] [--sizes-only]
 
-The UNet families (SD 1.5, SDXL) fit a CPU machine whole: they are always timed at full depth. For the
-flow-matching transformers:
+The UNet families (SD 1.5, SDXL) and SD 3.5 medium's MMDiT fit a CPU machine whole: they are always timed at
+full depth, at --side² (give 512 for SD 1.5's native size). For the other flow-matching transformers:
 
 For each family the transformer is built from its real published config (written below; no download) in
 the daemon's compute dtype, with random weights, and one denoising step (one transformer forward of one
@@ -15,18 +15,22 @@ The full depth needs 8 GB (Flux.2 Klein 4B) to 41 GB (Qwen-Image 20B) in bfloat1
 fit (every CPU machine we have), the bench builds the real width with one block of each kind, then with
 two of one kind at a time, and extrapolates linearly to the real depth: per step = t(1, 1) + sum over
 kinds of (real count - 1) x (t(that kind at 2) - t(1, 1)). It says which. Weight memory is exact for the full model
-(parameters counted on the meta device); peak memory is measured for what actually ran (CUDA: peak
-allocated; CPU: the growth of the process's peak RSS).
+(parameters counted on the meta device); peak memory is measured while the built model runs, the weights
+as stored included (CUDA: peak allocated; CPU: the process's peak RSS over what it held before the build,
+the peak restarted through Linux's /proc/self/clear_refs). The load average is printed with each family:
+on a shared CPU the seconds are only as good as the machine was quiet.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -103,6 +107,18 @@ def _qwen_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
     }
 
 
+def _sd3_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
+    config = model.config
+    return {
+        "hidden_states": torch.randn(1, config.in_channels, side, side, dtype=dtype),
+        # CLIP's 77 tokens, then T5's 256 (the pipeline's max_sequence_length)
+        "encoder_hidden_states": torch.randn(1, 77 + 256, config.joint_attention_dim, dtype=dtype),
+        "pooled_projections": torch.randn(1, config.pooled_projection_dim, dtype=dtype),
+        "timestep": torch.tensor([500.0]),
+        "return_dict": False,
+    }
+
+
 def _unet_inputs(model: Any, side: int, dtype: torch.dtype) -> dict[str, Any]:
     config = model.config
     inputs = {
@@ -146,6 +162,21 @@ SPECS = {
         },
         (),
         _unet_inputs,
+    ),
+    "sd35-medium": Spec(
+        "Stable Diffusion 3.5 medium MMDiT 2.5B",
+        "SD3Transformer2DModel",
+        {
+            "sample_size": 128,
+            "num_layers": 24,
+            "num_attention_heads": 24,
+            "caption_projection_dim": 1536,
+            "pos_embed_max_size": 384,
+            "dual_attention_layers": tuple(range(13)),
+            "qk_norm": "rms_norm",
+        },
+        (),
+        _sd3_inputs,
     ),
     "flux": Spec(
         "Flux.1 [dev] 12B",
@@ -202,10 +233,37 @@ def parameter_count(spec: Spec) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
 
+CLEAR_REFS, STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")
+
+
+def _status_bytes(field: str) -> int:
+    line = next(line for line in STATUS.read_text().splitlines() if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
+
+def reset_peak(device: torch.device) -> int:
+    """Start a new peak; returns what the process holds now (CPU) or 0 (CUDA, whose peak counts from zero)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return 0
+    try:
+        CLEAR_REFS.write_text("5")  # Linux: the peak RSS (VmHWM) starts again from the current RSS
+        return _status_bytes("VmRSS")
+    except OSError:  # no /proc: the peak since the process began, over what it had reached before
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def peak_bytes(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        return _status_bytes("VmHWM")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def load_average() -> str:
+    return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def time_step(
@@ -218,9 +276,7 @@ def time_step(
     repeat: int,
 ) -> tuple[float, int]:
     """Median seconds of one forward, and the peak memory growth it caused."""
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    before = peak_bytes(device)
+    before = reset_peak(device)
     torch.manual_seed(0)
     # Built where it runs, in its dtype: a 20B model made in float32 on the CPU first would take minutes.
     default = torch.get_default_dtype()
@@ -232,6 +288,7 @@ def time_step(
         torch.set_default_dtype(default)
     if fp8:
         model.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+    reset_peak(device)  # the peak of running: the weights as stored, not the build's (made in `dtype` first)
     latent_side = side // 8
     inputs = {
         key: value.to(device) if isinstance(value, torch.Tensor) else value
@@ -248,7 +305,7 @@ def time_step(
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - started)
-    peak = peak_bytes(device) - (0 if device.type == "cuda" else before)
+    peak = peak_bytes(device) - before
     del model, inputs
     gc.collect()
     if device.type == "cuda":
@@ -273,6 +330,7 @@ def main() -> None:
     if device.type == "cuda":
         dtype = torch.bfloat16  # float16 overflows in these transformers; bfloat16 is what they ship in
     print(f"device {device}, compute dtype {dtype_name(dtype)}, {args.side}² px, one candidate per step")
+    print(f"threads {torch.get_num_threads()}, {load_average()}")
     for name in args.family or list(SPECS):
         spec = SPECS[name]
         params = parameter_count(spec)
@@ -302,6 +360,7 @@ def main() -> None:
                     f"  {label:>12}: {estimate:.2f} s/step extrapolated ({base:.3f} s at one block of each kind), "
                     f"peak {peak / GIB:.2f} GiB at one block of each kind"
                 )
+        print(f"  ({load_average()})")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core_server.sessions.blobs import FolderBlobs
-from core_server.sessions.images import encode_png
+from core_server.sessions.images import encode_png, encode_pngs
 from core_server.tasks import RGBAImage
 
 
@@ -78,7 +78,8 @@ def stored(blobs: FolderBlobs, images: list[RGBAImage]) -> Callable[[], object]:
 
     def store() -> object:
         mark = bytes([next(rounds) % 256] * 4)
-        return blobs.put_images([RGBAImage(i.width, i.height, mark + i.data[4:]) for i in images])
+        pngs = encode_pngs([RGBAImage(i.width, i.height, mark + i.data[4:]) for i in images])
+        return [blobs.put_bytes(png, "image") for png in pngs]
 
     return store
 

@@ -15,13 +15,18 @@ from typing import Any
 
 from ray import serve
 
-from ..tasks import Cancelled, CancelToken, Engine, EngineError, EngineEvent, Task
+from ..scheduler.jobs import PausableToken
+from ..scheduler.live import PAUSED_STAGE
+from ..tasks import Cancelled, Engine, EngineError, EngineEvent, Task
+from .binding import bind_replica_server_to_node_ip
+from .pausing import Hardware, follow_board
 
 log = logging.getLogger(__name__)
 MODELS_PER_REPLICA = 2
 
-# What a replica yields, in order: ("started", replica_id, pid, node_id), then ("event", EngineEvent)*,
-# then one of ("result", GenerationResult), ("cancelled",), ("refused", message), ("failed", message).
+# What a replica yields, in order: ("started", replica_id, pid, node_id, Hardware), then ("event", EngineEvent)*,
+# then ("stage", name, seconds) for the time it held the job for live work (cluster.pausing) if any, then one of
+# ("result", GenerationResult), ("cancelled",), ("refused", message), ("failed", message).
 Message = tuple[Any, ...]
 
 
@@ -37,6 +42,7 @@ class _Loaded:
 
 class EngineReplica:
     def __init__(self, kind: str) -> None:
+        bind_replica_server_to_node_ip()
         self.kind = kind
         self._entries: dict[str, Any] = {}  # model name -> catalog entry, as the front resolved it
         self._loading: dict[str, asyncio.Future[_Loaded]] = {}
@@ -63,11 +69,19 @@ class EngineReplica:
             return _Loaded(load_engine(self._entries[model]))
 
     async def generate(
-        self, task: Task, seeds: Sequence[int], previews: bool, entry: Any, session: str = ""
+        self,
+        task: Task,
+        seeds: Sequence[int],
+        previews: bool,
+        entry: Any,
+        session: str = "",
+        job_id: str = "",
+        board: Any = None,
     ) -> AsyncIterator[Message]:
-        """Run one job (model: the request's multiplexed model id); `session` is for the router only."""
-        context = serve.get_replica_context()
-        yield ("started", context.replica_id.unique_id, os.getpid(), _node_id())
+        """Run one job (model: the request's multiplexed model id); `session` is for the router only; the
+        front's `board` (cluster.pausing) says when `job_id` holds for live work."""
+        context, hardware = serve.get_replica_context(), Hardware.here()
+        yield ("started", context.replica_id.unique_id, os.getpid(), _node_id(), hardware)
         model = serve.get_multiplexed_model_id()
         self._entries[model] = entry
         try:
@@ -77,7 +91,13 @@ class EngineReplica:
             return
         loop = asyncio.get_running_loop()
         messages: asyncio.Queue[Message] = asyncio.Queue()
-        cancel = CancelToken()
+        cancel = PausableToken()
+        finished = threading.Event()
+        if board is not None:
+            if await board.holds.remote(job_id, hardware):  # held from its first step
+                cancel.pause()
+            follow = (board, job_id, hardware, cancel, finished)
+            threading.Thread(target=follow_board, args=follow, daemon=True).start()
 
         def emit(event: EngineEvent) -> None:
             loop.call_soon_threadsafe(messages.put_nowait, ("event", event))
@@ -98,10 +118,13 @@ class EngineReplica:
         try:
             while True:
                 message = await messages.get()
+                if message[0] != "event" and cancel.held_s:
+                    yield ("stage", PAUSED_STAGE, cancel.held_s)
                 yield message
                 if message[0] != "event":
                     return
         finally:  # the front cancelled the call (or left): the engine stops at its next step
+            finished.set()
             cancel.cancel()
 
 

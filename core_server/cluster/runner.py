@@ -26,7 +26,9 @@ from ray.serve.handle import DeploymentResponseGenerator
 from ..scheduler.jobs import Job
 from ..scheduler.runner import ClusterInfo, ReplicaInfo
 from ..tasks import Cancelled, Emit, EngineError, EngineUnavailable, GenerationResult, task_kind
+from .binding import reach_loopback_head
 from .options import ClusterOptions
+from .pausing import PauseBoard
 from .replica import MODELS_PER_REPLICA, EngineReplica
 from .routing import SessionAffinityRouter
 
@@ -99,7 +101,9 @@ class RayRunner:
         self.options = options
         _check_reachable(options.address)
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+        reach_loopback_head(options.address)
         ray.init(address=options.address, namespace="cocreate", log_to_driver=False, runtime_env={"env_vars": env})
+        self._board = PauseBoard.remote()  # type: ignore[attr-defined]
         serve.start(proxy_location="Disabled")  # the front is the only way in: no HTTP proxy
         self._handles = {
             kind: serve.run(self._deployment(kind), name=APP_PREFIX + kind, route_prefix=None) for kind in KINDS
@@ -129,10 +133,15 @@ class RayRunner:
         kind = task_kind(job.task)  # type: ignore[arg-type]  # personalisation stays on the front's machine
         handle = self._handles[kind].options(multiplexed_model_id=job.model, stream=True)
         self.book.dispatched(job.id)
+        paused = job.cancel_token.paused
+        if paused:  # on the board before the replica asks, at its job's first step
+            ray.get(self._board.pause.remote(job.id, True))
         dispatched = time.monotonic()
-        responses = handle.generate.remote(job.task, job.seeds, job.previews, job.model_entry, session=job.session)
+        responses = handle.generate.remote(
+            job.task, job.seeds, job.previews, job.model_entry, session=job.session, job_id=job.id, board=self._board
+        )
         finished = threading.Event()
-        threading.Thread(target=_cancel_when_asked, args=(job, responses, finished), daemon=True).start()
+        threading.Thread(target=self._relay, args=(job, responses, finished, paused), daemon=True).start()
         try:
             for message in responses:
                 tag = message[0]
@@ -140,8 +149,12 @@ class RayRunner:
                     emit(message[1])
                 elif tag == "started":
                     job.stages.add("cluster dispatch", time.monotonic() - dispatched)
-                    _, replica_id, pid, node = message
+                    _, replica_id, pid, node, hardware = message
                     self.book.started(job.id, replica_id, kind, pid, node, job.model)
+                    if job.live:
+                        self._board.live_started.remote(job.id, hardware)
+                elif tag == "stage":
+                    job.stages.add(message[1], message[2])
                 elif tag == "result":
                     return message[1]
                 elif tag == "cancelled":
@@ -162,6 +175,21 @@ class RayRunner:
         finally:
             finished.set()
             self.book.ended(job.id)
+            if job.live:
+                self._board.live_ended.remote(job.id)
+
+    def _relay(self, job: Job, responses: DeploymentResponseGenerator, finished: threading.Event, paused: bool) -> None:
+        """Cancel the call when the job's token is set, which reaches the replica wherever the job runs; put
+        the scheduler's pauses on the board, where the replica reads them (cluster.pausing)."""
+        while not finished.is_set():
+            if job.cancel_token.wait(CANCEL_POLL_S):
+                responses.cancel()
+                break
+            if job.cancel_token.paused != paused:
+                paused = not paused
+                self._board.pause.remote(job.id, paused)
+        if paused:
+            self._board.pause.remote(job.id, False)
 
     def cluster(self) -> ClusterInfo:
         details = serve.context._get_global_client()._controller.get_serve_instance_details.remote()
@@ -202,11 +230,3 @@ def _check_reachable(address: str) -> None:
             f"no Ray cluster answers at {address} ({error.strerror or error}): start its head with "
             "`ray start --head --port PORT` and pass that HOST:PORT to --cluster"
         ) from None
-
-
-def _cancel_when_asked(job: Job, responses: DeploymentResponseGenerator, finished: threading.Event) -> None:
-    """Cancel the call when the job's token is set; it reaches the replica, wherever the job runs."""
-    while not finished.is_set():
-        if job.cancel_token.wait(CANCEL_POLL_S):
-            responses.cancel()
-            return

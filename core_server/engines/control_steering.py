@@ -11,6 +11,7 @@ the job runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,10 +55,13 @@ class Steer:
         return not (step / steps < self.start or (step + 1) / steps > self.end)
 
 
-def pipeline(pipe: DiffusionPipeline, family: Family, nets: Sequence[torch.nn.Module]) -> DiffusionPipeline:
-    """The family's inpaint pipeline on `pipe`'s own parts, taking the ControlNet options of engines.control."""
-    base = getattr(diffusers, family.pipelines.inpaint)
-    steered = type(f"Steered{base.__name__}", (_Steered, base), {})
+def pipeline(
+    pipe: DiffusionPipeline, family: Family, nets: Sequence[torch.nn.Module], base_name: str = ""
+) -> DiffusionPipeline:
+    """The family's inpaint pipeline (or the diffusers pipeline `base_name`) on `pipe`'s own parts, taking the
+    ControlNet options of engines.control."""
+    base = getattr(diffusers, base_name or family.pipelines.inpaint)
+    steered = _steered_class(base)
     modules, options = base._get_signature_keys(base)
     parts = {key: pipe.components.get(key) for key in modules}
     settings = {key: pipe.config[key] for key in options if key in pipe.config}
@@ -70,6 +74,11 @@ def pipeline(pipe: DiffusionPipeline, family: Family, nets: Sequence[torch.nn.Mo
     for net in nets:
         _fit(family.name, net, pipe.transformer)
     return controlled
+
+
+@functools.cache
+def _steered_class(base: type) -> type:
+    return type(f"Steered{base.__name__}", (_Steered, base), {})
 
 
 class _Steered:
@@ -240,6 +249,9 @@ def _sharing(family: str, net: torch.nn.Module, transformer: torch.nn.Module) ->
     if family != "z-image":
         yield
         return
+    offload = getattr(transformer, "_hf_hook", None)
+    if offload is not None:  # model CPU offload: the parts go where the ControlNet runs before it runs
+        offload.pre_forward(transformer)
     for name in Z_IMAGE_SHARED:
         setattr(net, name, getattr(transformer, name))
     try:

@@ -64,6 +64,12 @@ def given_noise(pipe: DiffusionPipeline, recipes: Sequence[NoiseRecipe]) -> Iter
 _job = threading.local()
 
 
+def also_drawn_in(module: ModuleType) -> None:
+    """Another pipeline module whose draws follow the running job's recipes: for a pipeline of ours that hands
+    some calls to a second diffusers pipeline (engines.qwen_image_edit)."""
+    _redirect(module)
+
+
 def _drawing_module(pipeline_class: type) -> ModuleType:
     """The module whose randn_tensor the pipeline's code calls: its own, or for a pipeline of ours built on
     a diffusers one (FLUX.2 [dev]'s inpainting), the nearest base's that has one."""

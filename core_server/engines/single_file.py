@@ -24,10 +24,13 @@ CHUNK_BYTES = 256 << 20  # the most of the file's pages held at once while readi
 # The part of an original (LDM) checkpoint each tensor belongs to, by name prefix; the rest is the UNet's.
 PART_PREFIXES = {
     "first_stage_model.": "vae",
+    "vae.": "vae",  # ComfyUI's all-in-one Flux.1 / Chroma files
     "cond_stage_model.": "text_encoder",
     "conditioner.embedders.0.": "text_encoder",
     "conditioner.embedders.1.": "text_encoder_2",
 }
+DENOISER_PREFIX = "model.diffusion_model."
+T5_XXL = "text_encoders.t5xxl.transformer."  # T5 in SD 3.5, Flux.1 and Chroma files
 BYTES_PER_ELEMENT = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2}
 
 Pipeline = TypeVar("Pipeline", bound=DiffusionPipeline)
@@ -38,10 +41,13 @@ def part_of(name: str) -> str:
     return next((part for prefix, part in PART_PREFIXES.items() if name.startswith(prefix)), "unet")
 
 
-def read_checkpoint(path: Path, dtype_of: Callable[[str], torch.dtype]) -> dict[str, torch.Tensor]:
-    """Every tensor of a .safetensors file, floating-point ones in dtype_of(name), each in memory of its own."""
+def read_checkpoint(
+    path: Path, dtype_of: Callable[[str], torch.dtype], keep: Callable[[str], bool] = lambda name: True
+) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file whose names `keep` takes, floating-point ones in dtype_of(name), each in
+    memory of its own."""
     with safe_open(str(path), framework="pt") as weights:
-        names = list(weights.keys())
+        names = list(filter(keep, weights.keys()))
         sizes = {name: _bytes(weights.get_slice(name)) for name in names}
     tensors: dict[str, torch.Tensor] = {}
     for chunk in _chunks(names, sizes, CHUNK_BYTES):
@@ -60,12 +66,19 @@ def load_pipeline(
     """`pipeline_class` from the checkpoint at `path`, each part in dtypes.get(part, dtypes['default']).
 
     `config` is the local diffusers folder describing the pipeline (model_index.json and each part's config);
-    `options` go to the pipeline as in from_pretrained (safety_checker=None, ...)."""
+    `options` go to the pipeline as in from_pretrained (safety_checker=None, ...); a denoiser given there
+    (transformer=..., loaded on its own) is not read from the file again."""
 
     def dtype_of(part: str) -> torch.dtype:
         return dtypes.get(part, dtypes["default"])
 
-    checkpoint = read_checkpoint(path, lambda name: dtype_of(part_of(name)))
+    denoiser_given = "unet" in options or "transformer" in options
+    checkpoint = read_checkpoint(
+        path,
+        lambda name: dtype_of(part_of(name)),
+        lambda name: not (denoiser_given and name.startswith(DENOISER_PREFIX)),
+    )
+    _tie_t5_embedding(checkpoint)
     index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
     parts = {}
     for name, spec in index.items():
@@ -87,6 +100,14 @@ def load_pipeline(
         )
     del checkpoint  # what the parts did not take (renamed copies) goes now
     return pipeline_class.from_pretrained(config, **{"local_files_only": True, **options}, **parts)
+
+
+def _tie_t5_embedding(checkpoint: dict[str, torch.Tensor]) -> None:
+    """ComfyUI keeps T5's token embedding once, as shared.weight; transformers' T5 encoder reads it from
+    encoder.embed_tokens too (tied), which diffusers' loader would otherwise leave empty."""
+    shared, encoder = T5_XXL + "shared.weight", T5_XXL + "encoder.embed_tokens.weight"
+    if shared in checkpoint and encoder not in checkpoint:
+        checkpoint[encoder] = checkpoint[shared]
 
 
 def _holds_weights(library: str, class_name: str) -> bool:

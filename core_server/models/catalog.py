@@ -23,7 +23,8 @@ from filelock import FileLock
 from core_server.config import models_dir as default_models_dir
 from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
-from core_server.engines.families.single_file import config_folder
+from core_server.engines.families.family import Family
+from core_server.engines.families.single_file import config_folder, flow_config_folder
 from core_server.models import control_models, ip_adapter, tiny_reference
 from core_server.models.control_pulls import curated_kinds
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
@@ -165,21 +166,30 @@ class ModelCatalog:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
             if flow is not None:
-                config_dir, family = self._flow_base(data, path, flow, config), flow.family
+                all_in_one = None if config is not None else _all_in_one_config(path, flow, self.models_dir / "configs")
+                config_dir, family = (
+                    (all_in_one, flow.family) if all_in_one else self._flow_base(data, path, flow, config)
+                )
             data["models"][name] = self._record(
                 kind, "local", path, config_dir, family, _control_info(path, name, controls)
             )
             return self._entry(data, name)
 
-    def _flow_base(self, data: dict[str, Any], path: Path, flow: TransformerCheckpoint, config: Any) -> Path:
-        """The diffusers folder a lone transformer takes its VAE, text encoders and tokenizers from: `config`,
-        else a model of the same family in the catalog (one the user added or pulled before a tiny one)."""
+    def _flow_base(
+        self, data: dict[str, Any], path: Path, flow: TransformerCheckpoint, config: Any
+    ) -> tuple[Path, str]:
+        """The diffusers folder a lone transformer takes its VAE, text encoders and tokenizers from, and its family:
+        `config`, else a model of the same family in the catalog (one the user added or pulled before a tiny one).
+        A family sharing the transformer's layout (Qwen-Image-Edit's is Qwen-Image's) is chosen by its `config`."""
         family = FAMILIES[flow.family]
+        sharing = [f for f in FAMILIES.values() if f.same_transformer_as == family.name]
         if config is not None:
             folder = Path(config).expanduser().resolve()
-            if not (folder / "model_index.json").is_file() or family_of_folder(folder) is not family:
-                raise CatalogError(f"{folder} is not a diffusers folder of a {family.title} model for {path.name}.")
-            return folder
+            chosen = family_of_folder(folder) if (folder / "model_index.json").is_file() else None
+            if chosen is None or (chosen is not family and chosen not in sharing):
+                titles = " or ".join(f.title for f in (family, *sharing))
+                raise CatalogError(f"{folder} is not a diffusers folder of a {titles} model for {path.name}.")
+            return folder, chosen.name
         candidates = [
             (record["source"] == "tiny", self._full_path(record["path"]))
             for record in data["models"].values()
@@ -190,9 +200,9 @@ class ModelCatalog:
             raise CatalogError(
                 f"{path.name} holds a {family.title} {flow.describe()} alone; its VAE and text encoders come from "
                 f"a diffusers folder of a {family.title} model. Pull one (see `cocreate models pull --help`) or "
-                "pass --config FOLDER."
+                "pass --config FOLDER." + "".join(_sharing_hint(f) for f in sharing)
             )
-        return min(candidates)[1]
+        return min(candidates)[1], family.name
 
     def add_personal(self, name: str, weights: Path) -> ModelEntry:
         """Move a LoRA that `cocreate personalize` trained into models_dir/loras and register it; training
@@ -518,6 +528,13 @@ def _check_causal_lm(path: Path) -> None:
         raise CatalogError(f"{path.name} has no tokenizer files (tokenizer.json or tokenizer_config.json).")
 
 
+def _sharing_hint(family: Family) -> str:
+    return (
+        f" A {family.title} transformer has these names and shapes too: to add the file as {family.title}, pass "
+        f"--config FOLDER of a {family.title} model."
+    )
+
+
 def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
     """A flow family's lone transformer (any layout, GGUF too), or None for other checkpoints."""
     try:
@@ -528,6 +545,15 @@ def _flow_transformer(path: Path) -> TransformerCheckpoint | None:
         titles = ", ".join(family.title for family in FAMILIES.values())
         raise CatalogError(f"{path.name} is a {found.family} {found.describe()}; cocreate runs {titles}.")
     return found
+
+
+def _all_in_one_config(path: Path, flow: TransformerCheckpoint, written: Path) -> Path | None:
+    """The configs written for a Flux.1 / Chroma file holding its VAE and text encoders (ComfyUI's all-in-one
+    layout), or None for a transformer alone."""
+    try:
+        return flow_config_folder(written, path, flow)
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
 
 
 def _detect(checkpoint: Path) -> Detected:

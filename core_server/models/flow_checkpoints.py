@@ -6,7 +6,8 @@ qkv.weight`), the same behind ComfyUI's `model.diffusion_model.` prefix, or diff
 (`transformer_blocks.0.attn.to_q.weight`). Quantized GGUF files use the same names. The transformer's
 config is read off the shapes (widths, depths, head size, input channels, guidance embedding), so any size
 — the tiny profile's included — loads offline with no config shipped or fetched. The VAE and text encoders
-are not in these files: they come from a diffusers folder of the same family (see `base` in load()).
+come from a diffusers folder of the same family (see `base` in load_pipeline()), or, in ComfyUI's all-in-one
+Flux.1 / Chroma files, from the file itself (configs written by engines/families/single_file.py).
 Reading names and shapes needs no torch.
 """
 
@@ -290,14 +291,13 @@ def load_transformer(path: Path, checkpoint: TransformerCheckpoint, dtype: Any, 
     import diffusers
     from diffusers import GGUFQuantizationConfig
     from diffusers.models.model_loading_utils import load_gguf_checkpoint
-    from safetensors.torch import load_file
 
     model_class = getattr(diffusers, checkpoint.transformer_class)
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "config.json").write_text(
         json.dumps({"_class_name": model_class.__name__, **checkpoint.config}, indent=2)
     )
-    tensors = load_gguf_checkpoint(str(path)) if checkpoint.gguf else load_file(path)
+    tensors = load_gguf_checkpoint(str(path)) if checkpoint.gguf else _transformer_tensors(path)
     # diffusers' converters expect names without ComfyUI's prefix (and some would mangle them).
     state = {name.removeprefix(COMFY_PREFIX): tensor for name, tensor in tensors.items()}
     if _is_narrow_bfl(state, checkpoint):
@@ -306,6 +306,18 @@ def load_transformer(path: Path, checkpoint: TransformerCheckpoint, dtype: Any, 
     if checkpoint.gguf:
         options["quantization_config"] = GGUFQuantizationConfig(compute_dtype=dtype)
     return model_class.from_single_file(state, **options)
+
+
+def _transformer_tensors(path: Path) -> dict[str, Any]:
+    """The transformer's tensors of a .safetensors file: all of them, or those under ComfyUI's prefix (its
+    all-in-one files hold the VAE and text encoders beside it, read on their own)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as file:
+        names = list(file.keys())
+        if any(name.startswith(COMFY_PREFIX) for name in names):
+            names = [name for name in names if name.startswith(COMFY_PREFIX)]
+        return {name: file.get_tensor(name) for name in names}
 
 
 # diffusers' Flux.1 and Chroma converters cut each single block's fused linear1 (q, k, v and the MLP's input)
@@ -353,7 +365,8 @@ def detect_file(path: Path) -> TransformerCheckpoint | None:
 
 def load_pipeline(pipeline_class: Any, path: Path, base: Path, dtype: Any, options: dict[str, Any]) -> Any:
     """The family's pipeline with its transformer from the single file `path` and every other part (VAE,
-    text encoders, tokenizers, scheduler) from `base`, a diffusers folder of the same family."""
+    text encoders, tokenizers, scheduler) from `base`, a diffusers folder of the same family; or, where `base`
+    holds configs alone (written for an all-in-one file), the VAE and text encoders from the file too."""
     import tempfile
 
     checkpoint = detect_file(path)
@@ -363,4 +376,9 @@ def load_pipeline(pipeline_class: Any, path: Path, base: Path, dtype: Any, optio
         )
     with tempfile.TemporaryDirectory(prefix="cocreate-transformer-") as config_dir:
         transformer = load_transformer(path, checkpoint, dtype, Path(config_dir))
+    if not any((base / "vae").glob("*.safetensors")):
+        from core_server.engines import single_file
+
+        dtypes = options.get("dtype") if isinstance(options.get("dtype"), dict) else {"default": dtype}
+        return single_file.load_pipeline(pipeline_class, path, base, dtypes, transformer=transformer, **options)
     return pipeline_class.from_pretrained(base, transformer=transformer, **options)

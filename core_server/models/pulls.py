@@ -41,6 +41,7 @@ CURATED: tuple[Curated, ...] = (
     Curated("qwen-image", "Qwen/Qwen-Image", "qwen-image"),
     Curated("chroma", "lodestones/Chroma1-HD", "chroma"),
     Curated("flux-kontext", "black-forest-labs/FLUX.1-Kontext-dev", "flux-kontext"),
+    Curated("qwen-image-edit", "Qwen/Qwen-Image-Edit-2509", "qwen-image-edit"),
     # IP-Adapters for reference images (README "Reference images").
     Curated("ip-adapter-sd15", "h94/IP-Adapter", "sd15", (*IP_ADAPTER_ENCODER, "models/ip-adapter_sd15.safetensors")),
     Curated(

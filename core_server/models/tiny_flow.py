@@ -172,28 +172,13 @@ def _build_flux(folder: Path, *, fill: bool) -> None:
     from core_server.models import tiny
 
     tiny.quiet_progress()
-    from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxInpaintPipeline, FluxTransformer2DModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxInpaintPipeline
 
     vae = _flux_vae()
     scale = 2 ** (len(vae.config.block_out_channels) - 1)
     packed = LATENT_CHANNELS * 4
     # Fill takes [latents, masked-image latents, mask]: the mask at pixel scale, packed as 2x2 latent cells.
-    in_channels = packed * 2 + scale * scale * 4 if fill else packed
-    transformer = _seeded(
-        lambda: FluxTransformer2DModel(
-            patch_size=1,
-            in_channels=in_channels,
-            out_channels=packed,
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=TEXT_WIDTH * 2,
-            pooled_projection_dim=TEXT_WIDTH * 2,
-            guidance_embeds=True,
-            axes_dims_rope=flow_checkpoints.flux_rope(16),
-        )
-    )
+    transformer = flux_transformer(packed * 2 + scale * scale * 4 if fill else packed)
     clip, t5 = tiny.clip_tokenizer(), _t5_tokenizer()
     pipeline = FluxFillPipeline if fill else FluxInpaintPipeline
     _save(
@@ -210,13 +195,31 @@ def _build_flux(folder: Path, *, fill: bool) -> None:
     )
 
 
-def build_chroma(folder: Path) -> None:
-    from core_server.models import tiny
+def flux_transformer(in_channels: int = LATENT_CHANNELS * 4) -> Any:
+    """Flux.1 [dev]'s transformer (guidance embedded) at the tiny width; more input channels make Fill's."""
+    from diffusers import FluxTransformer2DModel
 
-    tiny.quiet_progress()
-    from diffusers import ChromaInpaintPipeline, ChromaTransformer2DModel, FlowMatchEulerDiscreteScheduler
+    return _seeded(
+        lambda: FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=in_channels,
+            out_channels=LATENT_CHANNELS * 4,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=TEXT_WIDTH * 2,
+            pooled_projection_dim=TEXT_WIDTH * 2,
+            guidance_embeds=True,
+            axes_dims_rope=flow_checkpoints.flux_rope(16),
+        )
+    )
 
-    transformer = _seeded(
+
+def chroma_transformer() -> Any:
+    from diffusers import ChromaTransformer2DModel
+
+    return _seeded(
         lambda: ChromaTransformer2DModel(
             patch_size=1,
             in_channels=LATENT_CHANNELS * 4,
@@ -231,6 +234,15 @@ def build_chroma(folder: Path) -> None:
             approximator_layers=1,
         )
     )
+
+
+def build_chroma(folder: Path) -> None:
+    from core_server.models import tiny
+
+    tiny.quiet_progress()
+    from diffusers import ChromaInpaintPipeline, FlowMatchEulerDiscreteScheduler
+
+    transformer = chroma_transformer()
     t5 = _t5_tokenizer()
     _save(
         ChromaInpaintPipeline(

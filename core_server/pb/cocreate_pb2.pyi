@@ -711,7 +711,7 @@ class Personalized(_message.Message):
     def __init__(self, status: _Optional[_Union[JobStatus, str]] = ..., lora: _Optional[str] = ..., pictures: _Optional[int] = ..., sha256: _Optional[str] = ..., elapsed_ms: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default", "family", "load_seconds", "load_peak_rss_bytes")
+    __slots__ = ("name", "kind", "source", "loaded", "device", "dtype", "memory_bytes", "is_default", "family", "load_seconds", "load_peak_rss_bytes", "controls")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -723,6 +723,7 @@ class ModelInfo(_message.Message):
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     LOAD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LOAD_PEAK_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONTROLS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     source: str
@@ -734,7 +735,8 @@ class ModelInfo(_message.Message):
     family: str
     load_seconds: float
     load_peak_rss_bytes: int
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ..., family: _Optional[str] = ..., load_seconds: _Optional[float] = ..., load_peak_rss_bytes: _Optional[int] = ...) -> None: ...
+    controls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., source: _Optional[str] = ..., loaded: _Optional[bool] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., is_default: _Optional[bool] = ..., family: _Optional[str] = ..., load_seconds: _Optional[float] = ..., load_peak_rss_bytes: _Optional[int] = ..., controls: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -40,6 +40,7 @@ class PausableToken(CancelToken):
     """A cancel token that can also hold its job at the next step: a long job yields to live painting."""
 
     _resumed: threading.Event = field(default_factory=threading.Event)
+    held_s: float = 0.0  # how long check() held the job, in all
 
     def __post_init__(self) -> None:
         self._resumed.set()
@@ -60,7 +61,10 @@ class PausableToken(CancelToken):
 
     def check(self) -> None:
         super().check()
-        self._resumed.wait()
+        if self.paused:
+            held = time.monotonic()
+            self._resumed.wait()
+            self.held_s += time.monotonic() - held
         super().check()
 
 

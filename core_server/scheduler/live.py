@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from .jobs import Job
 
+PAUSED_STAGE = "paused for live"  # the stage a job's time held for live work goes under
+
 
 class LiveLane:
     """Waiting live jobs in arrival order, and the newest live job of each (owner, session), whatever its

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from ..tasks import Emit, GenerationResult
 from .jobs import Job
+from .live import PAUSED_STAGE
 from .residency import Residency
 
 
@@ -40,6 +41,8 @@ class LocalRunner:
             return engine.run(job.task, job.seeds, previews=job.previews, emit=emit, cancel=job.cancel_token)
         finally:
             self.residency.release(job.model)
+            if job.cancel_token.held_s:
+                job.stages.add(PAUSED_STAGE, job.cancel_token.held_s)
 
     def close(self) -> None:
         self.residency.close()

@@ -142,8 +142,9 @@ def progress_to_pb(event: tasks.StepEvent) -> pb.GenerateEvent:
     return pb.GenerateEvent(progress=progress)
 
 
-def candidate_to_pb(c: model.Candidate, content: tasks.RGBAImage | str) -> pb.GenerateEvent:
-    candidate = pb.Candidate(index=c.index, candidate_id=c.id, seed=c.seed, sha256=c.sha256)
+def candidate_to_pb(index: int, candidate_id: str, seed: int, content: tasks.RGBAImage | str) -> pb.GenerateEvent:
+    """Sent before the candidate is stored: its stored file's sha256 is not known yet (GetCandidate has it)."""
+    candidate = pb.Candidate(index=index, candidate_id=candidate_id, seed=seed)
     if isinstance(content, str):
         candidate.text = content
     else:

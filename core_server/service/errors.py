@@ -13,6 +13,7 @@ from ..scheduler.scheduler import QueueFull
 from ..sessions.blobs import LostFile
 from ..sessions.database import StoreUnavailable
 from ..tasks import EngineError, EngineUnavailable
+from .keeping import CandidatesLost
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (LostFile, grpc.StatusCode.DATA_LOSS),
+    (CandidatesLost, grpc.StatusCode.DATA_LOSS),  # sent, then the store failed: the turn is marked failed
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # store.InvalidReference and the like
 )
 

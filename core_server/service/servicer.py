@@ -7,6 +7,7 @@ only moves messages.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import shutil
@@ -33,9 +34,9 @@ from ..scheduler.scheduler import Scheduler
 from ..sessions import analytics
 from ..sessions.kept import kept_pictures
 from ..sessions.model import Feedback
-from ..sessions.store import SessionStore
+from ..sessions.store import SessionStore, new_id
 from ..tasks import PersonalizeTask
-from . import cocreation, conditioning, controls, convert, shm, shm_probe, validate
+from . import cocreation, conditioning, controls, convert, keeping, shm, shm_probe, validate
 from .chunks import ChunkPipe
 from .errors import FailedPrecondition, InvalidArgument, PermissionDenied, streaming, unary
 from .identity import TokenBook, caller, lane
@@ -63,6 +64,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self.scheduler = scheduler
         self.device = device
         self.provenance = Provenance(store, config.data_dir() / "provenance")
+        self.keeping = keeping.Keeping()  # candidates sent and still being stored
 
     # ------------------------------------------------------------ generation
 
@@ -75,7 +77,10 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         received = time.perf_counter()
         await asyncio.to_thread(shm.take_pixels, request, self.limits, local)
         spec = validate.generate_spec(request, secrets.randbelow(2**48), self.limits)
+        decoded = time.perf_counter()
         kind = tasks.task_kind(spec.task)
+        named = (spec.parent_turn_id, spec.replay_turn_id, *spec.interpolate, *spec.more_like, *spec.less_like)
+        await self.keeping.kept(*named)  # a turn whose candidates are still being stored steers once they are
         if spec.live:  # a few-step model or LoRA when one is installed, and fewer steps
             choice = await asyncio.to_thread(few_step.choose, self.catalog, spec.model, spec.lora, kind)
             tuned = few_step.tune(spec.task, choice.few_step, self.limits.max_steps)
@@ -115,7 +120,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
             session=spec.session_id,
             live=spec.live,
         )
-        job.stages.add("request", time.perf_counter() - received)
+        job.stages.add("request", decoded - received)  # its pixels taken and checked
+        job.stages.add("turn start", time.perf_counter() - decoded)  # model, steering, the turn's row
         try:
             position = self.scheduler.submit(job)
         except Exception:
@@ -133,8 +139,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                 event = await job.next_event()
                 if isinstance(event, tasks.StepEvent):
                     with job.stages.timed("progress events"):
-                        progress = convert.progress_to_pb(event)
-                    yield progress
+                        yield convert.progress_to_pb(event)
                 elif isinstance(event, tasks.TextDeltaEvent):
                     yield pb.GenerateEvent(text_delta=pb.TextDelta(index=event.index, text=event.text))
                 elif isinstance(event, QueuedAt):
@@ -146,22 +151,8 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     return
                 elif isinstance(event, Finished):
                     settled = True
-                    result = event.result
-                    # Stored before the client hears of them: an acknowledged candidate survives a crash.
-                    with job.stages.timed("store"):
-                        stored = await asyncio.to_thread(
-                            self.store.finish_turn,
-                            turn.id,
-                            "completed",
-                            images=result.images,
-                            texts=result.texts,
-                            painted=result.painted,
-                        )
-                    for candidate, content in zip(stored, result.images or result.texts, strict=True):
-                        with job.stages.timed("candidate events"):
-                            message = outbox.candidate_to_pb(candidate, content)
+                    async for message in self._send_and_keep(job, turn.id, event.result, outbox):
                         yield message
-                    yield _done(turn.id, pb.JOB_COMPLETED, job)
                     return
                 elif isinstance(event, WasCancelled):
                     settled = True
@@ -182,6 +173,42 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     self.store.finish_turn(turn.id, "cancelled")
                 except ValueError:
                     log.warning("turn %s was already finished when its caller left", turn.id)
+
+    async def _send_and_keep(
+        self, job: Job, turn_id: str, result: tasks.GenerationResult, outbox: shm.Outbox
+    ) -> AsyncIterator[pb.GenerateEvent]:
+        """The candidates as soon as the engine has them, stored meanwhile; Done (and the turn's "completed")
+        only once they are durable. Storing that fails after they were sent ends the stream with DATA_LOSS
+        and the turn failed."""
+        contents = result.images or result.texts
+        ids = [new_id() for _ in contents]
+        store = functools.partial(
+            self.store.finish_turn,
+            turn_id,
+            "completed",
+            images=result.images,
+            texts=result.texts,
+            painted=result.painted,
+            candidate_ids=ids,
+            stages=job.stages,
+        )
+        stored = self.keeping.start([turn_id, *ids], store)
+        for index, (candidate_id, content) in enumerate(zip(ids, contents, strict=True)):
+            with job.stages.timed("candidate events"):  # made, serialised and sent (the write is awaited)
+                yield outbox.candidate_to_pb(index, candidate_id, job.seeds[index], content)
+        try:
+            with job.stages.timed("store wait"):
+                await keeping.written(stored, f"the candidates of turn {turn_id}")
+        except keeping.CandidatesLost:
+            await asyncio.to_thread(self._fail_turn, turn_id)
+            raise
+        yield _done(turn_id, pb.JOB_COMPLETED, job)
+
+    def _fail_turn(self, turn_id: str) -> None:
+        try:
+            self.store.finish_turn(turn_id, "failed")
+        except Exception:  # the store that lost the candidates may refuse this too: the turn stays 'running'
+            log.exception("turn %s lost its candidates and could not be marked failed", turn_id)
 
     @unary
     async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:
@@ -316,6 +343,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
     async def ForkSession(self, request: pb.ForkSessionRequest, context: grpc.aio.ServicerContext) -> pb.Session:
         session_id = validate.check_id("session_id", request.session_id)
         turn_id = validate.check_id("turn_id", request.turn_id)
+        await self.keeping.kept(turn_id)
         return convert.session_to_pb(await asyncio.to_thread(self.store.fork, session_id, turn_id))
 
     @streaming
@@ -356,6 +384,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.GetCandidateRequest, context: grpc.aio.ServicerContext
     ) -> pb.CandidateContent:
         candidate_id = validate.check_id("candidate_id", request.candidate_id)
+        await self.keeping.kept(candidate_id)
         candidate, content = await asyncio.to_thread(self.store.get_candidate, candidate_id)
         return convert.candidate_content_to_pb(candidate, content)
 
@@ -373,6 +402,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         if decision == "edited" and final_image is None and final_text is None:
             raise InvalidArgument("final", "EDITED needs the edited result (final_image or final_text)")
         note = validate.text_field("note", request.note, limit=10_000)
+        await self.keeping.kept(candidate_id)
         feedback = await asyncio.to_thread(
             self.store.add_feedback, candidate_id, decision, final_image=final_image, final_text=final_text, note=note
         )
@@ -385,6 +415,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         self, request: pb.RestoreCandidateRequest, context: grpc.aio.ServicerContext
     ) -> pb.RestoreCandidateResponse:
         candidate_id = validate.check_id("candidate_id", request.candidate_id)
+        await self.keeping.kept(candidate_id)
         candidate, content = await asyncio.to_thread(self.store.get_candidate, candidate_id)
         turn = await asyncio.to_thread(self.store.get_turn, candidate.turn_id)
         # Going back to a version is choosing it: it steers what the new branch suggests.
@@ -414,6 +445,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
         image_type = convert.IMAGE_TYPE_FROM_PB.get(request.format)
         if image_type is None:
             raise InvalidArgument("format", f"unknown value {request.format}; use PNG or JPEG")
+        await self.keeping.kept(candidate_id)
         try:
             artifact = await asyncio.to_thread(self.provenance.artifact, candidate_id, image_type)
         except SigningError as error:
@@ -460,6 +492,7 @@ class CocreateServicer(pb_grpc.CocreateServicer):
                     family=entry.family,
                     load_seconds=resident.load_seconds if resident else 0.0,
                     load_peak_rss_bytes=resident.load_peak_rss_bytes if resident else 0,
+                    controls=entry.controls,
                 )
             )
         return infos

@@ -21,7 +21,6 @@ from google.protobuf.message import Message
 
 from .. import config, tasks
 from ..pb import cocreate_pb2 as pb
-from ..sessions.model import Candidate
 from . import convert
 from .errors import InvalidArgument
 
@@ -130,10 +129,12 @@ class Outbox:
         self.enabled = wanted and shm.available()
         self._written: list[str] = []
 
-    def candidate_to_pb(self, candidate: Candidate, content: tasks.RGBAImage | str) -> pb.GenerateEvent:
+    def candidate_to_pb(
+        self, index: int, candidate_id: str, seed: int, content: tasks.RGBAImage | str
+    ) -> pb.GenerateEvent:
         if not self.enabled or isinstance(content, str) or len(content.data) < shm.MIN_BYTES:
-            return convert.candidate_to_pb(candidate, content)
-        event = convert.candidate_to_pb(candidate, tasks.RGBAImage(content.width, content.height, b""))
+            return convert.candidate_to_pb(index, candidate_id, seed, content)
+        event = convert.candidate_to_pb(index, candidate_id, seed, tasks.RGBAImage(content.width, content.height, b""))
         name = shm.write(content.data)
         self._written.append(name)
         _unread.add(name)

@@ -11,10 +11,7 @@ path that every front of a studio reaches (`cocreate serve --blobs PATH`).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -36,8 +33,6 @@ class LostFile(Exception):
 
 class Blobs(Protocol):
     def put_image(self, image: RGBAImage) -> str: ...
-
-    def put_images(self, images: Sequence[RGBAImage]) -> list[str]: ...
 
     def put_text(self, text: str) -> str: ...
 
@@ -68,13 +63,6 @@ class FolderBlobs:
 
     def put_image(self, image: RGBAImage) -> str:
         return self._put(encode_png(image), "image")
-
-    def put_images(self, images: Sequence[RGBAImage]) -> list[str]:
-        """Several at once: zlib and hashing release the GIL, so the encodes run side by side."""
-        if len(images) < 2:
-            return [self.put_image(image) for image in images]
-        with ThreadPoolExecutor(min(len(images), os.cpu_count() or 1)) as pool:
-            return list(pool.map(self.put_image, images))
 
     def put_text(self, text: str) -> str:
         return self._put(text.encode("utf-8"), "text")

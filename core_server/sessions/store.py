@@ -23,7 +23,7 @@ from core_server.sessions.blobs import Blobs, FolderBlobs
 from core_server.sessions.database import SCHEMA_VERSION as SCHEMA_VERSION  # the store's, shown here
 from core_server.sessions.database import Database, Executor, open_database
 from core_server.sessions.export import write_zip
-from core_server.sessions.images import shrink_to_fit
+from core_server.sessions.images import encode_pngs, shrink_to_fit
 from core_server.sessions.model import (
     DECISIONS,
     FINISHED,
@@ -35,6 +35,7 @@ from core_server.sessions.model import (
     Session,
     Turn,
 )
+from core_server.stages import Stages
 from core_server.tasks import RGBAImage
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -103,7 +104,7 @@ class SessionStore:
     # ------------------------------------------------------------ sessions
 
     def create_session(self, host: str, document_id: str, document_name: str, identity: str = "") -> Session:
-        session = Session(_new_id(), host, document_id, document_name, _now_ms(), identity=identity)
+        session = Session(new_id(), host, document_id, document_name, _now_ms(), identity=identity)
         with self._tx(write=True) as db:
             db.execute(
                 "INSERT INTO sessions (id, host, document_id, document_name, created_ms, identity)"
@@ -152,9 +153,7 @@ class SessionStore:
             if running:
                 raise InvalidReference(f"turn '{running[0]}' is still running; fork once it has finished")
 
-            fork = replace(
-                source, id=_new_id(), created_ms=_now_ms(), turn_count=len(path), forked_from_turn_id=turn_id
-            )
+            fork = replace(source, id=new_id(), created_ms=_now_ms(), turn_count=len(path), forked_from_turn_id=turn_id)
             db.execute(
                 "INSERT INTO sessions (id, host, document_id, document_name, created_ms, forked_from_turn_id, identity)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -197,7 +196,7 @@ class SessionStore:
         params, chunks = self._referenced(params)
         params_json = json.dumps(params, sort_keys=True)
         turn = Turn(
-            id=_new_id(),
+            id=new_id(),
             session_id=session_id,
             parent_id=parent_turn_id,
             task=task,
@@ -263,12 +262,16 @@ class SessionStore:
         images: Sequence[RGBAImage] = (),
         texts: Sequence[str] = (),
         painted: tuple[int, int] | None = None,
+        candidate_ids: Sequence[str] = (),
+        stages: Stages | None = None,
     ) -> list[Candidate]:
         """Store the turn's candidates (images first, then texts; candidate i has seeds[i]) and end it.
 
         `painted`: the (width, height) an image job painted at, kept in the turn's params as "painted":
         {"width", "height"} like the image's own size (a bare pair of small numbers would turn into bytes in
         the C2PA manifest's CBOR).
+        `candidate_ids`: the ids the candidates were sent under before they were stored (new ones when empty).
+        `stages`: where the seconds of "png encode" and "store writes" (files and rows) are added.
         """
         if status not in FINISHED:
             raise ValueError(f"a turn finishes as one of {sorted(FINISHED)}, not {status!r}")
@@ -278,14 +281,34 @@ class SessionStore:
             raise InvalidReference(f"turn '{turn_id}' is already {turn.status}")
         if len(images) + len(texts) > len(turn.seeds):
             raise ValueError(f"turn '{turn_id}' has {len(turn.seeds)} seeds but {len(images) + len(texts)} candidates")
+        ids = list(candidate_ids) or [new_id() for _ in range(len(images) + len(texts))]
+        if len(ids) != len(images) + len(texts):
+            raise ValueError(f"{len(ids)} candidate ids for {len(images) + len(texts)} candidates")
 
+        stages = stages or Stages()
+        with stages.timed("png encode"):
+            pngs = encode_pngs(images)
+        with stages.timed("store writes"):
+            return self._finish(turn, status, images, pngs, texts, painted, ids)
+
+    def _finish(
+        self,
+        turn: Turn,
+        status: str,
+        images: Sequence[RGBAImage],
+        pngs: Sequence[bytes],
+        texts: Sequence[str],
+        painted: tuple[int, int] | None,
+        ids: Sequence[str],
+    ) -> list[Candidate]:
+        turn_id = turn.id
         # Files first: a committed row must never name a file that is not on disk.
-        shas = self._blobs.put_images(images)
+        shas = [self._blobs.put_bytes(png, "image") for png in pngs]
         made = [("image", sha, im.width, im.height, "") for im, sha in zip(images, shas, strict=True)]
         made += [("text", self._blobs.put_text(text), 0, 0, text) for text in texts]
         candidates = [
-            Candidate(_new_id(), turn_id, i, turn.seeds[i], kind, sha256, width, height, text)
-            for i, (kind, sha256, width, height, text) in enumerate(made)
+            Candidate(candidate_id, turn_id, i, turn.seeds[i], kind, sha256, width, height, text)
+            for i, (candidate_id, (kind, sha256, width, height, text)) in enumerate(zip(ids, made, strict=True))
         ]
         with self._tx(write=True) as db:
             ended = db.execute(
@@ -352,7 +375,7 @@ class SessionStore:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM candidates WHERE id = ?", (candidate_id,)).fetchone() is None:
                 raise NotFound("candidate", candidate_id)
-        feedback = Feedback(_new_id(), candidate_id, decision, _now_ms(), note)
+        feedback = Feedback(new_id(), candidate_id, decision, _now_ms(), note)
         if final_image is not None:
             feedback = replace(feedback, final_kind="image", final_sha256=self._blobs.put_image(final_image))
         elif final_text is not None:
@@ -411,7 +434,7 @@ def _provenance_kind(media_type: str) -> Kind:
     return "image" if media_type == "image/png" else "text"
 
 
-def _new_id() -> str:
+def new_id() -> str:
     return uuid.uuid4().hex
 
 
@@ -473,11 +496,11 @@ def _copy_path(path: Sequence[Turn], session_id: str) -> list[Turn]:
     new_ids: dict[str, str] = {}
     copies = []
     for turn in path:
-        new_ids[turn.id] = turn_id = _new_id()
+        new_ids[turn.id] = turn_id = new_id()
         candidates = []
         for candidate in turn.candidates:
-            candidate_id = _new_id()
-            feedback = tuple(replace(f, id=_new_id(), candidate_id=candidate_id) for f in candidate.feedback)
+            candidate_id = new_id()
+            feedback = tuple(replace(f, id=new_id(), candidate_id=candidate_id) for f in candidate.feedback)
             candidates.append(replace(candidate, id=candidate_id, turn_id=turn_id, feedback=feedback))
         parent_id = None if turn.parent_id is None else new_ids[turn.parent_id]
         copies.append(

@@ -1,5 +1,6 @@
-"""Full single-file checkpoints of SD 2.x, SDXL and SD 3.5 in their original layouts, added with no --config
-and nothing fetched: the pipeline's configs are written from the file's shapes, and it paints."""
+"""Full single-file checkpoints of SD 2.x, SDXL and SD 3.5 (with T5-XXL or without) in their original layouts,
+and ComfyUI's all-in-one Flux.1 and Chroma files, added with no --config and nothing fetched: the pipeline's
+configs are written from the file's shapes, the tokenizers (CLIP's, T5's) come with the package, and it paints."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from transformers import CLIPTokenizer
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoTokenizer, CLIPTokenizer
 
 from core_server.models import CatalogError, ModelCatalog
-from tests.engines.support import assert_inpaints_keeping_the_rest
-from tests.support.original_checkpoints import write
+from tests.engines.support import assert_inpaints_keeping_the_rest, load_on_cpu
+from tests.support.original_checkpoints import T5_VOCAB, T5_XXL, write
 
 # kind → (family, what model_index.json names, the UNet's input channels or None for a transformer)
 KINDS = {
@@ -21,7 +24,12 @@ KINDS = {
     "sdxl-inpainting": ("sdxl", "StableDiffusionXLInpaintPipeline", 9),
     "sdxl-refiner": ("sdxl", "StableDiffusionXLImg2ImgPipeline", 4),
     "sd3": ("sd3", "StableDiffusion3Pipeline", None),
+    "sd3-t5": ("sd3", "StableDiffusion3Pipeline", None),
+    "flux-all-in-one": ("flux", "FluxPipeline", None),
+    "chroma-all-in-one": ("chroma", "ChromaPipeline", None),
 }
+# where each file's T5 goes in its pipeline
+T5_PARTS = {"sd3-t5": "text_encoder_3", "flux-all-in-one": "text_encoder_2", "chroma-all-in-one": "text_encoder"}
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +104,48 @@ def test_inpainting_and_sdxl_default_to_epsilon(catalog: ModelCatalog, files: Pa
             catalog.remove(f"file-{kind}-eps")
 
 
-def test_sd35_with_t5_inside_is_refused_naming_what_to_pass(catalog: ModelCatalog, files: Path) -> None:
-    with pytest.raises(CatalogError, match=r"T5-XXL.*--config naming a diffusers folder of SD 3\.5 with tokenizer_3/"):
-        catalog.add("file-sd3-t5", write("sd3-t5", files / "sd3-t5.safetensors"))
+@pytest.mark.parametrize("kind", sorted(T5_PARTS))
+def test_t5_gets_google_t5_v1_1_tokenizer_and_a_config_from_its_shapes(
+    catalog: ModelCatalog, files: Path, kind: str
+) -> None:
+    entry = catalog.add(f"file-{kind}-t5", write(kind, files / f"{kind}.safetensors"))
+    try:
+        assert entry.config is not None
+        part = T5_PARTS[kind]
+        tokenizer = AutoTokenizer.from_pretrained(entry.config / part.replace("text_encoder", "tokenizer"))
+        assert len(tokenizer) == 32100 and (tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1)
+        assert tokenizer.unk_token_id == 2 and tokenizer.convert_tokens_to_ids("<extra_id_0>") == 32099
+        assert tokenizer("Hello world").input_ids == [8774, 296, 1]  # T5's own ids
+        t5 = config_of(entry.config, f"{part}/config.json")
+        assert (t5["vocab_size"], t5["num_layers"], t5["feed_forward_proj"]) == (T5_VOCAB, 2, "gated-gelu")
+    finally:
+        catalog.remove(f"file-{kind}-t5")
+
+
+def test_the_pipeline_holds_the_files_own_t5_and_vae(catalog: ModelCatalog, files: Path) -> None:
+    checkpoint = write("flux-all-in-one", files / "flux-all-in-one.safetensors")
+    entry = catalog.add("file-flux-weights", checkpoint)
+    engine = load_on_cpu(entry)
+    try:
+        pipe, weights = engine._pipe, load_file(checkpoint)  # type: ignore[attr-defined]
+        shared = weights[T5_XXL + "shared.weight"].float()
+        assert torch.equal(pipe.text_encoder_2.shared.weight, shared)
+        assert torch.equal(pipe.text_encoder_2.encoder.embed_tokens.weight, shared)  # tied, as T5 reads it
+        assert torch.equal(pipe.vae.encoder.conv_in.weight, weights["vae.encoder.conv_in.weight"].float())
+    finally:
+        engine.close()
+        catalog.remove("file-flux-weights")
+
+
+@pytest.mark.parametrize("kind", ["sd3-t5", "flux-all-in-one"])
+def test_a_t5_missing_its_blocks_is_refused_naming_what_lacks(
+    catalog: ModelCatalog, files: Path, tmp_path: Path, kind: str
+) -> None:
+    whole = load_file(write(kind, files / f"{kind}.safetensors"))
+    damaged = tmp_path / f"{kind}-damaged.safetensors"
+    save_file({k: v for k, v in whole.items() if not k.startswith(T5_XXL + "encoder.")}, damaged)
+    with pytest.raises(CatalogError, match=r"lacks tensors (its config is|their configs are) read from"):
+        catalog.add(f"file-{kind}-damaged", damaged)
 
 
 def test_prediction_is_refused_where_it_means_nothing(catalog: ModelCatalog, files: Path) -> None:

@@ -304,14 +304,20 @@ def test_fill_takes_after_a_style_reference_layer(guides: dict[str, Any], daemon
     assert len(params["references"]) == 1, params
 
 
-def test_edit_changes_the_selection_as_the_instruction_says(guides: dict[str, Any], daemon: Daemon) -> None:
-    run = guides["edit_a_selection"]
+@pytest.mark.parametrize(
+    ("check", "model"),
+    [("edit_a_selection", "tiny-flux2-klein"), ("edit_a_selection_with_qwen_image_edit", "tiny-qwen-image-edit")],
+)
+def test_edit_changes_the_selection_as_the_instruction_says(
+    guides: dict[str, Any], daemon: Daemon, check: str, model: str
+) -> None:
+    run = guides[check]
     assert run["status"] == "SUCCESS" and run["layers_returned"] == 1, run
     assert run["guides_untouched"] and run["old_layers_kept"]
     [layer] = candidate_layers(run)
     assert layer["name"].startswith("cocreate edit 1/1")
     turn, params = turn_of(daemon, run)
-    assert turn.task == "edit" and params["instruction"] == "make it night"
+    assert (turn.task, turn.model) == ("edit", model) and params["instruction"] == "make it night"
 
 
 # ---------------------------------------------------------------- a person at the keyboard (full GIMP, Xvfb)

@@ -52,8 +52,8 @@ def test_feedback_steers_the_next_turn_and_is_recorded(stub: pb_grpc.CocreateStu
     assert len(params["steering"]["noise"]) == 3
     _, ignored = generate(stub, session_id, parent_turn_id=first, candidates=3, seed=50, exploration=1.0)
     _, fresh = generate(stub, session_id, candidates=3, seed=50, exploration=1.0)
-    assert [c.sha256 for c in ignored] == [c.sha256 for c in fresh], "exploration 1 ignores the history"
-    assert [c.sha256 for c in steered] != [c.sha256 for c in fresh]
+    assert [c.image.rgba for c in ignored] == [c.image.rgba for c in fresh], "exploration 1 ignores the history"
+    assert [c.image.rgba for c in steered] != [c.image.rgba for c in fresh]
 
 
 def test_replaying_a_session_reproduces_its_candidates(stub: pb_grpc.CocreateStub, session_id: str) -> None:
@@ -62,11 +62,11 @@ def test_replaying_a_session_reproduces_its_candidates(stub: pb_grpc.CocreateStu
     for seed in (3, 30, 300):
         turn_id, candidates = generate(stub, session_id, parent_turn_id=parent, candidates=3, seed=seed)
         decide(stub, candidates[1], [candidates[0], candidates[2]])
-        turns.append((turn_id, [c.sha256 for c in candidates]))
+        turns.append((turn_id, [c.image.rgba for c in candidates]))
         parent = turn_id
-    for turn_id, shas in turns:
+    for turn_id, pixels in turns:
         replay_id, replayed = generate(stub, session_id, candidates=3, replay_turn_id=turn_id)
-        assert [c.sha256 for c in replayed] == shas
+        assert [c.image.rgba for c in replayed] == pixels
         assert turn_params(stub, session_id, replay_id)["replay_of"] == turn_id
 
 
@@ -88,8 +88,8 @@ def test_interpolation_ends_reproduce_the_sources(stub: pb_grpc.CocreateStub, se
     _, sources = generate(stub, session_id, candidates=2, seed=21)
     ids = [c.candidate_id for c in sources]
     turn_id, path = generate(stub, session_id, candidates=5, seed=500, interpolate=ids)
-    assert path[0].sha256 == sources[0].sha256 and path[-1].sha256 == sources[1].sha256
-    assert len({c.sha256 for c in path}) == 5
+    assert path[0].image.rgba == sources[0].image.rgba and path[-1].image.rgba == sources[1].image.rgba
+    assert len({c.image.rgba for c in path}) == 5
     assert turn_params(stub, session_id, turn_id)["interpolate"] == ids
 
 

@@ -173,6 +173,7 @@ def test_controls_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, session
     [
         ({}, {"kind": pb.CONTROL_DEPTH, "derive": True}, "deriving a depth map from a picture needs a depth"),
         ({"model": "tiny-chroma"}, {}, "Chroma models take no controls"),
+        ({"model": "tiny-qwen-image-edit"}, {}, "Qwen-Image-Edit models take no controls"),
         ({"model": "tiny-flux"}, {"kind": pb.CONTROL_NORMAL}, "no normal control for flux is installed; cocreate"),
         ({}, {"model": "tiny-control-sdxl"}, "tiny-control-sdxl is a sdxl control model"),
         ({}, {"model": "no-such-control"}, "No control model called 'no-such-control'"),

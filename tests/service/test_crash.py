@@ -36,7 +36,8 @@ def test_sigkill_mid_generation_keeps_every_earlier_turn(tmp_path: Path, store_u
                         timeout=60,
                     )
                 )
-                done_turns[events[0].accepted.turn_id] = [e.candidate.sha256 for e in events if e.HasField("candidate")]
+                sent = [e.candidate.candidate_id for e in events if e.HasField("candidate")]
+                done_turns[events[0].accepted.turn_id] = sent
             stream = stub.Generate(
                 pb.GenerateRequest(
                     session_id=session,
@@ -60,9 +61,9 @@ def test_sigkill_mid_generation_keeps_every_earlier_turn(tmp_path: Path, store_u
         with channel_for(restarted) as channel:
             stub = pb_grpc.CocreateStub(channel)
             turns = {t.id: t for t in stub.GetSession(pb.GetSessionRequest(session_id=session)).turns}
-            for turn_id, shas in done_turns.items():
+            for turn_id, candidate_ids in done_turns.items():
                 assert turns[turn_id].status == "completed"
-                assert [c.sha256 for c in turns[turn_id].candidates] == shas
+                assert [c.id for c in turns[turn_id].candidates] == candidate_ids
                 for candidate in turns[turn_id].candidates:
                     stub.GetCandidate(pb.GetCandidateRequest(candidate_id=candidate.id))
             assert turns[killed_turn].status == "interrupted"

@@ -110,3 +110,15 @@ def test_what_a_family_cannot_serve_is_refused_naming_the_pull(
         list(stub.Generate(request, timeout=60))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert says in refused.value.details()
+
+
+def test_listed_control_models_say_their_family_and_kinds(stub: pb_grpc.CocreateStub) -> None:
+    """What a picker needs to tell which kinds the chosen image model's family has a ControlNet for."""
+    models = {m.name: m for m in stub.ListModels(pb.ListModelsRequest()).models}
+    served = {
+        models[name].family: list(models[name].controls)
+        for name in ("tiny-control-sd3", "tiny-control-qwen-image", "tiny-control-z-image")
+    }
+    assert served == {"sd3": ALL_KINDS, "qwen-image": list(QWEN_UNION_KINDS), "z-image": list(Z_IMAGE_UNION_KINDS)}
+    assert "canny" in models["tiny-control-flux"].controls and "normal" not in models["tiny-control-flux"].controls
+    assert not models["tiny-sd3"].controls, "image models list no kinds of their own"

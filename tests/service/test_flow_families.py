@@ -1,6 +1,6 @@
 """The flow-matching transformer families (Flux.1, Flux.1 Fill, Flux.1 Kontext, Flux.2 Klein and [dev], Z-Image,
-Qwen-Image, Chroma) through the real daemon, each on its tiny model: every image task, previews before
-candidates, cancel within a step, pixels outside the mask bit-identical, same seed same candidates, steering,
+Qwen-Image, Qwen-Image-Edit, Chroma) through the real daemon, each on its tiny model: every image task, previews
+before candidates, cancel within a step, pixels outside the mask bit-identical, same seed same candidates, steering,
 replay, interpolation and a LoRA; what a family cannot do is refused with FAILED_PRECONDITION naming it."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ MODELS = {
     "flux2-dev": "tiny-flux2-dev",
     "z-image": tiny_flow.TINY_Z_IMAGE,
     "qwen-image": tiny_flow.TINY_QWEN_IMAGE,
+    "qwen-image-edit": "tiny-qwen-image-edit",
     "chroma": tiny_flow.TINY_CHROMA,
 }
 IMAGE, MASK = gradient(), disc()
@@ -93,8 +94,8 @@ def test_same_seed_same_candidates_and_unmasked_pixels_kept(
     _, first = run(stub, request(session_id, family, candidates=2, seed=11, exploration=1.0))
     _, again = run(stub, request(session_id, family, candidates=2, seed=11, exploration=1.0))
     _, other = run(stub, request(session_id, family, candidates=2, seed=12, exploration=1.0))
-    assert [c.sha256 for c in first] == [c.sha256 for c in again]
-    assert [c.sha256 for c in first] != [c.sha256 for c in other]
+    assert [c.image.rgba for c in first] == [c.image.rgba for c in again]
+    assert [c.image.rgba for c in first] != [c.image.rgba for c in other]
     painted = first[0].image.rgba
     for i, keep in enumerate(MASK.alpha):
         if keep == 0:
@@ -126,10 +127,10 @@ def test_steering_replay_and_interpolation(stub: pb_grpc.CocreateStub, session_i
     )
     assert len(turn_params(stub, session_id, steered_turn)["steering"]["noise"]) == 2
     _, replayed = run(stub, request(session_id, family, candidates=2, replay_turn_id=steered_turn))
-    assert [c.sha256 for c in replayed] == [c.sha256 for c in steered]
+    assert [c.image.rgba for c in replayed] == [c.image.rgba for c in steered]
     ids = [c.candidate_id for c in sources]
     _, path = run(stub, request(session_id, family, candidates=3, seed=500, interpolate=ids))
-    assert path[0].sha256 == sources[0].sha256 and path[-1].sha256 == sources[1].sha256
+    assert path[0].image.rgba == sources[0].image.rgba and path[-1].image.rgba == sources[1].image.rgba
 
 
 def test_a_lora_changes_what_it_paints(
@@ -143,7 +144,7 @@ def test_a_lora_changes_what_it_paints(
     assert added.returncode == 0, added.stdout + added.stderr
     _, plain = run(stub, request(session_id, family, candidates=1, seed=71, exploration=1.0))
     _, adapted = run(stub, request(session_id, family, candidates=1, seed=71, exploration=1.0, lora=name))
-    assert adapted[0].sha256 != plain[0].sha256, "the LoRA changes what the model paints"
+    assert adapted[0].image.rgba != plain[0].image.rgba, "the LoRA changes what the model paints"
 
 
 def transformer_lora(home: Path, model: str) -> dict[str, torch.Tensor]:

@@ -73,12 +73,12 @@ def test_task_end_to_end(stub: pb_grpc.CocreateStub, session_id: str, task: str)
 
 
 def test_same_seed_same_candidates(stub: pb_grpc.CocreateStub, session_id: str) -> None:
-    def sha(seed: int) -> list[str]:
+    def pixels(seed: int) -> list[bytes]:
         events = generate(stub, session_id, "inpaint", candidates=2, seed=seed)
-        return [e.candidate.sha256 for e in events if e.HasField("candidate")]
+        return [e.candidate.image.rgba for e in events if e.HasField("candidate")]
 
-    assert sha(11) == sha(11)
-    assert sha(11) != sha(12)
+    assert pixels(11) == pixels(11)
+    assert pixels(11) != pixels(12)
 
 
 def test_unmasked_pixels_are_untouched(stub: pb_grpc.CocreateStub, session_id: str) -> None:

@@ -53,12 +53,12 @@ def test_personalize_a_session_from_the_cli_then_paint_with_the_lora(
 
     _, plain = generate(stub, session_id, candidates=1, seed=71, exploration=1.0)
     turn, adapted = generate(stub, session_id, candidates=1, seed=71, exploration=1.0, lora="my-style")
-    assert adapted[0].sha256 != plain[0].sha256, "the LoRA changes what the model paints"
+    assert adapted[0].image.rgba != plain[0].image.rgba, "the LoRA changes what the model paints"
     recorded = turn_params(stub, session_id, turn)["lora"]
     assert recorded["name"] == "my-style" and len(recorded["sha256"]) == 64
 
     _, replayed = generate(stub, session_id, candidates=1, seed=1, replay_turn_id=turn)
-    assert replayed[0].sha256 == adapted[0].sha256, "a replay uses the turn's LoRA again"
+    assert replayed[0].image.rgba == adapted[0].image.rgba, "a replay uses the turn's LoRA again"
 
 
 def test_the_rpc_streams_accepted_progress_and_done(

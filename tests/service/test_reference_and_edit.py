@@ -8,6 +8,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from core_server.engines.families import FAMILIES
 from core_server.models import tiny_flow
 from core_server.models.tiny import TINY_IMAGE
 from core_server.pb import cocreate_pb2 as pb
@@ -18,7 +19,12 @@ from .test_cocreation import turn_params
 
 IMAGE, MASK = gradient(), disc()
 STEPS = 2
-EDITING = {"flux-kontext": "tiny-flux-kontext", "flux2-klein": tiny_flow.TINY_FLUX2_KLEIN}
+EDITING = {
+    "flux-kontext": "tiny-flux-kontext",
+    "flux2-klein": tiny_flow.TINY_FLUX2_KLEIN,
+    "qwen-image-edit": "tiny-qwen-image-edit",
+}
+REFERENCING = [family for family in EDITING if FAMILIES[family].references]
 IP_ADAPTER_MODELS = {"sd15": TINY_IMAGE, "sdxl": "tiny-sdxl"}
 
 
@@ -32,8 +38,10 @@ def checkered(side: int = 48) -> pb.Image:
     return pb.Image(width=side, height=side, rgba=bytes(data))
 
 
-def edit(session_id: str, model: str, mask: bool = True, **fields: object) -> pb.GenerateRequest:
-    task = pb.EditTask(image=IMAGE, mask=MASK if mask else None, instruction="make it night", steps=STEPS)
+def edit(
+    session_id: str, model: str, mask: bool = True, instruction: str = "make it night", **fields: object
+) -> pb.GenerateRequest:
+    task = pb.EditTask(image=IMAGE, mask=MASK if mask else None, instruction=instruction, steps=STEPS)
     return pb.GenerateRequest(session_id=session_id, model=model, edit=task, **{"candidates": 1, **fields})
 
 
@@ -82,7 +90,7 @@ def test_edit_under_a_mask_keeps_the_rest_and_repeats_with_its_seeds(
     assert previews and all(len(p.previews) == 2 for p in previews), "a preview per candidate before the candidates"
     candidates = [e.candidate for e in events if e.HasField("candidate")]
     assert [c.seed for c in candidates] == [3, 4]
-    assert candidates[0].sha256 != candidates[1].sha256
+    assert candidates[0].image.rgba != candidates[1].image.rgba
     for candidate in candidates:
         assert (candidate.image.width, candidate.image.height) == (64, 64)
         assert candidate.image.rgba != IMAGE.rgba
@@ -90,9 +98,19 @@ def test_edit_under_a_mask_keeps_the_rest_and_repeats_with_its_seeds(
     turn = events[0].accepted.turn_id
     assert turn_params(stub, session_id, turn)["instruction"] == "make it night"
     _, again = run(stub, edit(session_id, EDITING[family], candidates=2, seed=3))
-    assert [c.sha256 for c in again] == [c.sha256 for c in candidates]
+    assert [c.image.rgba for c in again] == [c.image.rgba for c in candidates]
     _, replayed = run(stub, edit(session_id, EDITING[family], candidates=2, replay_turn_id=turn))
-    assert [c.sha256 for c in replayed] == [c.sha256 for c in candidates]
+    assert [c.image.rgba for c in replayed] == [c.image.rgba for c in candidates]
+
+
+@pytest.mark.parametrize("family", list(EDITING))
+def test_another_instruction_at_the_same_seed_edits_otherwise(
+    stub: pb_grpc.CocreateStub, session_id: str, family: str
+) -> None:
+    _, night = run(stub, edit(session_id, EDITING[family], seed=7))
+    _, snow = run(stub, edit(session_id, EDITING[family], instruction="cover it in snow", seed=7))
+    assert night[0].sha256 != snow[0].sha256
+    kept_pixels_are_identical(snow[0])
 
 
 @pytest.mark.parametrize("family", list(EDITING))
@@ -104,9 +122,10 @@ def test_edit_without_a_mask_changes_the_whole_picture(
     assert painted[:4] != IMAGE.rgba[:4] or painted[-4:] != IMAGE.rgba[-4:]
 
 
-def test_edit_is_cancelled_within_a_step(stub: pb_grpc.CocreateStub, session_id: str) -> None:
+@pytest.mark.parametrize("family", list(EDITING))
+def test_edit_is_cancelled_within_a_step(stub: pb_grpc.CocreateStub, session_id: str, family: str) -> None:
     long = pb.EditTask(image=IMAGE, mask=MASK, instruction="slowly", steps=200)
-    message = pb.GenerateRequest(session_id=session_id, model=EDITING["flux2-klein"], candidates=1, edit=long)
+    message = pb.GenerateRequest(session_id=session_id, model=EDITING[family], candidates=1, edit=long)
     stream = stub.Generate(message, timeout=180)
     accepted = next(stream).accepted
     for event in stream:
@@ -126,6 +145,7 @@ def test_edit_on_a_family_that_cannot_is_refused_naming_those_that_can(
     message = error.details() or ""
     assert "Stable Diffusion 1.x/2.x models cannot edit" in message
     assert "Flux.1 Kontext" in message and "Flux.2 Klein" in message and "cocreate models pull" in message
+    assert "Qwen-Image-Edit" in message and "qwen-image-edit" in message
 
 
 @pytest.mark.parametrize(
@@ -136,8 +156,11 @@ def test_edit_on_a_family_that_cannot_is_refused_naming_those_that_can(
         (pb.EditTask(image=IMAGE, mask=disc(32, 32), instruction="night"), "edit.mask"),
     ],
 )
-def test_bad_edits_are_invalid(stub: pb_grpc.CocreateStub, session_id: str, task: pb.EditTask, field: str) -> None:
-    message = pb.GenerateRequest(session_id=session_id, model=EDITING["flux2-klein"], candidates=1, edit=task)
+@pytest.mark.parametrize("family", list(EDITING))
+def test_bad_edits_are_invalid(
+    stub: pb_grpc.CocreateStub, session_id: str, task: pb.EditTask, field: str, family: str
+) -> None:
+    message = pb.GenerateRequest(session_id=session_id, model=EDITING[family], candidates=1, edit=task)
     error = refusal(stub, message)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in (error.details() or "")
@@ -155,14 +178,14 @@ def test_an_ip_adapter_reference_changes_the_picture_with_its_strength(
     weak_turn, weak = run(stub, inpaint(session_id, model, pb.Reference(image=checkered(), strength=0.2), seed=11))
     _, strong = run(stub, inpaint(session_id, model, pb.Reference(image=checkered(), strength=1.0), seed=11))
     _, plain_again = run(stub, inpaint(session_id, model, seed=11))
-    assert len({plain[0].sha256, weak[0].sha256, strong[0].sha256}) == 3
-    assert plain_again[0].sha256 == plain[0].sha256, "without references the adapter is gone again"
+    assert len({plain[0].image.rgba, weak[0].image.rgba, strong[0].image.rgba}) == 3
+    assert plain_again[0].image.rgba == plain[0].image.rgba, "without references the adapter is gone again"
     kept_pixels_are_identical(strong[0])
     recorded = turn_params(stub, session_id, weak_turn)["references"]
     assert recorded[0]["kind"] == "style" and recorded[0]["image"]["width"] == 48
     assert recorded[0]["adapter"]["name"] == f"tiny-ip-adapter-{family}"
     _, weak_again = run(stub, inpaint(session_id, model, pb.Reference(image=checkered(), strength=0.2), seed=11))
-    assert weak_again[0].sha256 == weak[0].sha256
+    assert weak_again[0].image.rgba == weak[0].image.rgba
 
 
 def test_sdxl_style_and_composition_feed_different_layers(stub: pb_grpc.CocreateStub, session_id: str) -> None:
@@ -172,17 +195,17 @@ def test_sdxl_style_and_composition_feed_different_layers(stub: pb_grpc.Cocreate
     _, styled = run(stub, inpaint(session_id, model, style, seed=13))
     _, composed = run(stub, inpaint(session_id, model, composition, seed=13))
     _, both = run(stub, inpaint(session_id, model, style, composition, seed=13))
-    assert len({styled[0].sha256, composed[0].sha256, both[0].sha256}) == 3
+    assert len({styled[0].image.rgba, composed[0].image.rgba, both[0].image.rgba}) == 3
 
 
-@pytest.mark.parametrize("family", list(EDITING))
+@pytest.mark.parametrize("family", REFERENCING)
 def test_the_editing_families_take_a_reference_picture(
     stub: pb_grpc.CocreateStub, session_id: str, family: str
 ) -> None:
     model = EDITING[family]
     _, plain = run(stub, inpaint(session_id, model, seed=17))
     _, referenced = run(stub, inpaint(session_id, model, pb.Reference(image=checkered()), seed=17))
-    assert referenced[0].sha256 != plain[0].sha256
+    assert referenced[0].image.rgba != plain[0].image.rgba
     kept_pixels_are_identical(referenced[0])
 
 
@@ -192,6 +215,7 @@ def test_the_editing_families_take_a_reference_picture(
         (tiny_flow.TINY_FLUX, [pb.Reference(image=checkered())], "Flux.1 models take no reference images"),
         (TINY_IMAGE, [pb.Reference(image=checkered(), kind=pb.REFERENCE_FACE)], "insightface"),
         (EDITING["flux2-klein"], [pb.Reference(image=checkered())] * 2, "1 reference picture"),
+        (EDITING["qwen-image-edit"], [pb.Reference(image=checkered())] * 2, "1 reference picture"),
         (TINY_IMAGE, [pb.Reference(image=checkered(), model="tiny-ip-adapter-sdxl")], "made for Stable Diffusion XL"),
     ],
 )
@@ -233,12 +257,13 @@ def test_references_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, sessi
     assert "references" in (error.details() or "")
 
 
-def test_an_edit_takes_a_reference_picture_too(stub: pb_grpc.CocreateStub, session_id: str) -> None:
-    model = EDITING["flux2-klein"]
+@pytest.mark.parametrize("family", REFERENCING)
+def test_an_edit_takes_a_reference_picture_too(stub: pb_grpc.CocreateStub, session_id: str, family: str) -> None:
+    model = EDITING[family]
     _, plain = run(stub, edit(session_id, model, seed=19))
     referenced_turn, referenced = run(
         stub, edit(session_id, model, seed=19, references=[pb.Reference(image=checkered())])
     )
-    assert referenced[0].sha256 != plain[0].sha256
+    assert referenced[0].image.rgba != plain[0].image.rgba
     kept_pixels_are_identical(referenced[0])
     assert turn_params(stub, session_id, referenced_turn)["references"][0]["adapter"] is None

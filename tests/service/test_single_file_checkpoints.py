@@ -1,6 +1,7 @@
 """Single-file checkpoints added with `cocreate models add NAME FILE` and no --config, then painting through the
-real daemon (previews first, kept pixels identical): full SD 2.x, SDXL and SD 3.5 files in the original
-layout, and a Flux.1 transformer in Black Forest Labs' names (its other parts from the tiny Flux)."""
+real daemon (previews first, kept pixels identical): full SD 2.x, SDXL and SD 3.5 files (with T5-XXL too) in
+the original layout, ComfyUI's all-in-one Flux.1 and Chroma files (VAE, CLIP-L, T5-XXL inside), and a Flux.1
+transformer in Black Forest Labs' names (its other parts from the tiny Flux)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from core_server.pb import cocreate_pb2_grpc as pb_grpc
 from tests.service.test_cli import cocreate
 from tests.service.test_families import candidates, generate
 from tests.support.daemon import Daemon
-from tests.support.original_checkpoints import flux_bfl, write
+from tests.support.original_checkpoints import T5_XXL, flux_bfl, write
 
 from .images import disc, gradient
 
@@ -28,7 +29,16 @@ def flux_in_bfl_names(home: Path, out: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("kind", "family"), [("sd2", "sd15"), ("sdxl-inpainting", "sdxl"), ("sd3", "sd3"), ("flux-bfl", "flux")]
+    ("kind", "family"),
+    [
+        ("sd2", "sd15"),
+        ("sdxl-inpainting", "sdxl"),
+        ("sd3", "sd3"),
+        ("sd3-t5", "sd3"),
+        ("flux-bfl", "flux"),
+        ("flux-all-in-one", "flux"),
+        ("chroma-all-in-one", "chroma"),
+    ],
 )
 def test_an_added_checkpoint_paints_through_the_daemon(
     daemon: Daemon, stub: pb_grpc.CocreateStub, session_id: str, tmp_path: Path, kind: str, family: str
@@ -50,8 +60,12 @@ def test_an_added_checkpoint_paints_through_the_daemon(
         assert all(candidate.image.rgba[4 * i : 4 * i + 4] == IMAGE.rgba[4 * i : 4 * i + 4] for i in kept)
 
 
-def test_an_sd35_file_with_t5_is_refused_naming_what_to_pass(daemon: Daemon, tmp_path: Path) -> None:
+def test_an_all_in_one_file_with_a_broken_t5_is_refused_clearly(daemon: Daemon, tmp_path: Path) -> None:
     assert daemon.home is not None
-    refused = cocreate("models", "add", "file-t5", str(write("sd3-t5", tmp_path / "t5.safetensors")), home=daemon.home)
-    assert refused.returncode != 0
-    assert "T5-XXL" in refused.stderr + refused.stdout and "--config" in refused.stderr + refused.stdout
+    whole = load_file(write("flux-all-in-one", tmp_path / "flux.safetensors"))
+    broken = tmp_path / "broken.safetensors"
+    save_file({k: v for k, v in whole.items() if not k.startswith(T5_XXL + "encoder.block.0.")}, broken)
+    refused = cocreate("models", "add", "file-broken", str(broken), home=daemon.home)
+    said = refused.stderr + refused.stdout
+    assert refused.returncode != 0 and "Traceback" not in said
+    assert "lacks tensors their configs are read from" in said and "--config" in said

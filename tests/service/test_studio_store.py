@@ -19,8 +19,8 @@ def test_candidate_files_go_to_the_shared_folder_and_come_back(postgresql_daemon
         (candidate,) = [
             e.candidate for e in generate(stub, session_id, "inpaint", candidates=1, seed=5) if e.HasField("candidate")
         ]
-        assert (shared_blobs / candidate.sha256[:2] / f"{candidate.sha256}.png").is_file()
         content = stub.GetCandidate(pb.GetCandidateRequest(candidate_id=candidate.candidate_id))
+        assert (shared_blobs / content.info.sha256[:2] / f"{content.info.sha256}.png").is_file()
         assert content.image.rgba == candidate.image.rgba
     assert postgresql_daemon.home is not None
     assert not (postgresql_daemon.home / "sessions" / "blobs").exists()

@@ -1,12 +1,14 @@
 """Tiny random-weight single-file checkpoints in the original (Stability / ComfyUI) layouts of SD 2.x, SDXL
-and SD 3.5: what artists download, at a few MB, so `models add` without --config is tested the way real
-files load (diffusers' own converters read them back).
+and SD 3.5 (with or without T5-XXL), and ComfyUI's all-in-one Flux.1 and Chroma files (transformer, VAE and
+text encoders in one): what artists download, at a few MB, so `models add` without --config is tested the
+way real files load (diffusers' own converters read them back).
 
     python -m tests.support.original_checkpoints sdxl OUT.safetensors
 
 Each builder makes the diffusers modules at tiny widths and renames their tensors the other way round.
 The text encoders keep CLIP's real 49408-token vocabulary, so the tokenizer written for the file fits.
 CLIP ViT-L and OpenCLIP get different widths (32, 48) as in real files, where diffusers tells them apart so.
+T5 keeps T5-XXL's 32,128 embedding rows, so the shipped T5 v1.1 tokenizer's ids fit it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from pathlib import Path
 
 import torch
 
+from core_server.models.tiny_flow import TEXT_WIDTH
 from tests.support.single_file import hf_clip, original_unet, original_vae
 
 VOCAB, CLIP_L_WIDTH, OPEN_CLIP_WIDTH = 49408, 32, 48
+# T5-XXL's embedding rows (the tokenizer's 32,100 ids rounded up); the width the tiny Flux.1 and Chroma attend to
+T5_VOCAB, T5_WIDTH = 32128, 2 * TEXT_WIDTH
+T5_XXL, FLOW_VAE, COMFY_DENOISER = "text_encoders.t5xxl.transformer.", "vae.", "model.diffusion_model."
+FLOW_LATENT_CHANNELS = 16
 SEED = 0
 
 
@@ -66,6 +73,51 @@ def open_clip(prefix: str, width: int = OPEN_CLIP_WIDTH) -> dict[str, torch.Tens
             tensors[f"{theirs}mlp.c_proj.{kind}"] = hf.pop(f"{ours}mlp.fc2.{kind}")
     assert not hf, f"left unnamed: {sorted(hf)}"
     return tensors
+
+
+def t5_xxl(width: int = T5_WIDTH) -> dict[str, torch.Tensor]:
+    """T5 v1.1's layout (gated GELU, relative attention in the first block) under ComfyUI's names, which keep
+    the embedding once, as shared.weight."""
+    from transformers import T5Config, T5EncoderModel
+
+    config = T5Config(
+        vocab_size=T5_VOCAB,
+        d_model=width,
+        d_kv=8,
+        d_ff=2 * width,
+        num_layers=2,
+        num_heads=2,
+        feed_forward_proj="gated-gelu",
+    )
+    torch.manual_seed(SEED)
+    state = T5EncoderModel(config).state_dict()
+    return {T5_XXL + k: v for k, v in state.items() if k != "encoder.embed_tokens.weight"}
+
+
+def flow_vae() -> dict[str, torch.Tensor]:
+    """Flux.1's VAE (16 channels, no quant convs) in the original names, under ComfyUI's vae. prefix."""
+    original = vae(FLOW_LATENT_CHANNELS, use_quant_conv=False, use_post_quant_conv=False)
+    return {FLOW_VAE + k.split(".", 1)[1]: v for k, v in original.items()}
+
+
+def flux_all_in_one() -> dict[str, torch.Tensor]:
+    """ComfyUI's Flux.1 [dev] checkpoint: the transformer in BFL names, the VAE, CLIP-L and T5-XXL inside."""
+    from core_server.models.tiny_flow import flux_transformer
+
+    return {
+        **{COMFY_DENOISER + k: v for k, v in flux_bfl(flux_transformer().state_dict()).items()},
+        **flow_vae(),
+        **hf_clip(clip(CLIP_L_WIDTH, projection=False), "text_encoders.clip_l.transformer."),
+        **t5_xxl(),
+    }
+
+
+def chroma_all_in_one() -> dict[str, torch.Tensor]:
+    """Chroma with its VAE and T5-XXL in one file (the transformer in diffusers' names behind ComfyUI's prefix)."""
+    from core_server.models.tiny_flow import chroma_transformer
+
+    transformer = chroma_transformer().state_dict()
+    return {**{COMFY_DENOISER + k: v for k, v in transformer.items()}, **flow_vae(), **t5_xxl()}
 
 
 def unet(in_channels: int, cross: int, *, sdxl: bool, pooled: int = 0, sizes: int = 6) -> dict[str, torch.Tensor]:
@@ -150,8 +202,8 @@ def sd3(*, t5: bool = False) -> dict[str, torch.Tensor]:
         **hf_clip(clip_l, "text_encoders.clip_l.transformer."),
         **hf_clip(clip(OPEN_CLIP_WIDTH, projection=True, act="gelu"), "text_encoders.clip_g.transformer."),
     }
-    if t5:
-        tensors["text_encoders.t5xxl.transformer.shared.weight"] = torch.zeros(32, 8)
+    if t5:  # SD3 concatenates T5's tokens after the CLIP ones, at the transformer's joint width
+        tensors.update(t5_xxl(CLIP_L_WIDTH + OPEN_CLIP_WIDTH))
     return tensors
 
 
@@ -281,6 +333,8 @@ BUILDERS: dict[str, Callable[[], dict[str, torch.Tensor]]] = {
     "sdxl-refiner": sdxl_refiner,
     "sd3": sd3,
     "sd3-t5": lambda: sd3(t5=True),
+    "flux-all-in-one": flux_all_in_one,
+    "chroma-all-in-one": chroma_all_in_one,
 }
 
 

@@ -17,6 +17,7 @@ from core_server.engines.families import (
     flux_fill,
     flux_kontext,
     qwen_image,
+    qwen_image_edit,
     sd3,
     sd15,
     sdxl,
@@ -25,7 +26,20 @@ from core_server.engines.families import (
 from core_server.engines.families.family import Family
 from core_server.tasks import EngineError
 
-MODULES = (sd15, sdxl, sd3, flux, flux_fill, flux_kontext, flux2_klein, flux2_dev, z_image, qwen_image, chroma)
+MODULES = (
+    sd15,
+    sdxl,
+    sd3,
+    flux,
+    flux_fill,
+    flux_kontext,
+    flux2_klein,
+    flux2_dev,
+    z_image,
+    qwen_image,
+    qwen_image_edit,
+    chroma,
+)
 FAMILIES: dict[str, Family] = {module.FAMILY.name: module.FAMILY for module in MODULES}
 
 

@@ -72,6 +72,9 @@ class Family:
     edits: bool = False
     # How reference images reach the model (engines.reference): IP_ADAPTER, IMAGE_REFERENCE, or "" (none).
     references: str = ""
+    # The family whose single-file transformers have the same tensor names and shapes ("" : none), so a file
+    # is detected as that one; `models add FILE --config FOLDER` with a folder of this family picks this one.
+    same_transformer_as: str = ""
 
     def refusal(self, task: str) -> str | None:
         """Why this family cannot do `task`, or None when it can."""

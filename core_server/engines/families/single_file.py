@@ -12,8 +12,10 @@ What the shapes cannot tell, and how it is chosen:
   NoobAI mark v-prediction checkpoints so); else a sidecar `NAME.yaml` saying `parameterization: "v"`
   (the original configs, as A1111 reads them); else v-prediction for a 4-channel SD 2.x (2.0/2.1 768-v,
   the common ones: a 2.x-base file needs `--prediction epsilon`) and epsilon for everything else.
-- T5-XXL's tokenizer (a SentencePiece model no installed package carries): an SD 3.5 file holding T5 is
-  refused unless --config names a folder with tokenizer_3/; SD 3.5 files without T5 load without it.
+
+T5-XXL's tokenizer (SD 3.5 files holding T5, and Flux.1 / Chroma files holding their VAE and text encoders,
+ComfyUI's all-in-one layout) is Google's T5 v1.1 vocabulary, shipped converted to `tokenizers` JSON in
+configs/ (Apache-2.0; see configs/LICENSE.t5-tokenizer), so it loads with no sentencepiece package either.
 """
 
 from __future__ import annotations
@@ -27,12 +29,19 @@ import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core_server.engines.families.detect import Detected, Shapes, read_shapes
 from core_server.tasks import EngineError
 
+if TYPE_CHECKING:  # the catalog imports this module; flow_checkpoints needs nothing from here at run time
+    from core_server.models.flow_checkpoints import TransformerCheckpoint
+
 CLIP_BPE = Path(__file__).parent / "configs" / "bpe_simple_vocab_16e6.txt.gz"
+T5_TOKENIZER = Path(__file__).parent / "configs" / "t5_v1_1_tokenizer.json.gz"
+T5_EXTRA_IDS = 100  # T5's sentinel tokens <extra_id_0..99>, already in the shipped vocabulary
+T5_MAX_LENGTH = 512
+T5_MAX_DISTANCE = 128  # relative attention's reach: not in the weights, the same in every T5
 CLIP_MERGES = 49152 - 256 - 2  # the merges CLIP uses of the file: its vocabulary is 49408 tokens
 START, END = "<|startoftext|>", "<|endoftext|>"
 OPEN_CLIP_PAD = "!"
@@ -46,12 +55,14 @@ OPEN_CLIP_SD2 = "cond_stage_model.model."
 CLIP_L_SDXL, OPEN_CLIP_SDXL = "conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."
 OPEN_CLIP_REFINER = "conditioner.embedders.0.model."
 CLIP_L_SD3, CLIP_G_SD3 = "text_encoders.clip_l.transformer.", "text_encoders.clip_g.transformer."
-T5_SD3 = "text_encoders.t5xxl.transformer."
+T5_XXL = "text_encoders.t5xxl.transformer."  # where ComfyUI keeps T5 in SD 3.5, Flux.1 and Chroma files
+CLIP_L_COMFY = CLIP_L_SD3  # Flux.1's CLIP-L in ComfyUI's all-in-one files
 # The last of SD 2.x's 24 OpenCLIP layers is never used (it reads the penultimate); diffusers drops it.
 SD2_UNUSED_LAYER = 23
 
 Files = dict[str, dict[str, Any]]  # relative path → JSON content
-Tokenizers = dict[str, str]  # subfolder → pad token
+Tokenizers = dict[str, str]  # subfolder → CLIP, OPEN_CLIP or T5
+CLIP, OPEN_CLIP, T5 = "clip", "open_clip", "t5"
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -83,6 +94,29 @@ def write_clip_tokenizer(folder: Path, pad: str = END) -> None:
         "tokenizer_class": "CLIPTokenizer",
     }
     _json(folder / "tokenizer_config.json", settings)
+
+
+def write_t5_tokenizer(folder: Path) -> None:
+    """T5 v1.1's tokenizer (32,100 tokens: pad 0, eos 1, unk 2, sentinels last) as diffusers' repos ship it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.json").write_bytes(gzip.decompress(T5_TOKENIZER.read_bytes()))
+    settings = {
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "extra_ids": T5_EXTRA_IDS,
+        "model_max_length": T5_MAX_LENGTH,
+        "tokenizer_class": "T5Tokenizer",
+    }
+    _json(folder / "tokenizer_config.json", settings)
+
+
+def write_tokenizer(folder: Path, kind: str) -> None:
+    """The tokenizer of `kind` (CLIP, OPEN_CLIP or T5) in `folder`."""
+    if kind == T5:
+        write_t5_tokenizer(folder)
+    else:
+        write_clip_tokenizer(folder, OPEN_CLIP_PAD if kind == OPEN_CLIP else END)
 
 
 def _json(path: Path, content: dict[str, Any]) -> None:
@@ -152,21 +186,21 @@ def _size_conditions(shapes: Shapes, found: Detected) -> dict[str, Any]:
     }
 
 
-def _vae(shapes: Shapes, **known: Any) -> dict[str, Any]:
-    levels = _indices(shapes, re.escape(VAE) + r"encoder\.down\.(\d+)\.")
-    widths = [shapes[f"{VAE}encoder.down.{level}.block.0.conv1.weight"][0] for level in levels]
+def _vae(shapes: Shapes, prefix: str = VAE, **known: Any) -> dict[str, Any]:
+    levels = _indices(shapes, re.escape(prefix) + r"encoder\.down\.(\d+)\.")
+    widths = [shapes[f"{prefix}encoder.down.{level}.block.0.conv1.weight"][0] for level in levels]
     return {
         "_class_name": "AutoencoderKL",
-        "in_channels": shapes[VAE + "encoder.conv_in.weight"][1],
-        "out_channels": shapes[VAE + "decoder.conv_out.weight"][0],
-        "latent_channels": shapes[VAE + "encoder.conv_out.weight"][0] // 2,  # a mean and a log-variance each
+        "in_channels": shapes[prefix + "encoder.conv_in.weight"][1],
+        "out_channels": shapes[prefix + "decoder.conv_out.weight"][0],
+        "latent_channels": shapes[prefix + "encoder.conv_out.weight"][0] // 2,  # a mean and a log-variance each
         "block_out_channels": widths,
         "down_block_types": ["DownEncoderBlock2D"] * len(widths),
         "up_block_types": ["UpDecoderBlock2D"] * len(widths),
-        "layers_per_block": len(_indices(shapes, re.escape(VAE) + r"encoder\.down\.0\.block\.(\d+)\.")),
+        "layers_per_block": len(_indices(shapes, re.escape(prefix) + r"encoder\.down\.0\.block\.(\d+)\.")),
         "norm_num_groups": min(32, widths[0]),  # 32 in every real VAE; fewer only where the widths are tiny
-        "use_quant_conv": VAE + "quant_conv.weight" in shapes,
-        "use_post_quant_conv": VAE + "post_quant_conv.weight" in shapes,
+        "use_quant_conv": prefix + "quant_conv.weight" in shapes,
+        "use_post_quant_conv": prefix + "post_quant_conv.weight" in shapes,
         **known,
     }
 
@@ -204,6 +238,32 @@ def _clip(shapes: Shapes, prefix: str, *, projection: bool) -> dict[str, Any]:
         "bos_token_id": vocab - 2,
         "eos_token_id": vocab - 1,
         "pad_token_id": 1,
+    }
+
+
+def _t5(shapes: Shapes, prefix: str = T5_XXL) -> dict[str, Any]:
+    """A T5 encoder's config (T5-XXL v1.1 in every real file: gated GELU, 64 heads of 64, 32 buckets)."""
+    vocab, width = shapes[prefix + "shared.weight"]
+    attention, feed_forward = f"{prefix}encoder.block.0.layer.0.SelfAttention.", f"{prefix}encoder.block.0.layer.1."
+    buckets, heads = shapes[attention + "relative_attention_bias.weight"]
+    gated = feed_forward + "DenseReluDense.wi_0.weight" in shapes  # v1.1; the original T5 has one wi
+    return {
+        "architectures": ["T5EncoderModel"],
+        "model_type": "t5",
+        "vocab_size": vocab,  # 32,128 rows in real files: the tokenizer's 32,100 rounded up
+        "d_model": width,
+        "d_kv": shapes[attention + "q.weight"][0] // heads,
+        "d_ff": shapes[feed_forward + ("DenseReluDense.wi_0.weight" if gated else "DenseReluDense.wi.weight")][0],
+        "num_layers": len(_indices(shapes, re.escape(prefix) + r"encoder\.block\.(\d+)\.")),
+        "num_heads": heads,
+        "relative_attention_num_buckets": buckets,
+        "relative_attention_max_distance": T5_MAX_DISTANCE,
+        "feed_forward_proj": "gated-gelu" if gated else "relu",
+        "layer_norm_epsilon": 1e-6,
+        "tie_word_embeddings": False,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "decoder_start_token_id": 0,
     }
 
 
@@ -295,7 +355,7 @@ def _sd(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Tokeni
         "vae/config.json": _vae(shapes, sample_size=512, scaling_factor=0.18215),
         "text_encoder/config.json": _clip(shapes, OPEN_CLIP_SD2 if sd2 else CLIP_L_SD1, projection=False),
     }
-    return files, {"tokenizer": OPEN_CLIP_PAD if sd2 else END}
+    return files, {"tokenizer": OPEN_CLIP if sd2 else CLIP}
 
 
 def _sdxl(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Tokenizers]:
@@ -328,22 +388,16 @@ def _sdxl(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Toke
         "vae/config.json": _vae(shapes, sample_size=1024, scaling_factor=0.13025, force_upcast=True),
         "text_encoder_2/config.json": _clip(shapes, OPEN_CLIP_REFINER if refiner else OPEN_CLIP_SDXL, projection=True),
     }
-    tokenizers = {"tokenizer_2": OPEN_CLIP_PAD}
+    tokenizers = {"tokenizer_2": OPEN_CLIP}
     if not refiner:
         files["text_encoder/config.json"] = _clip(shapes, CLIP_L_SDXL, projection=False)
-        tokenizers["tokenizer"] = END
+        tokenizers["tokenizer"] = CLIP
     return files, tokenizers
 
 
 def _sd3(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Tokenizers]:
-    """SD 3 / 3.5 medium and large with their two CLIP encoders inside (T5: see the module's docstring)."""
-    if T5_SD3 + "shared.weight" in shapes:
-        raise EngineError(
-            "This Stable Diffusion 3.5 checkpoint holds its T5-XXL text encoder, whose tokenizer (T5's "
-            "spiece.model) cocreate does not ship. Add it again with --config naming a diffusers folder of "
-            "SD 3.5 with tokenizer_3/ (`cocreate models pull sd35-medium` makes one), or use a version of "
-            "the file saved without T5 (the *_clips or 'no T5' ones): it runs on its CLIP encoders alone."
-        )
+    """SD 3 / 3.5 medium and large with their two CLIP encoders inside, and T5-XXL where the file holds it."""
+    t5 = T5_XXL + "shared.weight" in shapes
     if CLIP_L_SD3 + "text_model.embeddings.token_embedding.weight" not in shapes:
         raise EngineError(
             "This Stable Diffusion 3.5 file holds no CLIP text encoders (the bare transformer ComfyUI saves); "
@@ -359,8 +413,8 @@ def _sd3(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Token
             "tokenizer": ["transformers", "CLIPTokenizer"],
             "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
             "tokenizer_2": ["transformers", "CLIPTokenizer"],
-            "text_encoder_3": [None, None],
-            "tokenizer_3": [None, None],
+            "text_encoder_3": ["transformers", "T5EncoderModel"] if t5 else [None, None],
+            "tokenizer_3": ["transformers", "T5TokenizerFast"] if t5 else [None, None],
             "image_encoder": [None, None],
             "feature_extractor": [None, None],
         },
@@ -376,7 +430,75 @@ def _sd3(shapes: Shapes, found: Detected, prediction: str) -> tuple[Files, Token
     }
     # SD3's CLIP-L has no projection in the file: diffusers puts an identity there, as wide as the encoder.
     files["text_encoder/config.json"]["projection_dim"] = files["text_encoder/config.json"]["hidden_size"]
-    return files, {"tokenizer": END, "tokenizer_2": OPEN_CLIP_PAD}
+    tokenizers = {"tokenizer": CLIP, "tokenizer_2": OPEN_CLIP}
+    if t5:
+        files["text_encoder_3/config.json"] = _t5(shapes)
+        tokenizers["tokenizer_3"] = T5
+    return files, tokenizers
+
+
+# ---------------------------------------------------------------- ComfyUI's all-in-one flow files
+
+FLOW_VAE_PREFIXES = ("vae.", VAE)  # ComfyUI saves Flux's VAE under vae.; older tools under first_stage_model.
+# family → (pipeline, its T5 part, its CLIP-L part or None)
+FLOW_PARTS = {
+    "flux": ("FluxPipeline", "text_encoder_2", "text_encoder"),
+    "flux-fill": ("FluxFillPipeline", "text_encoder_2", "text_encoder"),
+    "chroma": ("ChromaPipeline", "text_encoder", None),
+}
+TOKENIZER_OF = {"text_encoder": "tokenizer", "text_encoder_2": "tokenizer_2"}
+
+
+def _flow_scheduler(variant: str) -> dict[str, Any]:
+    """What Black Forest Labs ship: [schnell] samples unshifted; [dev], Fill and Chroma shift by image size."""
+    if variant == "schnell":
+        return {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
+    return {
+        "_class_name": "FlowMatchEulerDiscreteScheduler",
+        "num_train_timesteps": 1000,
+        "shift": 3.0,
+        "use_dynamic_shifting": True,
+        "base_shift": 0.5,
+        "max_shift": 1.15,
+        "base_image_seq_len": 256,
+        "max_image_seq_len": 4096,
+    }
+
+
+def _flow(shapes: Shapes, flow: TransformerCheckpoint) -> tuple[Files, Tokenizers] | None:
+    """Flux.1 (CLIP-L and T5-XXL) or Chroma (T5-XXL alone) with the VAE, all in one file."""
+    pipeline, t5_part, clip_part = FLOW_PARTS[flow.family]
+    vae = next((prefix for prefix in FLOW_VAE_PREFIXES if prefix + "encoder.conv_in.weight" in shapes), None)
+    has_clip = CLIP_L_COMFY + "text_model.embeddings.token_embedding.weight" in shapes
+    if vae is None or T5_XXL + "shared.weight" not in shapes or (clip_part is not None and not has_clip):
+        return None
+    index: dict[str, Any] = {
+        "_class_name": pipeline,
+        "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+        "transformer": ["diffusers", flow.transformer_class],
+        "vae": ["diffusers", "AutoencoderKL"],
+        t5_part: ["transformers", "T5EncoderModel"],
+        TOKENIZER_OF[t5_part]: ["transformers", "T5TokenizerFast"],
+        "image_encoder": [None, None],
+        "feature_extractor": [None, None],
+    }
+    files: Files = {
+        "model_index.json": index,
+        "scheduler/scheduler_config.json": _flow_scheduler(flow.variant),
+        "transformer/config.json": {"_class_name": flow.transformer_class, **flow.config},
+        # Flux.1's VAE (Chroma's too): 16 channels, its own shift and scale, upcast in float16.
+        "vae/config.json": _vae(
+            shapes, vae, sample_size=1024, scaling_factor=0.3611, shift_factor=0.1159, force_upcast=True
+        ),
+        f"{t5_part}/config.json": _t5(shapes),
+    }
+    tokenizers = {TOKENIZER_OF[t5_part]: T5}
+    if clip_part is not None:
+        index[clip_part] = ["transformers", "CLIPTextModel"]
+        index[TOKENIZER_OF[clip_part]] = ["transformers", "CLIPTokenizer"]
+        files[f"{clip_part}/config.json"] = _clip(shapes, CLIP_L_COMFY, projection=False)
+        tokenizers[TOKENIZER_OF[clip_part]] = CLIP
+    return files, tokenizers
 
 
 # What can be written per family: the rest need --config.
@@ -403,17 +525,38 @@ def config_folder(root: Path, found: Detected, checkpoint: Path, prediction: str
             f"{checkpoint.name} looks like a {found.describe()}, but lacks tensors its config is read from "
             f"({error}); add it with --config naming a diffusers folder of the same family."
         ) from error
+    return _written(root, found.family, files, tokenizers)
+
+
+def flow_config_folder(root: Path, checkpoint: Path, flow: TransformerCheckpoint) -> Path | None:
+    """The folder describing an all-in-one Flux.1 / Chroma file (written under root on first use), or None when
+    the file does not hold its VAE and every text encoder its family takes (a transformer alone, a GGUF)."""
+    if flow.gguf or flow.family not in FLOW_PARTS:
+        return None
+    shapes = read_shapes(checkpoint)
+    try:
+        written = _flow(shapes, flow)
+    except (KeyError, StopIteration, IndexError, ValueError) as error:
+        raise EngineError(
+            f"{checkpoint.name} holds a {flow.describe()} with a VAE and text encoders, but lacks tensors their "
+            f"configs are read from ({error}); add it with --config naming a diffusers folder of the same family."
+        ) from error
+    return None if written is None else _written(root, flow.family, *written)
+
+
+def _written(root: Path, family: str, files: Files, tokenizers: Tokenizers) -> Path:
+    """root/FAMILY-HASH holding `files` and `tokenizers`: written once, shared by every file of the same sizes."""
     # diffusers reads its own version from model_index.json (to warn about old inpainting configs).
     files["model_index.json"]["_diffusers_version"] = metadata.version("diffusers")
     described = json.dumps([files, tokenizers], sort_keys=True).encode()
-    folder = root / f"{found.family}-{hashlib.sha256(described).hexdigest()[:16]}"
+    folder = root / f"{family}-{hashlib.sha256(described).hexdigest()[:16]}"
     if not (folder / "model_index.json").is_file():
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
         for name, content in files.items():
             _json(staging / name, content)
-        for subfolder, pad in tokenizers.items():
-            write_clip_tokenizer(staging / subfolder, pad)
+        for subfolder, kind in tokenizers.items():
+            write_tokenizer(staging / subfolder, kind)
         try:
             staging.rename(folder)
         except OSError:  # another process wrote it first: the same files

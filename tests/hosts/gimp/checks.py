@@ -403,7 +403,7 @@ def fill_with_a_style_reference() -> dict:
     )
 
 
-def edit_a_selection() -> dict:
+def edit_a_selection(model: str = "tiny-flux2-klein") -> dict:
     """Edit: an instruction for the selected part, painted by a model that takes instructions."""
     image, background, _top = two_layer_picture()
     soft_selection(image)
@@ -414,9 +414,13 @@ def edit_a_selection() -> dict:
         [background],
         instruction="make it night",
         candidates=1,
-        model="tiny-flux2-klein",
+        model=model,
         **FAST,
     )
+
+
+def edit_a_selection_with_qwen_image_edit() -> dict:
+    return edit_a_selection("tiny-qwen-image-edit")
 
 
 # ---------------------------------------------------------------- gui suite (full GIMP under Xvfb)
@@ -693,6 +697,7 @@ SUITES: dict[str, list[Callable[[], dict]]] = {
         expand_with_a_control_layer,
         fill_with_a_style_reference,
         edit_a_selection,
+        edit_a_selection_with_qwen_image_edit,
     ],
     "gui": [undo, keep_then_undo, dialog_ok, dialog_cancel],
     "screenshot": [screenshot],
