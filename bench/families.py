@@ -299,7 +299,7 @@ def time_step(
         inputs["cap_feats"] = [tensor.to(device) for tensor in inputs["cap_feats"]]
     times = []
     with torch.inference_mode():
-        for _ in range(repeat + 1):  # the first is a warm-up
+        for _ in range(repeat + 1 if repeat else 1):  # the first is a warm-up, unless it is the only one
             started = time.perf_counter()
             model(**inputs)
             if device.type == "cuda":
@@ -310,7 +310,7 @@ def time_step(
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    times = sorted(times[1:])
+    times = sorted(times[1:] or times)
     return times[len(times) // 2], peak
 
 
@@ -319,7 +319,9 @@ def main() -> None:
     parser.add_argument("--family", action="append", choices=sorted(SPECS), help="default: all")
     parser.add_argument("--side", type=int, default=1024, help="picture side in px (default 1024, native)")
     parser.add_argument("--full", action="store_true", help="build the full depth (a GPU with room for it)")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="timed steps after a warm-up one (0: one step, warm-up included)"
+    )
     parser.add_argument("--sizes-only", action="store_true", help="parameters and weight memory only, no timing")
     args = parser.parse_args()
 

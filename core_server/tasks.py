@@ -119,6 +119,7 @@ class ControlModel:
     family: str
     kinds: tuple[str, ...]  # the ControlKind values it was trained for (a union model: several)
     union: bool = False  # one model for several kinds, told the kind per call (ControlNetUnionModel)
+    config: str = ""  # a single-file ControlNet's config folder (written by the catalog); "" for a folder
 
 
 @dataclass(frozen=True)

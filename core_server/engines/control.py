@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from core_server.engines import control_steering
+from core_server.engines import control_files, control_steering, flux_controls
 from core_server.engines.control_maps import control_map
 from core_server.engines.devices import memory_bytes
 from core_server.engines.families.family import Family
@@ -26,9 +26,8 @@ from core_server.models.control_models import CONTROL_PIPELINES, UNION_MODES
 from core_server.tasks import Control, ControlModel, EngineError
 
 MAX_LOADED = 4  # ControlNets kept beside the model; a fifth drops the least recently used
-# Families whose diffusers ControlNet pipeline takes one ControlNet, not a list: diffusers' Flux
-# MultiControlNet gives a union model one mode for the whole batch, which fails with more than one candidate.
-ONE_CONTROL = {"flux"}
+# Families whose ControlNets run side by side through engines.flux_controls (a mode per control and candidate).
+FLUX_MULTI = {"flux"}
 
 
 class ControlNets:
@@ -53,10 +52,8 @@ class ControlNets:
         nets = [self._load(model, pipe) for model in models]
         if self.family.name in control_steering.STEERED:
             return control_steering.pipeline(pipe, self.family, nets)
-        if self.family.name in ONE_CONTROL:
-            if len(nets) > 1:
-                raise EngineError(f"{self.family.title} models take one control at a time in cocreate.")
-            nets = nets[0]
+        if self.family.name in FLUX_MULTI:
+            nets = flux_controls.combined(nets, [model.name for model in models])
         pipeline_class = getattr(diffusers, name)
         modules, options = pipeline_class._get_signature_keys(pipeline_class)
         parts = {key: pipe.components.get(key) for key in modules}
@@ -74,10 +71,13 @@ class ControlNets:
         denoiser = getattr(pipe, self.family.denoiser)
         path = Path(model.path)
         try:
-            class_name = json.loads((path / "config.json").read_text(encoding="utf-8"))["_class_name"]
-            net = getattr(diffusers, class_name).from_pretrained(
-                path, local_files_only=True, use_safetensors=True, torch_dtype=denoiser.dtype
-            )
+            if path.is_file():  # one .safetensors file, its config written by the catalog
+                net = control_files.load(path, Path(model.config), denoiser.dtype)
+            else:
+                class_name = json.loads((path / "config.json").read_text(encoding="utf-8"))["_class_name"]
+                net = getattr(diffusers, class_name).from_pretrained(
+                    path, local_files_only=True, use_safetensors=True, torch_dtype=denoiser.dtype
+                )
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise EngineError(f"Could not load the control model {model.name} from {path}: {error}") from error
         # Where the denoiser runs: with model CPU offload (engines.placement) it waits on the CPU between calls.
@@ -92,7 +92,7 @@ class ControlNets:
 
 
 def conditioning(
-    controls: Sequence[Control], family: Family, references: Mapping[str, Any], candidates: int
+    controls: Sequence[Control], family: Family, references: Mapping[str, Any]
 ) -> Callable[[Region], dict[str, Any]]:
     """The ControlNet options of a paint job: each map made once at the canvas's size, then for the region
     paint() chose cropped and scaled as the picture is. `references`: the job's reference options, refused
@@ -126,12 +126,10 @@ def conditioning(
             "control_guidance_start": [control.start for control in controls],
             "control_guidance_end": [control.end for control in controls],
         }
-        if all(mode is not None for mode in modes):
+        if family.name in FLUX_MULTI:
+            chosen["control_mode"] = flux_controls.modes(modes)
+        elif all(mode is not None for mode in modes):
             chosen["control_mode"] = modes
-        if family.name in ONE_CONTROL:  # one ControlNet: plain values, and its mode once per candidate
-            chosen = {key: value[0] if isinstance(value, list) else value for key, value in chosen.items()}
-            if "control_mode" in chosen:
-                chosen["control_mode"] = [chosen["control_mode"]] * candidates
         return chosen
 
     return options

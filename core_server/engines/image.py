@@ -148,16 +148,17 @@ class ImageEngine:
                 raise EngineError("This model was unloaded; load it again to use it.")
             self._use_adapter(self._pipe, task.lora)
             native = geometry(self._pipe, self.family).native
-            conditioning = self._references.call_options(self._pipe, self.family, task.references, native)
+            conditioning = self._references.call_options(self._pipe, self.family, task.references, native, job.prompt)
             job = replace(job, conditioning=conditioning)
+            self.memory_bytes = self._model_bytes + self._references.memory_bytes
             pipe = self._pipe
             if task.controls:
                 with stages.timed("prepare"):
-                    maps = control.conditioning(task.controls, self.family, conditioning, len(seeds))
+                    maps = control.conditioning(task.controls, self.family, conditioning)
                     job = replace(job, region_conditioning=maps)
                 with stages.timed("model"):
                     pipe = self._controlnets.pipeline(self._pipe, task.controls)
-                self.memory_bytes = self._model_bytes + self._controlnets.memory_bytes
+                self.memory_bytes += self._controlnets.memory_bytes
             try:
                 painted = paint(
                     pipe, self.family, job, seeds, previews=previews, emit=emit, cancel=cancel, stages=stages
@@ -214,6 +215,7 @@ class ImageEngine:
         with self._lock:
             self._pipe = None
             self._controlnets.close()
+            self._references.close()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -5,6 +5,7 @@
   carries style and a composition reference only the one that carries layout (InstantStyle, Wang et al. 2024);
   on SD 1.x/2.x both feed every layer. Face references need IP-Adapter FaceID, which needs insightface: refused.
 - Flux.2 Klein: the inpaint pipeline's own reference-image input (image_reference), beside the picture it paints.
+- Flux.1 [dev], [schnell] and Fill: Flux Redux (engines.redux), the picture as tokens after the prompt's.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from safetensors.torch import load_file
 
 from core_server.engines.families import sdxl
 from core_server.engines.families.conditioning import reference_refusal
-from core_server.engines.families.family import IP_ADAPTER, Family
+from core_server.engines.families.family import IP_ADAPTER, REDUX, Family
 from core_server.engines.pixels import image_array, over_backdrop
+from core_server.engines.redux import Redux
 from core_server.models.ip_adapter import adapter_files
 from core_server.tasks import EngineError, Reference, ReferenceKind
 
@@ -33,18 +35,31 @@ class References:
     def __init__(self) -> None:
         self._loaded: tuple[str, ...] = ()  # the sha256 of each IP-Adapter copy loaded, in reference order
         self._encoders: dict[Path, Any] = {}  # image encoders read once, kept across unloads
+        self._redux = Redux()
+
+    @property
+    def memory_bytes(self) -> int:
+        """What the Redux models loaded beside the pipeline hold (IP-Adapters count with the pipeline's parts)."""
+        return self._redux.memory_bytes
 
     def call_options(
-        self, pipe: DiffusionPipeline, family: Family, references: tuple[Reference, ...], side: int
+        self, pipe: DiffusionPipeline, family: Family, references: tuple[Reference, ...], side: int, prompt: str = ""
     ) -> dict[str, Any]:
-        """The pipeline options that hand `references` to the model; `side`: the longest side to send them at."""
+        """The pipeline options that hand `references` to the model; `side`: the longest side to send them at;
+        `prompt`: the job's, which Redux hands over as embeddings with the references' tokens."""
         if (why := reference_refusal(family, references)) is not None:
             raise EngineError(why)
         if family.references == IP_ADAPTER:
             return self._ip_adapter(pipe, family, references)
         if not references:
             return {}
+        if family.references == REDUX:
+            chosen = [(_adapter(r), _picture(r, side), r.strength or DEFAULT_STRENGTH) for r in references]
+            return self._redux.options(pipe, prompt, chosen)
         return {"image_reference": [_picture(reference, side) for reference in references]}
+
+    def close(self) -> None:
+        self._redux.close()
 
     def _ip_adapter(self, pipe: DiffusionPipeline, family: Family, references: tuple[Reference, ...]) -> dict:
         wanted = tuple(_adapter(reference).sha256 for reference in references)
@@ -90,7 +105,7 @@ class References:
 
 def _adapter(reference: Reference) -> Any:
     if reference.adapter is None:
-        raise EngineError("This reference names no IP-Adapter; the daemon resolves one before painting.")
+        raise EngineError("This reference names no adapter (IP-Adapter, Redux); the daemon resolves one first.")
     return reference.adapter
 
 

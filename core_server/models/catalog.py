@@ -25,7 +25,7 @@ from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import Family
 from core_server.engines.families.single_file import config_folder, flow_config_folder
-from core_server.models import control_models, ip_adapter, tiny_reference
+from core_server.models import control_models, controlnet_files, ip_adapter, redux, tiny_redux, tiny_reference
 from core_server.models.control_pulls import curated_kinds
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
@@ -35,19 +35,20 @@ from core_server.tasks import EngineError
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
-ADAPTER = "adapter"  # an IP-Adapter (image encoder + weights) for reference images: chosen per family
+ADAPTER = "adapter"  # an IP-Adapter or Flux Redux (image encoder + weights) for references: chosen per family
 CONTROL = "control"  # a ControlNet for one image family: found by family and control kind, never a default
 A_MODEL = {
     "image": "an image model",
     "text": "a text model",
     LORA: "a LoRA",
-    ADAPTER: "an IP-Adapter",
+    ADAPTER: "a reference adapter (IP-Adapter or Flux Redux)",
     CONTROL: "a control model",
 }
 TINY_MODELS = {
     **{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny},
     TINY_TEXT: "text",
     **{name: ADAPTER for name in tiny_reference.builders()},
+    **dict.fromkeys(tiny_redux.BUILDERS, ADAPTER),
     **dict.fromkeys(TINY_CONTROLS, CONTROL),
 }
 TINY_DEFAULTS = {"image": TINY_IMAGE, "text": TINY_TEXT}
@@ -162,6 +163,8 @@ class ModelCatalog:
             config_dir, family = _single_file_config(path, found, config, written, prediction), found.family
         elif prediction is not None:
             raise CatalogError(f"--prediction is for a full Stable Diffusion checkpoint file; {path.name} is not one.")
+        elif kind == CONTROL and path.is_file() and (control_file := _control_file(path)):
+            config_dir = controlnet_files.write_config(control_file, self.models_dir / "configs")
         with self._editing() as data:
             if name in data["models"]:
                 raise CatalogError(f"There is already a model called {name}; remove it first or pick another name.")
@@ -171,7 +174,7 @@ class ModelCatalog:
                     (all_in_one, flow.family) if all_in_one else self._flow_base(data, path, flow, config)
                 )
             data["models"][name] = self._record(
-                kind, "local", path, config_dir, family, _control_info(path, name, controls)
+                kind, "local", path, config_dir, family, _control_info(path, name, controls, config_dir)
             )
             return self._entry(data, name)
 
@@ -385,7 +388,7 @@ class ModelCatalog:
         """For records written before families were recorded: read it from the folder."""
         path = Path(record["config"]) if record["config"] else self._full_path(record["path"])
         if record["kind"] == ADAPTER:
-            return ip_adapter.family_of(path)
+            return redux.FAMILY if redux.is_redux(path) else ip_adapter.family_of(path)
         if record["kind"] != "image" or not (path / "model_index.json").is_file():
             return ""
         family = family_of_folder(path)
@@ -437,8 +440,12 @@ def _inspect(path: Path) -> str:
                 f"{path.name} is not a model cocreate can load: give a diffusers folder, a transformers folder, "
                 "one .safetensors checkpoint, a LoRA .safetensors file or a .gguf text model or transformer."
             )
+        if _control_file(path) is not None:
+            return CONTROL
         return LORA if _is_lora(path) else "image"
-    if (path / "model_index.json").is_file():
+    if redux.is_redux(path):
+        kind = ADAPTER
+    elif (path / "model_index.json").is_file():
         kind = "image"
         _check_pipeline(path)
     elif control_models.read_config(path) is not None:
@@ -460,10 +467,14 @@ def _inspect(path: Path) -> str:
     return kind
 
 
-def _control_info(path: Path, name: str, asked: Sequence[str] = ()) -> control_models.ControlNetInfo | None:
-    """A ControlNet folder's family and kinds; None for other models. CatalogError when it serves no family
-    cocreate runs, or when neither its name nor the user says what kind of map it reads."""
-    config = control_models.read_config(path) if path.is_dir() else None
+def _control_info(
+    path: Path, name: str, asked: Sequence[str] = (), config_dir: Path | None = None
+) -> control_models.ControlNetInfo | None:
+    """A ControlNet's family and kinds (a folder's, or a file's with the config written for it); None for other
+    models. CatalogError when it serves no family cocreate runs, or when neither its name nor the user says what
+    kind of map it reads."""
+    described = config_dir if path.is_file() and config_dir else path
+    config = control_models.read_config(described) if described.is_dir() else None
     if config is None:
         if asked:
             raise CatalogError(f"{path} is no diffusers ControlNet folder (config.json naming a ControlNet class).")
@@ -480,6 +491,16 @@ def _control_info(path: Path, name: str, asked: Sequence[str] = ()) -> control_m
             f"add it with --control KIND ({', '.join(control_models.ALL_KINDS)})."
         )
     return info
+
+
+def _control_file(file: Path) -> controlnet_files.ControlNetFile | None:
+    """The ControlNet a .safetensors file holds, None when it holds none; CatalogError for one it cannot load."""
+    try:
+        return controlnet_files.detect(file)
+    except controlnet_files.NotAControlNet:
+        return None
+    except EngineError as error:
+        raise CatalogError(str(error)) from error
 
 
 def _check_gguf(file: Path) -> None:

@@ -11,6 +11,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core_server.models import redux
 from core_server.models.catalog import VARIANT, CatalogError, PullError
 from core_server.models.control_pulls import CURATED_CONTROLS_BY_NAME
 
@@ -50,6 +51,8 @@ CURATED: tuple[Curated, ...] = (
         "sdxl",
         (*IP_ADAPTER_ENCODER, "sdxl_models/ip-adapter_sdxl_vit-h.safetensors"),
     ),
+    # Flux Redux for reference images on Flux.1 [dev], [schnell] and Fill (gated, non-commercial licence).
+    Curated(redux.PULL_NAME, redux.REPO, redux.FAMILY, redux.PULL_FILES),
 )
 CURATED_BY_NAME = {entry.name: entry for entry in CURATED}
 

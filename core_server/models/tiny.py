@@ -18,7 +18,7 @@ from typing import Any
 
 from core_server.engines.families import FAMILIES
 from core_server.engines.families.family import Family
-from core_server.models import tiny_control, tiny_reference
+from core_server.models import tiny_control, tiny_redux, tiny_reference
 
 TINY_IMAGE = "tiny-image"
 TINY_TEXT = "tiny-text"
@@ -63,6 +63,7 @@ def ensure_tiny_models(models_dir: Path) -> dict[str, Path]:
     builders[TINY_TEXT] = _build_tiny_text
     builders.update(tiny_reference.builders())  # after the tiny UNets they are shaped for
     builders.update(tiny_control.BUILDERS)
+    builders.update(tiny_redux.BUILDERS)
     folders = {name: root / name for name in builders}
     for name, folder in folders.items():
         if not folder.is_dir():

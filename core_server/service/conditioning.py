@@ -1,6 +1,6 @@
 """What an image task asks beyond its prompt, checked against the model it will run on before a job is
 queued: an edit needs a family that edits; reference images need a family that takes them and, on the
-IP-Adapter families, an adapter from the catalog. Returns the task with its adapters resolved, and what the
+IP-Adapter and Redux families, an adapter from the catalog. Returns the task with its adapters resolved, and what the
 turn records of them (each reference's kind, strength, picture hash and adapter), so a replay can be checked."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 from .. import tasks
 from ..engines.families import FAMILIES
-from ..engines.families.conditioning import edit_refusal, missing_adapter, reference_refusal
-from ..engines.families.family import IP_ADAPTER, Family
-from ..models.catalog import ADAPTER, ModelCatalog, ModelEntry
+from ..engines.families.conditioning import adapter_family, edit_refusal, missing_adapter, reference_refusal
+from ..engines.families.family import IP_ADAPTER, REDUX, Family
+from ..models.catalog import ADAPTER, ModelCatalog, ModelEntry, UnknownModel
 from .cocreation import Steered
 from .errors import FailedPrecondition
 
@@ -35,7 +35,7 @@ def resolve(catalog: ModelCatalog, entry: ModelEntry, steered: Steered) -> Steer
         return steered
     if why := reference_refusal(family, references):
         raise FailedPrecondition(why)
-    if family.references == IP_ADAPTER:
+    if family.references in (IP_ADAPTER, REDUX):
         references = tuple(replace(r, adapter=_adapter(catalog, entry, family, r.model)) for r in references)
     return Steered(
         replace(task, references=references),  # type: ignore[arg-type]
@@ -46,15 +46,18 @@ def resolve(catalog: ModelCatalog, entry: ModelEntry, steered: Steered) -> Steer
 
 def _adapter(catalog: ModelCatalog, model: ModelEntry, family: Family, name: str) -> tasks.Adapter:
     if not name:
-        fitting = [e for e in catalog.list() if e.kind == ADAPTER and e.family == family.name]
+        fitting = [e for e in catalog.list() if e.kind == ADAPTER and e.family == adapter_family(family)]
         if not fitting:
             raise FailedPrecondition(missing_adapter(family))
         # A tiny model takes the tiny adapter; a real one a real adapter when there is one.
         name = min(fitting, key=lambda e: ((e.source == "tiny") != (model.source == "tiny"), e.name)).name
-    entry = catalog.resolve(name, ADAPTER)
-    if entry.family and entry.family != family.name:
+    try:
+        entry = catalog.resolve(name, ADAPTER)
+    except UnknownModel as error:
+        raise FailedPrecondition(f"{error} {missing_adapter(family)}") from error
+    if entry.family and entry.family != adapter_family(family):
         raise FailedPrecondition(
-            f"The IP-Adapter {entry.name} is made for {FAMILIES[entry.family].title} models, not {family.title}."
+            f"The adapter {entry.name} is made for {FAMILIES[entry.family].title} models, not {family.title}."
         )
     return tasks.Adapter(entry.name, str(entry.path), entry.sha256)
 

@@ -146,4 +146,7 @@ def _control_model(
             raise FailedPrecondition(
                 f"no {kind} control for {family or image_model.name} is installed; " + pull_hint(family, kind)
             )
-    return tasks.ControlModel(entry.name, str(entry.path), entry.sha256, entry.family, entry.controls, entry.union)
+    config = str(entry.config) if entry.config else ""
+    return tasks.ControlModel(
+        entry.name, str(entry.path), entry.sha256, entry.family, entry.controls, entry.union, config
+    )

@@ -137,6 +137,16 @@ def test_the_pipeline_holds_the_files_own_t5_and_vae(catalog: ModelCatalog, file
         catalog.remove("file-flux-weights")
 
 
+def test_an_all_in_one_file_in_fp8_loads_and_paints(catalog: ModelCatalog, files: Path) -> None:
+    """Comfy-Org's Flux.1 checkpoints store their weights in float8 (e4m3fn): each part is cast up on loading."""
+    entry = catalog.add("file-flux-fp8", write("flux-all-in-one", files / "flux-fp8.safetensors", torch.float8_e4m3fn))
+    try:
+        assert entry.family == "flux"
+        assert_inpaints_keeping_the_rest(entry, "a red apple")
+    finally:
+        catalog.remove("file-flux-fp8")
+
+
 @pytest.mark.parametrize("kind", ["sd3-t5", "flux-all-in-one"])
 def test_a_t5_missing_its_blocks_is_refused_naming_what_lacks(
     catalog: ModelCatalog, files: Path, tmp_path: Path, kind: str

@@ -23,6 +23,7 @@ LORA = "LoRA"
 # How a family takes reference images (Family.references).
 IP_ADAPTER = "ip-adapter"  # an IP-Adapter from the catalog beside the UNet
 IMAGE_REFERENCE = "image_reference"  # the inpaint pipeline's own reference-image input
+REDUX = "redux"  # Flux Redux from the catalog: the picture as prompt tokens (engines.redux)
 
 # Latent → RGB projection for previews: one (r, g, b) row per latent channel.
 LatentRGB = tuple[tuple[float, float, float], ...]
@@ -70,7 +71,7 @@ class Family:
     prepare: Callable[[Any], None] | None = None
     # Serves the `edit` task: its inpaint pipeline sees the picture as context (Kontext, Qwen-Image-Edit, Flux.2).
     edits: bool = False
-    # How reference images reach the model (engines.reference): IP_ADAPTER, IMAGE_REFERENCE, or "" (none).
+    # How reference images reach the model (engines.reference): IP_ADAPTER, IMAGE_REFERENCE, REDUX or "" (none).
     references: str = ""
     # The family whose single-file transformers have the same tensor names and shapes ("" : none), so a file
     # is detected as that one; `models add FILE --config FOLDER` with a folder of this family picks this one.

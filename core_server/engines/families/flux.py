@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families import flow
-from core_server.engines.families.family import Pipelines
+from core_server.engines.families.family import REDUX, Pipelines
 from core_server.engines.families.flow import FLUX_LATENT_RGB, unpack_2x2
 
 
@@ -30,4 +30,5 @@ FAMILY = flow.family(
     true_inpainting="no inpainting variant (Flux.1 Fill is its own family): img2img with the mask blended in",
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
+    references=REDUX,
 )

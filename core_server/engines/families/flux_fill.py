@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core_server.engines.families import flow
-from core_server.engines.families.family import Pipelines
+from core_server.engines.families.family import REDUX, Pipelines
 from core_server.engines.families.flow import (
     FLUX_LATENT_RGB,
     unpack_2x2,
@@ -34,4 +34,5 @@ FAMILY = flow.family(
     call_options=without_negative_prompt,
     preview_latents=unpack_2x2,
     build_tiny=build_tiny,
+    references=REDUX,
 )
