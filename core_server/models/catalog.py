@@ -41,7 +41,7 @@ A_MODEL = {
     "image": "an image model",
     "text": "a text model",
     LORA: "a LoRA",
-    ADAPTER: "an IP-Adapter",
+    ADAPTER: "a reference adapter (IP-Adapter or Flux Redux)",
     CONTROL: "a control model",
 }
 TINY_MODELS = {

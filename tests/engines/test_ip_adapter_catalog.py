@@ -26,7 +26,9 @@ def test_an_h94_layout_is_added_as_an_adapter(catalog: ModelCatalog, tmp_path: P
     fresh = ModelCatalog(tmp_path / "models")
     entry = fresh.add("my-adapter", folder)
     assert (entry.kind, entry.family) == (ADAPTER, "sdxl")
-    with pytest.raises(Exception, match="is an IP-Adapter, but this task needs an image model"):
+    with pytest.raises(
+        Exception, match=r"is a reference adapter \(IP-Adapter or Flux Redux\), but this task needs an image"
+    ):
         fresh.resolve("my-adapter", "image")
 
 

@@ -107,3 +107,12 @@ def test_edit() -> None:
     assert request.WhichOneof("task") == "edit"
     assert (request.edit.instruction, request.edit.steps, request.edit.guidance) == ("make it night", 4, 2.5)
     assert request.edit.mask.alpha == MASK.alpha and request.candidates == 2
+
+
+def test_an_option_a_builder_does_not_take_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="previews"):
+        tasks.continue_text("Once", session_id="s", previews=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="controls"):
+        tasks.rewrite_text("a", "b", session_id="s", controls=())  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="candidate"):
+        tasks.inpaint(IMAGE, session_id="s", candidate=2)  # type: ignore[call-arg]

@@ -69,7 +69,9 @@ def test_a_burst_of_live_requests_only_the_last_completes(live_stub: pb_grpc.Coc
     streams, accepted = [], []
     for index in range(5):  # each update sent as soon as the previous one is accepted, as a painter's strokes
         picture = stroke(picture, index)
-        stream = live_stub.Generate(live_request(live_session, picture, steps=30), timeout=120)
+        # The earlier ones long enough never to finish before the next arrives (one that had is kept, not superseded).
+        steps = 30 if index == 4 else 200
+        stream = live_stub.Generate(live_request(live_session, picture, steps=steps), timeout=120)
         streams.append(stream)
         accepted.append(next(stream).accepted)
     events = [list(stream) for stream in streams]

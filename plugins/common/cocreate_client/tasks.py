@@ -1,17 +1,20 @@
 """One builder per task, so host glue can make a GenerateRequest without knowing protobuf.
 
-Every builder takes the session and the shared options as keywords; zero or empty values mean
-"the daemon's default", as the proto says.
+Every builder takes the session and the shared options as keywords (RequestOptions; image builders also
+ImageRequestOptions); zero or empty values mean "the daemon's default", as the proto says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from .convert import image_fields, mask_fields
 from .pb import cocreate_pb2 as pb
 from .pixels import Image, Mask
+
+if TYPE_CHECKING:  # typing.Unpack is 3.11+, and hosts may run older Pythons: only type checkers read it
+    from typing_extensions import Unpack
 
 Seamless = Literal["none", "x", "y", "both"]
 StopAt = Literal["none", "sentence", "paragraph"]
@@ -38,17 +41,35 @@ REFERENCE_KINDS: dict[str, int] = {
 }
 
 
+class RequestOptions(TypedDict, total=False):
+    """What every builder takes besides its task's fields (a value left out: the default named)."""
+
+    candidates: int  # 1
+    seed: int | None  # None: the daemon picks
+    parent_turn_id: str  # "": a new branch of the session's history
+    model: str  # "": the daemon's default for the task
+    exploration: float | None  # None: the session's own
+
+
+class ImageRequestOptions(RequestOptions, total=False):
+    """What every image builder also takes."""
+
+    previews: bool  # False
+    controls: Iterable[pb.Control]  # control() for each structure to follow
+    references: Iterable[pb.Reference]  # reference() for each picture to take after
+
+
 def _request(
     task: str,
     task_fields: dict[str, object],
     *,
     session_id: str,
-    parent_turn_id: str,
-    candidates: int,
-    seed: int | None,
-    previews: bool,
-    model: str,
-    exploration: float | None,
+    candidates: int = 1,
+    seed: int | None = None,
+    parent_turn_id: str = "",
+    model: str = "",
+    exploration: float | None = None,
+    previews: bool = False,
     controls: Iterable[pb.Control] = (),
     references: Iterable[pb.Reference] = (),
 ) -> pb.GenerateRequest:
@@ -64,6 +85,18 @@ def _request(
         references=list(references),
         **{task: task_fields},
     )
+
+
+_IMAGE_ONLY = ImageRequestOptions.__optional_keys__ - RequestOptions.__optional_keys__
+
+
+def _text_request(
+    task: str, task_fields: dict[str, object], *, session_id: str, **options: Unpack[RequestOptions]
+) -> pb.GenerateRequest:
+    """A text task's request: an image option (previews, controls, references) is refused by name."""
+    if image_only := _IMAGE_ONLY & options.keys():
+        raise TypeError(f"{task} takes no {', '.join(sorted(image_only))}")
+    return _request(task, task_fields, session_id=session_id, **options)
 
 
 def _choice(name: str, table: dict[str, int], value: str) -> int:
@@ -82,14 +115,7 @@ def inpaint(
     strength: float = 0.0,
     steps: int = 0,
     guidance: float = 0.0,
-    candidates: int = 1,
-    seed: int | None = None,
-    previews: bool = False,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
-    controls: Iterable[pb.Control] = (),
-    references: Iterable[pb.Reference] = (),
+    **options: Unpack[ImageRequestOptions],
 ) -> pb.GenerateRequest:
     """Regenerate `image` where `mask` is set (all of it without a mask)."""
     task = dict(
@@ -101,19 +127,7 @@ def inpaint(
         steps=steps,
         guidance=guidance,
     )
-    return _request(
-        "inpaint",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=previews,
-        model=model,
-        exploration=exploration,
-        controls=controls,
-        references=references,
-    )
+    return _request("inpaint", task, session_id=session_id, **options)
 
 
 def expand(
@@ -129,14 +143,7 @@ def expand(
     steps: int = 0,
     guidance: float = 0.0,
     feather: int = 0,
-    candidates: int = 1,
-    seed: int | None = None,
-    previews: bool = False,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
-    controls: Iterable[pb.Control] = (),
-    references: Iterable[pb.Reference] = (),
+    **options: Unpack[ImageRequestOptions],
 ) -> pb.GenerateRequest:
     """Grow the canvas by the given pixels per side and fill the new area."""
     task = dict(
@@ -151,19 +158,7 @@ def expand(
         guidance=guidance,
         feather=feather,
     )
-    return _request(
-        "expand",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=previews,
-        model=model,
-        exploration=exploration,
-        controls=controls,
-        references=references,
-    )
+    return _request("expand", task, session_id=session_id, **options)
 
 
 def texture(
@@ -179,14 +174,7 @@ def texture(
     steps: int = 0,
     guidance: float = 0.0,
     strength: float = 0.0,
-    candidates: int = 1,
-    seed: int | None = None,
-    previews: bool = False,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
-    controls: Iterable[pb.Control] = (),
-    references: Iterable[pb.Reference] = (),
+    **options: Unpack[ImageRequestOptions],
 ) -> pb.GenerateRequest:
     """A texture from a prompt, optionally tiling; with `image` (and `mask`), repair that texture."""
     task = dict(
@@ -201,19 +189,7 @@ def texture(
         guidance=guidance,
         strength=strength,
     )
-    return _request(
-        "texture",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=previews,
-        model=model,
-        exploration=exploration,
-        controls=controls,
-        references=references,
-    )
+    return _request("texture", task, session_id=session_id, **options)
 
 
 def variants(
@@ -226,14 +202,7 @@ def variants(
     negative_prompt: str = "",
     steps: int = 0,
     guidance: float = 0.0,
-    candidates: int = 1,
-    seed: int | None = None,
-    previews: bool = False,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
-    controls: Iterable[pb.Control] = (),
-    references: Iterable[pb.Reference] = (),
+    **options: Unpack[ImageRequestOptions],
 ) -> pb.GenerateRequest:
     """Style variants of `image`, or of its masked part."""
     task = dict(
@@ -245,19 +214,7 @@ def variants(
         steps=steps,
         guidance=guidance,
     )
-    return _request(
-        "variants",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=previews,
-        model=model,
-        exploration=exploration,
-        controls=controls,
-        references=references,
-    )
+    return _request("variants", task, session_id=session_id, **options)
 
 
 def edit(
@@ -268,14 +225,7 @@ def edit(
     mask: Mask | None = None,
     steps: int = 0,
     guidance: float = 0.0,
-    candidates: int = 1,
-    seed: int | None = None,
-    previews: bool = False,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
-    controls: Iterable[pb.Control] = (),
-    references: Iterable[pb.Reference] = (),
+    **options: Unpack[ImageRequestOptions],
 ) -> pb.GenerateRequest:
     """Apply `instruction` ("make it night") to `image`, or only to its masked part."""
     task = dict(
@@ -285,19 +235,7 @@ def edit(
         steps=steps,
         guidance=guidance,
     )
-    return _request(
-        "edit",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=previews,
-        model=model,
-        exploration=exploration,
-        controls=controls,
-        references=references,
-    )
+    return _request("edit", task, session_id=session_id, **options)
 
 
 def control(
@@ -344,11 +282,7 @@ def continue_text(
     top_p: float = 0.0,
     stop: Iterable[str] = (),
     stop_at: StopAt = "none",
-    candidates: int = 1,
-    seed: int | None = None,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
+    **options: Unpack[RequestOptions],
 ) -> pb.GenerateRequest:
     """Continue writing at the cursor; `before`/`after` are the text on either side of it."""
     task = dict(
@@ -360,17 +294,7 @@ def continue_text(
         stop=list(stop),
         stop_at=_choice("stop_at", _STOP_AT, stop_at),
     )
-    return _request(
-        "continue_text",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=False,
-        model=model,
-        exploration=exploration,
-    )
+    return _text_request("continue_text", task, session_id=session_id, **options)
 
 
 def rewrite_text(
@@ -381,11 +305,7 @@ def rewrite_text(
     max_new_tokens: int = 0,
     temperature: float = 0.0,
     top_p: float = 0.0,
-    candidates: int = 1,
-    seed: int | None = None,
-    parent_turn_id: str = "",
-    model: str = "",
-    exploration: float | None = None,
+    **options: Unpack[RequestOptions],
 ) -> pb.GenerateRequest:
     """Rewrite `selection` following `instruction` ("shorter", "more formal", ...)."""
     task = dict(
@@ -395,17 +315,7 @@ def rewrite_text(
         temperature=temperature,
         top_p=top_p,
     )
-    return _request(
-        "rewrite_text",
-        task,
-        session_id=session_id,
-        parent_turn_id=parent_turn_id,
-        candidates=candidates,
-        seed=seed,
-        previews=False,
-        model=model,
-        exploration=exploration,
-    )
+    return _text_request("rewrite_text", task, session_id=session_id, **options)
 
 
 def steered(

@@ -209,6 +209,9 @@ class KritaDocument:
                 watched.currentChanged.disconnect(self._activated)
 
     def _activated(self, *_: object) -> None:
+        if self._doc not in Krita.instance().documents():  # closed with its preview: nothing left to keep
+            self._unwatch_activations()
+            return
         # Heard inside Krita's activation, before its other parts (the tools) have: the painter's layer is given
         # back right after it, before any input event or timer runs.
         QTimer.singleShot(0, self._keep_painter_active)

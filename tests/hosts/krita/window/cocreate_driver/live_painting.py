@@ -25,6 +25,7 @@ from . import (
 
 LIVE_LAYER = "cocreate live"
 BOX = (40, 40, 64, 64)  # the selection
+CORNER = (136, 136, 16, 16)  # where it moves: its region is a smaller part of the canvas than BOX's
 STROKES = 4
 
 
@@ -92,6 +93,21 @@ def live_painting(verdict: Verdict) -> Steps:
         check("the live layer holds that result", bytes(layer.pixelData(*box.as_tuple())) == expected)
     turns = {t.id: t.status for t in panel._client.get_session(live.session_id).turns}
     check("the newest live turn completed", turns.get(live.newest_turn) == "completed", turns)
+
+    select(document, *CORNER)
+    sent_before = live.stats.sent
+    yield Wait(
+        lambda: not live.updates and live.stats.sent > sent_before and live.shown is not None,
+        "the update for the moved selection",
+        240,
+    )
+    result, layer = live.shown, live_layer(document)
+    if result is not None and layer is not None:
+        box, width = result.placement.box, document.width()
+        outside = bytearray(layer.pixelData(0, 0, width, document.height()))
+        for y in range(box.y, box.y + box.height):
+            outside[(y * width + box.x) * 4 : (y * width + box.x + box.width) * 4] = bytes(4 * box.width)
+        check("where the selection moved from, the live layer holds nothing", not any(outside), box)
 
     live_panel.apply_button.click()
     layers = tree(document.rootNode())
