@@ -18,8 +18,9 @@ two of one kind at a time, and extrapolates linearly to the real depth: per step
 kinds of (real count - 1) x (t(that kind at 2) - t(1, 1)). It says which. Weight memory is exact for the full model
 (parameters counted on the meta device); peak memory is measured while the built model runs, the weights
 as stored included (CUDA: peak allocated; CPU: the process's peak RSS over what it held before the build,
-the peak restarted through Linux's /proc/self/clear_refs). The load average is printed with each family:
-on a shared CPU the seconds are only as good as the machine was quiet.
+the peak restarted through Linux's /proc/self/clear_refs; a second run in the same process may count
+memory the allocator kept from the first: `--precision fp8` alone gives fp8's clean figure). The load
+average is printed with each family: on a shared CPU the seconds are only as good as the machine was quiet.
 """
 
 from __future__ import annotations
