@@ -297,7 +297,8 @@ def test_export_streams_as_it_is_made_and_names_a_lost_file(daemon: Daemon, stub
     )
     candidates = [e.candidate for e in stub.Generate(request, timeout=120) if e.HasField("candidate")]
     assert daemon.home is not None
-    last = candidates[-1].sha256
+    stored = stub.GetCandidate(pb.GetCandidateRequest(candidate_id=candidates[-1].candidate_id), timeout=10)
+    last = stored.info.sha256  # the stream's candidates come before their files are written
     (daemon.home / "sessions" / "blobs" / last[:2] / f"{last}.png").unlink()
 
     received = 0
