@@ -7,8 +7,10 @@
 One daemon starts with --preload and the model as its default image model. Printed side by side: the
 model files' plain read time (warm page cache), the preload's load time (ModelStatus), and for --jobs
 identical inpaints after it each one's seconds to its first candidate and to Done, with the daemon's own
-stages. The first job minus the later ones is what the first job after a preload still pays for warm-up
-(lazily built parts, first-call costs). The encode caches are off, so every job does the same work.
+stages. The first job minus the later ones is what the first job after a preload still pays for first-call
+costs (lazily built parts, kernel choice; the preload does not warm the model up: that saved about 0.5 s of a
+first job at the price of a whole small inpaint before the model counted as loaded).
+The encode caches are off, so every job does the same work.
 
 --real-arch reuses the real-size checkpoint bench/overhead.py builds under --model-home (registered in
 place in this bench's own home; nothing is copied) and builds it there when it is missing.

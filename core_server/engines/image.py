@@ -56,8 +56,6 @@ from core_server.tasks import (
     ExpandTask,
     GenerationResult,
     InpaintTask,
-    Mask,
-    RGBAImage,
     Task,
     TextureTask,
     VariantsTask,
@@ -171,15 +169,6 @@ class ImageEngine:
         with stages.timed("composite"):
             images = tuple(rgba_image(canvas) for canvas in painted.canvases)
         return GenerationResult(images=images, painted=painted.size, stages=stages.items())
-
-    def warm_up(self) -> None:
-        """A one-step inpaint of a small picture, previews on, so the first job after a preload does not pay
-        the first call's costs (kernel choice, buffers). On the CPU a small region paints at the family's
-        minimum size, the size most CPU jobs meet."""
-        side = 64
-        picture = RGBAImage(side, side, bytes(side * side * 4))
-        task = InpaintTask(picture, Mask(side, side, b"\xff" * side * side), steps=1)
-        self.run(task, (0,), previews=True, emit=lambda _: None, cancel=CancelToken())
 
     def _use_adapter(self, pipe: DiffusionPipeline, adapter: Adapter | None) -> None:
         """Make `adapter` the one active LoRA (None: none), loading it on first use."""

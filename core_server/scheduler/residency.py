@@ -18,20 +18,6 @@ from ..tasks import Engine
 log = logging.getLogger(__name__)
 
 
-def _warm_up(name: str, engine: Engine) -> None:
-    """Run the engine's warm-up if it has one; a failure is logged (the first job then reports it)."""
-    warm_up = getattr(engine, "warm_up", None)
-    if warm_up is None:
-        return
-    started = time.monotonic()
-    try:
-        warm_up()
-    except Exception:
-        log.exception("could not warm %s up", name)
-        return
-    log.info("warmed %s up in %.1f s", name, time.monotonic() - started)
-
-
 @dataclass(frozen=True)
 class Resident:
     name: str
@@ -60,9 +46,8 @@ class Residency:
     def budget(self) -> int | None:
         return self._budget
 
-    def acquire(self, name: str, entry: Any, *, warm: bool = False) -> Engine:
+    def acquire(self, name: str, entry: Any) -> Engine:
         """The loaded engine for `name`, loading it (and unloading others past the budget) if needed.
-        `warm`: a new load is also warmed up (a preload), so the first job meets a warm engine.
 
         A job that runs on it calls release(name) when done; until then idle unloading leaves it."""
         with self._lock:
@@ -76,8 +61,6 @@ class Residency:
                     "loaded %s on %s/%s in %.1f s, peak resident memory %.2f GiB",
                     *(name, engine.device, engine.dtype, seconds, peak.bytes / 2**30),
                 )
-                if warm:
-                    _warm_up(name, engine)
                 self._engines[name] = engine
                 self._loads[name] = (seconds, peak.bytes)
             self._engines.move_to_end(name)

@@ -4,7 +4,6 @@ and unload models no job has used for a while."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 
 from ..models.catalog import ModelCatalog
@@ -14,11 +13,11 @@ log = logging.getLogger(__name__)
 
 
 async def preload(catalog: ModelCatalog, residency: Residency) -> None:
-    """Load the default image model and warm it up, so the first request waits for neither; a failure is only
-    logged (the first request then loads it and reports the error)."""
+    """Load the default image model, so the first request does not wait for it; a failure is only logged
+    (the first request then loads it and reports the error)."""
     try:
         entry = await asyncio.to_thread(catalog.resolve, "", "image")
-        await asyncio.to_thread(functools.partial(residency.acquire, entry.name, entry, warm=True))
+        await asyncio.to_thread(residency.acquire, entry.name, entry)
         residency.release(entry.name)
     except Exception:
         log.exception("could not preload the default image model")
