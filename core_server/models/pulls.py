@@ -11,7 +11,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core_server.models import redux
+from core_server.models import depth_estimators, redux
 from core_server.models.catalog import VARIANT, CatalogError, PullError
 from core_server.models.control_pulls import CURATED_CONTROLS_BY_NAME
 
@@ -53,6 +53,8 @@ CURATED: tuple[Curated, ...] = (
     ),
     # Flux Redux for reference images on Flux.1 [dev], [schnell] and Fill (gated, non-commercial licence).
     Curated(redux.PULL_NAME, redux.REPO, redux.FAMILY, redux.PULL_FILES),
+    # Depth Anything V2 derives depth (and normal) control maps from a picture (README "Control").
+    Curated(depth_estimators.PULL_NAME, depth_estimators.REPO, ""),
 )
 CURATED_BY_NAME = {entry.name: entry for entry in CURATED}
 
