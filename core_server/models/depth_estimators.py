@@ -19,7 +19,10 @@ def is_depth_estimator(folder: Path) -> bool:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(config, dict) and any(name in ESTIMATOR_CLASSES for name in config.get("architectures") or ())
+    if not isinstance(config, dict):
+        return False
+    named = any(name in ESTIMATOR_CLASSES for name in config.get("architectures") or ())
+    return named or config.get("model_type") == "depth_anything"
 
 
 def build_tiny(folder: Path) -> None:

@@ -53,8 +53,6 @@ CURATED: tuple[Curated, ...] = (
     ),
     # Flux Redux for reference images on Flux.1 [dev], [schnell] and Fill (gated, non-commercial licence).
     Curated(redux.PULL_NAME, redux.REPO, redux.FAMILY, redux.PULL_FILES),
-    # Depth Anything V2 derives depth (and normal) control maps from a picture (README "Control").
-    Curated(depth_estimators.PULL_NAME, depth_estimators.REPO, ""),
 )
 CURATED_BY_NAME = {entry.name: entry for entry in CURATED}
 
@@ -84,8 +82,10 @@ def resolve(name_or_repo: str) -> tuple[str, str]:
     curated = CURATED_BY_NAME.get(name_or_repo) or CURATED_CONTROLS_BY_NAME.get(name_or_repo)
     if curated is not None:
         return curated.repo, curated.name
+    if name_or_repo == depth_estimators.PULL_NAME:  # derives depth (and normal) control maps (README "Control")
+        return depth_estimators.REPO, depth_estimators.PULL_NAME
     if "/" not in name_or_repo:
-        names = ", ".join([*CURATED_BY_NAME, *CURATED_CONTROLS_BY_NAME])
+        names = ", ".join([*CURATED_BY_NAME, *CURATED_CONTROLS_BY_NAME, depth_estimators.PULL_NAME])
         raise CatalogError(f"{name_or_repo!r} is no short name cocreate knows ({names}) nor a repo id like 'org/name'.")
     return name_or_repo, name_or_repo.rstrip("/").rsplit("/", 1)[-1]
 
