@@ -134,6 +134,7 @@ class Control:
     derive: bool = False  # True: derive the map from an ordinary picture
     model: ControlModel | None = None  # set by the service from the catalog; None until then
     asked_model: str = ""  # the model the request named ("" = the installed one for family and kind)
+    estimator: str = ""  # the depth estimator's folder deriving a depth or normal map; set by the service
 
 
 class ReferenceKind(enum.Enum):

@@ -106,7 +106,9 @@ def conditioning(
         )
     # Flux's ControlNet pipeline has no negative prompt (its guidance is distilled): None drops it (paint).
     dropped = {"negative_prompt": None} if "negative_prompt" not in accepted else {}
-    maps = [control_map(control.kind, image_array(control.image), control.derive) for control in controls]
+    maps = [
+        control_map(control.kind, image_array(control.image), control.derive, control.estimator) for control in controls
+    ]
     modes = [_mode(control, family) for control in controls]
 
     def options(region: Region) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Control maps from what a host sends, with no model weights: a layer as it is, or a map derived from a
 picture (canny, scribble, line art, soft edge). ControlNets read white structure on black.
 
-Depth, normal, pose and segmentation maps come ready-made (Blender renders depth and normals); deriving them
-from a photo needs a model, which the service refuses before a job starts (service.controls).
+Depth, normal, pose and segmentation maps come ready-made (Blender renders depth and normals); depth and normal
+maps are derived from a photo by a depth estimator (engines.depth_estimation) when one is installed, and the
+service refuses the rest before a job starts (service.controls).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from skimage import feature, filters, morphology
 
+from core_server.engines import depth_estimation
 from core_server.tasks import ControlKind, EngineError
 
 # Kinds drawn as strokes: a layer is turned into white strokes on black; `derive` traces them from a picture.
@@ -20,8 +22,14 @@ LINE_ART_SIGMA = 2.0  # how far a pixel is compared with its surroundings to tel
 SOFT_EDGE_SIGMA = 2.0  # how far a derived soft edge spreads
 
 
-def control_map(kind: ControlKind, rgba: np.ndarray, derive: bool) -> np.ndarray:
-    """(H, W, 3) uint8 map for a ControlNet of `kind` from an (H, W, 4) uint8 RGBA picture."""
+def control_map(kind: ControlKind, rgba: np.ndarray, derive: bool, estimator: str = "") -> np.ndarray:
+    """(H, W, 3) uint8 map for a ControlNet of `kind` from an (H, W, 4) uint8 RGBA picture; `estimator`: the
+    depth estimator's folder that derives a depth or normal map."""
+    if derive and estimator and kind in (ControlKind.DEPTH, ControlKind.NORMAL):
+        depth = depth_estimation.depth_map(estimator, rgba)
+        if kind is ControlKind.NORMAL:
+            return depth_estimation.normal_map(depth)
+        return np.repeat(_to_byte(depth)[..., None], 3, axis=-1)
     if kind in STROKES:
         strokes = _derived(kind, _gray(rgba)) if derive else layer_strokes(rgba)
         return np.repeat(strokes[..., None], 3, axis=-1)

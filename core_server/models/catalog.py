@@ -25,7 +25,15 @@ from core_server.engines.families import FAMILIES, family_of_folder
 from core_server.engines.families.detect import Detected, detect
 from core_server.engines.families.family import Family
 from core_server.engines.families.single_file import config_folder, flow_config_folder
-from core_server.models import control_models, controlnet_files, ip_adapter, redux, tiny_redux, tiny_reference
+from core_server.models import (
+    control_models,
+    controlnet_files,
+    depth_estimators,
+    ip_adapter,
+    redux,
+    tiny_redux,
+    tiny_reference,
+)
 from core_server.models.control_pulls import curated_kinds
 from core_server.models.flow_checkpoints import TransformerCheckpoint, UnknownCheckpoint, detect_file
 from core_server.models.tiny import TINY_IMAGE, TINY_TEXT, ensure_tiny_models, tiny_name
@@ -37,12 +45,14 @@ KINDS = ("image", "text")  # the kinds with a default model
 LORA = "lora"  # a personal adapter for image models: named by a request, never a default
 ADAPTER = "adapter"  # an IP-Adapter or Flux Redux (image encoder + weights) for references: chosen per family
 CONTROL = "control"  # a ControlNet for one image family: found by family and control kind, never a default
+ESTIMATOR = "estimator"  # a depth estimator deriving depth (and normal) control maps from a picture
 A_MODEL = {
     "image": "an image model",
     "text": "a text model",
     LORA: "a LoRA",
     ADAPTER: "a reference adapter (IP-Adapter or Flux Redux)",
     CONTROL: "a control model",
+    ESTIMATOR: "a depth estimator",
 }
 TINY_MODELS = {
     **{tiny_name(family): "image" for family in FAMILIES.values() if family.build_tiny},
@@ -133,6 +143,16 @@ class ModelCatalog:
                 if record["kind"] == CONTROL and record.get("family") == family and kind in record.get("controls", [])
             )
         return self.resolve(found[0][2], CONTROL) if found else None
+
+    def depth_estimator(self) -> ModelEntry | None:
+        """An installed depth estimator: one the user added or pulled, then by name."""
+        with self._editing() as data:
+            found = sorted(
+                (record["source"] == "tiny", name)
+                for name, record in data["models"].items()
+                if record["kind"] == ESTIMATOR
+            )
+        return self.resolve(found[0][1], ESTIMATOR) if found else None
 
     def add(
         self,
@@ -450,6 +470,8 @@ def _inspect(path: Path) -> str:
         _check_pipeline(path)
     elif control_models.read_config(path) is not None:
         kind = CONTROL
+    elif depth_estimators.is_depth_estimator(path):
+        kind = ESTIMATOR
     elif (path / "config.json").is_file():
         kind = "text"
         _check_causal_lm(path)

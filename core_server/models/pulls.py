@@ -11,7 +11,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core_server.models import redux
+from core_server.models import depth_estimators, redux
 from core_server.models.catalog import VARIANT, CatalogError, PullError
 from core_server.models.control_pulls import CURATED_CONTROLS_BY_NAME
 
@@ -82,8 +82,10 @@ def resolve(name_or_repo: str) -> tuple[str, str]:
     curated = CURATED_BY_NAME.get(name_or_repo) or CURATED_CONTROLS_BY_NAME.get(name_or_repo)
     if curated is not None:
         return curated.repo, curated.name
+    if name_or_repo == depth_estimators.PULL_NAME:  # derives depth (and normal) control maps (README "Control")
+        return depth_estimators.REPO, depth_estimators.PULL_NAME
     if "/" not in name_or_repo:
-        names = ", ".join([*CURATED_BY_NAME, *CURATED_CONTROLS_BY_NAME])
+        names = ", ".join([*CURATED_BY_NAME, *CURATED_CONTROLS_BY_NAME, depth_estimators.PULL_NAME])
         raise CatalogError(f"{name_or_repo!r} is no short name cocreate knows ({names}) nor a repo id like 'org/name'.")
     return name_or_repo, name_or_repo.rstrip("/").rsplit("/", 1)[-1]
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from .. import config, tasks
 from ..engines.families import FAMILIES
+from ..models import depth_estimators
 from ..models.catalog import CONTROL, ModelCatalog, ModelEntry, UnknownModel
 from ..models.control_models import CONTROL_FAMILIES
 from ..models.control_pulls import pull_hint
@@ -28,10 +29,10 @@ _KINDS = {
     pb.CONTROL_SEGMENTATION: tasks.ControlKind.SEGMENTATION,
     pb.CONTROL_TILE: tasks.ControlKind.TILE,
 }
-# Kinds whose map only a model can derive from a photo, and the model that would.
+# Kinds derived from a depth estimate of the picture (normals from its gradients).
+FROM_DEPTH = (tasks.ControlKind.DEPTH, tasks.ControlKind.NORMAL)
+# Kinds whose map only a model cocreate does not run can derive from a photo, and the model that would.
 NEEDS_A_MODEL_TO_DERIVE = {
-    tasks.ControlKind.DEPTH: "a depth estimator (depth-anything/Depth-Anything-V2-Small-hf)",
-    tasks.ControlKind.NORMAL: "a normal estimator (lllyasviel/Annotators: NormalBae)",
     tasks.ControlKind.POSE: "a pose estimator (lllyasviel/Annotators: OpenPose)",
     tasks.ControlKind.SEGMENTATION: "a segmenter (lllyasviel/Annotators: UperNet)",
 }
@@ -111,6 +112,8 @@ def attach_models(catalog: ModelCatalog, image_model: ModelEntry, task: tasks.Ta
         raise FailedPrecondition(f"{title} models take no controls in cocreate; controls run on {served} models")
     attached = []
     for i, control in enumerate(controls):
+        if control.derive and control.kind in FROM_DEPTH:
+            control = replace(control, estimator=_depth_estimator(catalog, control, i))
         if control.derive and control.kind in NEEDS_A_MODEL_TO_DERIVE:
             raise FailedPrecondition(
                 f"controls[{i}]: deriving a {control.kind.value} map from a picture needs "
@@ -119,6 +122,17 @@ def attach_models(catalog: ModelCatalog, image_model: ModelEntry, task: tasks.Ta
             )
         attached.append(replace(control, model=_control_model(catalog, image_model, control, i)))
     return replace(task, controls=tuple(attached))  # type: ignore[arg-type]
+
+
+def _depth_estimator(catalog: ModelCatalog, control: tasks.Control, i: int) -> str:
+    entry = catalog.depth_estimator()
+    if entry is None:
+        raise FailedPrecondition(
+            f"controls[{i}]: deriving a {control.kind.value} map from a picture needs a depth estimator, and none "
+            f"is installed; {depth_estimators.PULL_HINT}, or send the {control.kind.value} map itself with "
+            "derive = false (Blender renders depth and normals)"
+        )
+    return str(entry.path)
 
 
 def _control_model(

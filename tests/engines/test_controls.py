@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core_server.engines import depth_estimation
 from core_server.engines.control_maps import control_map, layer_strokes
-from core_server.models import ModelCatalog
-from core_server.models.catalog import CONTROL, CatalogError
+from core_server.models import ModelCatalog, depth_estimators
+from core_server.models.catalog import CONTROL, ESTIMATOR, CatalogError
 from core_server.models.control_pulls import pull_hint
 from core_server.models.pulls import resolve
 from core_server.tasks import ControlKind, EngineError
@@ -95,3 +96,18 @@ def test_derived_maps_find_the_edges_of_a_picture() -> None:
         control_map(ControlKind.DEPTH, rgba(picture), derive=True)
     depth = control_map(ControlKind.DEPTH, rgba(picture), derive=False)
     assert (depth[..., 0] == picture).all()
+
+
+def test_a_depth_estimator_derives_maps_at_the_pictures_size(fresh: ModelCatalog, tmp_path: Path) -> None:
+    depth_estimators.build_tiny(tmp_path / "estimator")
+    assert fresh.depth_estimator() is None
+    assert fresh.add("estimator", tmp_path / "estimator").kind == ESTIMATOR
+    estimator = str(fresh.depth_estimator().path)  # type: ignore[union-attr]
+    picture = rgba(np.tile(np.arange(0, 240, 8, dtype=np.uint8), (20, 1)))
+    depth = depth_estimation.depth_map(estimator, picture)
+    assert depth.shape == (20, 30) and depth.min() == 0.0 and depth.max() == 1.0
+    assert control_map(ControlKind.DEPTH, picture, derive=True, estimator=estimator).shape == (20, 30, 3)
+    assert control_map(ControlKind.NORMAL, picture, derive=True, estimator=estimator).shape == (20, 30, 3)
+    flat = depth_estimation.normal_map(np.full((4, 4), 0.5, np.float32))
+    assert (flat == [128, 128, 255]).all(), "a flat depth faces the viewer"
+    assert resolve(depth_estimators.PULL_NAME) == (depth_estimators.REPO, depth_estimators.PULL_NAME)

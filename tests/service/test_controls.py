@@ -5,13 +5,16 @@ served is refused with a status a person can act on."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 
+from core_server.models import ModelCatalog, depth_estimators
 from core_server.pb import cocreate_pb2 as pb
 from core_server.pb import cocreate_pb2_grpc as pb_grpc
+from tests.support.daemon import Daemon
 
 from .images import disc, gradient
 
@@ -168,7 +171,8 @@ def test_controls_on_a_text_task_are_invalid(stub: pb_grpc.CocreateStub, session
 @pytest.mark.parametrize(
     ("request_fields", "control_fields", "says"),
     [
-        ({}, {"kind": pb.CONTROL_DEPTH, "derive": True}, "deriving a depth map from a picture needs a depth"),
+        ({}, {"kind": pb.CONTROL_DEPTH, "derive": True}, "none is installed; run `cocreate models pull depth-anything"),
+        ({}, {"kind": pb.CONTROL_POSE, "derive": True}, "deriving a pose map from a picture needs a pose estimator"),
         ({"model": "tiny-chroma"}, {}, "Chroma models take no controls"),
         ({"model": "tiny-qwen-image-edit"}, {}, "Qwen-Image-Edit models take no controls"),
         ({"model": "tiny-flux"}, {"kind": pb.CONTROL_NORMAL}, "no normal control for flux is installed; cocreate"),
@@ -183,6 +187,23 @@ def test_what_cannot_be_served_is_a_failed_precondition(
         list(stub.Generate(inpaint(session_id, control(**control_fields), **request_fields), timeout=60))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert says in refused.value.details()
+
+
+def test_a_depth_estimator_derives_depth_and_normal_maps(
+    daemon: Daemon, stub: pb_grpc.CocreateStub, session_id: str, plain: np.ndarray, tmp_path: Path
+) -> None:
+    """The tiny random-weight Depth Anything, added as a pulled one would be, turns the picture into the map."""
+    depth_estimators.build_tiny(tmp_path / "estimator")
+    catalog = ModelCatalog(daemon.home / "models")
+    catalog.add("tiny-depth-anything", tmp_path / "estimator")
+    try:
+        for kind in (pb.CONTROL_DEPTH, pb.CONTROL_NORMAL):
+            derived = picture(stub, inpaint(session_id, control(kind, image=IMAGE, derive=True)))
+            assert distance(derived, plain) > 0.5, f"a derived {pb.ControlKind.Name(kind)} map changes nothing"
+            # The estimate, not the picture read as a map, steered it (the same map would give the same pixels).
+            assert distance(derived, picture(stub, inpaint(session_id, control(kind, image=IMAGE)))) > 0
+    finally:
+        catalog.remove("tiny-depth-anything")
 
 
 def test_an_edit_with_controls_is_refused(stub: pb_grpc.CocreateStub, session_id: str) -> None:
