@@ -46,6 +46,8 @@ def _loaded(estimator: str) -> tuple[Any, Any]:
 def _load(estimator: str) -> tuple[Any, Any]:
     from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
 
-    processor = AutoImageProcessor.from_pretrained(estimator)
-    model = DepthAnythingForDepthEstimation.from_pretrained(estimator, use_safetensors=True).eval()
+    processor = AutoImageProcessor.from_pretrained(estimator, local_files_only=True)
+    model = DepthAnythingForDepthEstimation.from_pretrained(
+        estimator, local_files_only=True, use_safetensors=True
+    ).eval()
     return processor, model
